@@ -1,0 +1,102 @@
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import {
+  assertNoUnrenderedPlaceholders,
+  builtinTemplatesDir,
+  collectLayers,
+  createHandlebars,
+  packageRoot,
+  renderFiles,
+  type RenderedFile,
+} from '../../lib/engine/index.js';
+
+/** Optional features; accounts and sessions (auth) are always on. */
+export const FEATURES = ['admin', 'csv-import', 'ui'] as const;
+export type Feature = (typeof FEATURES)[number];
+
+export const PRESETS = {
+  minimal: [] as Feature[],
+  default: ['admin'] as Feature[],
+  full: ['admin', 'csv-import', 'ui'] as Feature[],
+} satisfies Record<string, Feature[]>;
+export type Preset = keyof typeof PRESETS;
+
+export const DATABASE_TARGETS = ['pglite', 'postgres', 'supabase'] as const;
+export type DatabaseTarget = (typeof DATABASE_TARGETS)[number];
+
+export const PACKAGE_MANAGERS = ['npm', 'pnpm', 'yarn'] as const;
+export type PackageManager = (typeof PACKAGE_MANAGERS)[number];
+
+export interface AppAnswers {
+  name: string;
+  features: Feature[];
+  db: DatabaseTarget;
+  databaseUrl?: string;
+  packageManager: PackageManager;
+  install: boolean;
+  git: boolean;
+}
+
+export interface AppPlanOptions {
+  /** A team's template folder, layered over the built-in templates. */
+  teamTemplateDir?: string;
+}
+
+function xmsVersion(): string {
+  return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
+}
+
+/** The render context every app template sees. */
+export function appContext(answers: AppAnswers) {
+  const version = xmsVersion();
+  return {
+    name: answers.name,
+    features: {
+      admin: answers.features.includes('admin'),
+      csvImport: answers.features.includes('csv-import'),
+      ui: answers.features.includes('ui'),
+    },
+    featureList: answers.features,
+    db: answers.db,
+    packageManager: answers.packageManager,
+    run: answers.packageManager === 'npm' ? 'npm run' : answers.packageManager,
+    xmsVersion: version,
+    // Tests point this at a local `npm pack` tarball so the registry is never used.
+    xmsSpec: process.env.CREATE_XMS_APP_SPEC || `^${version}`,
+  };
+}
+
+/**
+ * The template layers for an app, in order: the base app, each chosen feature, then the team's
+ * fork (which may itself contain `base/` and `features/<name>/`, mirroring the built-in layout).
+ */
+export function appLayers(answers: AppAnswers, options: AppPlanOptions): string[] {
+  const roots = [join(builtinTemplatesDir(), 'app')];
+  if (options.teamTemplateDir) roots.push(options.teamTemplateDir);
+  const layers: string[] = [];
+  for (const root of roots) {
+    layers.push(join(root, 'base'));
+    for (const feature of FEATURES) if (answers.features.includes(feature)) layers.push(join(root, 'features', feature));
+  }
+  return layers;
+}
+
+/** Renders the whole app in memory; nothing touches the disk here. */
+export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): RenderedFile[] {
+  const roots = [join(builtinTemplatesDir(), 'app'), ...(options.teamTemplateDir ? [options.teamTemplateDir] : [])];
+  const hbs = createHandlebars(roots.map((root) => join(root, 'partials')));
+  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers), hbs);
+  if (answers.databaseUrl) {
+    files.push({ path: '.env', contents: Buffer.from(`DATABASE_URL=${answers.databaseUrl}\n`), from: '--database-url' });
+  }
+  assertNoUnrenderedPlaceholders(files);
+  return files;
+}
+
+/**
+ * Runs after the tree is written to the staging folder and before it is moved into place: compiles
+ * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
+ */
+export async function prepareApp(stagingDir: string): Promise<void> {
+  void stagingDir; // the matrix compiler is wired in here once lib/matrix lands
+}

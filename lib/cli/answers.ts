@@ -1,0 +1,144 @@
+import { basename, resolve } from 'node:path';
+import { UserError } from '../engine/errors.js';
+import { validateAppName } from '../engine/names.js';
+import {
+  DATABASE_TARGETS,
+  FEATURES,
+  PACKAGE_MANAGERS,
+  PRESETS,
+  type AppAnswers,
+  type DatabaseTarget,
+  type Feature,
+  type PackageManager,
+  type Preset,
+} from '../../generators/app/index.js';
+import type { CreateFlags } from './args.js';
+
+const DEFAULT_NAME = 'my-xms-app';
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], flag: string): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UserError(`${flag}: unknown value "${value}" (expected one of ${allowed.join(', ')}).`);
+  }
+  return value as T;
+}
+
+export function parseFeatures(list: string): Feature[] {
+  const names = list.split(',').map((item) => item.trim()).filter(Boolean);
+  const features = names.filter((name) => name !== 'auth'); // auth is always on; accept it quietly
+  for (const name of features) oneOf(name, FEATURES, '--features');
+  return FEATURES.filter((feature) => features.includes(feature));
+}
+
+function detectPackageManager(): PackageManager {
+  const agent = process.env.npm_config_user_agent ?? '';
+  if (agent.startsWith('pnpm')) return 'pnpm';
+  if (agent.startsWith('yarn')) return 'yarn';
+  return 'npm';
+}
+
+/** What each question is called on the command line, for "missing answer" messages. */
+const FLAG_OF = {
+  name: '[dir] or --name',
+  features: '--preset or --features',
+  db: '--db',
+  packageManager: '--package-manager',
+  install: '--install / --no-install',
+  git: '--git / --no-git',
+} as const;
+type Question = keyof typeof FLAG_OF;
+
+/**
+ * Turns flags into answers. With --yes every missing answer takes its default; on a terminal the
+ * missing ones are asked; without a terminal a missing answer is an error naming its flag (never hang).
+ */
+export async function resolveAnswers(flags: CreateFlags, interactive: boolean): Promise<AppAnswers> {
+  const partial: Partial<AppAnswers> = {};
+  const nameFromDir = flags.dir ? basename(resolve(flags.dir)) : undefined;
+  if (flags.name ?? nameFromDir) partial.name = flags.name ?? nameFromDir;
+  if (flags.features !== undefined) partial.features = parseFeatures(flags.features);
+  else if (flags.preset !== undefined) partial.features = PRESETS[oneOf(flags.preset, Object.keys(PRESETS) as Preset[], '--preset')];
+  if (flags.db !== undefined) partial.db = oneOf(flags.db, DATABASE_TARGETS, '--db');
+  if (flags.databaseUrl !== undefined) {
+    if (!/^postgres(ql)?:\/\//.test(flags.databaseUrl)) throw new UserError('--database-url: expected a postgres:// or postgresql:// URL.');
+    partial.databaseUrl = flags.databaseUrl;
+    partial.db ??= 'postgres';
+  }
+  if (flags.packageManager !== undefined) partial.packageManager = oneOf(flags.packageManager, PACKAGE_MANAGERS, '--package-manager');
+  if (flags.install !== undefined) partial.install = flags.install;
+  if (flags.git !== undefined) partial.git = flags.git;
+  if (partial.name !== undefined) validateAppName(partial.name);
+
+  const defaults: Omit<AppAnswers, 'databaseUrl'> = {
+    name: partial.name ?? DEFAULT_NAME,
+    features: PRESETS.default,
+    db: 'pglite',
+    packageManager: detectPackageManager(),
+    install: true,
+    git: true,
+  };
+  const missing = (Object.keys(FLAG_OF) as Question[]).filter((question) => partial[question] === undefined);
+
+  if (flags.yes || missing.length === 0) return { ...defaults, ...partial };
+  if (!interactive) {
+    const first = missing[0]!;
+    throw new UserError(`Missing answer for "${first}" and no terminal to ask: pass ${FLAG_OF[first]} (or --yes for defaults).`);
+  }
+  return { ...partial, ...(await askMissing(missing, defaults)) } as AppAnswers;
+}
+
+async function askMissing(missing: Question[], defaults: Omit<AppAnswers, 'databaseUrl'>): Promise<Partial<AppAnswers>> {
+  // Loaded only when a question is actually asked: the flag path never pays for the prompt library.
+  const { input, checkbox, select, confirm } = await import('@inquirer/prompts');
+  const answers: Partial<AppAnswers> = {};
+  for (const question of missing) {
+    switch (question) {
+      case 'name':
+        answers.name = await input({
+          message: 'App name',
+          default: defaults.name,
+          validate: (value) => {
+            try { validateAppName(value); return true; } catch (error) { return (error as Error).message; }
+          },
+        });
+        break;
+      case 'features':
+        answers.features = await checkbox({
+          message: 'Features (accounts, sessions and rate limits are always on)',
+          choices: FEATURES.map((value) => ({ value, checked: defaults.features.includes(value) })),
+        });
+        break;
+      case 'db': {
+        const db: DatabaseTarget = await select({
+          message: 'Database',
+          choices: [
+            { value: 'pglite' as const, name: 'Embedded PostgreSQL (PGlite), nothing to install' },
+            { value: 'postgres' as const, name: 'A PostgreSQL server (DATABASE_URL)' },
+            { value: 'supabase' as const, name: 'A Supabase project' },
+          ],
+          default: defaults.db,
+        });
+        answers.db = db;
+        if (db !== 'pglite') {
+          const url = await input({ message: 'DATABASE_URL (leave empty to set it later in .env)', default: '' });
+          if (url) answers.databaseUrl = url;
+        }
+        break;
+      }
+      case 'packageManager':
+        answers.packageManager = await select({
+          message: 'Package manager',
+          choices: PACKAGE_MANAGERS.map((value) => ({ value })),
+          default: defaults.packageManager,
+        });
+        break;
+      case 'install':
+        answers.install = await confirm({ message: 'Install dependencies now?', default: true });
+        break;
+      case 'git':
+        answers.git = await confirm({ message: 'Initialise a git repository?', default: true });
+        break;
+    }
+  }
+  return answers;
+}
