@@ -55,7 +55,8 @@ type Question = keyof typeof FLAG_OF;
 export async function resolveAnswers(flags: CreateFlags, interactive: boolean): Promise<AppAnswers> {
   const partial: Partial<AppAnswers> = {};
   const nameFromDir = flags.dir ? basename(resolve(flags.dir)) : undefined;
-  if (flags.name ?? nameFromDir) partial.name = flags.name ?? nameFromDir;
+  if (flags.name !== undefined) partial.name = flags.name;
+  else if (nameFromDir !== undefined) partial.name = nameFromDir;
   if (flags.features !== undefined) partial.features = parseFeatures(flags.features);
   else if (flags.preset !== undefined) partial.features = PRESETS[oneOf(flags.preset, Object.keys(PRESETS) as Preset[], '--preset')];
   if (flags.db !== undefined) partial.db = oneOf(flags.db, DATABASE_TARGETS, '--db');

@@ -1,0 +1,129 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { create, tempDir, isEmptyOrMissing, CREATE_BIN, REPO_ROOT } from '../helpers/cli.js';
+import { listTree } from '../../lib/engine/index.js';
+
+const { dir: work, cleanup } = tempDir('xms-scaffold-');
+test.after(cleanup);
+
+const quiet = ['--no-install', '--no-git'];
+
+test('--help and --version answer without writing anything', () => {
+  const help = create(['--help']);
+  assert.is(help.status, 0);
+  assert.match(help.stdout, /Usage: create-xms-app \[dir\]/);
+  for (const flag of ['--preset', '--features', '--db', '--no-install', '--no-git', '--force', '--template', '--dry-run', '--yes']) {
+    assert.ok(help.stdout.includes(flag), `help mentions ${flag}`);
+  }
+  const version = create(['--version']);
+  assert.is(version.status, 0);
+  assert.is(version.stdout.trim(), JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).version);
+});
+
+test('--dry-run lists the files and writes nothing', () => {
+  const target = join(work, 'dry');
+  const result = create([target, '--yes', '--dry-run', ...quiet]);
+  assert.is(result.status, 0, result.stderr);
+  assert.match(result.stdout, /dry run, nothing written/);
+  assert.match(result.stdout, /package\.json/);
+  assert.match(result.stdout, /src\/server\/app\.ts/);
+  assert.not.ok(existsSync(target));
+});
+
+test('scaffolds with flags only, names the package after the folder, leaves no staging folder', () => {
+  const target = join(work, 'flags-app');
+  const result = create([target, '--preset', 'minimal', '--db', 'pglite', '--package-manager', 'npm', ...quiet]);
+  assert.is(result.status, 0, result.stderr);
+  assert.is(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).name, 'flags-app');
+  assert.ok(existsSync(join(target, '.gitignore')), '_gitignore is written as .gitignore');
+  assert.match(result.stdout, /Next steps/);
+  assert.match(result.stdout, /npm install/);
+  assert.equal(readdirSync(work).filter((name) => name.includes('.xms-')), [], 'no staging folder left behind');
+});
+
+test('--force writes into a non-empty folder, replaces generated files and keeps others', () => {
+  const target = join(work, 'forced');
+  mkdirSync(target);
+  writeFileSync(join(target, 'notes.txt'), 'keep me');
+  writeFileSync(join(target, 'package.json'), '{"name":"old"}');
+  const result = create([target, '--yes', '--force', ...quiet]);
+  assert.is(result.status, 0, result.stderr);
+  assert.is(readFileSync(join(target, 'notes.txt'), 'utf8'), 'keep me');
+  assert.is(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).name, 'forced');
+});
+
+test('an empty existing folder is accepted without --force', () => {
+  const target = join(work, 'empty-existing');
+  mkdirSync(target);
+  const result = create([target, '--yes', ...quiet]);
+  assert.is(result.status, 0, result.stderr);
+  assert.ok(existsSync(join(target, 'package.json')));
+});
+
+test('--template layers a team fork file by file: overrides win, extra files are added', () => {
+  const fork = join(work, 'team-template');
+  mkdirSync(join(fork, 'base/src/routes/public'), { recursive: true });
+  mkdirSync(join(fork, 'base/docs'), { recursive: true });
+  writeFileSync(join(fork, 'base/README.md.hbs'), '# {{name}} (ACME fork)\n');
+  writeFileSync(join(fork, 'base/docs/CONTRIBUTING.md'), 'ACME rules\n');
+  const target = join(work, 'forked');
+  const result = create([target, '--yes', '--template', fork, ...quiet]);
+  assert.is(result.status, 0, result.stderr);
+  assert.is(readFileSync(join(target, 'README.md'), 'utf8'), '# forked (ACME fork)\n');
+  assert.is(readFileSync(join(target, 'docs/CONTRIBUTING.md'), 'utf8'), 'ACME rules\n');
+  assert.ok(existsSync(join(target, 'src/server/app.ts')), 'built-in files not overridden are still written');
+});
+
+test('a leftover {{ in any output is an error and nothing is written', () => {
+  const fork = join(work, 'broken-template');
+  mkdirSync(join(fork, 'base'), { recursive: true });
+  writeFileSync(join(fork, 'base/notes.txt'), 'Hello {{who}}\n'); // copied verbatim: the placeholder survives
+  const target = join(work, 'unrendered');
+  const result = create([target, '--yes', '--template', fork, ...quiet]);
+  assert.is(result.status, 1);
+  assert.match(result.stderr, /Unrendered "\{\{" in notes\.txt:1/);
+  assert.ok(isEmptyOrMissing(target));
+});
+
+test('a template referring to an unknown variable fails to render and nothing is written', () => {
+  const fork = join(work, 'typo-template');
+  mkdirSync(join(fork, 'base'), { recursive: true });
+  writeFileSync(join(fork, 'base/typo.md.hbs'), 'Hello {{nmae}}\n');
+  const target = join(work, 'typo');
+  const result = create([target, '--yes', '--template', fork, ...quiet]);
+  assert.is(result.status, 1);
+  assert.match(result.stderr, /typo\.md\.hbs failed to render: "nmae" not defined/);
+  assert.ok(isEmptyOrMissing(target));
+});
+
+test('presets differ by feature, and --features overrides the preset', () => {
+  const minimal = join(work, 'p-minimal');
+  const full = join(work, 'p-full');
+  assert.is(create([minimal, '--preset', 'minimal', '--yes', ...quiet]).status, 0);
+  assert.is(create([full, '--features', 'admin,csv-import,ui', '--yes', ...quiet]).status, 0);
+  const minimalFiles = listTree(minimal);
+  const fullFiles = listTree(full);
+  assert.ok(fullFiles.length >= minimalFiles.length);
+  for (const file of minimalFiles) assert.ok(fullFiles.includes(file), `full also has ${file}`);
+});
+
+test('the flag-only scaffold path loads neither the prompt library, execa nor plop', () => {
+  const log = join(work, 'imports.log');
+  const target = join(work, 'lean');
+  const result = spawnSync(
+    process.execPath,
+    ['--import', join(REPO_ROOT, 'test/fixtures/record-imports.mjs'), CREATE_BIN, target, '--yes', '--no-install', '--no-git'],
+    { env: { ...process.env, XMS_IMPORT_LOG: log, CI: '1' }, encoding: 'utf8' },
+  );
+  assert.is(result.status, 0, result.stderr);
+  const loaded = readFileSync(log, 'utf8');
+  assert.ok(loaded.includes('/handlebars/'), 'the recorder works: handlebars is loaded');
+  for (const heavy of ['@inquirer', 'inquirer', '/execa/', 'node-plop', '/plop/', '/zx/']) {
+    assert.not.ok(loaded.includes(heavy), `${heavy} must not be imported on the flag-only path`);
+  }
+});
+
+test.run();
