@@ -1,0 +1,25 @@
+export { ACTIONS, SCOPES, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions } from './parse.js';
+export { readSchema, readSchemaFromSql, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
+export {
+  compileMatrix,
+  tableModels,
+  knownTableNames,
+  scopeCondition,
+  AUDIT_LOG_TABLE,
+  type Compiled,
+  type TestData,
+  type TableModel,
+  type Cell,
+  type TableKind,
+} from './compile.js';
+export {
+  writeCompiled,
+  compileApp,
+  nextVersion,
+  MATRIX_FILE,
+  MIGRATIONS_DIR,
+  GUARD_MAP_FILE,
+  TEST_DATA_FILE,
+  FIRST_PERMISSIONS_VERSION,
+  type WriteResult,
+} from './write.js';

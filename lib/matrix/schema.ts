@@ -1,0 +1,163 @@
+/**
+ * Reads the tables of schema `app` from the app's migrations with the real PostgreSQL parser
+ * (libpg-query). The matrix may name only these tables (plus the built-in `audit_log`).
+ *
+ * Understood statements: CREATE TABLE app.x (...), ALTER TABLE app.x ADD/DROP COLUMN, ALTER TABLE
+ * app.x RENAME TO y, DROP TABLE app.x. Tables created inside DO blocks or functions are not seen.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadModule, parseSync } from 'libpg-query';
+
+export const APP_SCHEMA = 'app';
+
+export interface ColumnInfo {
+  name: string;
+  /** the last part of the type name as PostgreSQL spells it (uuid, text, int4, timestamptz, ...) */
+  type: string;
+  notNull: boolean;
+  hasDefault: boolean;
+}
+
+export interface TableInfo {
+  name: string;
+  columns: ColumnInfo[];
+  primaryKey: string[];
+}
+
+export interface SchemaInfo {
+  tables: TableInfo[];
+}
+
+let loaded: Promise<void> | undefined;
+/** libpg-query is WebAssembly: load it once before the synchronous parser is used. */
+export function loadSqlParser(): Promise<void> {
+  loaded ??= loadModule();
+  return loaded;
+}
+
+/** Migration files (`<version>_<name>.sql`) of a folder, in version order. */
+export function listMigrations(dir: string): { version: string; name: string; file: string }[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return entries
+    .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
+    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+type Node = Record<string, any>;
+
+function str(n: Node | undefined): string | undefined {
+  return n?.String?.sval as string | undefined;
+}
+
+function columnFrom(def: Node): ColumnInfo {
+  const names: string[] = (def.typeName?.names ?? []).map((n: Node) => str(n) ?? '');
+  const type = names[names.length - 1] ?? '';
+  const constraints: Node[] = (def.constraints ?? []).map((c: Node) => c.Constraint ?? {});
+  const has = (t: string) => constraints.some((c) => c.contype === t);
+  return {
+    name: def.colname as string,
+    type,
+    notNull: has('CONSTR_NOTNULL') || has('CONSTR_PRIMARY'),
+    hasDefault:
+      has('CONSTR_DEFAULT') || has('CONSTR_IDENTITY') || has('CONSTR_GENERATED') || /^(small|big)?serial[248]?$/.test(type),
+  };
+}
+
+function isPrimaryColumn(def: Node): boolean {
+  return (def.constraints ?? []).some((c: Node) => c.Constraint?.contype === 'CONSTR_PRIMARY');
+}
+
+/** Applies one migration's statements to the schema model. Throws with the file name on a parse error. */
+export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>'): void {
+  let tree: { stmts?: { stmt: Node }[] };
+  try {
+    tree = parseSync(sql);
+  } catch (err) {
+    throw new Error(`${file}: cannot parse SQL: ${(err as Error).message}`);
+  }
+  for (const { stmt } of tree.stmts ?? []) {
+    if (stmt.CreateStmt) {
+      const s = stmt.CreateStmt;
+      if (s.relation?.schemaname !== APP_SCHEMA) continue;
+      const name = s.relation.relname as string;
+      if (s.if_not_exists && schema.has(name)) continue;
+      const columns: ColumnInfo[] = [];
+      const primaryKey: string[] = [];
+      for (const el of (s.tableElts ?? []) as Node[]) {
+        if (el.ColumnDef) {
+          columns.push(columnFrom(el.ColumnDef));
+          if (isPrimaryColumn(el.ColumnDef)) primaryKey.push(el.ColumnDef.colname);
+        } else if (el.Constraint?.contype === 'CONSTR_PRIMARY') {
+          for (const k of el.Constraint.keys ?? []) primaryKey.push(str(k) ?? '');
+        }
+      }
+      for (const c of columns) if (primaryKey.includes(c.name)) c.notNull = true;
+      schema.set(name, { name, columns, primaryKey });
+    } else if (stmt.AlterTableStmt) {
+      const s = stmt.AlterTableStmt;
+      if (s.relation?.schemaname !== APP_SCHEMA) continue;
+      const table = schema.get(s.relation.relname);
+      if (!table) continue;
+      for (const c of (s.cmds ?? []) as Node[]) {
+        const cmd = c.AlterTableCmd;
+        if (!cmd) continue;
+        if (cmd.subtype === 'AT_AddColumn' && cmd.def?.ColumnDef) {
+          const col = columnFrom(cmd.def.ColumnDef);
+          if (!table.columns.some((x) => x.name === col.name)) table.columns.push(col);
+        } else if (cmd.subtype === 'AT_DropColumn') {
+          table.columns = table.columns.filter((x) => x.name !== cmd.name);
+        } else if (cmd.subtype === 'AT_SetNotNull') {
+          const col = table.columns.find((x) => x.name === cmd.name);
+          if (col) col.notNull = true;
+        } else if (cmd.subtype === 'AT_DropNotNull') {
+          const col = table.columns.find((x) => x.name === cmd.name);
+          if (col) col.notNull = false;
+        }
+      }
+    } else if (stmt.RenameStmt) {
+      const s = stmt.RenameStmt;
+      if (s.renameType === 'OBJECT_TABLE' && s.relation?.schemaname === APP_SCHEMA) {
+        const table = schema.get(s.relation.relname);
+        if (table) {
+          schema.delete(table.name);
+          table.name = s.newname;
+          schema.set(table.name, table);
+        }
+      } else if (s.renameType === 'OBJECT_COLUMN' && s.relation?.schemaname === APP_SCHEMA) {
+        const col = schema.get(s.relation.relname)?.columns.find((x) => x.name === s.subname);
+        if (col) col.name = s.newname;
+      }
+    } else if (stmt.DropStmt) {
+      const s = stmt.DropStmt;
+      if (s.removeType !== 'OBJECT_TABLE') continue;
+      for (const obj of (s.objects ?? []) as Node[]) {
+        const parts: string[] = (obj.List?.items ?? []).map((i: Node) => str(i) ?? '');
+        if (parts.length === 2 && parts[0] === APP_SCHEMA) schema.delete(parts[1]!);
+      }
+    }
+  }
+}
+
+/** The tables of schema `app` after applying every migration of `dir` in version order. */
+export async function readSchema(migrationsDir: string): Promise<SchemaInfo> {
+  await loadSqlParser();
+  const tables = new Map<string, TableInfo>();
+  for (const m of listMigrations(migrationsDir)) applySql(tables, readFileSync(m.file, 'utf8'), m.file);
+  return { tables: [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+}
+
+/** Same as readSchema, from SQL texts (tests). */
+export async function readSchemaFromSql(sqls: string[]): Promise<SchemaInfo> {
+  await loadSqlParser();
+  const tables = new Map<string, TableInfo>();
+  sqls.forEach((sql, i) => applySql(tables, sql, `<sql ${i}>`));
+  return { tables: [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+}
