@@ -98,5 +98,6 @@ export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): Re
  * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
  */
 export async function prepareApp(stagingDir: string): Promise<void> {
-  void stagingDir; // the matrix compiler is wired in here once lib/matrix lands
+  const { writeCompiled } = await import('../../lib/matrix/index.js');
+  await writeCompiled(stagingDir);
 }

@@ -4,3 +4,4 @@ export { validateAppName, assertSafeRelativePath } from './names.js';
 export { collectLayers, outputPathOf, assertTemplateDir, type TemplateFile } from './templates.js';
 export { createHandlebars, renderFiles, assertNoUnrenderedPlaceholders, type RenderedFile } from './render.js';
 export { assertWritableTarget, writeAtomically, writeTree, listTree, type OutputFile } from './write.js';
+export { applyChanges, effectiveChanges, readProjectFile, insertAtMarker, type PlannedChange } from './changes.js';

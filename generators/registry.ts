@@ -1,0 +1,11 @@
+import type { FeatureGenerator } from './types.js';
+
+/**
+ * Every feature generator, by name, loaded on demand (one file per generator, one signature):
+ * `xms add <name>` and the plopfile both read this table.
+ */
+export const GENERATORS: Record<string, () => Promise<FeatureGenerator>> = {};
+
+export function generatorNames(): string[] {
+  return Object.keys(GENERATORS).sort();
+}

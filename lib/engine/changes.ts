@@ -1,0 +1,62 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UserError } from './errors.js';
+import { assertSafeRelativePath } from './names.js';
+
+export interface PlannedChange {
+  path: string;
+  before?: string;
+  after: string;
+}
+
+/** Only the changes that actually change something. */
+export function effectiveChanges<T extends PlannedChange>(changes: T[]): T[] {
+  return changes.filter((change) => change.before !== change.after);
+}
+
+/**
+ * Writes planned changes into an existing project: every new content goes to a temporary file next to
+ * its target first, and only when all are written are they renamed into place, so a failure while
+ * writing leaves the project as it was. A file changed on disk since it was planned is refused.
+ */
+export function applyChanges(root: string, changes: PlannedChange[]): string[] {
+  const staged: { tmp: string; target: string; path: string }[] = [];
+  try {
+    for (const change of effectiveChanges(changes)) {
+      assertSafeRelativePath(change.path);
+      const target = join(root, change.path);
+      const current = existsSync(target) ? readFileSync(target, 'utf8') : undefined;
+      if (current !== change.before) throw new UserError(`${change.path} changed since it was read; run the generator again.`);
+      mkdirSync(dirname(target), { recursive: true });
+      const tmp = `${target}.xms-${process.pid}.tmp`;
+      writeFileSync(tmp, change.after);
+      staged.push({ tmp, target, path: change.path });
+    }
+  } catch (error) {
+    for (const { tmp } of staged) rmSync(tmp, { force: true });
+    throw error;
+  }
+  for (const { tmp, target } of staged) renameSync(tmp, target);
+  return staged.map(({ path }) => path);
+}
+
+/** Reads a file of the project as it is now (undefined when absent), for a `before`. */
+export function readProjectFile(root: string, path: string): string | undefined {
+  const full = join(root, path);
+  return existsSync(full) ? readFileSync(full, 'utf8') : undefined;
+}
+
+/**
+ * Inserts `snippet` on the line before the marker comment `marker` (e.g. `// xms:routes`), once.
+ * Idempotent: when the snippet is already in the file the text is returned unchanged. A missing
+ * marker is an error naming the file, since editing anywhere else would be guesswork.
+ */
+export function insertAtMarker(text: string, file: string, marker: string, snippet: string): string {
+  if (text.includes(snippet.trim())) return text;
+  const index = text.indexOf(marker);
+  if (index < 0) throw new UserError(`${file}: marker "${marker}" not found; restore it to let generators edit this file.`);
+  const lineStart = text.lastIndexOf('\n', index) + 1;
+  const indent = text.slice(lineStart, index).match(/^\s*/)?.[0] ?? '';
+  const block = snippet.trimEnd().split('\n').map((line) => (line ? indent + line : line)).join('\n');
+  return `${text.slice(0, lineStart)}${block}\n${text.slice(lineStart)}`;
+}
