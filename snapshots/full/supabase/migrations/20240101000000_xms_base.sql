@@ -33,12 +33,34 @@ begin
 end
 $roles$;
 
--- Enforced on every run, whatever an earlier hand-made role looked like (invariant I5).
-alter role xms_app nosuperuser nobypassrls noinherit nocreatedb nocreaterole;
-alter role xms_owner nosuperuser nobypassrls;
-alter role xms_request nologin nobypassrls;
-alter role xms_anon nologin nobypassrls;
-alter role xms_auth nologin nobypassrls;
+-- Enforced on every run, whatever an earlier hand-made role looked like (invariant I5). Only a
+-- wrong attribute is altered (changing SUPERUSER/BYPASSRLS needs a superuser: a wrong role on a
+-- server without one fails here loudly, as it should).
+do $attributes$
+declare
+  r record;
+begin
+  for r in select rolname, rolsuper, rolbypassrls, rolinherit, rolcanlogin, rolcreaterole, rolcreatedb
+             from pg_catalog.pg_roles
+            where rolname in ('xms_owner', 'xms_app', 'xms_request', 'xms_anon', 'xms_auth') loop
+    if r.rolsuper then
+      execute pg_catalog.format('alter role %I nosuperuser', r.rolname);
+    end if;
+    if r.rolbypassrls then
+      execute pg_catalog.format('alter role %I nobypassrls', r.rolname);
+    end if;
+    if r.rolcreaterole or r.rolcreatedb then
+      execute pg_catalog.format('alter role %I nocreaterole nocreatedb', r.rolname);
+    end if;
+    if r.rolname = 'xms_app' and r.rolinherit then
+      alter role xms_app noinherit;
+    end if;
+    if r.rolname <> 'xms_app' and r.rolcanlogin then
+      execute pg_catalog.format('alter role %I nologin', r.rolname);
+    end if;
+  end loop;
+end
+$attributes$;
 
 grant xms_request to xms_anon;
 grant xms_request to xms_auth;
