@@ -76,15 +76,21 @@ cmd_start() {
       || die "running as root and there is no postgres user to run the server as (useradd failed)"
   fi
 
+  local made_dir=0
   if [[ -n ${1:-} ]]; then
+    [[ -e $1 ]] || made_dir=1
     mkdir -p "$1"
     DIR=$(cd "$1" && pwd)
     [[ -z $(ls -A "$DIR") || -f $DIR/$MARKER ]] || die "$DIR is not empty: give an empty or new folder"
     [[ -f $DIR/$MARKER && -f $DIR/data/PG_VERSION ]] && die "$DIR already holds a cluster (stop it first)"
   else
     DIR=$(mktemp -d "${TMPDIR:-/tmp}/xms-pg.XXXXXX")
+    made_dir=1
   fi
   touch "$DIR/$MARKER"
+  # on any failure from here: stop what may have started, and leave nothing behind
+  MADE_DIR=$made_dir
+  trap 'start_failed $?' EXIT
   chmod 700 "$DIR"
   if [[ $(id -u) -eq 0 ]]; then
     chown postgres: "$DIR" "$DIR/$MARKER"
@@ -123,6 +129,7 @@ EOF
       if [[ -x $BINDIR/pg_isready ]]; then
         "$BINDIR/pg_isready" -q -h 127.0.0.1 -p "$port" -t 10 || { tail -20 "$DIR/postgres.log" >&2; die "server started but does not answer on 127.0.0.1:$port"; }
       fi
+      trap - EXIT
       say "ready on 127.0.0.1:$port (data in $DIR/data, log $DIR/postgres.log)"
       echo "export DATABASE_URL=$(url_for "$port")"
       return 0
@@ -137,6 +144,14 @@ EOF
     die "the server did not start (log above)"
   done
   die "no free port in $PORT_FROM..$last"
+}
+
+start_failed() {
+  [[ $1 -ne 0 ]] || return 0
+  if [[ -f $DIR/data/postmaster.pid ]]; then
+    as_owner pg_ctl -D "$DIR/data" -m immediate -w -t 30 stop >/dev/null 2>&1 || true
+  fi
+  if [[ $MADE_DIR -eq 1 ]]; then rm -rf -- "$DIR"; else find "$DIR" -mindepth 1 -delete 2>/dev/null || true; fi
 }
 
 cmd_env() {
