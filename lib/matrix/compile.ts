@@ -22,6 +22,8 @@ export interface TableModel {
   primaryKey: string[];
   /** NOT NULL columns without a default, other than the tenant and owner columns: name -> type */
   required: Record<string, string>;
+  /** every column: name -> type */
+  columnTypes: Record<string, string>;
   /** actions that may be granted at all */
   actions: Action[];
 }
@@ -55,6 +57,10 @@ export const AUDIT_LOG_TABLE: TableModel = {
   ownerColumn: 'actor_id',
   primaryKey: ['id'],
   required: {},
+  columnTypes: {
+    id: 'int8', at: 'timestamptz', txid: 'int8', actor_id: 'uuid', tenant_id: 'uuid', db_role: 'text', action: 'text',
+    table_name: 'text', row_key: 'jsonb', old_row: 'jsonb', new_row: 'jsonb',
+  },
   actions: ['select'],
 };
 
@@ -81,7 +87,9 @@ export function tableModels(schema: SchemaInfo): TableModel[] {
       kind = tenantColumn ? 'tenant-owned' : 'global';
     }
     const required: Record<string, string> = {};
+    const columnTypes: Record<string, string> = {};
     for (const c of t.columns as ColumnInfo[]) {
+      columnTypes[c.name] = c.type;
       if (c.notNull && !c.hasDefault && c.name !== tenantColumn && c.name !== ownerColumn) required[c.name] = c.type;
     }
     return {
@@ -92,6 +100,7 @@ export function tableModels(schema: SchemaInfo): TableModel[] {
       ownerColumn,
       primaryKey: [...t.primaryKey],
       required,
+      columnTypes,
       actions: [...ACTIONS],
     };
   });
@@ -241,6 +250,7 @@ export function compileMatrix(matrix: Matrix, schema: SchemaInfo): Compiled {
     const policyColumns = new Set<string>();
     for (const role of roles) {
       const granted = ACTIONS.filter((a) => scopeOf(t.name, role, a) !== 'none');
+      if (granted.length && t.kind === 'audit_log') block.push(`grant usage on schema audit to xms_${role};`);
       if (granted.length) block.push(`grant ${granted.join(', ')} on ${t.qualified} to xms_${role};`);
     }
     for (const action of ACTIONS) {
@@ -337,7 +347,7 @@ function testDataModule(data: TestData): string {
     '  name: Table;\n  qualified: string;\n' +
     "  kind: 'tenant-owned' | 'tenants' | 'users' | 'global' | 'audit_log';\n" +
     '  tenantColumn: string | null;\n  ownerColumn: string | null;\n  primaryKey: string[];\n' +
-    '  required: Record<string, string>;\n  actions: Action[];\n}\n\n' +
+    '  required: Record<string, string>;\n  columnTypes: Record<string, string>;\n  actions: Action[];\n}\n\n' +
     'export interface Cell {\n  role: Role;\n  table: Table;\n  action: Action;\n  scope: Scope;\n}\n\n' +
     `export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = ${JSON.stringify(data, null, 2)};\n`
   );
