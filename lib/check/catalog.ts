@@ -1,0 +1,47 @@
+/**
+ * Every check of `xms check`: its stable id, the invariant of ../../shared/design.md it guards, and
+ * what it verifies. The README's "xms check" section documents the same list.
+ */
+export interface CheckInfo {
+  id: string;
+  group: 'db' | 'server' | 'repo';
+  invariant: string;
+  what: string;
+}
+
+export const CHECKS: CheckInfo[] = [
+  { id: 'DB000-migrations-failed', group: 'db', invariant: '-', what: 'the migrations apply in order to a fresh PostgreSQL (PGlite); otherwise no database check can run' },
+  { id: 'DB001-rls-not-forced', group: 'db', invariant: 'I3', what: 'every table in the app schemas has row-level security enabled and forced' },
+  { id: 'DB002-table-without-policy', group: 'db', invariant: 'I3', what: 'every table in the app schemas has at least one policy (none: nobody but the owner reaches it)' },
+  { id: 'DB003-policy-drift', group: 'db', invariant: 'I6', what: 'the live policies equal what permissions.yml compiles to plus the xms base migrations (names, roles, commands, USING / WITH CHECK, compared as PostgreSQL deparses them)' },
+  { id: 'DB004-policy-outside-matrix', group: 'db', invariant: 'I6', what: 'no policy is written by hand in a migration other than the xms ones: policies come from permissions.yml' },
+  { id: 'DB005-audit-trigger-missing', group: 'db', invariant: 'I7', what: 'every table (schemas other than app_private and audit) has its three enabled audit triggers calling audit.log_changes()' },
+  { id: 'DB006-audit-log-writable', group: 'db', invariant: 'I7', what: 'the runtime role and every request role can neither UPDATE, DELETE, TRUNCATE nor INSERT into audit.log, nor own it; its RLS is forced' },
+  { id: 'DB007-runtime-role-privileged', group: 'db', invariant: 'I5', what: 'xms_app and the request roles are not superuser, not BYPASSRLS, own nothing; xms_app is NOINHERIT' },
+  { id: 'DB008-definer-search-path', group: 'db', invariant: 'I8', what: 'every SECURITY DEFINER function pins its search_path' },
+  { id: 'DB009-definer-public-execute', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function is executable by PUBLIC' },
+  { id: 'DB010-definer-exposed-schema', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function lives in an exposed schema (public, app, and supabase/config.toml [api] schemas)' },
+  { id: 'DB011-definer-callable', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function other than the audit trigger audit.log_changes() is executable by the runtime or a request role (it would skip RLS)' },
+  { id: 'DB012-view-not-security-invoker', group: 'db', invariant: 'I8', what: 'every view is security_invoker (materialized views: a warning, they copy rows out of RLS)' },
+  { id: 'DB013-policy-column-unindexed', group: 'db', invariant: 'I6', what: 'every column a policy filters on is the leading column of an index' },
+  { id: 'DB014-helper-not-wrapped', group: 'db', invariant: 'I6', what: 'policies call identity helpers (app.current_*(), auth.uid(), auth.jwt()) as (select fn()), evaluated once per statement' },
+  { id: 'DB015-matrix-invalid', group: 'db', invariant: 'I6', what: 'permissions.yml parses and compiles' },
+  { id: 'SRV001-route-outside-scope', group: 'server', invariant: 'I1', what: 'every route is registered inside the public, protected or admin scope (src/server/app.ts), never on the root instance' },
+  { id: 'SRV002-public-route-unlisted', group: 'server', invariant: 'I1', what: 'every route of the public scope is on src/server/public-routes.ts, and the public scope holds only public route modules' },
+  { id: 'SRV003-admin-route-unguarded', group: 'server', invariant: 'I2', what: 'admin route modules are registered only in the admin scope, whose hook refuses (403) any session whose role is not admin' },
+  { id: 'SRV004-protected-scope-unguarded', group: 'server', invariant: 'I1', what: 'the protected scope has an onRequest hook that answers 401 without a live session' },
+  { id: 'SRV005-csp-weak', group: 'server', invariant: 'I11', what: "the CSP (src/security/headers.ts) has default-src, script-src without 'unsafe-inline' / 'unsafe-eval' / * / data:, object-src 'none', base-uri; helmet's CSP is not disabled" },
+  { id: 'SRV006-hsts-weak', group: 'server', invariant: 'I11', what: 'HSTS max-age >= 31536000 with includeSubDomains, not disabled' },
+  { id: 'SRV007-framing-allowed', group: 'server', invariant: 'I11', what: "frame-ancestors 'none' and X-Frame-Options not disabled; nosniff and Referrer-Policy not disabled" },
+  { id: 'SRV008-cookie-insecure', group: 'server', invariant: 'I9', what: 'the session cookie (src/auth/sessions.ts) is __Host-, HttpOnly, Secure, SameSite lax/strict, Path=/' },
+  { id: 'SRV009-password-min-too-low', group: 'server', invariant: 'I12', what: 'the password minimum (src/config.ts) and its floor are at least 12, and the floor is enforced' },
+  { id: 'SRV010-auth-not-rate-limited', group: 'server', invariant: 'I13', what: 'log-in, sign-up and reset routes check and count their limiter; those limiters use the shared PostgreSQL store' },
+  { id: 'SRV011-privileged-db-access', group: 'server', invariant: 'I2', what: 'no SET ROLE / RESET ROLE / SET SESSION AUTHORIZATION / set_config / raw pg Pool, Client or PGlite outside src/db/' },
+  { id: 'SRV012-token-in-browser-storage', group: 'server', invariant: 'I9', what: 'no source writes a token or session to localStorage / sessionStorage' },
+  { id: 'BLD001-secret-in-bundle', group: 'repo', invariant: 'I15', what: 'the built browser bundle (dist/public, web/dist, dist/client, ...) holds no postgres:// URL, DATABASE_URL value, service-role key or secret from .env' },
+  { id: 'BLD002-no-bundle', group: 'repo', invariant: 'I15', what: 'info: no browser bundle was found to scan' },
+  { id: 'REPO001-env-tracked', group: 'repo', invariant: 'I15', what: '.env (and .env.* other than .env.example) is not tracked by git' },
+  { id: 'REPO002-env-not-ignored', group: 'repo', invariant: 'I15', what: 'warning: .gitignore does not ignore .env' },
+];
+
+export const CHECK_IDS = CHECKS.map((c) => c.id);

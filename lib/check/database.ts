@@ -1,0 +1,192 @@
+/**
+ * Database access for `xms check` and `xms harden`: a fresh in-memory PGlite (with migrations applied
+ * one file at a time, remembering which file last created or changed each policy) or node-postgres
+ * for a DATABASE_URL. The drivers are loaded from the app first (it depends on both), then from this
+ * package, so the check needs nothing the app does not already have.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Queryable } from './types.js';
+
+/** Imports a package as seen from appDir (its node_modules), else from this package. */
+export async function importFrom<T>(name: string, appDir: string): Promise<T> {
+  for (const base of [join(appDir, 'package.json'), import.meta.url]) {
+    try {
+      const resolved = createRequire(base).resolve(name);
+      return (await import(pathToFileURL(resolved).href)) as T;
+    } catch {
+      // try the next place
+    }
+  }
+  return (await import(name)) as T;
+}
+
+interface PGliteLike {
+  query<T>(sql: string, params?: unknown[]): Promise<{ rows: T[] }>;
+  exec(sql: string): Promise<unknown>;
+  close(): Promise<void>;
+  waitReady: Promise<void>;
+  dumpDataDir?(compression?: 'gzip' | 'none' | 'auto'): Promise<Blob>;
+}
+
+/**
+ * A fresh in-memory PGlite. A cold start runs initdb (5-10 s); the empty cluster is therefore dumped
+ * once into a cache file (os.tmpdir()/xms-check-cache, keyed by the PGlite build) and later starts
+ * load it (~1-2 s). XMS_CHECK_NO_CACHE=1 turns the cache off.
+ */
+export async function openPglite(appDir: string): Promise<Queryable> {
+  const resolved = resolveFrom('@electric-sql/pglite', appDir);
+  const mod = await importFrom<{ PGlite: new (options?: object) => PGliteLike }>('@electric-sql/pglite', appDir);
+  const useCache = !process.env.XMS_CHECK_NO_CACHE && resolved !== undefined;
+  const key = resolved ? createHash('sha256').update(`${resolved}:${statSync(resolved).size}:${statSync(resolved).mtimeMs}`).digest('hex').slice(0, 16) : '';
+  const cacheFile = join(tmpdir(), 'xms-check-cache', `pglite-${key}.tar.gz`);
+  let pg: PGliteLike | undefined;
+  if (useCache && existsSync(cacheFile)) {
+    try {
+      pg = new mod.PGlite({ loadDataDir: new Blob([readFileSync(cacheFile)]) });
+      await pg.waitReady;
+    } catch {
+      pg = undefined;
+    }
+  }
+  if (!pg) {
+    pg = new mod.PGlite();
+    await pg.waitReady;
+    if (useCache && pg.dumpDataDir) {
+      try {
+        const blob = await pg.dumpDataDir('gzip');
+        mkdirSync(dirname(cacheFile), { recursive: true });
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+        renameSync(tmp, cacheFile);
+      } catch {
+        // the cache is an optimisation only
+      }
+    }
+  }
+  const db = pg;
+  return {
+    query: (sql, params) => db.query(sql, params ?? []),
+    exec: async (sql) => {
+      await db.exec(sql);
+    },
+    close: () => db.close(),
+  };
+}
+
+function resolveFrom(name: string, appDir: string): string | undefined {
+  for (const base of [join(appDir, 'package.json'), import.meta.url]) {
+    try {
+      return createRequire(base).resolve(name);
+    } catch {
+      // next
+    }
+  }
+  return undefined;
+}
+
+export async function openPostgres(appDir: string, url: string): Promise<Queryable> {
+  const mod = await importFrom<{ default: { Client: new (o: object) => PgClientLike } }>('pg', appDir);
+  const client = new mod.default.Client({ connectionString: url });
+  await client.connect();
+  return {
+    query: async (sql, params) => ({ rows: (await client.query(sql, params ?? [])).rows }),
+    exec: async (sql) => {
+      await client.query(sql);
+    },
+    close: () => client.end(),
+  };
+}
+
+interface PgClientLike {
+  connect(): Promise<void>;
+  query(sql: string, params?: unknown[]): Promise<{ rows: never[] }>;
+  end(): Promise<void>;
+}
+
+export interface MigrationFile {
+  version: string;
+  name: string;
+  file: string;
+}
+
+/** supabase/migrations/<version>_<name>.sql in version order. */
+export function migrationFiles(dir: string): MigrationFile[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
+    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+export interface PolicyRow {
+  schemaname: string;
+  tablename: string;
+  policyname: string;
+  permissive: string;
+  roles: string[] | string;
+  cmd: string;
+  qual: string | null;
+  with_check: string | null;
+}
+
+export const POLICIES_SQL = `
+  select schemaname::text, tablename::text, policyname::text, permissive::text, roles::text[] as roles, cmd::text, qual, with_check
+    from pg_catalog.pg_policies
+   order by 1, 2, 3`;
+
+export function policyKey(p: PolicyRow): string {
+  return `${p.schemaname}.${p.tablename}.${p.policyname}`;
+}
+
+function rolesOf(p: PolicyRow): string[] {
+  const r = p.roles;
+  if (Array.isArray(r)) return [...r].sort();
+  // '{a,b}' from drivers that do not parse arrays
+  return String(r).replace(/^\{|\}$/g, '').split(',').filter(Boolean).sort();
+}
+
+/** A policy's definition, formatting-independent (deparsed by PostgreSQL), as one comparable string. */
+export function policyDefinition(p: PolicyRow): string {
+  const norm = (s: string | null) => (s === null ? '-' : s.replace(/\s+/g, ' ').trim());
+  return `${p.permissive.toLowerCase()} ${p.cmd.toLowerCase()} to ${rolesOf(p).join(',')} using ${norm(p.qual)} check ${norm(p.with_check)}`;
+}
+
+export interface AppliedDatabase {
+  db: Queryable;
+  /** policy key -> the migration file that last created or changed it */
+  policyOrigin: Map<string, string>;
+  /** the first migration that failed, if any (later ones were not applied) */
+  failure?: { file: string; message: string };
+}
+
+/**
+ * Applies every migration of dir to db in order (each in its own transaction, as the app's migrator),
+ * recording after each file which policies it created or changed.
+ */
+export async function applyMigrations(
+  db: Queryable,
+  files: MigrationFile[],
+  options: { relativeTo?: string } = {},
+): Promise<Omit<AppliedDatabase, 'db'>> {
+  const policyOrigin = new Map<string, string>();
+  let previous = new Map<string, string>();
+  for (const m of files) {
+    const label = options.relativeTo ? m.file.slice(options.relativeTo.length + 1) : m.file;
+    try {
+      await db.exec(`begin;\n${readFileSync(m.file, 'utf8')}\n;\nreset role;\ncommit;`);
+    } catch (error) {
+      await db.exec('rollback').catch(() => {});
+      return { policyOrigin, failure: { file: label, message: (error as Error).message } };
+    }
+    const now = new Map((await db.query<PolicyRow>(POLICIES_SQL)).rows.map((p) => [policyKey(p), policyDefinition(p)]));
+    for (const [key, def] of now) if (previous.get(key) !== def) policyOrigin.set(key, label);
+    previous = now;
+  }
+  return { policyOrigin };
+}

@@ -1,0 +1,289 @@
+/**
+ * The catalog checks of `xms check` on a live database (invariants I3, I5, I7, I8 and the policy shape
+ * of I6). Catalog reads only: any role can run them, the runtime role xms_app included. The queries
+ * start from the generated app's src/db/invariants.ts (the app's own tests run those) and widen them
+ * to every non-system schema, so a table created by hand in `public` is caught too.
+ */
+import type { Finding, Queryable } from './types.js';
+
+/** Schemas that belong to PostgreSQL, Supabase or extensions, never checked. */
+export const SYSTEM_SCHEMAS = [
+  'information_schema', 'supabase_migrations', 'auth', 'storage', 'realtime', '_realtime', 'extensions',
+  'graphql', 'graphql_public', 'supabase_functions', 'vault', 'pgsodium', 'pgsodium_masks', 'net', 'cron',
+  'pgbouncer', '_analytics', 'pgtle', 'topology', 'tiger', 'tiger_data', 'repack',
+];
+/** Tables in these schemas need RLS but no audit triggers (sessions churn; the audit log itself). */
+export const UNAUDITED_SCHEMAS = ['app_private', 'audit'];
+/** The one SECURITY DEFINER function request roles may reach (only as a trigger). */
+export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()'];
+/** Identity helpers that must be called as (select fn()) in policies. */
+const HELPER = /\b((?:app\.)?current_(?:user_id|tenant_id|app_role)|auth\.(?:uid|jwt|role))\(\)/g;
+
+const list = (xs: string[]) => xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ');
+
+/** SQL condition: namespace alias n is an app schema. */
+export const APP_SCHEMA = `(n.nspname not in (${list(SYSTEM_SCHEMAS)}) and n.nspname not like 'pg\\_%')`;
+/** SQL condition: object with oid column `oidcol` of catalog `catalog` is not part of an extension. */
+const notExtension = (oidcol: string, catalog: string) =>
+  `not exists (select from pg_catalog.pg_depend d where d.classid = '${catalog}'::regclass and d.objid = ${oidcol} and d.deptype = 'e')`;
+
+interface Row {
+  object: string;
+  problem: string;
+}
+
+async function rows(db: Queryable, sql: string): Promise<Row[]> {
+  return (await db.query<Row>(sql)).rows;
+}
+
+export async function checkDatabase(db: Queryable, options: { exposedSchemas: string[] }): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const add = (id: string, object: string, message: string, fix: string, severity: Finding['severity'] = 'error') =>
+    out.push({ id, severity, object, message, fix });
+
+  // DB001 / DB002: RLS enabled, forced, at least one policy
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object,
+            case when not c.relrowsecurity then 'row level security is disabled'
+                 when not c.relforcerowsecurity then 'row level security is enabled but not forced (the owner bypasses it)'
+                 else 'no policy' end as problem
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p') and ${APP_SCHEMA} and ${notExtension('c.oid', 'pg_class')}
+        and (not (c.relrowsecurity and c.relforcerowsecurity)
+             or not exists (select from pg_catalog.pg_policy p where p.polrelid = c.oid))
+      order by 1`,
+  )) {
+    if (r.problem === 'no policy') {
+      add('DB002-table-without-policy', r.object, 'the table has no policy: no request role can reach it',
+        'grant the roles that need it in permissions.yml and run npm run db:migrate (or drop the table)');
+    } else {
+      add('DB001-rls-not-forced', r.object, r.problem,
+        `alter table ${r.object} enable row level security; alter table ${r.object} force row level security; (in a new migration)`);
+    }
+  }
+
+  // DB005: audit triggers
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object,
+            'audit trigger ' || ev || ' is missing, disabled or does not call audit.log_changes()' as problem
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      cross join unnest(array['xms_audit_insert', 'xms_audit_update', 'xms_audit_delete']) as ev
+      where c.relkind in ('r', 'p') and not c.relispartition and ${APP_SCHEMA}
+        and n.nspname not in (${list(UNAUDITED_SCHEMAS)}) and ${notExtension('c.oid', 'pg_class')}
+        and not exists (select from pg_catalog.pg_trigger t join pg_catalog.pg_proc f on f.oid = t.tgfoid
+                         join pg_catalog.pg_namespace fn on fn.oid = f.pronamespace
+                         where t.tgrelid = c.oid and t.tgname = ev and t.tgenabled <> 'D'
+                           and fn.nspname = 'audit' and f.proname = 'log_changes')
+      order by 1, 2`,
+  )) {
+    add('DB005-audit-trigger-missing', r.object, r.problem, `select audit.enable_tracking('${r.object}'); (in a new migration)`);
+  }
+
+  // DB006: audit log append-only for the runtime and request roles
+  const hasAuditLog = (await db.query<{ ok: boolean }>(`select pg_catalog.to_regclass('audit.log') is not null as ok`)).rows[0]?.ok;
+  if (hasAuditLog) {
+    for (const r of await rows(
+      db,
+      `select r.rolname::text as object, problem
+         from pg_catalog.pg_roles r
+        cross join lateral (
+          select 'can ' || lower(priv) || ' audit.log' as problem
+            from unnest(array['UPDATE', 'DELETE', 'TRUNCATE', 'INSERT']) as priv
+           where pg_catalog.has_table_privilege(r.oid, 'audit.log', priv)
+          union all
+          select 'owns audit.log' where (select c.relowner from pg_catalog.pg_class c where c.oid = 'audit.log'::regclass) = r.oid
+        ) problems
+        where ${runtimeRoles('r')}
+        order by 1, 2`,
+    )) {
+      add('DB006-audit-log-writable', r.object, `${r.problem}: the audit log must be append-only (written only by the audit trigger)`,
+        `revoke all on audit.log from ${r.object}; (in a new migration; only xms_owner owns it)`);
+    }
+    for (const r of await rows(
+      db,
+      `select 'audit.log' as object, 'row level security is not forced on the audit log' as problem
+         from pg_catalog.pg_class c where c.oid = 'audit.log'::regclass and not (c.relrowsecurity and c.relforcerowsecurity)`,
+    )) {
+      add('DB006-audit-log-writable', r.object, r.problem, 'alter table audit.log enable row level security; alter table audit.log force row level security;');
+    }
+  }
+
+  // DB007: the runtime role and the request roles
+  for (const r of await rows(
+    db,
+    `select r.rolname::text as object, problem
+       from pg_catalog.pg_roles r
+      cross join lateral (
+        select 'is a superuser' as problem where r.rolsuper
+        union all select 'has BYPASSRLS' where r.rolbypassrls
+        union all select 'inherits its request roles (must be NOINHERIT)' where r.rolname = 'xms_app' and r.rolinherit
+        union all select 'owns ' || count(*) || ' relation(s)' from pg_catalog.pg_class c where c.relowner = r.oid having count(*) > 0
+        union all select 'owns ' || count(*) || ' function(s)' from pg_catalog.pg_proc p where p.proowner = r.oid having count(*) > 0
+        union all select 'owns ' || count(*) || ' schema(s)' from pg_catalog.pg_namespace s where s.nspowner = r.oid having count(*) > 0
+      ) problems
+      where ${runtimeRoles('r')}
+      order by 1, 2`,
+  )) {
+    add('DB007-runtime-role-privileged', r.object, `the runtime/request role ${r.problem}`,
+      r.problem.startsWith('owns')
+        ? `alter ... owner to xms_owner for everything ${r.object} owns (in a new migration)`
+        : `alter role ${r.object} nosuperuser nobypassrls${r.object === 'xms_app' ? ' noinherit' : ''}; (as a superuser)`);
+  }
+
+  // DB008-DB011: SECURITY DEFINER functions
+  const exposed = [...new Set(['public', 'app', ...options.exposedSchemas])];
+  for (const r of await rows(
+    db,
+    `select p.oid::regprocedure::text as object, problem
+       from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+      cross join lateral (
+        select 'DB008' as problem
+         where not exists (select from unnest(coalesce(p.proconfig, '{}')) cfg where cfg like 'search\\_path=%')
+        union all select 'DB009' where pg_catalog.has_function_privilege('public', p.oid, 'EXECUTE')
+        union all select 'DB010:' || n.nspname where n.nspname in (${list(exposed)})
+        union all
+        select 'DB011:' || string_agg(r.rolname::text, ', ' order by r.rolname)
+          from pg_catalog.pg_roles r
+         where p.oid::regprocedure::text not in (${list(ALLOWED_DEFINER_FUNCTIONS)})
+           and ${runtimeRoles('r')}
+           and pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
+        having count(*) > 0
+      ) problems
+      where p.prosecdef and ${APP_SCHEMA} and ${notExtension('p.oid', 'pg_proc')}
+      order by 1, 2`,
+  )) {
+    const [code, detail] = r.problem.split(/:(.*)/s) as [string, string | undefined];
+    if (code === 'DB008') {
+      add('DB008-definer-search-path', r.object, 'SECURITY DEFINER function without a pinned search_path (a caller can shadow what it calls)',
+        `alter function ${r.object} set search_path = ''; and schema-qualify what it uses`);
+    } else if (code === 'DB009') {
+      add('DB009-definer-public-execute', r.object, 'SECURITY DEFINER function executable by PUBLIC',
+        `revoke execute on function ${r.object} from public;`);
+    } else if (code === 'DB010') {
+      add('DB010-definer-exposed-schema', r.object, `SECURITY DEFINER function in the exposed schema ${detail}`,
+        'move it to an unexposed schema (app_private, audit) or make it SECURITY INVOKER');
+    } else {
+      add('DB011-definer-callable', r.object,
+        `SECURITY DEFINER function executable by ${detail}: it runs with its owner's rights and skips RLS for them`,
+        'make it SECURITY INVOKER so RLS applies (or revoke execute from the request roles and give it its own authorization check)');
+    }
+  }
+
+  // DB012: views
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object, c.relkind::text as problem
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('v', 'm') and ${APP_SCHEMA} and ${notExtension('c.oid', 'pg_class')}
+        and not coalesce(c.reloptions && array['security_invoker=true', 'security_invoker=on', 'security_invoker=1', 'security_invoker=yes'], false)
+      order by 1`,
+  )) {
+    if (r.problem === 'm') {
+      add('DB012-view-not-security-invoker', r.object, 'materialized view: its rows are a copy outside RLS', 'keep it in an unexposed schema with no grant to request roles, or use a view', 'warning');
+    } else {
+      add('DB012-view-not-security-invoker', r.object, "view without security_invoker: it reads with its owner's rights, skipping RLS",
+        `alter view ${r.object} set (security_invoker = true);`);
+    }
+  }
+
+  // DB013 / DB014: policy shape
+  const policies = (
+    await db.query<{ tbl: string; policyname: string; relid: number; qual: string | null; with_check: string | null; columns: string[] | string; indexed: string[] | string }>(
+      `select pg_catalog.format('%I.%I', p.schemaname, p.tablename) as tbl, p.policyname::text, c.oid::int as relid, p.qual, p.with_check,
+              array(select a.attname::text from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped) as columns,
+              array(select a.attname::text from pg_catalog.pg_index i join pg_catalog.pg_attribute a
+                        on a.attrelid = i.indrelid and a.attnum = i.indkey[0] where i.indrelid = c.oid) as indexed
+         from pg_catalog.pg_policies p
+         join pg_catalog.pg_namespace n on n.nspname = p.schemaname
+         join pg_catalog.pg_class c on c.relnamespace = n.oid and c.relname = p.tablename
+        where ${APP_SCHEMA}
+        order by 1, 2`,
+    )
+  ).rows;
+  for (const p of policies) {
+    const object = `${p.tbl} policy ${p.policyname}`;
+    const columns = new Set(arr(p.columns));
+    const indexed = new Set(arr(p.indexed));
+    const used = new Set<string>();
+    for (const expr of [p.qual, p.with_check]) {
+      if (!expr) continue;
+      // only USING filters rows to read (WITH CHECK tests the one new row: no scan)
+      if (expr === p.qual) for (const c of outerIdentifiers(expr)) if (columns.has(c)) used.add(c);
+      for (const helper of unwrappedHelpers(expr)) {
+        add('DB014-helper-not-wrapped', object, `calls ${helper}() per row; wrap it as (select ${helper}()) so it runs once per statement`,
+          'fix the policy source (permissions.yml compiles wrapped calls); a hand-written policy must use (select fn())');
+      }
+    }
+    for (const c of [...used].sort()) {
+      if (!indexed.has(c)) {
+        add('DB013-policy-column-unindexed', `${p.tbl}.${c}`, `policy ${p.policyname} filters on ${c}, which leads no index (a per-row scan)`,
+          `create index on ${p.tbl} (${c}); (in a new migration)`);
+      }
+    }
+  }
+  return dedupe(out);
+}
+
+/** SQL condition: role alias r is the runtime login role or a request role. */
+function runtimeRoles(r: string): string {
+  return `(${r}.rolname in ('xms_app', 'xms_anon', 'xms_auth', 'xms_request', 'anon', 'authenticated')
+           or (${r}.rolname like 'xms\\_%' and ${r}.rolname <> 'xms_owner')
+           or exists (select from pg_catalog.pg_auth_members m
+                       where m.member = ${r}.oid and m.roleid = pg_catalog.to_regrole('xms_request')))`;
+}
+
+function arr(v: string[] | string): string[] {
+  return Array.isArray(v) ? v : String(v).replace(/^\{|\}$/g, '').split(',').filter(Boolean);
+}
+
+/** The expression with every parenthesised sub-SELECT removed (columns there are another table's). */
+export function withoutSubqueries(expr: string): string {
+  let out = '';
+  for (let i = 0; i < expr.length; i++) {
+    if (expr[i] === '(' && /^\(\s*select\b/i.test(expr.slice(i, i + 12))) {
+      let depth = 0;
+      for (; i < expr.length; i++) {
+        if (expr[i] === '(') depth++;
+        else if (expr[i] === ')' && --depth === 0) break;
+      }
+      out += ' ';
+      continue;
+    }
+    out += expr[i];
+  }
+  return out;
+}
+
+/** Bare identifiers (not qualified, not function names, not in string literals) outside sub-SELECTs. */
+export function outerIdentifiers(expr: string): string[] {
+  const text = withoutSubqueries(expr.replace(/'(?:[^']|'')*'/g, "''"));
+  const found: string[] = [];
+  const re = /(^|[^.\w"])("(?:[^"]|"")+"|[a-z_][a-z0-9_$]*)(?![\w$]*\s*\()(?!\s*\.)/gi;
+  for (const m of text.matchAll(re)) {
+    const id = m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/""/g, '"') : m[2]!;
+    found.push(id);
+  }
+  return found;
+}
+
+/** Identity helper calls not directly wrapped in a scalar sub-SELECT. */
+export function unwrappedHelpers(expr: string): string[] {
+  const out: string[] = [];
+  for (const m of expr.matchAll(HELPER)) {
+    const before = expr.slice(0, m.index);
+    if (!/\(\s*select\s+$/i.test(before)) out.push(m[1]!);
+  }
+  return out;
+}
+
+function dedupe(findings: Finding[]): Finding[] {
+  const seen = new Set<string>();
+  return findings.filter((f) => {
+    const key = `${f.id}|${f.object}|${f.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}

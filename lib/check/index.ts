@@ -1,0 +1,165 @@
+/**
+ * `xms check`: proves the invariants of a generated app on its repo and on a database.
+ *
+ *   xms check [--json] [--cwd dir] [--database-url url] [--skip-db]
+ *
+ * Database: DATABASE_URL's (as given, else from the environment), or a fresh in-memory PGlite with
+ * supabase/migrations applied in order (the compiled permissions migration included). Exit code 1 on
+ * any error finding. See ./catalog.ts (and the README) for every check id.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CHECKS } from './catalog.js';
+import { applyMigrations, migrationFiles, openPglite, openPostgres } from './database.js';
+import { APP_SCHEMA, SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
+import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
+import { checkBundle, checkEnvFiles } from './repo-checks.js';
+import { checkServer } from './server-checks.js';
+import type { CheckOptions, Finding, Queryable, Report } from './types.js';
+
+export { CHECKS, CHECK_IDS, type CheckInfo } from './catalog.js';
+export type { CheckOptions, Finding, Report, Severity } from './types.js';
+
+void APP_SCHEMA;
+
+/** Schemas listed in supabase/config.toml [api] schemas (served by PostgREST). */
+export function exposedSchemas(appDir: string): string[] {
+  const file = join(appDir, 'supabase', 'config.toml');
+  if (!existsSync(file)) return [];
+  const text = readFileSync(file, 'utf8');
+  const api = /^\[api\]\s*$([\s\S]*?)(?=^\[|(?![\s\S]))/m.exec(text);
+  const m = api && /^\s*schemas\s*=\s*\[([^\]]*)\]/m.exec(api[1]!);
+  return m ? [...m[1]!.matchAll(/"([^"]+)"|'([^']+)'/g)].map((x) => x[1] ?? x[2]!) : [];
+}
+
+const isAppSchema = (schema: string) => !SYSTEM_SCHEMAS.includes(schema) && !schema.startsWith('pg_');
+
+async function databaseFindings(appDir: string, url: string | undefined): Promise<{ findings: Finding[]; kind: Report['database'] }> {
+  const findings: Finding[] = [];
+  const files = migrationFiles(join(appDir, 'supabase', 'migrations'));
+  let compiledSql: string | undefined;
+  try {
+    const { compileApp } = await import('../matrix/index.js');
+    compiledSql = (await compileApp(appDir)).sql;
+  } catch (error) {
+    findings.push({
+      id: 'DB015-matrix-invalid',
+      severity: 'error',
+      object: 'permissions.yml',
+      message: (error as Error).message,
+      fix: 'fix permissions.yml (xms compile shows the same errors with their lines)',
+    });
+  }
+  const options = { exposedSchemas: exposedSchemas(appDir) };
+  let live: Queryable | undefined;
+  let scratch: Queryable | undefined;
+  try {
+    if (url) {
+      live = await openPostgres(appDir, url);
+      findings.push(...(await checkDatabase(live, options)));
+      const livePolicies = await readPolicies(live);
+      if (compiledSql !== undefined) {
+        scratch = await openPglite(appDir);
+        const applied = await applyMigrations(scratch, files, { relativeTo: appDir });
+        if (applied.failure) {
+          findings.push(migrationFailure(applied.failure, 'the expected policies cannot be computed'));
+        } else {
+          const expected = await expectedPolicies(scratch, compiledSql, { rollback: false });
+          findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
+        }
+      }
+      return { findings, kind: 'postgres' };
+    }
+    live = await openPglite(appDir);
+    const applied = await applyMigrations(live, files, { relativeTo: appDir });
+    if (applied.failure) {
+      findings.push(migrationFailure(applied.failure, 'no database check could run'));
+      return { findings, kind: 'pglite' };
+    }
+    findings.push(...(await checkDatabase(live, options)));
+    if (compiledSql !== undefined) {
+      const livePolicies = await readPolicies(live);
+      const expected = await expectedPolicies(live, compiledSql, { rollback: true });
+      findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
+    }
+    return { findings, kind: 'pglite' };
+  } finally {
+    await live?.close().catch(() => {});
+    await scratch?.close().catch(() => {});
+  }
+}
+
+function migrationFailure(failure: { file: string; message: string }, consequence: string): Finding {
+  return {
+    id: 'DB000-migrations-failed',
+    severity: 'error',
+    object: failure.file,
+    message: `the migration fails on a fresh PostgreSQL (PGlite): ${failure.message}; ${consequence}`,
+    fix: 'fix the migration (npm run db:migrate shows the same error)',
+  };
+}
+
+export async function runCheck(appDir: string, options: CheckOptions = {}): Promise<Report> {
+  const started = performance.now();
+  const groups = new Set(options.groups ?? ['db', 'server', 'repo']);
+  const findings: Finding[] = [];
+  let database: Report['database'] = 'skipped';
+  if (groups.has('db') && !options.skipDatabase) {
+    const url = options.databaseUrl ?? (process.env.DATABASE_URL || undefined);
+    const db = await databaseFindings(appDir, url);
+    findings.push(...db.findings);
+    database = db.kind;
+  }
+  if (groups.has('server')) findings.push(...(await checkServer(appDir)));
+  if (groups.has('repo')) findings.push(...checkBundle(appDir), ...checkEnvFiles(appDir));
+  const ran = CHECKS.filter((c) => groups.has(c.group) && !(c.group === 'db' && database === 'skipped')).map((c) => c.id);
+  return {
+    appDir,
+    database,
+    findings,
+    errors: findings.filter((f) => f.severity === 'error').length,
+    warnings: findings.filter((f) => f.severity === 'warning').length,
+    ms: Math.round(performance.now() - started),
+    ran,
+  };
+}
+
+export function formatReport(report: Report, options: { color?: boolean } = {}): string {
+  const c = (code: number, s: string) => (options.color ? `\u001b[${code}m${s}\u001b[0m` : s);
+  const lines: string[] = [];
+  const where = report.database === 'pglite' ? 'PGlite with the migrations' : report.database === 'postgres' ? 'DATABASE_URL' : 'skipped';
+  lines.push(`xms check: ${report.appDir} (database: ${where})`);
+  const order = { error: 0, warning: 1, info: 2 } as const;
+  const sorted = [...report.findings].sort((a, b) => order[a.severity] - order[b.severity] || a.id.localeCompare(b.id) || a.object.localeCompare(b.object));
+  for (const f of sorted) {
+    const sev = f.severity === 'error' ? c(31, 'error  ') : f.severity === 'warning' ? c(33, 'warning') : c(36, 'info   ');
+    lines.push(`  ${sev} ${c(1, f.id)}  ${f.object}`);
+    lines.push(`          ${f.message}`);
+    lines.push(`          fix: ${f.fix}`);
+  }
+  const infos = report.findings.length - report.errors - report.warnings;
+  lines.push(
+    `${report.errors === 0 ? c(32, 'ok') : c(31, 'FAILED')}: ${report.errors} error(s), ${report.warnings} warning(s), ${infos} info; ${report.ran.length} checks in ${(report.ms / 1000).toFixed(1)} s`,
+  );
+  return lines.join('\n');
+}
+
+/** The `xms check` command: returns the exit code. */
+export async function checkCommand(args: string[], cwd: string): Promise<number> {
+  let json = false;
+  let databaseUrl: string | undefined;
+  let skipDatabase = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--json') json = true;
+    else if (a === '--skip-db') skipDatabase = true;
+    else if (a === '--database-url') databaseUrl = args[++i];
+    else if (a.startsWith('--database-url=')) databaseUrl = a.slice('--database-url='.length);
+    else throw new Error(`unknown option for xms check: ${a}`);
+  }
+  if (!existsSync(join(cwd, 'package.json'))) throw new Error(`${cwd} has no package.json: run xms check in an app (or pass --cwd)`);
+  const report = await runCheck(cwd, { databaseUrl, skipDatabase });
+  if (json) console.log(JSON.stringify(report, null, 2));
+  else console.log(formatReport(report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR }));
+  return report.errors > 0 ? 1 : 0;
+}
