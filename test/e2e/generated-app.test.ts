@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir, REPO_ROOT } from '../helpers/cli.js';
 
@@ -76,5 +76,23 @@ test('the generated app builds', () => {
   const result = sh('npm', ['run', 'build'], appDir);
   assert.is(result.status, 0, tail(result.output));
 });
+
+// The other presets use a subset of the full preset's dependencies: borrow its node_modules instead of
+// installing again, then typecheck and test them too (conditional template code is where typos hide).
+for (const preset of ['minimal', 'default'].filter((name) => name !== PRESET)) {
+  test(`the "${preset}" preset typechecks and passes its own tests (dependencies borrowed from ${PRESET})`, () => {
+    const dir = join(work, `e2e-${preset}`);
+    const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
+    assert.is(result.status, 0, result.stderr);
+    symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
+    const typecheck = sh('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
+    assert.is(typecheck.status, 0, tail(typecheck.output));
+    const tests = sh('npm', ['test'], dir, { DATABASE_URL: '' });
+    const summary = uvuSummary(tests.output);
+    console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
+    assert.is(tests.status, 0, tail(tests.output));
+    assert.ok(summary.total > 0, 'the app ran tests');
+  });
+}
 
 test.run();
