@@ -1,12 +1,77 @@
-/** Start-up configuration, read once from the environment and validated. */
+/**
+ * Start-up configuration, read once from the environment and validated (invariant I15).
+ *
+ * `loadConfig()` refuses a malformed value in every environment and, in production, an insecure one,
+ * each with a one-line reason. `assertDatabaseRoleSafe()` adds the checks that need the database
+ * (the runtime login role must not be superuser, BYPASSRLS or own tables); `src/server/index.ts`
+ * runs both before it listens.
+ *
+ * Defaults (documented in the README "Security model"):
+ *   PASSWORD_MIN_LENGTH     15 (NIST SP 800-63B-4, single factor); never below 12
+ *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead)
+ *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active)
+ *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client)
+ *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
+ */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** Public origin of the app (`https://app.example.com`); CSRF compares Origin with it. Unset: the request's Host. */
+  origin: string | undefined;
+  /** Fastify's trustProxy: false, a hop count, or a list of proxy addresses/CIDRs. Never `true` in production. */
+  trustProxy: boolean | number | string[];
+  cookieSecure: boolean;
+  passwordMinLength: number;
+  sessionIdleMinutes: number;
+  sessionAbsoluteHours: number;
+  /** Failed log-ins (and sign-ups, resets) allowed per window, per account and per client IP. */
+  authLimit: { perAccount: number; perIp: number; windowSeconds: number };
+  /** General API limit per client IP. */
+  apiLimit: { points: number; windowSeconds: number };
+  /** Fastify request logging (development only by default). */
+  logger: boolean;
 }
 
-export class ConfigError extends Error {}
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** The absolute floor of the password minimum: config refuses anything lower, in every environment. */
+export const PASSWORD_MIN_FLOOR = 12;
+export const PASSWORD_MIN_DEFAULT = 15;
+
+function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${key} must be an integer between ${min} and ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function bool(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
+  const raw = env[key];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${key} must be true or false (got "${raw}")`);
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
+  if (raw === undefined || raw === '' || raw === 'false') return false;
+  if (raw === 'true') return true;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  const list = raw.split(',').map((item) => item.trim()).filter(Boolean);
+  for (const item of list) {
+    if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(item) && !['loopback', 'linklocal', 'uniquelocal'].includes(item)) {
+      throw new ConfigError(`TRUST_PROXY must be false, a hop count, or proxy addresses/CIDRs (got "${item}")`);
+    }
+  }
+  return list;
+}
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV ?? 'development';
@@ -15,5 +80,91 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   }
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be a port number (got "${env.PORT}")`);
-  return { env: nodeEnv, host: env.HOST ?? '127.0.0.1', port, databaseUrl: env.DATABASE_URL || undefined };
+
+  const passwordMinLength = int(env, 'PASSWORD_MIN_LENGTH', PASSWORD_MIN_DEFAULT, 0, 64);
+  if (passwordMinLength < PASSWORD_MIN_FLOOR) {
+    throw new ConfigError(`PASSWORD_MIN_LENGTH must be at least ${PASSWORD_MIN_FLOOR} (got ${passwordMinLength})`);
+  }
+
+  let origin = env.APP_ORIGIN || undefined;
+  if (origin !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(`APP_ORIGIN must be an origin such as https://app.example.com (got "${origin}")`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) throw new ConfigError(`APP_ORIGIN must be an origin without a path (got "${origin}")`);
+    origin = url.origin;
+  }
+
+  const config: AppConfig = {
+    env: nodeEnv,
+    host: env.HOST ?? '127.0.0.1',
+    port,
+    databaseUrl: env.DATABASE_URL || undefined,
+    origin,
+    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    cookieSecure: bool(env, 'COOKIE_SECURE', true),
+    passwordMinLength,
+    sessionIdleMinutes: int(env, 'SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
+    sessionAbsoluteHours: int(env, 'SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
+    authLimit: {
+      perAccount: int(env, 'AUTH_LIMIT_PER_ACCOUNT', 5, 1, 1000),
+      perIp: int(env, 'AUTH_LIMIT_PER_IP', 20, 1, 100000),
+      windowSeconds: int(env, 'AUTH_LIMIT_WINDOW_SECONDS', 15 * 60, 1, 24 * 3600),
+    },
+    apiLimit: {
+      points: int(env, 'API_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
+      windowSeconds: 60,
+    },
+    logger: nodeEnv === 'development',
+  };
+  if (config.env === 'production') assertProductionSafe(config);
+  return config;
+}
+
+/** The production refusals that need no database: each throws with a one-line reason. */
+export function assertProductionSafe(config: AppConfig): void {
+  if (!config.cookieSecure) throw new ConfigError('refusing to start in production: COOKIE_SECURE=false (session cookies must be Secure)');
+  if (config.trustProxy === true) {
+    throw new ConfigError(
+      'refusing to start in production: TRUST_PROXY=true trusts any X-Forwarded-For (spoofable); give the hop count or the proxy addresses',
+    );
+  }
+  if (config.passwordMinLength < PASSWORD_MIN_FLOOR) {
+    throw new ConfigError(`refusing to start in production: PASSWORD_MIN_LENGTH below ${PASSWORD_MIN_FLOOR}`);
+  }
+  if (!config.origin) throw new ConfigError('refusing to start in production: APP_ORIGIN is not set (the CSRF check needs the public origin)');
+  if (!config.origin.startsWith('https://')) throw new ConfigError(`refusing to start in production: APP_ORIGIN must be https (got ${config.origin})`);
+  if (!config.databaseUrl) throw new ConfigError('refusing to start in production: DATABASE_URL is not set (the embedded PGlite is for development)');
+}
+
+/** What the start-up query about the runtime login role returns. */
+export interface DatabaseRoleFacts {
+  role: string;
+  superuser: boolean;
+  bypassRls: boolean;
+  ownedTables: number;
+}
+
+/** SQL that describes the connected login role (session_user, not the SET ROLE'd one). */
+export const DATABASE_ROLE_FACTS_SQL = `
+  select r.rolname as role, r.rolsuper as superuser, r.rolbypassrls as "bypassRls",
+         (select count(*)::int from pg_catalog.pg_class c
+           where c.relowner = r.oid and c.relkind in ('r', 'p', 'v', 'm')
+             and c.relnamespace not in (select oid from pg_catalog.pg_namespace
+                                         where nspname in ('pg_catalog', 'information_schema')
+                                            or nspname like 'pg\\_%')) as "ownedTables"
+    from pg_catalog.pg_roles r
+   where r.rolname = session_user`;
+
+/** Refuses a runtime database login that could bypass RLS (invariant I5): production throws, else warns. */
+export function checkDatabaseRole(config: AppConfig, facts: DatabaseRoleFacts): string[] {
+  const problems: string[] = [];
+  if (facts.superuser) problems.push(`the database login role "${facts.role}" is a superuser (it bypasses RLS); connect as xms_app`);
+  if (facts.bypassRls) problems.push(`the database login role "${facts.role}" has BYPASSRLS; connect as xms_app`);
+  if (facts.ownedTables > 0) problems.push(`the database login role "${facts.role}" owns ${facts.ownedTables} table(s) (owners bypass RLS unless forced); connect as xms_app`);
+  if (config.env === 'production' && problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems[0]}`);
+  return problems;
 }

@@ -10,6 +10,7 @@ export interface TableModel {
   ownerColumn: string | null;
   primaryKey: string[];
   required: Record<string, string>;
+  columnTypes: Record<string, string>;
   actions: Action[];
 }
 
@@ -36,6 +37,19 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
         "id"
       ],
       "required": {},
+      "columnTypes": {
+        "id": "int8",
+        "at": "timestamptz",
+        "txid": "int8",
+        "actor_id": "uuid",
+        "tenant_id": "uuid",
+        "db_role": "text",
+        "action": "text",
+        "table_name": "text",
+        "row_key": "jsonb",
+        "old_row": "jsonb",
+        "new_row": "jsonb"
+      },
       "actions": [
         "select"
       ]
@@ -52,6 +66,13 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       ],
       "required": {
         "role": "text"
+      },
+      "columnTypes": {
+        "user_id": "uuid",
+        "tenant_id": "uuid",
+        "role": "text",
+        "created_at": "timestamptz",
+        "deactivated_at": "timestamptz"
       },
       "actions": [
         "select",
@@ -72,6 +93,15 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       "required": {
         "title": "text"
       },
+      "columnTypes": {
+        "id": "uuid",
+        "tenant_id": "uuid",
+        "owner_id": "uuid",
+        "title": "text",
+        "body": "text",
+        "created_at": "timestamptz",
+        "updated_at": "timestamptz"
+      },
       "actions": [
         "select",
         "insert",
@@ -91,6 +121,11 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       "required": {
         "name": "text"
       },
+      "columnTypes": {
+        "id": "uuid",
+        "name": "text",
+        "created_at": "timestamptz"
+      },
       "actions": [
         "select",
         "insert",
@@ -108,6 +143,11 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
         "id"
       ],
       "required": {},
+      "columnTypes": {
+        "id": "uuid",
+        "display_name": "text",
+        "created_at": "timestamptz"
+      },
       "actions": [
         "select",
         "insert",

@@ -47,6 +47,7 @@ end
 $reset$;
 
 -- audit.log (audit_log, tenant column tenant_id, owner column actor_id)
+grant usage on schema audit to xms_admin;
 grant select on audit.log to xms_admin;
 create policy xms_audit_log_select_admin on audit.log for select to xms_admin
   using (tenant_id = (select app.current_tenant_id()));

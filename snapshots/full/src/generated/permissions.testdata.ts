@@ -10,6 +10,7 @@ export interface TableModel {
   ownerColumn: string | null;
   primaryKey: string[];
   required: Record<string, string>;
+  columnTypes: Record<string, string>;
   actions: Action[];
 }
 
@@ -36,8 +37,54 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
         "id"
       ],
       "required": {},
+      "columnTypes": {
+        "id": "int8",
+        "at": "timestamptz",
+        "txid": "int8",
+        "actor_id": "uuid",
+        "tenant_id": "uuid",
+        "db_role": "text",
+        "action": "text",
+        "table_name": "text",
+        "row_key": "jsonb",
+        "old_row": "jsonb",
+        "new_row": "jsonb"
+      },
       "actions": [
         "select"
+      ]
+    },
+    {
+      "name": "imports",
+      "qualified": "app.imports",
+      "kind": "tenant-owned",
+      "tenantColumn": "tenant_id",
+      "ownerColumn": "owner_id",
+      "primaryKey": [
+        "id"
+      ],
+      "required": {
+        "table_name": "text",
+        "file_sha256": "text"
+      },
+      "columnTypes": {
+        "id": "uuid",
+        "tenant_id": "uuid",
+        "owner_id": "uuid",
+        "table_name": "text",
+        "file_sha256": "text",
+        "filename": "text",
+        "rows_total": "int4",
+        "rows_inserted": "int4",
+        "duplicates_in_file": "int4",
+        "duplicates_existing": "int4",
+        "created_at": "timestamptz"
+      },
+      "actions": [
+        "select",
+        "insert",
+        "update",
+        "delete"
       ]
     },
     {
@@ -52,6 +99,13 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       ],
       "required": {
         "role": "text"
+      },
+      "columnTypes": {
+        "user_id": "uuid",
+        "tenant_id": "uuid",
+        "role": "text",
+        "created_at": "timestamptz",
+        "deactivated_at": "timestamptz"
       },
       "actions": [
         "select",
@@ -72,6 +126,16 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       "required": {
         "title": "text"
       },
+      "columnTypes": {
+        "id": "uuid",
+        "tenant_id": "uuid",
+        "owner_id": "uuid",
+        "title": "text",
+        "body": "text",
+        "created_at": "timestamptz",
+        "updated_at": "timestamptz",
+        "content_hash": "text"
+      },
       "actions": [
         "select",
         "insert",
@@ -91,6 +155,11 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       "required": {
         "name": "text"
       },
+      "columnTypes": {
+        "id": "uuid",
+        "name": "text",
+        "created_at": "timestamptz"
+      },
       "actions": [
         "select",
         "insert",
@@ -108,6 +177,11 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
         "id"
       ],
       "required": {},
+      "columnTypes": {
+        "id": "uuid",
+        "display_name": "text",
+        "created_at": "timestamptz"
+      },
       "actions": [
         "select",
         "insert",
@@ -162,6 +236,54 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
     {
       "role": "member",
       "table": "audit_log",
+      "action": "delete",
+      "scope": "none"
+    },
+    {
+      "role": "admin",
+      "table": "imports",
+      "action": "select",
+      "scope": "tenant"
+    },
+    {
+      "role": "admin",
+      "table": "imports",
+      "action": "insert",
+      "scope": "tenant"
+    },
+    {
+      "role": "admin",
+      "table": "imports",
+      "action": "update",
+      "scope": "none"
+    },
+    {
+      "role": "admin",
+      "table": "imports",
+      "action": "delete",
+      "scope": "none"
+    },
+    {
+      "role": "member",
+      "table": "imports",
+      "action": "select",
+      "scope": "tenant"
+    },
+    {
+      "role": "member",
+      "table": "imports",
+      "action": "insert",
+      "scope": "own"
+    },
+    {
+      "role": "member",
+      "table": "imports",
+      "action": "update",
+      "scope": "none"
+    },
+    {
+      "role": "member",
+      "table": "imports",
       "action": "delete",
       "scope": "none"
     },

@@ -3,7 +3,7 @@
 
 export const roles = ['admin', 'member'] as const;
 export type Role = (typeof roles)[number];
-export const tables = ['audit_log', 'memberships', 'records', 'tenants', 'users'] as const;
+export const tables = ['audit_log', 'imports', 'memberships', 'records', 'tenants', 'users'] as const;
 export type Table = (typeof tables)[number];
 export const actions = ['select', 'insert', 'update', 'delete'] as const;
 export type Action = (typeof actions)[number];
@@ -13,6 +13,7 @@ export type Scope = 'none' | 'own' | 'tenant' | 'all';
 export const permissions: Readonly<Record<Role, Readonly<Record<Table, Readonly<Record<Action, Scope>>>>>> = {
   admin: {
     audit_log: { select: 'tenant', insert: 'none', update: 'none', delete: 'none' },
+    imports: { select: 'tenant', insert: 'tenant', update: 'none', delete: 'none' },
     memberships: { select: 'tenant', insert: 'tenant', update: 'tenant', delete: 'tenant' },
     records: { select: 'tenant', insert: 'tenant', update: 'tenant', delete: 'tenant' },
     tenants: { select: 'tenant', insert: 'none', update: 'tenant', delete: 'none' },
@@ -20,6 +21,7 @@ export const permissions: Readonly<Record<Role, Readonly<Record<Table, Readonly<
   },
   member: {
     audit_log: { select: 'none', insert: 'none', update: 'none', delete: 'none' },
+    imports: { select: 'tenant', insert: 'own', update: 'none', delete: 'none' },
     memberships: { select: 'tenant', insert: 'none', update: 'none', delete: 'none' },
     records: { select: 'tenant', insert: 'own', update: 'own', delete: 'own' },
     tenants: { select: 'tenant', insert: 'none', update: 'none', delete: 'none' },

@@ -4,6 +4,7 @@
 
 -- The matrix (select / insert / update / delete):
 --   audit_log    admin: tenant/none/none/none  member: none/none/none/none
+--   imports      admin: tenant/tenant/none/none  member: tenant/own/none/none
 --   memberships  admin: tenant/tenant/tenant/tenant  member: tenant/none/none/none
 --   records      admin: tenant/tenant/tenant/tenant  member: tenant/own/own/own
 --   tenants      admin: tenant/none/tenant/none  member: tenant/none/none/none
@@ -47,6 +48,7 @@ end
 $reset$;
 
 -- audit.log (audit_log, tenant column tenant_id, owner column actor_id)
+grant usage on schema audit to xms_admin;
 grant select on audit.log to xms_admin;
 create policy xms_audit_log_select_admin on audit.log for select to xms_admin
   using (tenant_id = (select app.current_tenant_id()));
@@ -57,6 +59,33 @@ begin
                    on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
                 where i.indrelid = 'audit.log'::regclass and a.attname = 'tenant_id') then
     create index log_tenant_id_xms_idx on audit.log (tenant_id);
+  end if;
+end
+$index$;
+
+-- app.imports (tenant-owned, tenant column tenant_id, owner column owner_id)
+grant select, insert on app.imports to xms_admin;
+grant select, insert on app.imports to xms_member;
+create policy xms_imports_select_admin on app.imports for select to xms_admin
+  using (tenant_id = (select app.current_tenant_id()));
+create policy xms_imports_select_member on app.imports for select to xms_member
+  using (tenant_id = (select app.current_tenant_id()));
+create policy xms_imports_insert_admin on app.imports for insert to xms_admin
+  with check (tenant_id = (select app.current_tenant_id()));
+create policy xms_imports_insert_member on app.imports for insert to xms_member
+  with check (owner_id = (select app.current_user_id()) and tenant_id = (select app.current_tenant_id()));
+-- every policy column is the leading column of an index
+do $index$
+begin
+  if not exists (select from pg_catalog.pg_index i join pg_catalog.pg_attribute a
+                   on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                where i.indrelid = 'app.imports'::regclass and a.attname = 'owner_id') then
+    create index imports_owner_id_xms_idx on app.imports (owner_id);
+  end if;
+  if not exists (select from pg_catalog.pg_index i join pg_catalog.pg_attribute a
+                   on a.attrelid = i.indrelid and a.attnum = i.indkey[0]
+                where i.indrelid = 'app.imports'::regclass and a.attname = 'tenant_id') then
+    create index imports_tenant_id_xms_idx on app.imports (tenant_id);
   end if;
 end
 $index$;

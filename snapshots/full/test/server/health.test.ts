@@ -1,14 +1,20 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildApp } from '../../src/server/app.js';
-import { loadConfig } from '../../src/config.js';
+import { startServer, testDatabase, type Server } from '../helpers/http.js';
 
-test('GET /health answers ok', async () => {
-  const app = await buildApp(loadConfig({ NODE_ENV: 'test' }));
-  const response = await app.inject({ method: 'GET', url: '/health' });
-  assert.is(response.statusCode, 200);
-  assert.equal(response.json(), { status: 'ok' });
-  await app.close();
+let server: Server;
+test.before(async () => {
+  server = await startServer();
+});
+test.after(async () => {
+  await server.close();
+  await (await testDatabase()).close();
+});
+
+test('GET /health answers ok over HTTP, without a session', async () => {
+  const response = await fetch(`${server.url}/health`);
+  assert.is(response.status, 200);
+  assert.equal(await response.json(), { status: 'ok' });
 });
 
 test.run();

@@ -1,0 +1,130 @@
+import type { AppConfig } from '../config.js';
+import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../security/passwords.js';
+import { tokenHash } from '../security/tokens.js';
+import type { AuthDb } from '../server/db.js';
+import { revokeUserSessions } from './sessions.js';
+
+/**
+ * Accounts, as the auth subsystem (xms_auth). Every message is the same whether or not an e-mail
+ * is registered; unknown e-mails cost the same argon2 time as known ones.
+ */
+export class AccountError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const INVALID_CREDENTIALS = new AccountError(401, 'invalid_credentials', 'E-mail or password is incorrect.');
+
+const EMAIL = /^[^\s@]{1,200}@[^\s@]{1,200}\.[^\s@]{1,100}$/;
+
+export function normaliseEmail(value: unknown): string {
+  const email = typeof value === 'string' ? value.trim().toLowerCase() : '';
+  if (!EMAIL.test(email) || email.length > 320) throw new AccountError(400, 'invalid_email', 'Enter a valid e-mail address.');
+  return email;
+}
+
+export function checkPassword(config: AppConfig, password: unknown, email: string): string {
+  if (typeof password !== 'string') throw new AccountError(400, 'invalid_password', 'Enter a password.');
+  const problem = passwordProblem(password, email, config.passwordMinLength);
+  if (problem) throw new AccountError(400, 'weak_password', problem);
+  return password;
+}
+
+export interface Membership {
+  userId: string;
+  tenantId: string;
+  role: string;
+}
+
+/**
+ * Sign-up into a new tenant: the first user of a tenant is its admin. Returns nothing the caller
+ * could use to learn whether the address was already registered (the route answers the same way).
+ */
+export async function signUp(
+  db: AuthDb,
+  config: AppConfig,
+  input: { email: string; password: string; tenantName: string; displayName: string },
+): Promise<void> {
+  const hash = await hashPassword(input.password);
+  await db.asAuthTx(async (tx) => {
+    const existing = await tx.query('select 1 from app_private.credentials where lower(email) = $1', [input.email]);
+    if (existing.rows.length > 0) return; // same answer, nothing created
+    const tenant = await tx.query<{ id: string }>('insert into app.tenants (name) values ($1) returning id', [input.tenantName]);
+    const user = await tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [input.displayName]);
+    const tenantId = tenant.rows[0]!.id;
+    const userId = user.rows[0]!.id;
+    await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'admin')`, [userId, tenantId]);
+    await tx.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, input.email, hash]);
+  });
+}
+
+/** Checks a password; returns the user's active membership or throws INVALID_CREDENTIALS. */
+export async function authenticate(db: AuthDb, email: string, password: string): Promise<Membership> {
+  const rows = await db.asAuth((tx) =>
+    tx.query<{ user_id: string; password_hash: string; tenant_id: string | null; role: string | null }>(
+      `select c.user_id, c.password_hash, m.tenant_id, m.role
+         from app_private.credentials c
+         left join lateral (select m.tenant_id, m.role from app.memberships m
+                             where m.user_id = c.user_id and m.deactivated_at is null
+                             order by m.created_at limit 1) m on true
+        where lower(c.email) = $1`,
+      [email],
+    ),
+  );
+  const row = rows[0];
+  if (!row) {
+    await verifyAgainstDummy(password);
+    throw INVALID_CREDENTIALS;
+  }
+  const ok = await verifyPassword(row.password_hash, password);
+  if (!ok || !row.tenant_id || !row.role) throw INVALID_CREDENTIALS;
+  return { userId: row.user_id, tenantId: row.tenant_id, role: row.role };
+}
+
+/** The e-mail of a live reset/invitation token (for the per-account rate limit), or undefined. */
+export async function resetTokenEmail(db: AuthDb, token: string): Promise<string | undefined> {
+  const rows = await db.asAuth((tx) =>
+    tx.query<{ email: string }>(
+      `select lower(r.email) as email from app_private.password_resets r
+        where r.token_hash = $1 and r.used_at is null and r.expires_at > now()`,
+      [tokenHash(token)],
+    ),
+  );
+  return rows[0]?.email;
+}
+
+/**
+ * Redeems a single-use reset (or invitation) token: sets the password, marks the token used, and
+ * revokes every session of the user. Throws one generic error for an unknown, used or expired token.
+ */
+export async function redeemResetToken(db: AuthDb, config: AppConfig, token: string, password: unknown): Promise<void> {
+  const email = await resetTokenEmail(db, token);
+  if (!email) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
+  const checked = checkPassword(config, password, email);
+  const hash = await hashPassword(checked);
+  const userId = await db.asAuthTx(async (tx) => {
+    const used = await tx.query<{ user_id: string; email: string }>(
+      `update app_private.password_resets set used_at = now()
+        where token_hash = $1 and used_at is null and expires_at > now()
+        returning user_id, email`,
+      [tokenHash(token)],
+    );
+    const reset = used.rows[0];
+    if (!reset) return undefined;
+    await tx.query(
+      `insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)
+       on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now()`,
+      [reset.user_id, reset.email, hash],
+    );
+    // every other outstanding token of this user dies too
+    await tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [reset.user_id]);
+    return reset.user_id;
+  });
+  if (!userId) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
+  await revokeUserSessions(db, userId);
+}

@@ -1,0 +1,139 @@
+/**
+ * openDatabase(): the embedded PostgreSQL (PGlite) when DATABASE_URL is unset, else node-postgres.
+ *
+ * Both sides offer the same small interface. The server connects as the runtime login role
+ * `xms_app` (not superuser, not BYPASSRLS, owns nothing, NOINHERIT): it can do nothing until a
+ * request transaction switches to a request role (src/db/request.ts). Migrations connect as the
+ * owner (`{ as: 'owner' }`: PGlite's superuser, or MIGRATION_DATABASE_URL / DATABASE_URL).
+ */
+import type { PGlite } from '@electric-sql/pglite';
+import type { Pool, PoolClient } from 'pg';
+
+export interface QueryResult<T> {
+  rows: T[];
+  /** rows returned, or rows affected by INSERT/UPDATE/DELETE */
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** One statement, with $1... parameters. */
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
+  /** Several statements, no parameters (migrations). */
+  exec(sql: string): Promise<void>;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** default: process.env.DATABASE_URL (owner: MIGRATION_DATABASE_URL, then DATABASE_URL) */
+  url?: string;
+  /** PGlite data folder; default: process.env.PGLITE_DATA_DIR or .data/pglite; 'memory://' for none */
+  dataDir?: string;
+  /** PGlite: start from a dumpDataDir() snapshot instead of a folder (tests) */
+  loadDataDir?: Blob | File;
+  /** 'app' (default): the runtime role xms_app; 'owner': the role that runs migrations */
+  as?: 'app' | 'owner';
+}
+
+export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
+  const as = options.as ?? 'app';
+  const url =
+    options.url ??
+    (as === 'owner' ? process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL : process.env.DATABASE_URL) ??
+    undefined;
+  if (url) return openPostgres(url);
+  return openPglite(options, as);
+}
+
+async function openPglite(options: OpenOptions, as: 'app' | 'owner'): Promise<Database> {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const dataDir = options.loadDataDir ? undefined : options.dataDir ?? process.env.PGLITE_DATA_DIR ?? '.data/pglite';
+  if (dataDir && !dataDir.includes('://')) {
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const pg: PGlite = new PGlite({
+    ...(dataDir ? { dataDir } : {}),
+    ...(options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+    // the superuser runs migrations; the server logs in as xms_app, which must exist (migrate first)
+    ...(as === 'app' ? { username: 'xms_app' } : {}),
+  });
+  await pg.waitReady;
+  return pgliteDatabase(pg);
+}
+
+/** Wraps an open PGlite instance (tests use it to keep the instance for dumpDataDir()). */
+export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
+  const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
+    async query<T>(sql: string, params: unknown[] = []) {
+      const r = await q.query<T>(sql, params);
+      return { rows: r.rows, rowCount: r.fields.length > 0 ? r.rows.length : (r.affectedRows ?? 0) };
+    },
+    async exec(sql: string) {
+      await q.exec(sql);
+    },
+  });
+  const base = wrap(pg);
+  return {
+    kind: 'pglite',
+    pglite: pg,
+    query: base.query,
+    exec: base.exec,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      return pg.transaction((tx) => fn(wrap(tx)));
+    },
+    async close() {
+      if (!pg.closed) await pg.close();
+    },
+  };
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pgModule = await import('pg');
+  const PoolCtor = (pgModule.default?.Pool ?? (pgModule as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
+  const pool: Pool = new PoolCtor({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
+  // an idle client's error (server restart) must not crash the process
+  pool.on('error', () => {});
+  const wrap = (c: Pool | PoolClient): Queryable => ({
+    async query<T>(sql: string, params: unknown[] = []) {
+      const r = await c.query(sql, params);
+      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+    },
+    async exec(sql: string) {
+      await c.query(sql);
+    },
+  });
+  const base = wrap(pool);
+  return {
+    kind: 'postgres',
+    query: base.query,
+    exec: base.exec,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query('begin');
+        const result = await fn(wrap(client));
+        await client.query('commit');
+        return result;
+      } catch (err) {
+        try {
+          await client.query('rollback');
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,14 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { importRoutes } from './imports.js';
+import { meRoutes } from './me.js';
+// xms:api-imports (generators add their route imports above this line)
+
+/**
+ * The protected API (prefix /api): every route registered here needs a live session, by structure.
+ * Register new route modules here (the `table` generator adds its line below).
+ */
+export const apiRoutes: FastifyPluginAsync = async (app) => {
+  await app.register(meRoutes);
+  await app.register(importRoutes);
+  // xms:api-routes (generators register their routes above this line)
+};

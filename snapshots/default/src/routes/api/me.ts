@@ -1,0 +1,32 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { clearSessionCookie, revokeSession } from '../../auth/sessions.js';
+
+/** The current user, and log-out (protected: a live session is required to reach them). */
+export const meRoutes: FastifyPluginAsync = async (app) => {
+  const { config, db } = app.xms;
+
+  app.get('/me', async (request) => {
+    const session = request.session!;
+    const rows = await request.withDb((tx) =>
+      tx.query<{ display_name: string }>('select display_name from app.users where id = (select app.current_user_id())'),
+    );
+    const email = await db.asAuth((tx) =>
+      tx.query<{ email: string }>('select email from app_private.credentials where user_id = $1', [session.userId]),
+    );
+    return {
+      user: {
+        id: session.userId,
+        email: email[0]?.email ?? null,
+        displayName: rows.rows[0]?.display_name ?? null,
+        tenantId: session.tenantId,
+        role: session.role,
+      },
+    };
+  });
+
+  app.post('/auth/logout', async (request, reply) => {
+    await revokeSession(db, request.session!.token);
+    clearSessionCookie(reply, config);
+    return reply.code(204).send();
+  });
+};

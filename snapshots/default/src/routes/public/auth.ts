@@ -1,0 +1,109 @@
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { AccountError, authenticate, checkPassword, normaliseEmail, redeemResetToken, resetTokenEmail, signUp } from '../../auth/accounts.js';
+import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
+import { isWellFormedToken } from '../../security/tokens.js';
+
+/**
+ * The public auth routes (all listed in src/server/public-routes.ts). Each is rate-limited per
+ * client IP and per account in the shared PostgreSQL store; none reveals whether an e-mail exists;
+ * none returns a token in its body (the session token travels only in the cookie).
+ */
+const credentialsSchema = {
+  type: 'object',
+  required: ['email', 'password'],
+  additionalProperties: false,
+  properties: {
+    email: { type: 'string', maxLength: 320 },
+    password: { type: 'string', maxLength: 1024 },
+  },
+} as const;
+
+function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
+  if (error instanceof AccountError) return reply.code(error.status).send({ error: error.code, message: error.message });
+  throw error;
+}
+
+export const authRoutes: FastifyPluginAsync = async (app) => {
+  const { config, db, limits } = app.xms;
+
+  app.post(
+    '/api/auth/signup',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['email', 'password', 'tenantName'],
+          additionalProperties: false,
+          properties: {
+            email: { type: 'string', maxLength: 320 },
+            password: { type: 'string', maxLength: 1024 },
+            tenantName: { type: 'string', minLength: 1, maxLength: 200 },
+            displayName: { type: 'string', maxLength: 200 },
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { email: string; password: string; tenantName: string; displayName?: string };
+      try {
+        const email = normaliseEmail(body.email);
+        await limits.signup.check(request.ip, email);
+        await limits.signup.hit(request.ip, email); // every sign-up attempt counts
+        const password = checkPassword(config, body.password, email);
+        await signUp(db, config, { email, password, tenantName: body.tenantName.trim(), displayName: (body.displayName ?? '').trim() });
+      } catch (error) {
+        return sendAccountError(reply, error);
+      }
+      // The same answer whether the address was new or already registered.
+      return reply.code(202).send({ status: 'accepted', message: 'If this address can be registered, the account is ready: log in.' });
+    },
+  );
+
+  app.post('/api/auth/login', { schema: { body: credentialsSchema } }, async (request, reply) => {
+    const body = request.body as { email: string; password: string };
+    const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
+    await limits.login.check(request.ip, email);
+    let membership;
+    try {
+      membership = await authenticate(db, email, body.password);
+    } catch (error) {
+      if (error instanceof AccountError) await limits.login.hit(request.ip, email);
+      return sendAccountError(reply, error);
+    }
+    await limits.login.clearAccount(email);
+    // Session fixation: whatever token came with the request is revoked; a new one is issued.
+    const previous = readSessionToken(request, config);
+    if (previous) await revokeSession(db, previous);
+    const token = await createSession(db, config, membership);
+    setSessionCookie(reply, config, token);
+    return { user: { id: membership.userId, tenantId: membership.tenantId, role: membership.role } };
+  });
+
+  app.post(
+    '/api/auth/password-reset',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['token', 'password'],
+          additionalProperties: false,
+          properties: { token: { type: 'string', maxLength: 100 }, password: { type: 'string', maxLength: 1024 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body as { token: string; password: string };
+      await limits.reset.check(request.ip, undefined);
+      const email = isWellFormedToken(body.token) ? await resetTokenEmail(db, body.token) : undefined;
+      if (email) await limits.reset.check(request.ip, email);
+      try {
+        if (!isWellFormedToken(body.token)) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
+        await redeemResetToken(db, config, body.token, body.password);
+      } catch (error) {
+        if (error instanceof AccountError) await limits.reset.hit(request.ip, email);
+        return sendAccountError(reply, error);
+      }
+      return { status: 'ok', message: 'Password changed: log in with the new password.' };
+    },
+  );
+};

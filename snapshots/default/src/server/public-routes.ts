@@ -1,0 +1,14 @@
+/**
+ * THE list of routes that need no session (invariant I1). Every other route is protected: routes are
+ * registered inside the authenticated scope by default (src/server/app.ts), and the server refuses to
+ * start when a route outside that scope is not listed here. Adding a line here is the one way to make
+ * a route public, and it shows up in review.
+ *
+ * Format: "METHOD /path" (HEAD follows its GET).
+ */
+export const PUBLIC_ROUTES: readonly string[] = [
+  'GET /health',
+  'POST /api/auth/signup',
+  'POST /api/auth/login',
+  'POST /api/auth/password-reset',
+];

@@ -1,0 +1,49 @@
+-- xms auth: what the auth subsystem (src/auth, src/security) needs beyond 20240101000100_xms_tables.sql.
+--
+--   app_private.auth_rate_limits  the shared rate-limit store, in the layout rate-limiter-flexible's
+--                                 RateLimiterPostgres uses (key, points, expire in epoch ms); written
+--                                 only as xms_auth, one statement per transaction
+--   app.memberships.deactivated_at  a deactivated member cannot log in; their sessions die at once
+--   app_private.password_resets   single-use, expiring reset / invitation tokens, stored as SHA-256;
+--                                 audited (the admin who issued one is the actor)
+
+set role xms_owner;
+
+create table if not exists app_private.auth_rate_limits (
+  key     varchar(255) primary key,
+  points  integer not null default 0,
+  expire  bigint
+);
+create index if not exists auth_rate_limits_expire_idx on app_private.auth_rate_limits (expire);
+alter table app_private.auth_rate_limits enable row level security;
+alter table app_private.auth_rate_limits force row level security;
+revoke all on app_private.auth_rate_limits from public;
+grant select, insert, update, delete on app_private.auth_rate_limits to xms_auth;
+drop policy if exists auth_rate_limits_auth on app_private.auth_rate_limits;
+create policy auth_rate_limits_auth on app_private.auth_rate_limits for all to xms_auth using (true) with check (true);
+
+alter table app.memberships add column if not exists deactivated_at timestamptz;
+
+create table if not exists app_private.password_resets (
+  token_hash  bytea primary key check (octet_length(token_hash) = 32),
+  user_id     uuid not null references app.users (id) on delete cascade,
+  tenant_id   uuid not null references app.tenants (id) on delete cascade,
+  email       text not null check (length(email) between 3 and 320),
+  created_by  uuid references app.users (id) on delete set null,
+  created_at  timestamptz not null default now(),
+  expires_at  timestamptz not null default now() + interval '24 hours',
+  used_at     timestamptz
+);
+create index if not exists password_resets_user_id_idx on app_private.password_resets (user_id);
+create index if not exists password_resets_tenant_id_idx on app_private.password_resets (tenant_id);
+alter table app_private.password_resets enable row level security;
+alter table app_private.password_resets force row level security;
+revoke all on app_private.password_resets from public;
+grant select, update on app_private.password_resets to xms_auth;
+drop policy if exists password_resets_auth_select on app_private.password_resets;
+create policy password_resets_auth_select on app_private.password_resets for select to xms_auth using (true);
+drop policy if exists password_resets_auth_update on app_private.password_resets;
+create policy password_resets_auth_update on app_private.password_resets for update to xms_auth using (true) with check (true);
+select audit.enable_tracking('app_private.password_resets');
+
+reset role;

@@ -1,0 +1,274 @@
+/**
+ * Test database harness.
+ *
+ * PGlite (default): the migrations are applied once and the seeded database is snapshotted with
+ * dumpDataDir (cached in node_modules/.cache/xms-test-db, keyed by the migrations); each test file
+ * loads the snapshot (~1 s) and connects as the runtime role xms_app.
+ * PostgreSQL (TEST_DATABASE_URL or DATABASE_URL, a role that may create databases and roles, e.g.
+ * the cluster's superuser): a fresh database per test file, migrated as that role, then the tests
+ * connect as xms_app (the harness sets its password) and the database is dropped at close().
+ *
+ * Every security assertion runs through xms_app and the request roles, never as superuser/owner.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDatabase, pgliteDatabase, type Database, type Queryable } from '../../src/db/client.js';
+import { listMigrations, migrate } from '../../src/db/migrate.js';
+import { withRequestTransaction } from '../../src/db/request.js';
+import { testData, type TableModel } from '../../src/generated/permissions.testdata.js';
+import type { Role } from '../../src/generated/permissions.js';
+
+export const TEST_APP_PASSWORD = 'xms_app_test_password';
+const SEED_VERSION = '1';
+
+/** A deterministic uuid for a fixture name. */
+export function uuidFor(name: string): string {
+  const h = createHash('sha256').update(`xms-fixture:${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+export interface FixtureUser {
+  key: string;
+  id: string;
+  tenant: string | null;
+  role: Role | null;
+  token: string | null;
+}
+
+export interface Fixtures {
+  tenant1: string;
+  tenant2: string;
+  users: Record<string, FixtureUser>;
+  /** the user of a role in tenant 1 (the actor of the matrix tests) and in tenant 2 */
+  actor(role: Role, tenant?: 1 | 2): FixtureUser;
+  /** a second user of tenant 1 (owns the "peer" rows) */
+  peer: FixtureUser;
+  /** a user without any membership */
+  loner: FixtureUser;
+}
+
+export function fixtures(): Fixtures {
+  const tenant1 = uuidFor('tenant:1');
+  const tenant2 = uuidFor('tenant:2');
+  const users: Record<string, FixtureUser> = {};
+  const add = (key: string, tenant: string | null, role: Role | null) =>
+    (users[key] = { key, id: uuidFor(`user:${key}`), tenant, role, token: tenant ? `token:${key}:${uuidFor(key)}` : null });
+  for (const role of testData.roles) {
+    add(`${role}@1`, tenant1, role);
+    add(`${role}@2`, tenant2, role);
+  }
+  const peer = add('peer@1', tenant1, testData.roles[0] ?? null);
+  const loner = add('loner', null, null);
+  return {
+    tenant1,
+    tenant2,
+    users,
+    peer,
+    loner,
+    actor: (role, tenant = 1) => users[`${role}@${tenant}`]!,
+  };
+}
+
+/** Sample SQL values for required columns, by type. */
+export function sampleValue(type: string): string {
+  if (/^(text|varchar|bpchar|citext|name)$/.test(type)) return `'fixture'`;
+  if (/^(int2|int4|int8|integer|bigint|smallint|numeric|float4|float8|real|double)$/.test(type)) return '1';
+  if (type === 'bool' || type === 'boolean') return 'false';
+  if (/^(timestamptz|timestamp|date)$/.test(type)) return 'now()';
+  if (type === 'jsonb' || type === 'json') return `'{}'`;
+  if (type === 'uuid') return 'gen_random_uuid()';
+  throw new Error(`no sample value for a required column of type ${type}: extend sampleValue() in test/helpers/db.ts`);
+}
+
+const lit = (v: string) => `'${v.replace(/'/g, "''")}'`;
+
+/** The (owner, tenant) pairs whose rows exist for a tenant-owned/global table. */
+export function rowOwners(t: TableModel, f: Fixtures): { owner: string | null; tenant: string | null }[] {
+  const withMembership = Object.values(f.users).filter((u) => u.tenant);
+  if (t.ownerColumn) return withMembership.map((u) => ({ owner: u.id, tenant: t.tenantColumn ? u.tenant : null }));
+  if (t.tenantColumn) return [f.tenant1, f.tenant2].map((tenant) => ({ owner: null, tenant }));
+  return [{ owner: null, tenant: null }];
+}
+
+/** SQL inserting one row of a generic table at (owner, tenant). */
+export function insertRowSql(t: TableModel, owner: string | null, tenant: string | null, f: Fixtures, withKey = true): string {
+  const cols: string[] = [];
+  const vals: string[] = [];
+  if (t.ownerColumn && owner) (cols.push(t.ownerColumn), vals.push(lit(owner)));
+  if (t.tenantColumn && tenant) (cols.push(t.tenantColumn), vals.push(lit(tenant)));
+  if (t.kind === 'audit_log') {
+    cols.push('action', 'table_name');
+    vals.push(`'INSERT'`, `'app.fixture'`);
+  }
+  for (const [c, type] of Object.entries(t.required)) {
+    if (cols.includes(c)) continue;
+    cols.push(c);
+    vals.push(sampleValue(type));
+  }
+  const pk = t.primaryKey[0];
+  if (withKey && t.primaryKey.length === 1 && pk && t.columnTypes[pk] === 'uuid' && !cols.includes(pk)) {
+    cols.push(pk);
+    vals.push(lit(uuidFor(`${t.name}:${owner}:${tenant}`)));
+  }
+  return `insert into ${t.qualified} (${cols.join(', ')}) values (${vals.join(', ')})`;
+}
+
+/** Seeds tenants, users, memberships, sessions and one row per (owner, tenant) of every table. */
+export async function seed(db: Queryable, f = fixtures()): Promise<void> {
+  const stmts: string[] = [];
+  stmts.push(`insert into app.tenants (id, name) values (${lit(f.tenant1)}, 'Tenant one'), (${lit(f.tenant2)}, 'Tenant two')`);
+  for (const u of Object.values(f.users)) {
+    stmts.push(`insert into app.users (id, display_name) values (${lit(u.id)}, ${lit(u.key)})`);
+    if (u.tenant && u.role) {
+      stmts.push(`insert into app.memberships (user_id, tenant_id, role) values (${lit(u.id)}, ${lit(u.tenant)}, ${lit(u.role)})`);
+      stmts.push(
+        `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values (sha256(convert_to(${lit(u.token!)}, 'UTF8')), ${lit(u.id)}, ${lit(u.tenant)}, ${lit(`xms_${u.role}`)},
+                 now() + interval '10 years', now() + interval '10 years')`,
+      );
+    }
+  }
+  for (const t of testData.tables) {
+    if (t.kind === 'tenants' || t.kind === 'users' || t.name === 'memberships') continue;
+    for (const { owner, tenant } of rowOwners(t, f)) stmts.push(insertRowSql(t, owner, tenant, f));
+  }
+  for (const s of stmts) await db.query(s);
+}
+
+export interface TestDatabase {
+  kind: 'pglite' | 'postgres';
+  /** connected as xms_app: use only through withRequestTransaction / probe */
+  db: Database;
+  f: Fixtures;
+  close(): Promise<void>;
+}
+
+let snapshot: Promise<Blob> | undefined;
+
+function snapshotKey(): string {
+  const h = createHash('sha256').update(SEED_VERSION).update(JSON.stringify(testData));
+  for (const m of listMigrations()) h.update(m.file).update(readFileSync(m.file));
+  return h.digest('hex').slice(0, 24);
+}
+
+async function baseSnapshot(): Promise<Blob> {
+  snapshot ??= (async () => {
+    const dir = join('node_modules', '.cache', 'xms-test-db');
+    const file = join(dir, `${snapshotKey()}.tar.gz`);
+    if (existsSync(file)) return new Blob([readFileSync(file)]);
+    const { PGlite } = await import('@electric-sql/pglite');
+    const pg = new PGlite();
+    const owner = pgliteDatabase(pg);
+    try {
+      await migrate(owner);
+      await seed(owner);
+      const blob = await pg.dumpDataDir('gzip');
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(file, Buffer.from(await blob.arrayBuffer()));
+      return blob;
+    } finally {
+      await owner.close();
+    }
+  })();
+  return snapshot;
+}
+
+/** The admin URL of the PostgreSQL tests, or undefined for PGlite. */
+export function adminUrl(): string | undefined {
+  return process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined;
+}
+
+/**
+ * Opens a migrated, seeded test database connected as xms_app. `mutate` is SQL applied by the
+ * owner/superuser first (the "bad migration" of the invariant tests).
+ */
+export async function openTestDatabase(options: { mutate?: string } = {}): Promise<TestDatabase> {
+  const f = fixtures();
+  const url = adminUrl();
+  if (!url) {
+    let blob = await baseSnapshot();
+    if (options.mutate) {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const pg = new PGlite({ loadDataDir: blob });
+      try {
+        await pg.exec(options.mutate);
+        blob = await pg.dumpDataDir('gzip');
+      } finally {
+        await pg.close();
+      }
+    }
+    const db = await openDatabase({ loadDataDir: blob, as: 'app' });
+    return { kind: 'pglite', db, f, close: () => db.close() };
+  }
+
+  const pg = await import('pg');
+  const Client = pg.default.Client;
+  const name = `xms_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: url });
+  await admin.connect();
+  try {
+    await admin.query(`create database ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const ownerUrl = new URL(url);
+  ownerUrl.pathname = `/${name}`;
+  const owner = await openDatabase({ url: ownerUrl.toString(), as: 'owner' });
+  try {
+    await migrate(owner);
+    await seed(owner, f);
+    if (options.mutate) await owner.exec(options.mutate);
+    await owner.exec(`alter role xms_app login password ${lit(TEST_APP_PASSWORD)}`);
+  } finally {
+    await owner.close();
+  }
+  const appUrl = new URL(ownerUrl.toString());
+  appUrl.username = 'xms_app';
+  appUrl.password = TEST_APP_PASSWORD;
+  const db = await openDatabase({ url: appUrl.toString(), as: 'app' });
+  return {
+    kind: 'postgres',
+    db,
+    f,
+    async close() {
+      await db.close();
+      const c = new Client({ connectionString: url });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists ${name} with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
+
+export interface ProbeResult<T> {
+  ok: boolean;
+  value?: T;
+  /** SQLSTATE of the failure (42501 = insufficient privilege / RLS violation) */
+  code?: string;
+  error?: string;
+}
+
+class Rollback extends Error {}
+
+/**
+ * Runs fn in a request transaction as `user` (its role and session token) and always rolls back,
+ * so fixtures stay as seeded. Returns what fn returned, or the error.
+ */
+export async function probe<T>(db: Database, user: FixtureUser | null, fn: (tx: Queryable) => Promise<T>): Promise<ProbeResult<T>> {
+  let value: T | undefined;
+  try {
+    await withRequestTransaction(db, { sessionToken: user?.token ?? null, dbRole: user?.role ?? 'anon' }, async (tx) => {
+      value = await fn(tx);
+      throw new Rollback();
+    });
+  } catch (err) {
+    if (err instanceof Rollback) return { ok: true, value };
+    const e = err as { code?: string; message?: string };
+    return { ok: false, code: e.code, error: e.message };
+  }
+  return { ok: true, value };
+}

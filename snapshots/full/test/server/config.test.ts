@@ -1,0 +1,63 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { checkDatabaseRole, ConfigError, loadConfig } from '../../src/config.js';
+
+const production = {
+  NODE_ENV: 'production',
+  APP_ORIGIN: 'https://app.example.com',
+  DATABASE_URL: 'postgres://xms_app@db.example.com/app',
+};
+
+function refuses(env: NodeJS.ProcessEnv, reason: RegExp): void {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.instance(error, ConfigError);
+    assert.match((error as Error).message, reason);
+    assert.not.match((error as Error).message, /\n/, 'one line');
+    return;
+  }
+  assert.unreachable(`accepted ${JSON.stringify(env)}`);
+}
+
+test('defaults: password minimum 15, secure cookie, no proxy trust, documented session lifetimes', () => {
+  const config = loadConfig({ NODE_ENV: 'development' });
+  assert.is(config.passwordMinLength, 15);
+  assert.is(config.cookieSecure, true);
+  assert.is(config.trustProxy, false);
+  assert.is(config.sessionIdleMinutes, 30);
+  assert.is(config.sessionAbsoluteHours, 12);
+});
+
+test('a password minimum below 12 is refused in every environment; 12 is accepted', () => {
+  refuses({ NODE_ENV: 'development', PASSWORD_MIN_LENGTH: '11' }, /PASSWORD_MIN_LENGTH must be at least 12/);
+  refuses({ ...production, PASSWORD_MIN_LENGTH: '8' }, /PASSWORD_MIN_LENGTH/);
+  assert.is(loadConfig({ NODE_ENV: 'development', PASSWORD_MIN_LENGTH: '12' }).passwordMinLength, 12);
+});
+
+test('a secure production config starts', () => {
+  assert.is(loadConfig(production).env, 'production');
+  assert.equal(loadConfig({ ...production, TRUST_PROXY: '1' }).trustProxy, 1);
+});
+
+test('production refuses insecure settings, each with a one-line reason', () => {
+  refuses({ ...production, COOKIE_SECURE: 'false' }, /COOKIE_SECURE=false/);
+  refuses({ ...production, TRUST_PROXY: 'true' }, /TRUST_PROXY=true/);
+  refuses({ ...production, APP_ORIGIN: '' }, /APP_ORIGIN is not set/);
+  refuses({ ...production, APP_ORIGIN: 'http://app.example.com' }, /must be https/);
+  refuses({ ...production, DATABASE_URL: '' }, /DATABASE_URL is not set/);
+  refuses({ ...production, TRUST_PROXY: 'everyone' }, /TRUST_PROXY must be/);
+});
+
+test('production refuses a database login that is superuser, BYPASSRLS or owns tables', () => {
+  const config = loadConfig(production);
+  const safe = { role: 'xms_app', superuser: false, bypassRls: false, ownedTables: 0 };
+  assert.equal(checkDatabaseRole(config, safe), []);
+  assert.throws(() => checkDatabaseRole(config, { ...safe, role: 'postgres', superuser: true }), /superuser/);
+  assert.throws(() => checkDatabaseRole(config, { ...safe, bypassRls: true }), /BYPASSRLS/);
+  assert.throws(() => checkDatabaseRole(config, { ...safe, ownedTables: 3 }), /owns 3 table/);
+  // outside production it only warns
+  assert.is(checkDatabaseRole(loadConfig({ NODE_ENV: 'development' }), { ...safe, superuser: true }).length, 1);
+});
+
+test.run();

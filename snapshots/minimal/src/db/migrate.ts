@@ -1,0 +1,92 @@
+/**
+ * The migrator: applies supabase/migrations/<version>_<name>.sql in version order, once each, each in
+ * its own transaction, recording it in supabase_migrations.schema_migrations - the ledger the Supabase
+ * CLI uses, so `supabase db push` and this migrator agree on what is applied.
+ *
+ *   tsx src/db/migrate.ts            (npm run db:migrate compiles permissions.yml first)
+ *
+ * Connects as the owner: PGlite's superuser, or MIGRATION_DATABASE_URL / DATABASE_URL. With
+ * XMS_APP_PASSWORD set, it also sets the password of the runtime login role xms_app.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { openDatabase, type Database } from './client.js';
+
+export const MIGRATIONS_DIR = 'supabase/migrations';
+
+export interface Migration {
+  version: string;
+  name: string;
+  file: string;
+}
+
+export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
+  return readdirSync(dir)
+    .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
+    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+}
+
+const LEDGER = `
+create schema if not exists supabase_migrations;
+create table if not exists supabase_migrations.schema_migrations (
+  version text not null primary key,
+  statements text[],
+  name text
+);`;
+
+/** Applies the pending migrations; returns the versions applied. */
+export async function migrate(
+  db: Database,
+  options: { dir?: string; log?: (line: string) => void } = {},
+): Promise<string[]> {
+  const log = options.log ?? (() => {});
+  await db.exec(LEDGER);
+  const applied: string[] = [];
+  for (const m of listMigrations(options.dir ?? MIGRATIONS_DIR)) {
+    const sql = readFileSync(m.file, 'utf8');
+    const done = await db.transaction(async (tx) => {
+      // one migrator at a time; re-read the ledger under the lock
+      await tx.query(`select pg_advisory_xact_lock(8364021)`);
+      const seen = await tx.query(`select 1 from supabase_migrations.schema_migrations where version = $1`, [m.version]);
+      if (seen.rows.length) return false;
+      await tx.exec(sql);
+      await tx.exec('reset role');
+      await tx.query(`insert into supabase_migrations.schema_migrations (version, statements, name) values ($1, $2, $3)`, [
+        m.version,
+        [sql],
+        m.name,
+      ]);
+      return true;
+    });
+    if (done) {
+      applied.push(m.version);
+      log(`applied ${m.version}_${m.name}`);
+    }
+  }
+  const password = process.env.XMS_APP_PASSWORD;
+  if (password && db.kind === 'postgres') {
+    const r = await db.query<{ sql: string }>(`select format('alter role xms_app login password %L', $1::text) as sql`, [password]);
+    await db.exec(r.rows[0]!.sql);
+  }
+  return applied;
+}
+
+async function main(): Promise<void> {
+  const db = await openDatabase({ as: 'owner' });
+  try {
+    const applied = await migrate(db, { dir: resolve(MIGRATIONS_DIR), log: (l) => console.log(l) });
+    console.log(applied.length ? `${applied.length} migration(s) applied` : 'database is up to date');
+  } finally {
+    await db.close();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    console.error(`migration failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exitCode = 1;
+  });
+}

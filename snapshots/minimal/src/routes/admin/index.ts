@@ -1,0 +1,8 @@
+import type { FastifyPluginAsync } from 'fastify';
+
+/**
+ * Admin routes (prefix /api/admin): registered inside the admin scope, which requires a live session
+ * whose role is admin (checked on the server, src/server/app.ts). The `admin` feature replaces this
+ * file with the admin functions (create user, reset password, deactivate, delete, change role).
+ */
+export const adminRoutes: FastifyPluginAsync = async () => {};

@@ -1,0 +1,31 @@
+import type { Database, Queryable } from '../db/client.js';
+import { withAuthTransaction, withRequestTransaction } from '../db/request.js';
+import type { Role } from '../generated/permissions.js';
+
+/**
+ * The server's only view of the database: the request-scoped API of src/db/request.ts.
+ * - `asRequest(session, fn)`: one transaction with the session's role (xms_<role>) and its token
+ *   in `app.session_token`; RLS decides what it sees.
+ * - `asAuth(fn)`: one transaction as xms_auth (credentials, sessions, rate limits).
+ * There is no other handle: no handler ever holds a privileged or RLS-bypassing connection.
+ */
+export type Tx = Queryable;
+
+export interface AuthDb {
+  /** Runs fn in one xms_auth transaction; returns the rows of the query result fn returns. */
+  asAuth<T>(fn: (tx: Tx) => Promise<{ rows: T[] }>): Promise<T[]>;
+  asAuthTx<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
+  /** session.role is the matrix role (admin, member, ...). */
+  asRequest<R>(session: { token: string; role: string }, fn: (tx: Tx) => Promise<R>): Promise<R>;
+  /** Runs one statement as xms_auth (the rate limiter's store). */
+  authQuery(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
+}
+
+export function requestDb(db: Database): AuthDb {
+  return {
+    asAuth: async (fn) => (await withAuthTransaction(db, fn)).rows,
+    asAuthTx: (fn) => withAuthTransaction(db, fn),
+    asRequest: (session, fn) => withRequestTransaction(db, { sessionToken: session.token, dbRole: session.role as Role }, fn),
+    authQuery: (text, values) => withAuthTransaction(db, (tx) => tx.query<Record<string, unknown>>(text, values)),
+  };
+}
