@@ -1,0 +1,119 @@
+// run-tests: serial
+/**
+ * The base migrations and the compiled matrix on a real PostgreSQL (15 on this machine):
+ * DATABASE_URL (a superuser), or a throw-away cluster from scripts/pg-cluster.sh when the
+ * PostgreSQL binaries are installed. Skipped, with the reason printed, when neither is available.
+ * Two databases on one cluster: roles are cluster-wide, so the second must migrate too.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { compileApp } from '../../lib/matrix/index.js';
+import { CORE_MIGRATIONS, tempApp } from '../matrix/fixture.js';
+import { SEED, T1, U1, asMember, readMigrations } from './helpers.js';
+
+const script = join(process.cwd(), 'scripts', 'pg-cluster.sh');
+let url = process.env.DATABASE_URL;
+let clusterDir: string | undefined;
+let skipReason: string | undefined;
+
+if (!url) {
+  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
+  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
+  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
+  else {
+    try {
+      clusterDir = join('/tmp', `xms-gen-pg-${process.pid}`);
+      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
+      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
+      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
+    } catch (err) {
+      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
+      rmSync(clusterDir!, { recursive: true, force: true });
+      clusterDir = undefined;
+    }
+  }
+}
+
+function dbUrl(base: string, name: string, user?: string, password?: string): string {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  if (user) u.username = user;
+  if (password) u.password = password;
+  return u.toString();
+}
+
+async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+const sqlOf = (c: pg.Client) => ({ exec: (s: string) => c.query(s), query: (s: string, p?: unknown[]) => c.query(s, p) });
+
+if (skipReason) {
+  console.log(`  postgres suite skipped: ${skipReason}`);
+  test.skip('migrations and RLS on real PostgreSQL', () => {});
+} else {
+  const names = [`xms_gen_${process.pid}_a`, `xms_gen_${process.pid}_b`];
+
+  test.after(async () => {
+    await withClient(url!, async (c) => {
+      for (const n of names) await c.query(`drop database if exists ${n} with (force)`);
+    });
+    if (clusterDir) {
+      execFileSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
+      rmSync(clusterDir, { recursive: true, force: true });
+    }
+  });
+
+  test('two databases on one cluster migrate; RLS holds as xms_app', async () => {
+    const app = tempApp();
+    try {
+      const sqls = [...readMigrations(app.migrations, CORE_MIGRATIONS), (await compileApp(app.dir)).sql];
+      const version = await withClient(url!, async (c) => (await c.query('show server_version')).rows[0].server_version as string);
+      console.log(`  PostgreSQL ${version}`);
+      for (const n of names) {
+        await withClient(url!, (c) => c.query(`create database ${n}`));
+        await withClient(dbUrl(url!, n), async (c) => {
+          for (const s of sqls) await c.query(s);
+          for (const s of sqls) await c.query(s); // idempotent
+          await c.query(SEED);
+          await c.query(`alter role xms_app login password 'xms-gen-test'`);
+        });
+        await withClient(dbUrl(url!, n, 'xms_app', 'xms-gen-test'), async (c) => {
+          const db = sqlOf(c);
+          const who = await c.query('select session_user::text as s, current_user::text as u');
+          assert.equal(who.rows, [{ s: 'xms_app', u: 'xms_app' }]);
+          assert.equal((await asMember(db, 'select title from app.records')).rows, [{ title: 'one' }]);
+          assert.equal((await asMember(db, 'select app.current_user_id() as u, app.current_tenant_id() as t')).rows, [{ u: U1, t: T1 }]);
+          assert.is((await asMember(db, 'truncate audit.log')).code, '42501');
+          assert.is((await asMember(db, 'alter table app.records disable row level security')).code, '42501');
+          assert.is((await asMember(db, 'set session_replication_role = replica')).code, '42501');
+          assert.is((await asMember(db, 'set role xms_owner')).code, '42501');
+        });
+      }
+      // the event trigger exists where a superuser migrated
+      await withClient(dbUrl(url!, names[0]!), async (c) => {
+        const r = await c.query(`select count(*)::int as n from pg_event_trigger where evtname = 'xms_secure_new_tables'`);
+        assert.equal(r.rows, [{ n: 1 }]);
+        const roles = await c.query(
+          `select rolname, rolsuper, rolbypassrls, rolinherit from pg_roles where rolname = 'xms_app'`,
+        );
+        assert.equal(roles.rows, [{ rolname: 'xms_app', rolsuper: false, rolbypassrls: false, rolinherit: false }]);
+      });
+    } finally {
+      app.remove();
+    }
+  });
+}
+
+test.run();
