@@ -1,0 +1,137 @@
+/**
+ * Admin functions (I2, I4, I7, I16) over real HTTP: allowed for an admin in their tenant, refused for
+ * a member (403), refused across tenants (404: RLS hides the other tenant's users), each write
+ * audited with the acting admin as actor; sessions revoked on reset, deactivation, removal, role change.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { client, login, randomEmail, signUpAndLogin, startServer, strongPassword, testDatabase, type Account, type Server } from '../helpers/http.js';
+
+let server: Server;
+test.before(async () => {
+  server = await startServer();
+});
+test.after(async () => {
+  await server.close();
+  await (await testDatabase()).close();
+});
+
+/** Creates a user through the admin API and lets them set their password with the invitation link. */
+async function invite(admin: Account, role = 'member'): Promise<Account> {
+  const email = randomEmail(role);
+  const created = await admin.client.request('POST', '/api/admin/users', { email, role });
+  assert.is(created.status, 201, await created.clone().text());
+  const { invitationLink } = (await created.json()) as { invitationLink: string };
+  const token = invitationLink.split('#token=')[1]!;
+  const password = strongPassword();
+  const redeemed = await client(server).request('POST', '/api/auth/password-reset', { token, password });
+  assert.is(redeemed.status, 200);
+  const again = await client(server).request('POST', '/api/auth/password-reset', { token, password: strongPassword() });
+  assert.is(again.status, 400, 'single use');
+  return login(server, email, password);
+}
+
+async function auditRows(table: string, actor: string): Promise<number> {
+  const rows = await (await testDatabase()).owner.query<{ n: number }>(
+    'select count(*)::int as n from audit.log where table_name = $1 and actor_id = $2',
+    [table, actor],
+  );
+  return rows.rows[0]!.n;
+}
+
+test('an admin creates a user in their tenant (invitation), audited with the admin as actor', async () => {
+  const admin = await signUpAndLogin(server);
+  const member = await invite(admin);
+  assert.is(member.tenantId, admin.tenantId);
+  assert.is(member.role, 'member');
+  assert.ok((await auditRows('app.memberships', admin.userId)) >= 1);
+  assert.ok((await auditRows('app_private.password_resets', admin.userId)) >= 1);
+  const list = (await (await admin.client.request('GET', '/api/admin/users')).json()) as { users: { id: string; email: string }[] };
+  assert.ok(list.users.some((u) => u.id === member.userId && u.email === member.email));
+});
+
+test('a member is refused every admin function (403), even with a valid target', async () => {
+  const admin = await signUpAndLogin(server);
+  const member = await invite(admin);
+  const other = await invite(admin);
+  const calls: [string, string, unknown?][] = [
+    ['GET', '/api/admin/users'],
+    ['POST', '/api/admin/users', { email: randomEmail(), role: 'admin' }],
+    ['POST', `/api/admin/users/${other.userId}/password-reset`, {}],
+    ['POST', `/api/admin/users/${other.userId}/deactivate`, {}],
+    ['PUT', `/api/admin/users/${other.userId}/role`, { role: 'admin' }],
+    ['DELETE', `/api/admin/users/${other.userId}`],
+  ];
+  for (const [method, path, body] of calls) {
+    assert.is((await member.client.request(method, path, body)).status, 403, `${method} ${path}`);
+  }
+  assert.is((await other.client.request('GET', '/api/me')).status, 200, 'the target is untouched');
+});
+
+test('an admin cannot touch another tenant (404) and nothing changes there', async () => {
+  const adminA = await signUpAndLogin(server, 'A');
+  const adminB = await signUpAndLogin(server, 'B');
+  const memberB = await invite(adminB);
+  const target = memberB.userId;
+  assert.is((await adminA.client.request('POST', `/api/admin/users/${target}/password-reset`, {})).status, 404);
+  assert.is((await adminA.client.request('POST', `/api/admin/users/${target}/deactivate`, {})).status, 404);
+  assert.is((await adminA.client.request('PUT', `/api/admin/users/${target}/role`, { role: 'admin' })).status, 404);
+  assert.is((await adminA.client.request('DELETE', `/api/admin/users/${target}`)).status, 404);
+  assert.is((await adminA.client.request('POST', `/api/admin/users/${adminB.userId}/deactivate`, {})).status, 404);
+  const me = (await (await memberB.client.request('GET', '/api/me')).json()) as { user: { role: string } };
+  assert.is(me.user.role, 'member', 'still a member of B, session alive');
+  const listA = (await (await adminA.client.request('GET', '/api/admin/users')).json()) as { users: { id: string }[] };
+  assert.not.ok(listA.users.some((u) => u.id === target));
+});
+
+test('reset password: single-use expiring link, sessions revoked, audited', async () => {
+  const admin = await signUpAndLogin(server);
+  const member = await invite(admin);
+  const response = await admin.client.request('POST', `/api/admin/users/${member.userId}/password-reset`, {});
+  assert.is(response.status, 200);
+  const { resetLink } = (await response.json()) as { resetLink: string };
+  assert.is((await member.client.request('GET', '/api/me')).status, 401, 'sessions revoked');
+  const password = strongPassword();
+  const token = resetLink.split('#token=')[1]!;
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token, password })).status, 200);
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token, password })).status, 400, 'single use');
+  await login(server, member.email, password);
+  const failed = await client(server).request('POST', '/api/auth/login', { email: member.email, password: member.password });
+  assert.is(failed.status, 401, 'the old password is gone');
+  await (await testDatabase()).owner.query(`update app_private.password_resets set expires_at = now() - interval '1 second' where user_id = $1`, [member.userId]);
+  const next = await admin.client.request('POST', `/api/admin/users/${member.userId}/password-reset`, {});
+  const nextToken = ((await next.json()) as { resetLink: string }).resetLink.split('#token=')[1]!;
+  await (await testDatabase()).owner.query(`update app_private.password_resets set expires_at = now() - interval '1 second' where user_id = $1`, [member.userId]);
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: nextToken, password: strongPassword() })).status, 400, 'expired');
+  assert.ok((await auditRows('app_private.password_resets', admin.userId)) >= 2);
+});
+
+test('change role: sessions revoked, the new role applies at the next log-in, audited', async () => {
+  const admin = await signUpAndLogin(server);
+  const member = await invite(admin);
+  const before = await auditRows('app.memberships', admin.userId);
+  assert.is((await admin.client.request('PUT', `/api/admin/users/${member.userId}/role`, { role: 'admin' })).status, 200);
+  assert.is((await member.client.request('GET', '/api/me')).status, 401, 'old-role session revoked');
+  const promoted = await login(server, member.email, member.password);
+  assert.is(promoted.role, 'admin');
+  assert.is.not(promoted.client.cookie, member.client.cookie);
+  assert.is((await promoted.client.request('GET', '/api/admin/users')).status, 200);
+  assert.ok((await auditRows('app.memberships', admin.userId)) > before);
+});
+
+test('deactivate and delete: sessions revoked, log-in refused, audited', async () => {
+  const admin = await signUpAndLogin(server);
+  const first = await invite(admin);
+  const second = await invite(admin);
+  const before = await auditRows('app.memberships', admin.userId);
+  assert.is((await admin.client.request('POST', `/api/admin/users/${first.userId}/deactivate`, {})).status, 200);
+  assert.is((await first.client.request('GET', '/api/me')).status, 401);
+  assert.is((await client(server).request('POST', '/api/auth/login', { email: first.email, password: first.password })).status, 401);
+  assert.is((await admin.client.request('DELETE', `/api/admin/users/${second.userId}`)).status, 204);
+  assert.is((await second.client.request('GET', '/api/me')).status, 401);
+  assert.is((await client(server).request('POST', '/api/auth/login', { email: second.email, password: second.password })).status, 401);
+  assert.ok((await auditRows('app.memberships', admin.userId)) >= before + 2);
+  assert.is((await admin.client.request('DELETE', `/api/admin/users/${admin.userId}`)).status, 400, 'not oneself');
+});
+
+test.run();
