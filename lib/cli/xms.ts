@@ -9,6 +9,10 @@ Commands (run inside an app scaffolded by create-xms-app):
   compile            compile permissions.yml into policies (a new migration only when it changed)
                      and the server guard map
   add <generator>    add a feature to this app (xms add <generator> --help lists its flags)
+  check              prove the invariants on the repo and a database (DATABASE_URL, else PGlite
+                     with the migrations); --json for tools; exit 1 on any error
+  harden             for a project this tool did not create: write one migration enabling and
+                     forcing RLS and audit triggers on every table (--database-url <url> | --migrations <dir>)
   help               show this help
 
 Options:
@@ -28,6 +32,30 @@ const COMMANDS: Record<string, Command> = {
     async run(args, cwd) {
       const { addCommand } = await import('./add.js');
       return addCommand(args, cwd);
+    },
+  },
+  check: {
+    summary: 'prove the invariants (xms check [--json] [--database-url url] [--skip-db])',
+    async run(args, cwd) {
+      const { checkCommand } = await import('../check/index.js');
+      try {
+        return await checkCommand(args, cwd);
+      } catch (error) {
+        if (error instanceof Error && /^(unknown option|.* has no package\.json)/.test(error.message)) throw new UserError(error.message);
+        throw error;
+      }
+    },
+  },
+  harden: {
+    summary: 'retrofit RLS and audit triggers onto an existing project',
+    async run(args, cwd) {
+      const { hardenCommand, HardenError } = await import('../check/harden.js');
+      try {
+        return await hardenCommand(args, cwd);
+      } catch (error) {
+        if (error instanceof HardenError) throw new UserError(error.message);
+        throw error;
+      }
     },
   },
   compile: {
