@@ -1,0 +1,190 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import { UserError } from '../../lib/engine/errors.js';
+import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
+import { builtinTemplatesDir } from '../../lib/engine/paths.js';
+import { listMigrations, readSchema, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
+import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+import { apiIndexChange, assertApp, matrixChange } from '../table/index.js';
+import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem, renderTemplate } from '../table/spec.js';
+import { recompileMatrix } from '../table/shared.js';
+
+const FEATURE_DIR = join('app', 'features', 'csv-import');
+const REGISTRY = 'src/imports/tables/index.ts';
+const ROUTES = 'src/routes/api/imports.ts';
+const LEDGER_MIGRATION = 'xms_imports';
+const SYSTEM_COLUMNS = ['id', 'tenant_id', 'owner_id', 'user_id', 'created_by', 'created_at', 'updated_at', 'content_hash'];
+const DEPENDENCIES: Record<string, string> = { '@fastify/multipart': '^10.1.0', 'csv-parse': '^6.1.0' };
+/** PostgreSQL type names (as the migrations reader reports them) -> importer value types */
+const PG_TYPES: Record<string, string> = Object.fromEntries([
+  ...Object.entries(COLUMN_TYPES).map(([name, t]) => [t.pg, name]),
+  ['varchar', 'text'], ['bpchar', 'text'], ['citext', 'text'], ['int2', 'int'], ['serial', 'int'], ['bigserial', 'bigint'],
+]);
+
+function listFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir)) {
+      const full = join(dir, entry);
+      if (statSync(full).isDirectory()) walk(full);
+      else out.push(relative(root, full).split(sep).join('/'));
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+/** The csv-import feature's files an app is missing (the module, its routes, tests, the ledger migration). */
+function featureChanges(appDir: string): FileChange[] {
+  const root = join(builtinTemplatesDir(), FEATURE_DIR);
+  const changes: FileChange[] = [];
+  const migrations = listMigrations(join(appDir, MIGRATIONS_DIR));
+  for (const path of listFiles(root)) {
+    const after = readFileSync(join(root, path), 'utf8');
+    if (path.startsWith('supabase/migrations/')) {
+      if (migrations.some((m) => m.name === LEDGER_MIGRATION)) continue;
+      // a new version: after every migration the app may already have applied
+      changes.push({ path: join(MIGRATIONS_DIR, `${nextVersion(migrations.map((m) => m.version))}_${LEDGER_MIGRATION}.sql`), after });
+      continue;
+    }
+    const before = readProjectFile(appDir, path);
+    if (before === undefined) changes.push({ path, after });
+    else if (path === ROUTES && /export const importRoutes: FastifyPluginAsync = async \(\) => \{\};/.test(before)) {
+      changes.push({ path, before, after }); // the base app's empty stub
+    }
+  }
+  return changes;
+}
+
+function packageJsonChange(appDir: string): FileChange[] {
+  const before = readProjectFile(appDir, 'package.json');
+  if (before === undefined) throw new UserError('package.json not found; run this inside an app made by create-xms-app.');
+  const pkg = JSON.parse(before) as { dependencies?: Record<string, string> };
+  const deps = { ...(pkg.dependencies ?? {}) };
+  let changed = false;
+  for (const [name, range] of Object.entries(DEPENDENCIES)) {
+    if (!deps[name]) {
+      deps[name] = range;
+      changed = true;
+    }
+  }
+  if (!changed) return [];
+  pkg.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+  return [{ path: 'package.json', before, after: `${JSON.stringify(pkg, null, 2)}\n` }];
+}
+
+const generator: FeatureGenerator = {
+  name: 'csv-import',
+  description:
+    'CSV import and export for a table: streaming upload, per-column validation, de-duplication (in the file, ' +
+    'against existing rows by natural key or content hash, and re-uploaded files via the app.imports ledger), all or nothing.',
+  questions: [
+    { name: 'table', message: 'Table of schema app to import into:', type: 'input', validate: (v) => identifierProblem(v, 'table name') },
+    {
+      name: 'key',
+      message: 'Natural key columns, comma-separated (empty: content hash of the row):',
+      type: 'input',
+      default: '',
+      validate: (v) => {
+        for (const k of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+          const verdict = identifierProblem(k, 'key column');
+          if (verdict !== true) return verdict;
+        }
+        return true;
+      },
+    },
+  ],
+
+  async plan(appDir: string, answers: Answers): Promise<FileChange[]> {
+    const table = String(answers.table ?? '');
+    assertIdentifier(table, 'table name', 'table');
+    const key = String(answers.key ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    for (const k of key) assertIdentifier(k, 'key column', 'key');
+    if (new Set(key).size !== key.length) throw new UserError('--key: a column is named twice.');
+    assertApp(appDir);
+    if (table === 'imports') throw new UserError('--table: app.imports is the import ledger itself.');
+
+    // featureChanges includes the test harness (its one source is the feature folder)
+    const changes: FileChange[] = [...featureChanges(appDir), ...packageJsonChange(appDir)];
+    changes.push(apiIndexChange(appDir, `import { importRoutes } from './imports.js';`, 'await app.register(importRoutes);'));
+    changes.push(
+      matrixChange(appDir, 'imports', 'imports:\n  admin: { select: tenant, insert: tenant }\n  member: { select: tenant, insert: own }'),
+    );
+
+    const registryBefore = readProjectFile(appDir, REGISTRY);
+    const registryText = registryBefore ?? readFileSync(join(builtinTemplatesDir(), FEATURE_DIR, REGISTRY), 'utf8');
+    const specPath = `src/imports/tables/${table}.ts`;
+    const alreadyRegistered = new RegExp(`^\\s*${camel(table)},`, 'm').test(registryText);
+
+    const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
+    const info = schema.tables.find((t) => t.name === table);
+    if (!info) throw new UserError(`--table: no table app.${table} in supabase/migrations (create it first, e.g. xms add table ${table} --columns ...).`);
+    const has = (c: string) => info.columns.some((x) => x.name === c);
+    if (!has('tenant_id') || !has('id') || !has('created_at')) {
+      throw new UserError(`--table: app.${table} needs the columns id, tenant_id and created_at of a tenant-scoped xms table.`);
+    }
+
+    const existing = listMigrations(join(appDir, MIGRATIONS_DIR)).find((m) => m.name === `xms_import_${table}`);
+    const keyText = key.length ? `natural key (${key.join(', ')})` : 'content hash';
+    if (alreadyRegistered && !existing) {
+      if (key.length) throw new UserError(`--key: app.${table} already imports by ${table === 'records' ? 'content hash' : 'its registered key'}; edit ${REGISTRY} to change it.`);
+      return changes; // records (the feature's own table) or a table registered by hand
+    }
+    if (existing) {
+      const recorded = /^-- key: (.*)$/m.exec(readFileSync(existing.file, 'utf8'))?.[1]?.trim();
+      if (recorded !== keyText) {
+        throw new UserError(`app.${table} already imports by ${recorded}; refusing to change it to ${keyText} (write a migration and edit ${specPath}).`);
+      }
+    }
+
+    const columns = info.columns
+      .filter((c) => !SYSTEM_COLUMNS.includes(c.name))
+      .map((c) => {
+        const type = PG_TYPES[c.type];
+        if (!type) throw new UserError(`--table: column ${table}.${c.name} has type ${c.type}, which the CSV importer does not handle.`);
+        return { name: c.name, csvType: COLUMN_TYPES[type]!.csv, type, required: c.notNull && !c.hasDefault, nullable: !c.notNull, sample: COLUMN_TYPES[type]!.sample };
+      });
+    if (columns.length === 0) throw new UserError(`--table: app.${table} has no columns to import.`);
+    for (const k of key) {
+      const column = columns.find((c) => c.name === k);
+      if (!column) throw new UserError(`--key: app.${table} has no column "${k}" (columns: ${columns.map((c) => c.name).join(', ')}).`);
+      if (column.nullable) throw new UserError(`--key: ${table}.${k} is nullable; a natural key needs NOT NULL columns.`);
+    }
+
+    const context = {
+      table,
+      camel: camel(table),
+      columns,
+      key: key.length > 0,
+      keyList: key.join(', '),
+      keyName: key.join('_'),
+      keyText,
+      keyJson: key.length ? JSON.stringify(key).replace(/"/g, "'") : 'null',
+      headerJson: JSON.stringify(columns.map((c) => c.name)),
+      rowJson: JSON.stringify(columns.map((c) => String(c.sample))),
+    };
+    const migrationPath = existing
+      ? join(MIGRATIONS_DIR, `${existing.version}_xms_import_${table}.sql`)
+      : join(MIGRATIONS_DIR, `${nextVersion(listMigrations(join(appDir, MIGRATIONS_DIR)).map((m) => m.version).concat(changes.filter((c) => c.path.startsWith(MIGRATIONS_DIR)).map((c) => /(\d+)_/.exec(c.path.slice(MIGRATIONS_DIR.length + 1))![1]!)))}_xms_import_${table}.sql`);
+    const keep = (path: string, render: () => string): FileChange => {
+      const before = readProjectFile(appDir, path);
+      return { path, before, after: existing && before !== undefined ? before : render() };
+    };
+    changes.push({ path: migrationPath, before: readProjectFile(appDir, migrationPath), after: renderTemplate('csv-import', 'migration.sql.hbs', context) });
+    changes.push(keep(specPath, () => renderTemplate('csv-import', 'table-spec.ts.hbs', context)));
+    changes.push(keep(`test/imports/${table}.test.ts`, () => renderTemplate('csv-import', 'import.test.ts.hbs', context)));
+    let registry = insertAtMarker(registryText, REGISTRY, '// xms:import-table-imports', `import { ${context.camel} } from './${table}.js';`);
+    registry = insertAtMarker(registry, REGISTRY, '// xms:import-tables', `${context.camel},`);
+    const registryIndex = changes.findIndex((c) => c.path === REGISTRY);
+    if (registryIndex >= 0) changes[registryIndex] = { ...changes[registryIndex]!, after: registry };
+    else changes.push({ path: REGISTRY, before: registryBefore, after: registry });
+    return changes;
+  },
+
+  async after(appDir: string): Promise<string[]> {
+    const lines = await recompileMatrix(appDir);
+    return [...lines, 'run npm install if package.json changed (@fastify/multipart, csv-parse)'];
+  },
+};
+
+export default generator;
