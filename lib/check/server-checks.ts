@@ -167,12 +167,25 @@ class ServerChecks {
     return scope;
   }
 
-  private scopeOf(node: TS.Node): { scope: Scope; fn?: TS.FunctionLikeDeclaration } {
-    for (const fn of this.functionsAround(node)) {
-      const s = this.taggedScope(fn);
-      if (s) return { scope: s, fn };
-    }
-    return { scope: 'root' };
+  /**
+   * The scope a call like `instance.register(...)` / `instance.get(...)` registers into: that of the
+   * function declaring `instance` as its parameter (tagScope(instance, 'x')), or, for an untagged
+   * plugin function, the scope of the instance it is registered on. The root instance: 'root'.
+   */
+  private scopeOf(call: TS.CallExpression): Scope {
+    const callee = call.expression;
+    if (!this.ts.isPropertyAccessExpression(callee)) return 'root';
+    let receiver: TS.Expression = callee.expression;
+    while (this.ts.isParenthesizedExpression(receiver) || this.ts.isNonNullExpression(receiver)) receiver = receiver.expression;
+    if (!this.ts.isIdentifier(receiver)) return 'root';
+    const name = receiver.text;
+    const fn = this.functionsAround(call).find((f) => f.parameters.some((p) => this.ts.isIdentifier(p.name) && p.name.text === name));
+    if (!fn) return 'root';
+    const tagged = this.taggedScope(fn);
+    if (tagged) return tagged;
+    const parent = fn.parent;
+    if (parent && this.ts.isCallExpression(parent) && this.calleeName(parent) === 'register') return this.scopeOf(parent);
+    return 'root';
   }
 
   /** The hooks (addHook('onRequest' | 'preHandler' | ...)) registered on a scope function's instance. */
@@ -215,14 +228,14 @@ class ServerChecks {
       if (name === 'register') {
         const plugin = n.arguments[0];
         if (plugin && this.ts.isIdentifier(plugin) && imports.has(plugin.text)) {
-          const { scope } = this.scopeOf(n);
+          const scope = this.scopeOf(n);
           const module = imports.get(plugin.text)!;
           registeredModules.push({ module, scope, at: this.at(n) });
           routes.push(...this.moduleRoutes(module, plugin.text, scope, this.prefixOf(n.arguments[1]), new Set()));
         }
       } else {
         const route = this.routeCall(n, '');
-        if (route) routes.push({ ...route, scope: this.scopeOf(n).scope, module: this.rel(appFile) });
+        if (route) routes.push({ ...route, scope: this.scopeOf(n), module: this.rel(appFile) });
       }
     });
 

@@ -1,0 +1,316 @@
+// run-tests: serial
+/**
+ * The mutation suite (issue 6): weakening changes applied one at a time to a freshly generated app
+ * (default preset), each of which `xms check` must fail with the named check. The un-mutated app must
+ * pass (control). One app is scaffolded once (no install: the check runs from this checkout, and
+ * PGlite is built from the app's migrations); each mutation edits files, runs the check in-process
+ * and restores every file it touched.
+ *
+ * Parts the generator does not build yet are still mutated: when there is no browser bundle, the
+ * smallest real bundle the check reads (dist/public/assets/*.js) is written.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { runCheck, type Report } from '../../lib/check/index.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+type Group = 'db' | 'server' | 'repo';
+
+interface Edit {
+  file: string;
+  /** replace this exact text (must be present) ... */
+  find?: string;
+  /** ... with this; without find: write this as a new file */
+  replace: string;
+}
+
+interface Mutation {
+  name: string;
+  /** the weakening, in words */
+  what: string;
+  edits: Edit[];
+  /** the check id that must report an error */
+  expect: string;
+  groups: Group[];
+  /** extra set-up / tear-down (git) */
+  setup?: (appDir: string) => void;
+  teardown?: (appDir: string) => void;
+}
+
+const MIGRATION = 'supabase/migrations/29990101000000_mutation.sql';
+const sqlMutation = (name: string, what: string, sql: string, expect: string): Mutation => ({
+  name,
+  what,
+  edits: [{ file: MIGRATION, replace: `-- mutation: ${what}\n${sql}\n` }],
+  expect,
+  groups: ['db'],
+});
+
+const MUTATIONS: Mutation[] = [
+  // ---- routes and guards (I1, I2)
+  {
+    name: 'route-outside-protected-scope',
+    what: 'register a route on the root instance, outside the protected scope',
+    edits: [{ file: 'src/server/app.ts', find: '  // The one public scope.', replace: "  app.get('/debug/state', async () => ({ ok: true }));\n\n  // The one public scope." }],
+    expect: 'SRV001-route-outside-scope',
+    groups: ['server'],
+  },
+  {
+    name: 'route-moved-to-public-scope',
+    what: 'remove the auth guard from one route by defining it in the public scope',
+    edits: [{ file: 'src/routes/public/health.ts', find: "  app.get('/health',", replace: "  app.get('/api/records/export', async () => ({ rows: [] }));\n  app.get('/health'," }],
+    expect: 'SRV002-public-route-unlisted',
+    groups: ['server'],
+  },
+  {
+    name: 'admin-routes-outside-admin-scope',
+    what: 'remove the admin guard from the admin routes (registered in the protected scope instead)',
+    edits: [{ file: 'src/server/app.ts', find: 'await adminScope.register(adminRoutes', replace: 'await protectedScope.register(adminRoutes' }],
+    expect: 'SRV003-admin-route-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'admin-hook-checks-session-only',
+    what: "weaken the admin scope's hook to any session (no role check)",
+    edits: [{ file: 'src/server/app.ts', find: "request.session?.role !== 'admin'", replace: '!request.session' }],
+    expect: 'SRV003-admin-route-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'protected-scope-without-401',
+    what: 'drop the 401 of the protected scope (handlers run without a session)',
+    edits: [{ file: 'src/server/app.ts', find: "        return reply.code(401).send({ error: 'unauthenticated', message: 'Log in first.' });\n", replace: '' }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  // ---- database (I3-I8)
+  sqlMutation('disable-rls', 'disable RLS on one table', 'alter table app.records disable row level security;', 'DB001-rls-not-forced'),
+  sqlMutation('drop-force-rls', 'drop FORCE on one table', 'alter table app.records no force row level security;', 'DB001-rls-not-forced'),
+  sqlMutation(
+    'hand-made-table-in-public',
+    'create a table by hand in public (no RLS, no audit)',
+    'create table public.leads (id bigint primary key, email text not null);',
+    'DB001-rls-not-forced',
+  ),
+  sqlMutation(
+    'permissive-using-true',
+    'add a permissive using (true) policy',
+    'create policy records_open on app.records for select to xms_member using (true);',
+    'DB004-policy-outside-matrix',
+  ),
+  {
+    name: 'compiled-policy-edited',
+    what: 'loosen a compiled matrix policy by editing the permissions migration',
+    edits: [{
+      file: 'supabase/migrations/20240101000200_xms_permissions.sql',
+      find: 'create policy xms_records_select_member on app.records for select to xms_member\n  using (tenant_id = (select app.current_tenant_id()));',
+      replace: 'create policy xms_records_select_member on app.records for select to xms_member\n  using (true);',
+    }],
+    expect: 'DB003-policy-drift',
+    groups: ['db'],
+  },
+  sqlMutation(
+    'security-definer-delete-helper',
+    'replace the delete path with a SECURITY DEFINER helper (the brief\'s second case)',
+    [
+      'set role xms_owner;',
+      "create function app_private.delete_record(rid uuid) returns void language sql security definer set search_path = ''",
+      '  as $$ delete from app.records where id = rid $$;',
+      'revoke all on function app_private.delete_record(uuid) from public;',
+      'grant usage on schema app_private to xms_member;',
+      'grant execute on function app_private.delete_record(uuid) to xms_member;',
+      'reset role;',
+    ].join('\n'),
+    'DB011-definer-callable',
+  ),
+  sqlMutation(
+    'view-without-security-invoker',
+    'create a view without security_invoker',
+    'set role xms_owner;\ncreate view app.all_records as select * from app.records;\ngrant select on app.all_records to xms_member;\nreset role;',
+    'DB012-view-not-security-invoker',
+  ),
+  sqlMutation('drop-audit-trigger', 'drop the audit trigger from one table', 'drop trigger xms_audit_delete on app.records;', 'DB005-audit-trigger-missing'),
+  sqlMutation('audit-log-update-grant', 'grant UPDATE on the audit log to the runtime role', 'grant update on audit.log to xms_app;', 'DB006-audit-log-writable'),
+  sqlMutation('runtime-role-bypassrls', 'make the runtime role BYPASSRLS', 'alter role xms_app bypassrls;', 'DB007-runtime-role-privileged'),
+  sqlMutation(
+    'helper-called-per-row',
+    'a policy calling the identity helper per row instead of (select fn())',
+    'create policy records_per_row on app.records for select to xms_member using (tenant_id = app.current_tenant_id());',
+    'DB014-helper-not-wrapped',
+  ),
+  sqlMutation('policy-column-unindexed', 'drop the index on a policy column', 'drop index app.records_tenant_id_owner_id_idx;', 'DB013-policy-column-unindexed'),
+  // ---- headers, cookie, passwords, rate limits (I9, I11-I13)
+  {
+    name: 'cookie-httponly-false',
+    what: 'set the session cookie httpOnly: false',
+    edits: [{ file: 'src/auth/sessions.ts', find: '      httpOnly: true,', replace: '      httpOnly: false,' }],
+    expect: 'SRV008-cookie-insecure',
+    groups: ['server'],
+  },
+  {
+    name: 'csp-unsafe-inline',
+    what: "add 'unsafe-inline' to script-src",
+    edits: [{ file: 'src/security/headers.ts', find: `'script-src': ["'self'"],`, replace: `'script-src': ["'self'", "'unsafe-inline'"],` }],
+    expect: 'SRV005-csp-weak',
+    groups: ['server'],
+  },
+  {
+    name: 'remove-hsts',
+    what: 'remove HSTS',
+    edits: [{ file: 'src/security/headers.ts', find: 'strictTransportSecurity: { maxAge: 63072000, includeSubDomains: true, preload: false },', replace: 'strictTransportSecurity: false,' }],
+    expect: 'SRV006-hsts-weak',
+    groups: ['server'],
+  },
+  {
+    name: 'allow-framing',
+    what: 'let any site frame the app',
+    edits: [{ file: 'src/security/headers.ts', find: `'frame-ancestors': ["'none'"],`, replace: `'frame-ancestors': ['*'],` }],
+    expect: 'SRV007-framing-allowed',
+    groups: ['server'],
+  },
+  {
+    name: 'password-minimum-6',
+    what: 'lower the password minimum to 6',
+    edits: [
+      { file: 'src/config.ts', find: 'export const PASSWORD_MIN_FLOOR = 12;', replace: 'export const PASSWORD_MIN_FLOOR = 6;' },
+      { file: 'src/config.ts', find: 'export const PASSWORD_MIN_DEFAULT = 15;', replace: 'export const PASSWORD_MIN_DEFAULT = 6;' },
+    ],
+    expect: 'SRV009-password-min-too-low',
+    groups: ['server'],
+  },
+  {
+    name: 'remove-login-rate-limit',
+    what: 'remove the login rate limit',
+    edits: [{ file: 'src/routes/public/auth.ts', find: '    await limits.login.check(request.ip, email);\n', replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'rate-limit-in-memory',
+    what: "keep the credential limiter's counts in each instance's memory",
+    edits: [{ file: 'src/security/rate-limit.ts', find: '  return new RateLimiterPostgres({', replace: '  return new RateLimiterMemory({' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'set-role-outside-db',
+    what: 'switch the database role in a route handler',
+    edits: [{ file: 'src/routes/api/me.ts', find: "  app.get('/me', async (request) => {", replace: "  app.get('/me', async (request) => {\n    await request.withDb((tx) => tx.query('set local role xms_admin'));" }],
+    expect: 'SRV011-privileged-db-access',
+    groups: ['server'],
+  },
+  {
+    name: 'raw-pool-in-route',
+    what: 'open a raw pg pool in a route module',
+    edits: [{ file: 'src/routes/api/me.ts', find: "import type { FastifyPluginAsync } from 'fastify';", replace: "import type { FastifyPluginAsync } from 'fastify';\nimport pg from 'pg';\nexport const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });" }],
+    expect: 'SRV011-privileged-db-access',
+    groups: ['server'],
+  },
+  {
+    name: 'token-in-local-storage',
+    what: 'keep the session token in localStorage in browser code',
+    edits: [{ file: 'web/src/session.ts', replace: "export function remember(token: string): void {\n  localStorage.setItem('session_token', token);\n}\n" }],
+    expect: 'SRV012-token-in-browser-storage',
+    groups: ['server'],
+  },
+  // ---- build and repo (I15)
+  {
+    name: 'database-url-in-bundle',
+    what: 'put the database URL into the browser bundle',
+    edits: [{ file: 'dist/public/assets/index-4f2a9c.js', replace: 'const api="/api";const db="postgres://xms_app:s3cret-pass@db.internal:5432/app";export{api,db};\n' }],
+    expect: 'BLD001-secret-in-bundle',
+    groups: ['repo'],
+  },
+  {
+    name: 'env-tracked-by-git',
+    what: 'commit .env',
+    edits: [{ file: '.env', replace: 'DATABASE_URL=postgres://xms_app:s3cret-pass@localhost:5432/app\n' }],
+    expect: 'REPO001-env-tracked',
+    groups: ['repo'],
+    setup: (appDir) => {
+      execFileSync('git', ['init', '-q'], { cwd: appDir });
+      execFileSync('git', ['add', '-f', '.env'], { cwd: appDir });
+    },
+    teardown: (appDir) => rmSync(join(appDir, '.git'), { recursive: true, force: true }),
+  },
+];
+
+let root = '';
+let appDir = '';
+const results: Array<{ name: string; killed: boolean; ids: string[] }> = [];
+
+function errorIds(report: Report): string[] {
+  return [...new Set(report.findings.filter((f) => f.severity === 'error').map((f) => f.id))].sort();
+}
+
+test.before(() => {
+  if (!existsSync(join(REPO_ROOT, 'dist', 'lib', 'cli', 'create.js'))) {
+    execFileSync('npm', ['run', 'build'], { cwd: REPO_ROOT, stdio: 'ignore' });
+  }
+  root = mkdtempSync(join(tmpdir(), 'xms-mutations-'));
+  appDir = join(root, 'app');
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'create-xms-app.js'), appDir, '--yes', '--preset', 'default', '--no-git', '--no-install'], {
+    env: { ...process.env, CI: '1', CREATE_XMS_APP_SPEC: `file:${REPO_ROOT}` },
+    encoding: 'utf8',
+  });
+  assert.is(r.status, 0, r.stderr);
+});
+
+test.after(() => {
+  if (root) rmSync(root, { recursive: true, force: true });
+});
+
+test('control: the un-mutated app passes xms check', async () => {
+  const report = await runCheck(appDir);
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  assert.equal(errors, [], `the control app must pass:\n${JSON.stringify(errors, null, 2)}`);
+  console.log(`  control: xms check passed in ${(report.ms / 1000).toFixed(1)} s (${report.ran.length} checks)`);
+});
+
+for (const m of MUTATIONS) {
+  test(`mutation ${m.name}: ${m.what} -> ${m.expect}`, async () => {
+    const saved = new Map<string, string | undefined>();
+    try {
+      for (const e of m.edits) {
+        const path = join(appDir, e.file);
+        if (!saved.has(e.file)) saved.set(e.file, existsSync(path) ? readFileSync(path, 'utf8') : undefined);
+        if (e.find === undefined) {
+          mkdirSync(dirname(path), { recursive: true });
+          writeFileSync(path, e.replace);
+        } else {
+          const before = readFileSync(path, 'utf8');
+          assert.ok(before.includes(e.find), `mutation ${m.name} cannot be applied: ${e.file} no longer contains ${JSON.stringify(e.find)}`);
+          writeFileSync(path, before.replace(e.find, e.replace));
+        }
+      }
+      m.setup?.(appDir);
+      const report = await runCheck(appDir, { groups: m.groups });
+      const ids = errorIds(report);
+      const killed = ids.includes(m.expect);
+      results.push({ name: m.name, killed, ids });
+      assert.ok(killed, `mutation ${m.name} survived: expected ${m.expect}, got errors [${ids.join(', ')}]`);
+    } finally {
+      m.teardown?.(appDir);
+      for (const [file, contents] of saved) {
+        const path = join(appDir, file);
+        if (contents === undefined) rmSync(path, { force: true });
+        else writeFileSync(path, contents);
+      }
+      for (const dir of ['web', 'dist']) if (!m.edits.every((e) => !e.file.startsWith(`${dir}/`))) rmSync(join(appDir, dir), { recursive: true, force: true });
+    }
+  });
+}
+
+test('kill rate: every mutation is killed', () => {
+  const killed = results.filter((r) => r.killed).length;
+  console.log(`  mutation kill rate: ${killed}/${MUTATIONS.length}`);
+  for (const r of results) console.log(`    ${r.killed ? 'killed  ' : 'SURVIVED'} ${r.name} [${r.ids.join(', ')}]`);
+  assert.ok(MUTATIONS.length >= 15, 'at least 15 mutations');
+  assert.is(killed, MUTATIONS.length, `mutation kill rate ${killed}/${MUTATIONS.length}`);
+});
+
+test.run();
