@@ -2,6 +2,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { normaliseEmail, AccountError } from '../../auth/accounts.js';
 import { revokeUserSessions } from '../../auth/sessions.js';
 import { newToken, tokenHash } from '../../security/tokens.js';
+// xms:admin-imports (`xms add admin-function` adds its imports above this line)
 
 /**
  * Admin functions (prefix /api/admin), registered in the admin scope: the server already checked
@@ -171,4 +172,5 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return { id, role };
     },
   );
+  // xms:admin-routes (`xms add admin-function` registers its routes above this line)
 };
