@@ -70,14 +70,17 @@ export function fixtures(): Fixtures {
   };
 }
 
-/** Sample SQL values for required columns, by type. */
-export function sampleValue(type: string): string {
-  if (/^(text|varchar|bpchar|citext|name)$/.test(type)) return `'fixture'`;
-  if (/^(int2|int4|int8|integer|bigint|smallint|numeric|float4|float8|real|double)$/.test(type)) return '1';
+/** Sample SQL values for required columns, by type; `tag` keeps rows apart under unique constraints. */
+export function sampleValue(type: string, tag = randomBytes(6).toString('hex')): string {
+  if (/^(text|varchar|bpchar|citext|name)$/.test(type)) return `'fixture_${tag}'`;
+  if (/^(int2|int4|int8|integer|bigint|smallint|numeric|float4|float8|real|double)$/.test(type)) {
+    return String(parseInt(createHash('sha256').update(tag).digest('hex').slice(0, 4), 16));
+  }
   if (type === 'bool' || type === 'boolean') return 'false';
   if (/^(timestamptz|timestamp|date)$/.test(type)) return 'now()';
   if (type === 'jsonb' || type === 'json') return `'{}'`;
   if (type === 'uuid') return 'gen_random_uuid()';
+  if (type === 'bytea') return `'\\x${createHash('sha256').update(tag).digest('hex')}'::bytea`;
   throw new Error(`no sample value for a required column of type ${type}: extend sampleValue() in test/helpers/db.ts`);
 }
 
@@ -101,10 +104,12 @@ export function insertRowSql(t: TableModel, owner: string | null, tenant: string
     cols.push('action', 'table_name');
     vals.push(`'INSERT'`, `'app.fixture'`);
   }
+  // seeded rows get stable values, new rows (withKey false) fresh ones
+  const tag = withKey ? createHash('sha256').update(`${t.name}:${owner}:${tenant}`).digest('hex').slice(0, 12) : undefined;
   for (const [c, type] of Object.entries(t.required)) {
     if (cols.includes(c)) continue;
     cols.push(c);
-    vals.push(sampleValue(type));
+    vals.push(sampleValue(type, tag));
   }
   const pk = t.primaryKey[0];
   if (withKey && t.primaryKey.length === 1 && pk && t.columnTypes[pk] === 'uuid' && !cols.includes(pk)) {

@@ -27,9 +27,22 @@ export interface TestDatabase {
 
 let shared: Promise<TestDatabase> | undefined;
 
-/** One migrated database per test file. */
+/**
+ * One migrated database per test file (uvu runs every file in one process: closing it forgets it,
+ * so the next file opens its own).
+ */
 export function testDatabase(): Promise<TestDatabase> {
-  shared ??= ON_POSTGRES ? postgresDatabase() : pgliteTestDatabase();
+  if (!shared) {
+    const opening = ON_POSTGRES ? postgresDatabase() : pgliteTestDatabase();
+    shared = opening.then((tdb) => ({
+      ...tdb,
+      async close() {
+        if (shared === current) shared = undefined;
+        await tdb.close();
+      },
+    }));
+    const current = shared;
+  }
   return shared;
 }
 
