@@ -1,0 +1,54 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+
+export const WEB_DIR = join(process.cwd(), 'web');
+
+/** Values that must never reach the bundle, put in the environment of the test build. */
+export const CANARIES = [
+  'canary-db-password-3f9a1c',
+  'canary-secret-7b2e44',
+  'canary-vite-secret-51d0aa',
+];
+
+/**
+ * Builds the SPA with Vite's API into outDir, with canary secrets in the environment: DATABASE_URL,
+ * a server secret, and even a VITE_-prefixed one (the app's code reads no build variable, so not
+ * even that one may appear).
+ */
+export async function buildSpa(outDir: string): Promise<void> {
+  const saved = { ...process.env };
+  process.env.DATABASE_URL = `postgres://xms_app:${CANARIES[0]}@db.invalid:5432/app`;
+  process.env.SESSION_SECRET = CANARIES[1];
+  process.env.VITE_CANARY = CANARIES[2];
+  try {
+    const { build } = await import('vite');
+    await build({
+      configFile: join(WEB_DIR, 'vite.config.ts'),
+      logLevel: 'error',
+      build: { outDir, emptyOutDir: true },
+    });
+  } finally {
+    for (const key of ['DATABASE_URL', 'SESSION_SECRET', 'VITE_CANARY']) {
+      if (saved[key] === undefined) delete process.env[key];
+      else process.env[key] = saved[key];
+    }
+  }
+}
+
+/** The SPA's own sources (web/src). */
+export function sourceFiles(dir = join(WEB_DIR, 'src')): { path: string; text: string }[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return sourceFiles(path);
+    if (!/\.(ts|tsx|css)$/.test(name)) return [];
+    return [{ path: relative(process.cwd(), path), text: readFileSync(path, 'utf8') }];
+  });
+}
+
+/** Source text without comments (block comments, whole-line and trailing `// ` comments). */
+export function withoutComments(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/^\s*\/\/.*$/gm, '')
+    .replace(/\s\/\/\s.*$/gm, '');
+}

@@ -1,0 +1,128 @@
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { api, ApiError, type User } from './api.js';
+import { FEATURES } from './features.js';
+import { href, navigate, useRoute, type Route } from './router.js';
+import { Login } from './pages/Login.js';
+import { SignUp } from './pages/SignUp.js';
+import { ResetPassword } from './pages/ResetPassword.js';
+import { Records } from './pages/Records.js';
+import { AdminUsers } from './pages/AdminUsers.js';
+import { AuditLog } from './pages/AuditLog.js';
+import { CsvImport } from './pages/CsvImport.js';
+
+type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
+
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'reset-password'];
+
+export function App() {
+  const route = useRoute();
+  const [session, setSession] = useState<SessionState>({ status: 'loading' });
+
+  const refresh = useCallback(async () => {
+    try {
+      setSession({ status: 'signed-in', user: await api.me() });
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) setSession({ status: 'anonymous' });
+      else setSession({ status: 'anonymous' });
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh]);
+
+  // any 401 from a page means the session ended (expired, revoked): back to the login page
+  const onUnauthenticated = useCallback(() => {
+    setSession({ status: 'anonymous' });
+    navigate('login');
+  }, []);
+
+  useEffect(() => {
+    if (session.status === 'anonymous' && (!route || !PUBLIC_PAGES.includes(route))) navigate('login');
+    if (session.status === 'signed-in' && (!route || route === 'login' || route === 'signup')) navigate('records');
+  }, [session, route]);
+
+  if (route === 'reset-password') {
+    return (
+      <Shell>
+        <ResetPassword />
+      </Shell>
+    );
+  }
+  if (session.status === 'loading') {
+    return (
+      <Shell>
+        <p className="muted">Loading…</p>
+      </Shell>
+    );
+  }
+  if (session.status === 'anonymous') {
+    return <Shell>{route === 'signup' ? <SignUp /> : <Login onLoggedIn={refresh} />}</Shell>;
+  }
+
+  const user = session.user;
+  // UX only: the server refuses every admin route to a non-admin session (403)
+  const isAdmin = user.role === 'admin';
+  const logout = async () => {
+    try {
+      await api.logout();
+    } finally {
+      setSession({ status: 'anonymous' });
+      navigate('login');
+    }
+  };
+
+  let page;
+  if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
+  else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
+
+  return (
+    <Shell
+      nav={
+        <nav className="nav" aria-label="Main">
+          <a href={href('records')} className={route === 'records' ? 'active' : undefined}>
+            Records
+          </a>
+          {FEATURES.csvImport && (
+            <a href={href('import')} className={route === 'import' ? 'active' : undefined}>
+              Import CSV
+            </a>
+          )}
+          {isAdmin && FEATURES.admin && (
+            <>
+              <a href={href('users')} className={route === 'users' ? 'active' : undefined}>
+                Users
+              </a>
+              <a href={href('audit')} className={route === 'audit' ? 'active' : undefined}>
+                Audit log
+              </a>
+            </>
+          )}
+          <span className="spacer" />
+          <span className="muted" data-testid="whoami">
+            {user.email ?? user.displayName ?? user.id} ({user.role})
+          </span>
+          <button type="button" className="link" onClick={() => void logout()}>
+            Log out
+          </button>
+        </nav>
+      }
+    >
+      {page}
+    </Shell>
+  );
+}
+
+function Shell({ nav, children }: { nav?: ReactNode; children: ReactNode }) {
+  return (
+    <div className="shell">
+      <header className="header">
+        <strong className="brand">App</strong>
+        {nav}
+      </header>
+      <main className="main">{children}</main>
+    </div>
+  );
+}

@@ -1,0 +1,204 @@
+/**
+ * The SPA's only way to reach the server.
+ *
+ * - Same origin only: every path is relative ("/api/..."), so the session cookie
+ *   (`__Host-session`, HttpOnly) is sent by the browser and never seen by JavaScript. Nothing here
+ *   reads, stores or forwards a token: no localStorage, no sessionStorage, no Authorization header.
+ * - `credentials: 'same-origin'` and `mode: 'same-origin'`: a request to another origin fails
+ *   instead of leaking the cookie; the browser adds `Origin` / `Sec-Fetch-Site: same-origin` to every
+ *   write, which is what the server's CSRF hook checks.
+ * - `cache: 'no-store'`: API answers carry personal data.
+ *
+ * The browser gates of this SPA (admin pages shown to admins only) are UX: the server checks the
+ * session's role on every admin route (invariant I16).
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+function apiPath(path: string): string {
+  if (!path.startsWith('/api/')) throw new Error(`not an API path: ${path}`);
+  return path;
+}
+
+async function send<T>(method: Method, path: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(apiPath(path), {
+      method,
+      body,
+      headers: { accept: 'application/json', ...headers },
+      credentials: 'same-origin',
+      mode: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    });
+  } catch {
+    throw new ApiError(0, 'network_error', 'The server cannot be reached.');
+  }
+  if (response.status === 204) return undefined as T;
+  const text = await response.text();
+  let data: unknown = undefined;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = undefined;
+    }
+  }
+  if (!response.ok) {
+    const error = (data ?? {}) as { error?: string; message?: string };
+    const message =
+      response.status === 429
+        ? 'Too many attempts; try again later.'
+        : typeof error.message === 'string' && error.message
+          ? error.message
+          : `Request failed (${response.status}).`;
+    throw new ApiError(response.status, typeof error.error === 'string' ? error.error : 'http_error', message, data);
+  }
+  return data as T;
+}
+
+export function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
+  if (body === undefined) return send<T>(method, path);
+  return send<T>(method, path, JSON.stringify(body), { 'content-type': 'application/json' });
+}
+
+export function upload<T>(path: string, form: FormData): Promise<T> {
+  // multipart: the browser sets the content type with its boundary
+  return send<T>('POST', path, form);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API shapes the SPA uses (src/routes/**). Keep them in this one place.
+// ---------------------------------------------------------------------------------------------
+
+export interface User {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+  tenantId: string;
+  role: string;
+}
+
+export interface RecordRow {
+  id: string;
+  title: string;
+  body: string;
+  ownerId?: string;
+  createdAt?: string;
+  updatedAt?: string;
+}
+
+export interface Member {
+  id: string;
+  email: string | null;
+  displayName: string | null;
+  role: string;
+  active: boolean;
+}
+
+export interface AuditEntry {
+  id: string;
+  at: string;
+  actorId: string | null;
+  action: string;
+  table: string;
+  rowKey: string | null;
+  oldRow: unknown;
+  newRow: unknown;
+}
+
+/** POST /api/imports/:table (the csv-import feature): 200 with this report; 422 with `invalid`. */
+export interface ImportResult {
+  table?: string;
+  rows?: number;
+  inserted?: number;
+  duplicates?: { inFile?: number; existing?: number; file?: boolean };
+  invalid?: { line: number; reason: string }[];
+  invalidCount?: number;
+}
+
+/** Accepts `{ <key>: [...] }`, `{ rows: [...] }` or a bare array. */
+function list<T>(data: unknown, key: string): T[] {
+  if (Array.isArray(data)) return data as T[];
+  const object = (data ?? {}) as Record<string, unknown>;
+  const value = object[key] ?? object.rows ?? object.items;
+  return Array.isArray(value) ? (value as T[]) : [];
+}
+
+function one<T>(data: unknown, key: string): T {
+  const object = (data ?? {}) as Record<string, unknown>;
+  return (object[key] ?? data) as T;
+}
+
+/** snake_case or camelCase rows from the server -> RecordRow */
+function toRecord(row: Record<string, unknown>): RecordRow {
+  return {
+    id: String(row.id),
+    title: String(row.title ?? ''),
+    body: String(row.body ?? ''),
+    ownerId: (row.ownerId ?? row.owner_id) as string | undefined,
+    createdAt: (row.createdAt ?? row.created_at) as string | undefined,
+    updatedAt: (row.updatedAt ?? row.updated_at) as string | undefined,
+  };
+}
+
+function toAudit(row: Record<string, unknown>): AuditEntry {
+  return {
+    id: String(row.id ?? ''),
+    at: String(row.at ?? row.createdAt ?? row.created_at ?? ''),
+    actorId: (row.actorId ?? row.actor_id ?? null) as string | null,
+    action: String(row.action ?? ''),
+    table: String(row.table ?? row.tableName ?? row.table_name ?? ''),
+    rowKey: (row.rowKey ?? row.row_key ?? null) as string | null,
+    oldRow: row.oldRow ?? row.old_row ?? null,
+    newRow: row.newRow ?? row.new_row ?? null,
+  };
+}
+
+const id = (value: string) => encodeURIComponent(value);
+
+export const api = {
+  me: async () => one<User>(await request('GET', '/api/me'), 'user'),
+  login: (email: string, password: string) => request<{ user: Pick<User, 'id' | 'tenantId' | 'role'> }>('POST', '/api/auth/login', { email, password }),
+  signup: (input: { email: string; password: string; tenantName: string; displayName?: string }) =>
+    request<{ status: string; message: string }>('POST', '/api/auth/signup', input),
+  logout: () => request<void>('POST', '/api/auth/logout'),
+  resetPassword: (token: string, password: string) => request<{ message: string }>('POST', '/api/auth/password-reset', { token, password }),
+
+  records: {
+    list: async () => list<Record<string, unknown>>(await request('GET', '/api/records'), 'records').map(toRecord),
+    create: async (input: { title: string; body: string }) => toRecord(one(await request('POST', '/api/records', input), 'record')),
+    update: async (recordId: string, input: { title: string; body: string }) =>
+      toRecord(one(await request('PATCH', `/api/records/${id(recordId)}`, input), 'record')),
+    remove: (recordId: string) => request<void>('DELETE', `/api/records/${id(recordId)}`),
+  },
+
+  admin: {
+    users: async () => list<Member>(await request('GET', '/api/admin/users'), 'users'),
+    createUser: (input: { email: string; role: string; displayName?: string }) =>
+      request<{ user: { id: string; email: string; role: string }; invitationLink: string; expiresInHours: number }>('POST', '/api/admin/users', input),
+    setRole: (userId: string, role: string) => request<{ id: string; role: string }>('PUT', `/api/admin/users/${id(userId)}/role`, { role }),
+    deactivate: (userId: string) => request<{ id: string; active: boolean }>('POST', `/api/admin/users/${id(userId)}/deactivate`),
+    remove: (userId: string) => request<void>('DELETE', `/api/admin/users/${id(userId)}`),
+    resetPassword: (userId: string) => request<{ resetLink: string; expiresInHours: number }>('POST', `/api/admin/users/${id(userId)}/password-reset`),
+    audit: async () => list<Record<string, unknown>>(await request('GET', '/api/admin/audit'), 'entries').map(toAudit),
+  },
+
+  importCsv: (path: string, file: File) => {
+    const form = new FormData();
+    form.append('file', file, file.name);
+    return upload<ImportResult>(path, form);
+  },
+};

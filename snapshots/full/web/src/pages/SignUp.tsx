@@ -1,0 +1,70 @@
+import { useState } from 'react';
+import { api } from '../api.js';
+import { href, navigate } from '../router.js';
+import { Alert, Field, onSubmit, useAction } from '../ui.js';
+
+/** Sign-up creates a new tenant whose first user is its admin (src/routes/public/auth.ts). */
+export function SignUp() {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [tenantName, setTenantName] = useState('');
+  const [displayName, setDisplayName] = useState('');
+  const [done, setDone] = useState('');
+  const { busy, error, run } = useAction();
+
+  const submit = onSubmit(async () => {
+    const result = await run(() => api.signup({ email: email.trim(), password, tenantName: tenantName.trim(), displayName: displayName.trim() }));
+    if (result) {
+      setPassword('');
+      setDone(result.message);
+    }
+  });
+
+  if (done) {
+    return (
+      <section className="card narrow">
+        <h1>Sign up</h1>
+        <Alert kind="ok">{done}</Alert>
+        <button type="button" onClick={() => navigate('login')}>
+          Go to log in
+        </button>
+      </section>
+    );
+  }
+
+  return (
+    <section className="card narrow">
+      <h1>Sign up</h1>
+      <form onSubmit={submit} className="form" aria-label="Sign up">
+        <Field label="Organisation">
+          <input name="tenantName" required maxLength={200} value={tenantName} onChange={(e) => setTenantName(e.target.value)} />
+        </Field>
+        <Field label="Your name">
+          <input name="displayName" maxLength={200} autoComplete="name" value={displayName} onChange={(e) => setDisplayName(e.target.value)} />
+        </Field>
+        <Field label="E-mail">
+          <input name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        </Field>
+        <Field label="Password (at least 15 characters; a long phrase is best)">
+          <input
+            name="password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={12}
+            maxLength={1024}
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </Field>
+        <Alert kind="error">{error}</Alert>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Signing up…' : 'Sign up'}
+        </button>
+      </form>
+      <p className="muted">
+        Already registered? <a href={href('login')}>Log in</a>
+      </p>
+    </section>
+  );
+}

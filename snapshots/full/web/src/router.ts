@@ -1,0 +1,42 @@
+import { useEffect, useState } from 'react';
+
+/**
+ * Hash routing (`/#/records`): the server serves the SPA only at `/` (and `/reset-password`, the
+ * link an admin hands out), so no other path needs to be public.
+ */
+export type Route = 'login' | 'signup' | 'records' | 'users' | 'audit' | 'import' | 'reset-password';
+
+const ROUTES: readonly Route[] = ['login', 'signup', 'records', 'users', 'audit', 'import'];
+
+export function currentRoute(): Route | undefined {
+  if (window.location.pathname === '/reset-password') return 'reset-password';
+  const name = window.location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] ?? '';
+  return (ROUTES as readonly string[]).includes(name) ? (name as Route) : undefined;
+}
+
+export function navigate(route: Route): void {
+  if (window.location.pathname !== '/') {
+    window.history.replaceState(null, '', `/#/${route}`);
+    window.dispatchEvent(new HashChangeEvent('hashchange'));
+    return;
+  }
+  window.location.hash = `#/${route}`;
+}
+
+export function useRoute(): Route | undefined {
+  const [route, setRoute] = useState(currentRoute);
+  useEffect(() => {
+    const update = () => setRoute(currentRoute());
+    window.addEventListener('hashchange', update);
+    window.addEventListener('popstate', update);
+    return () => {
+      window.removeEventListener('hashchange', update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return route;
+}
+
+export function href(route: Route): string {
+  return `/#/${route}`;
+}
