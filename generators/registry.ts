@@ -7,6 +7,8 @@ import type { FeatureGenerator } from './types.js';
 export const GENERATORS: Record<string, () => Promise<FeatureGenerator>> = {
   table: () => import('./table/index.js').then((m) => m.default),
   'csv-import': () => import('./csv-import/index.js').then((m) => m.default),
+  'admin-function': () => import('./admin-function/index.js').then((m) => m.default),
+  auth: () => import('./auth/index.js').then((m) => m.default),
 };
 
 export function generatorNames(): string[] {

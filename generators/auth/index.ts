@@ -1,0 +1,95 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../../lib/engine/errors.js';
+import { readProjectFile } from '../../lib/engine/changes.js';
+import { builtinTemplatesDir } from '../../lib/engine/paths.js';
+import { createHandlebars } from '../../lib/engine/render.js';
+import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+import { assertApp } from '../table/index.js';
+
+/**
+ * The accounts, sessions and rate-limit files of the base app (the HTTP issue's auth subsystem), as
+ * the built-in templates have them. `xms add auth` restores the missing ones into an app scaffolded
+ * (or forked) without them; identical files are left alone; a file present with other content is a
+ * refusal (merging security code by guesswork would be worse than stopping).
+ */
+export const AUTH_FILES = [
+  'src/auth/accounts.ts',
+  'src/auth/sessions.ts',
+  'src/security/csrf.ts',
+  'src/security/passwords.ts',
+  'src/security/rate-limit.ts',
+  'src/security/tokens.ts',
+  'src/routes/public/auth.ts',
+  'data/common-passwords.txt',
+  'data/common-passwords.LICENSE.txt',
+  'supabase/migrations/20240101000300_xms_auth.sql',
+  'test/http/rate-limit.test.ts',
+];
+const AUTH_DEPENDENCIES = ['argon2', 'cookie', 'rate-limiter-flexible'];
+
+function baseFile(path: string): string | undefined {
+  const file = join(builtinTemplatesDir(), 'app', 'base', path);
+  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
+}
+
+/** The dependency ranges the base app's package.json template gives the auth subsystem. */
+function baseDependencies(): Record<string, string> {
+  const source = readFileSync(join(builtinTemplatesDir(), 'app', 'base', 'package.json.hbs'), 'utf8');
+  const hbs = createHandlebars([]);
+  const rendered = hbs.compile(source, { noEscape: true })({
+    name: 'x', features: { admin: false, csvImport: false, ui: false }, db: 'pglite', packageManager: 'npm', run: 'npm run', xmsVersion: '0.0.0', xmsSpec: '*',
+  });
+  const deps = (JSON.parse(rendered) as { dependencies?: Record<string, string> }).dependencies ?? {};
+  return Object.fromEntries(AUTH_DEPENDENCIES.filter((name) => deps[name]).map((name) => [name, deps[name]!]));
+}
+
+const generator: FeatureGenerator = {
+  name: 'auth',
+  description:
+    'Accounts (argon2id, common-password list), sessions (__Host- cookie, stored hashed) and shared rate limits: ' +
+    'restores the base app\'s files an app lacks; identical files are left alone, different ones are a refusal.',
+  questions: [],
+
+  async plan(appDir: string, _answers: Answers): Promise<FileChange[]> {
+    assertApp(appDir);
+    const changes: FileChange[] = [];
+    const conflicts: string[] = [];
+    for (const path of AUTH_FILES) {
+      const wanted = baseFile(path);
+      if (wanted === undefined) continue; // not part of this version of the templates
+      const present = readProjectFile(appDir, path);
+      if (present === undefined) changes.push({ path, after: wanted });
+      else if (present !== wanted) conflicts.push(path);
+    }
+    if (conflicts.length > 0) {
+      throw new UserError(
+        `refusing to overwrite ${conflicts.join(', ')}: ${conflicts.length > 1 ? 'they differ' : 'it differs'} from the built-in auth template; ` +
+          'compare by hand (or move the file away and run xms add auth again).',
+      );
+    }
+    const before = readProjectFile(appDir, 'package.json');
+    if (before !== undefined) {
+      const pkg = JSON.parse(before) as { dependencies?: Record<string, string> };
+      const deps = { ...(pkg.dependencies ?? {}) };
+      let changed = false;
+      for (const [name, range] of Object.entries(baseDependencies())) {
+        if (!deps[name]) {
+          deps[name] = range;
+          changed = true;
+        }
+      }
+      if (changed) {
+        pkg.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+        changes.push({ path: 'package.json', before, after: `${JSON.stringify(pkg, null, 2)}\n` });
+      }
+    }
+    return changes;
+  },
+
+  async after(_appDir: string): Promise<string[]> {
+    return ['run npm install, then npm run db:migrate (the auth migration) and npm test'];
+  },
+};
+
+export default generator;
