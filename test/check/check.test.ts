@@ -1,0 +1,123 @@
+// run-tests: serial
+/**
+ * `xms check`: its building blocks (policy expression parsing, drift comparison, config.toml), the CLI
+ * (human and --json output, exit codes) and the control on every preset: a fresh app passes.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { CHECKS, CHECK_IDS, exposedSchemas, formatReport, runCheck, type Report } from '../../lib/check/index.js';
+import { outerIdentifiers, unwrappedHelpers, withoutSubqueries } from '../../lib/check/db-checks.js';
+import { comparePolicies, isXmsInfrastructure } from '../../lib/check/drift.js';
+import { policyDefinition, type PolicyRow } from '../../lib/check/database.js';
+import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
+import { scaffold } from './app.js';
+
+test('every check id is unique, stable-shaped and documented in the README', () => {
+  assert.is(new Set(CHECK_IDS).size, CHECK_IDS.length);
+  const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+  for (const c of CHECKS) {
+    assert.match(c.id, /^(DB|SRV|BLD|REPO)\d{3}-[a-z0-9-]+$/);
+    assert.ok(readme.includes(c.id), `README documents ${c.id}`);
+  }
+});
+
+test('policy expressions: columns outside sub-selects, unwrapped identity helpers', () => {
+  const wrapped = '(tenant_id = ( SELECT app.current_tenant_id() AS current_tenant_id))';
+  assert.equal(outerIdentifiers(wrapped), ['tenant_id']);
+  assert.equal(unwrappedHelpers(wrapped), []);
+  const own = '((owner_id = ( SELECT app.current_user_id() AS current_user_id)) AND (tenant_id = ( SELECT app.current_tenant_id() AS current_tenant_id)))';
+  assert.equal(outerIdentifiers(own).sort(), ['owner_id', 'tenant_id']);
+  assert.equal(unwrappedHelpers('(tenant_id = app.current_tenant_id())'), ['app.current_tenant_id']);
+  assert.equal(unwrappedHelpers('(user_id = auth.uid())'), ['auth.uid']);
+  assert.equal(unwrappedHelpers('(user_id = ( SELECT auth.uid() AS uid))'), []);
+  const users = '(id IN ( SELECT m.user_id FROM app.memberships m WHERE (m.tenant_id = ( SELECT app.current_tenant_id() AS current_tenant_id))))';
+  assert.equal(withoutSubqueries(users).replace(/\s+/g, ' ').trim(), '(id IN )');
+  assert.equal(outerIdentifiers("(status = 'open'::text)"), ['status', 'text']);
+});
+
+test('drift: missing, changed, extra and hand-written policies; infrastructure migrations recognised', () => {
+  const p = (name: string, qual: string, schema = 'app'): PolicyRow => ({
+    schemaname: schema, tablename: 'records', policyname: name, permissive: 'PERMISSIVE', roles: ['xms_member'], cmd: 'SELECT', qual, with_check: null,
+  });
+  assert.ok(isXmsInfrastructure('supabase/migrations/20240101000000_xms_base.sql'));
+  assert.not.ok(isXmsInfrastructure('supabase/migrations/20240101000200_xms_permissions.sql'));
+  assert.not.ok(isXmsInfrastructure('supabase/migrations/20250101000000_add_things.sql'));
+  const origin = new Map([
+    ['app.records.records_auth', 'supabase/migrations/20240101000100_xms_tables.sql'],
+    ['app.records.open', 'supabase/migrations/20250101000000_hand.sql'],
+  ]);
+  const expected = [p('xms_a', '(tenant_id = 1)'), p('xms_b', '(tenant_id = 2)'), p('records_auth', 'true'), p('open', 'true')];
+  const live = [p('xms_a', '(tenant_id = 1)'), p('xms_b', 'true'), p('records_auth', 'true'), p('open', 'true'), p('sneaky', 'true'), p('other', 'true', 'auth')];
+  const findings = comparePolicies(live, [...expected, p('xms_c', '(x = 1)')], origin, (s) => s !== 'auth');
+  const got = findings.map((f) => `${f.id} ${f.object.split(' ')[2]}`).sort();
+  assert.equal(got, [
+    'DB003-policy-drift sneaky',
+    'DB003-policy-drift xms_b',
+    'DB003-policy-drift xms_c',
+    'DB004-policy-outside-matrix open',
+  ]);
+  assert.is(policyDefinition({ ...p('x', ' ( a  =  b ) '), roles: '{b,a}' }), 'permissive select to a,b using ( a = b ) check -');
+});
+
+test('exposed schemas come from supabase/config.toml [api] schemas', () => {
+  const { appDir, cleanup } = scaffold('minimal');
+  try {
+    assert.equal(exposedSchemas(appDir), ['public']);
+    const file = join(appDir, 'supabase', 'config.toml');
+    writeFileSync(file, '[db]\nmajor_version = 15\n\n[api]\nenabled = true\nschemas = ["public", "graphql_public", "api"]\n\n[auth]\nschemas = ["nope"]\n');
+    assert.equal(exposedSchemas(appDir), ['public', 'graphql_public', 'api']);
+  } finally {
+    cleanup();
+  }
+});
+
+function assertPasses(report: Report, label: string): void {
+  const errors = report.findings.filter((f) => f.severity === 'error');
+  assert.equal(errors, [], `${label}: ${formatReport(report)}`);
+}
+
+for (const preset of ['minimal', 'full'] as const) {
+  test(`control: a fresh ${preset} app passes xms check`, async () => {
+    const { appDir, cleanup } = scaffold(preset);
+    try {
+      const report = await runCheck(appDir);
+      assertPasses(report, preset);
+      assert.is(report.database, 'pglite');
+      console.log(`  ${preset}: passed in ${(report.ms / 1000).toFixed(1)} s`);
+    } finally {
+      cleanup();
+    }
+  });
+}
+
+test('CLI: human output and exit 0 on a passing app; --json and exit 1 with a finding; bad options', () => {
+  const { appDir, cleanup } = scaffold('default');
+  try {
+    const ok = runCli(XMS_BIN, ['check', '--cwd', appDir]);
+    assert.is(ok.status, 0, ok.stdout + ok.stderr);
+    assert.match(ok.stdout, /^ok: 0 error\(s\)/m);
+    assert.match(ok.stdout, /checks in \d+\.\d s/);
+
+    mkdirSync(join(appDir, 'dist', 'public'), { recursive: true });
+    writeFileSync(join(appDir, 'dist', 'public', 'app.js'), 'fetch("/api");\nconst u = "postgresql://u:p@h/db";\n');
+    const bad = runCli(XMS_BIN, ['check', '--json', '--skip-db'], { cwd: appDir });
+    assert.is(bad.status, 1, bad.stderr);
+    const report = JSON.parse(bad.stdout) as Report;
+    assert.is(report.database, 'skipped');
+    const f = report.findings.find((x) => x.id === 'BLD001-secret-in-bundle');
+    assert.ok(f, bad.stdout);
+    assert.equal(Object.keys(f!).sort(), ['fix', 'id', 'message', 'object', 'severity']);
+    assert.is(f!.object, join('dist', 'public', 'app.js') + ':2');
+    assert.not.match(f!.message, 'u:p@', 'the password is redacted');
+
+    const unknown = runCli(XMS_BIN, ['check', '--frobnicate', '--cwd', appDir]);
+    assert.is(unknown.status, 1);
+    assert.match(unknown.stderr, /^xms: unknown option for xms check: --frobnicate$/m);
+  } finally {
+    cleanup();
+  }
+});
+
+test.run();
