@@ -8,7 +8,7 @@ import { authRoutes } from '../routes/public/auth.js';
 import { healthRoutes } from '../routes/public/health.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
-import { ActionLimiter, ApiLimiter, RateLimited } from '../security/rate-limit.js';
+import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
 
@@ -52,6 +52,12 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     reset: new ActionLimiter(db.authQuery, 'reset', config.authLimit),
   };
   app.decorate('xms', { config, db, limits });
+  // expired counters are deleted hourly, as xms_auth like every other limiter statement
+  const sweeper = setInterval(() => {
+    clearExpiredLimits(db.authQuery).catch((error: unknown) => app.log.warn({ err: error }, 'rate-limit sweep failed'));
+  }, 3_600_000);
+  sweeper.unref();
+  app.addHook('onClose', async () => clearInterval(sweeper));
   app.decorateRequest('session', null);
   app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, _fn: (tx: Tx) => Promise<R>): Promise<R> {
     return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));

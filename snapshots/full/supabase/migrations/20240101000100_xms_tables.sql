@@ -141,26 +141,51 @@ declare
      and s.idle_expires_at > pg_catalog.now()$q$;
   claims text := $q$(nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb -> 'app_metadata')$q$;
 begin
-  if pg_catalog.to_regprocedure('auth.uid()') is null then
+  -- a catalog lookup: to_regprocedure() would need USAGE on schema auth, which xms_owner lacks
+  if not exists (select from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+                  where n.nspname = 'auth' and p.proname = 'uid' and p.pronargs = 0) then
     return;
   end if;
+  -- plpgsql: auth.uid() and the claims are only looked at for `authenticated`, so the request
+  -- roles need no privilege on schema auth
   execute pg_catalog.format($f$
     create or replace function app.current_user_id() returns uuid
-    language sql stable security invoker set search_path = '' as $b$
-      select coalesce((select s.user_id %s),
-                      case when current_user = 'authenticated' then auth.uid() end)
+    language plpgsql stable security invoker set search_path = '' as $b$
+    declare
+      v uuid;
+    begin
+      select s.user_id into v %s;
+      if v is null and current_user = 'authenticated' then
+        v := auth.uid();
+      end if;
+      return v;
+    end
     $b$ $f$, live);
   execute pg_catalog.format($f$
     create or replace function app.current_tenant_id() returns uuid
-    language sql stable security invoker set search_path = '' as $b$
-      select coalesce((select s.tenant_id %s),
-                      case when current_user = 'authenticated' then (%s ->> 'tenant_id')::uuid end)
+    language plpgsql stable security invoker set search_path = '' as $b$
+    declare
+      v uuid;
+    begin
+      select s.tenant_id into v %s;
+      if v is null and current_user = 'authenticated' then
+        v := (%s ->> 'tenant_id')::uuid;
+      end if;
+      return v;
+    end
     $b$ $f$, live, claims);
   execute pg_catalog.format($f$
     create or replace function app.current_app_role() returns text
-    language sql stable security invoker set search_path = '' as $b$
-      select coalesce((select pg_catalog.substr(s.db_role, 5) %s),
-                      case when current_user = 'authenticated' then %s ->> 'role' end)
+    language plpgsql stable security invoker set search_path = '' as $b$
+    declare
+      v text;
+    begin
+      select pg_catalog.substr(s.db_role, 5) into v %s;
+      if v is null and current_user = 'authenticated' then
+        v := %s ->> 'role';
+      end if;
+      return v;
+    end
     $b$ $f$, live, claims);
 end
 $supabase$;

@@ -110,6 +110,8 @@ test('change role: sessions revoked, the new role applies at the next log-in, au
   const admin = await signUpAndLogin(server);
   const member = await invite(admin);
   const before = await auditRows('app.memberships', admin.userId);
+  assert.is((await admin.client.request('PUT', `/api/admin/users/${member.userId}/role`, { role: 'superuser' })).status, 400, 'not a role of permissions.yml');
+  assert.is((await member.client.request('GET', '/api/me')).status, 200, 'a refused change revokes nothing');
   assert.is((await admin.client.request('PUT', `/api/admin/users/${member.userId}/role`, { role: 'admin' })).status, 200);
   assert.is((await member.client.request('GET', '/api/me')).status, 401, 'old-role session revoked');
   const promoted = await login(server, member.email, member.password);

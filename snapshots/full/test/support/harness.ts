@@ -30,6 +30,8 @@ export interface TestUser {
   tenantId: string;
   role: string;
   email: string;
+  /** the opaque session token (what the cookie carries), for withRequestTransaction in assertions */
+  token: string;
   cookie: string;
 }
 
@@ -95,7 +97,7 @@ export async function startTestApp(options: { setupSql?: string; env?: NodeJS.Pr
       );
       return { userId, tenant };
     });
-    return { id: ids.userId, tenantId: ids.tenant, role, email, cookie: `${cookieName(config)}=${token}` };
+    return { id: ids.userId, tenantId: ids.tenant, role, email, token, cookie: `${cookieName(config)}=${token}` };
   }
 
   async function call(

@@ -2,6 +2,8 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { normaliseEmail, AccountError } from '../../auth/accounts.js';
 import { revokeUserSessions } from '../../auth/sessions.js';
 import { newToken, tokenHash } from '../../security/tokens.js';
+import { can, isRole, type Action } from '../../generated/permissions.js';
+// xms:admin-imports (`xms add admin-function` adds its imports above this line)
 
 /**
  * Admin functions (prefix /api/admin), registered in the admin scope: the server already checked
@@ -18,6 +20,11 @@ import { newToken, tokenHash } from '../../security/tokens.js';
  *   PUT    /api/admin/users/:id/role              change role; sessions revoked (new token at next log-in)
  */
 const ROLE_PATTERN = '^[a-z][a-z0-9_]{0,39}$';
+
+/** Early 403 from the compiled guard map (permissions.yml): the database (RLS) still decides. */
+function allowed(role: string | undefined, action: Action): boolean {
+  return can(role, 'memberships', action);
+}
 const RESET_HOURS = 24;
 
 const idParams = {
@@ -35,10 +42,14 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   const { db } = app.xms;
 
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not_found', message: 'No such user in this tenant.' });
+  const forbidden = (reply: FastifyReply) =>
+    reply.code(403).send({ error: 'forbidden', message: 'permissions.yml does not allow this for your role.' });
+  const unknownRole = (reply: FastifyReply) => reply.code(400).send({ error: 'unknown_role', message: 'No such role in permissions.yml.' });
   const notSelf = (reply: FastifyReply) =>
     reply.code(400).send({ error: 'own_account', message: 'Administrators cannot do this to their own account.' });
 
-  app.get('/users', async (request) => {
+  app.get('/users', async (request, reply) => {
+    if (!allowed(request.session?.role, 'select')) return forbidden(reply);
     const members = await request.withDb((tx) =>
       tx.query<{ user_id: string; role: string; deactivated_at: string | null; display_name: string | null }>(
         `select m.user_id, m.role, m.deactivated_at, u.display_name
@@ -81,6 +92,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const body = request.body as { email: string; role: string; displayName?: string };
+      if (!allowed(request.session?.role, 'insert')) return forbidden(reply);
+      if (!isRole(body.role)) return unknownRole(reply);
       let email: string;
       try {
         email = normaliseEmail(body.email);
@@ -112,6 +125,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   app.post('/users/:id/password-reset', { schema: { params: idParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const session = request.session!;
+    if (!allowed(session.role, 'select')) return forbidden(reply);
     const token = newToken();
     const emails = await db.asAuth((tx) => tx.query<{ email: string }>('select email from app_private.credentials where user_id = $1', [id]));
     const found = await request.withDb(async (tx) => {
@@ -131,6 +145,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/users/:id/deactivate', { schema: { params: idParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
+    if (!allowed(request.session?.role, 'update')) return forbidden(reply);
     if (id === request.session!.userId) return notSelf(reply);
     const rows = await request.withDb((tx) =>
       tx.query('update app.memberships set deactivated_at = now() where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
@@ -142,6 +157,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
 
   app.delete('/users/:id', { schema: { params: idParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
+    if (!allowed(request.session?.role, 'delete')) return forbidden(reply);
     if (id === request.session!.userId) return notSelf(reply);
     const rows = await request.withDb((tx) =>
       tx.query('delete from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
@@ -162,6 +178,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     async (request, reply) => {
       const { id } = request.params as { id: string };
       const { role } = request.body as { role: string };
+      if (!allowed(request.session?.role, 'update')) return forbidden(reply);
+      if (!isRole(role)) return unknownRole(reply);
       if (id === request.session!.userId) return notSelf(reply);
       const rows = await request.withDb((tx) =>
         tx.query('update app.memberships set role = $2 where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id, role]),
@@ -171,4 +189,5 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return { id, role };
     },
   );
+  // xms:admin-routes (`xms add admin-function` registers its routes above this line)
 };

@@ -1,0 +1,161 @@
+// CSV import and export of app.records over HTTP, as low-privilege users (invariant I14).
+import { parse } from 'csv-parse/sync';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { multipartFile, startTestApp, type TestApp, type TestUser } from '../support/harness.js';
+
+// A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
+const FAIL_ON_BOOM = `
+set role xms_owner;
+create function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
+begin
+  if new.title = 'boom' then raise exception 'boom refused by the database'; end if;
+  return new;
+end $$;
+create trigger records_test_fail_on_boom before insert on app.records for each row execute function app.test_fail_on_boom();
+reset role;`;
+
+let t: TestApp;
+test.before(async () => {
+  t = await startTestApp({ setupSql: FAIL_ON_BOOM });
+});
+test.after(async () => {
+  await t?.close();
+});
+
+function upload(user: TestUser | null, csv: string | Buffer, filename = 'records.csv', table = 'records') {
+  const body = multipartFile('file', filename, csv);
+  return t.call(user, 'POST', `/api/imports/${table}`, body.payload, body.headers);
+}
+
+/** The rows of the export (header excluded): [id, title, body, created_at] each. */
+async function exported(user: TestUser): Promise<string[][]> {
+  const res = await t.call(user, 'GET', '/api/exports/records');
+  assert.is(res.statusCode, 200, res.body);
+  assert.match(String(res.headers['content-type']), /^text\/csv/);
+  const rows = parse(res.body) as string[][];
+  assert.equal(rows[0], ['id', 'title', 'body', 'created_at']);
+  return rows.slice(1);
+}
+
+test('no session: import and export answer 401', async () => {
+  assert.is((await upload(null, 'title\r\na\r\n')).statusCode, 401);
+  assert.is((await t.call(null, 'GET', '/api/exports/records')).statusCode, 401);
+});
+
+test('quotes, embedded newlines, a BOM and CRLF are parsed; the same file again inserts 0 rows', async () => {
+  const member = await t.user({ role: 'member' });
+  const csv = Buffer.concat([
+    Buffer.from([0xef, 0xbb, 0xbf]),
+    Buffer.from('Title,Body\r\n"Quoted, with comma","two\r\nlines"\r\nplain,"say ""hi"""\r\n'),
+  ]);
+  const first = await upload(member, csv);
+  assert.is(first.statusCode, 200, first.body);
+  assert.equal(first.json().inserted, 2);
+  assert.equal(first.json().duplicates, { inFile: 0, existing: 0, file: false });
+  const again = await upload(member, csv);
+  assert.is(again.statusCode, 200, again.body);
+  assert.is(again.json().inserted, 0);
+  assert.is(again.json().duplicates.file, true);
+  const rows = await exported(member);
+  assert.equal(
+    rows.map((r) => [r[1], r[2]]).sort(),
+    [['Quoted, with comma', 'two\r\nlines'], ['plain', 'say "hi"']],
+  );
+});
+
+test('rows repeated in the file are inserted once; rows already there are skipped', async () => {
+  const member = await t.user({ role: 'member' });
+  const res = await upload(member, 'title,body\na,x\nb,y\na,x\n  a  ,x\n');
+  assert.is(res.statusCode, 200, res.body);
+  assert.is(res.json().inserted, 2);
+  assert.is(res.json().duplicates.inFile, 2); // the trimmed "  a  " is the same row
+  const overlap = await upload(member, 'title,body\nb,y\nc,z\n', 'other.csv');
+  assert.is(overlap.statusCode, 200, overlap.body);
+  assert.is(overlap.json().inserted, 1);
+  assert.is(overlap.json().duplicates.existing, 1);
+  assert.is((await exported(member)).length, 3);
+});
+
+test('invalid rows are reported with their line numbers and nothing is inserted', async () => {
+  const member = await t.user({ role: 'member' });
+  const csv = 'title,body\ngood,1\n,missing title\n"multi\nline",ok\n' + `${'x'.repeat(501)},too long\nalso good,2,extra\n`;
+  const res = await upload(member, csv);
+  assert.is(res.statusCode, 422, res.body);
+  const body = res.json();
+  assert.is(body.error, 'invalid_rows');
+  assert.is(body.invalidCount, 3);
+  assert.equal(body.invalid.map((r: { line: number }) => r.line), [3, 6, 7]);
+  assert.match(body.invalid[0].reason, /title is required/);
+  assert.match(body.invalid[1].reason, /longer than 500/);
+  assert.match(body.invalid[2].reason, /3 cells/);
+  assert.is((await exported(member)).length, 0);
+});
+
+test('a bad header is refused: unknown columns (tenant_id, owner_id) and missing required ones', async () => {
+  const member = await t.user({ role: 'member' });
+  const other = await t.user({ role: 'admin' });
+  const forged = await upload(member, `title,tenant_id\nx,${other.tenantId}\n`);
+  assert.is(forged.statusCode, 400, forged.body);
+  assert.match(forged.json().message, /unknown column "tenant_id"/);
+  assert.is((await upload(member, `title,owner_id\nx,${other.id}\n`)).statusCode, 400);
+  assert.is((await upload(member, 'body\nx\n')).statusCode, 400);
+  assert.is((await upload(member, '')).statusCode, 400);
+  assert.is((await upload(member, 'title\n"unterminated\n')).statusCode, 400);
+  assert.is((await upload(member, 'title\nx\n', 'x.csv', 'tenants')).statusCode, 404);
+});
+
+test('the database failing on one row mid-import leaves nothing behind', async () => {
+  const member = await t.user({ role: 'member' });
+  const rows = Array.from({ length: 1200 }, (_, i) => `row ${i}`);
+  rows.splice(900, 0, 'boom');
+  const res = await upload(member, `title\n${rows.join('\n')}\n`);
+  assert.ok(res.statusCode >= 400, `expected a failure, got ${res.statusCode}`);
+  assert.is((await exported(member)).length, 0);
+  // no ledger row either: the corrected file imports
+  const fixed = await upload(member, `title\n${rows.filter((r) => r !== 'boom').join('\n')}\n`);
+  assert.is(fixed.statusCode, 200, fixed.body);
+  assert.is(fixed.json().inserted, 1200);
+});
+
+test('imports stay in the importer\'s tenant; another tenant sees nothing and may import the same file', async () => {
+  const member = await t.user({ role: 'member' });
+  const outsider = await t.user({ role: 'admin' });
+  const csv = 'title,body\nshared,file\n';
+  assert.is((await upload(member, csv)).json().inserted, 1);
+  assert.is((await exported(outsider)).length, 0);
+  const theirs = await upload(outsider, csv);
+  assert.is(theirs.json().inserted, 1, theirs.body);
+  assert.is(theirs.json().duplicates.file, false);
+  assert.is((await exported(member)).length, 1);
+});
+
+test('export neutralises formula injection', async () => {
+  const member = await t.user({ role: 'member' });
+  const res = await upload(member, 'title,body\n=1+2,+SUM(A1)\n@cmd,-2+3\n"\tTAB",ok\n');
+  assert.is(res.statusCode, 200, res.body);
+  const cells = (await exported(member)).map((r) => [r[1], r[2]]).sort();
+  assert.equal(cells, [["'\tTAB", 'ok'], ["'=1+2", "'+SUM(A1)"], ["'@cmd", "'-2+3"]]);
+});
+
+test('an oversized file is refused with 413 and nothing is inserted', async () => {
+  const previous = process.env.IMPORT_MAX_BYTES;
+  process.env.IMPORT_MAX_BYTES = '2048';
+  const small = await startTestApp();
+  try {
+    const member = await small.user({ role: 'member' });
+    const big = multipartFile('file', 'big.csv', `title\n${Array.from({ length: 400 }, (_, i) => `row ${i}`).join('\n')}\n`);
+    const res = await small.call(member, 'POST', '/api/imports/records', big.payload, big.headers);
+    assert.is(res.statusCode, 413, res.body);
+    const ok = multipartFile('file', 'ok.csv', 'title\nfits\n');
+    assert.is((await small.call(member, 'POST', '/api/imports/records', ok.payload, ok.headers)).json().inserted, 1);
+    const list = await small.call(member, 'GET', '/api/exports/records');
+    assert.is((parse(list.body) as string[][]).length, 2);
+  } finally {
+    if (previous === undefined) delete process.env.IMPORT_MAX_BYTES;
+    else process.env.IMPORT_MAX_BYTES = previous;
+    await small.close();
+  }
+});
+
+test.run();
