@@ -1,0 +1,104 @@
+// run-tests: serial
+/**
+ * `xms check --database-url` on a real PostgreSQL (15 here): DATABASE_URL (a superuser), or a
+ * throw-away cluster from scripts/pg-cluster.sh. A fresh database gets the app's migrations; the check
+ * passes; then changes made directly in the live database (not in any migration) are caught: RLS no
+ * longer forced, and a policy added by hand (drift: in the database, in neither the matrix nor the
+ * migrations). Skipped, with the reason printed, without PostgreSQL.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { applyMigrations, migrationFiles } from '../../lib/check/database.js';
+import { formatReport, runCheck } from '../../lib/check/index.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+import { scaffold } from './app.js';
+
+const script = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
+let url = process.env.DATABASE_URL;
+let clusterDir: string | undefined;
+let skipReason: string | undefined;
+
+if (!url) {
+  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
+  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
+  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
+  else {
+    try {
+      clusterDir = join('/tmp', `xms-check-pg-${process.pid}`);
+      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
+      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
+      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
+    } catch (err) {
+      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
+      rmSync(clusterDir!, { recursive: true, force: true });
+      clusterDir = undefined;
+    }
+  }
+}
+
+const dbName = `xms_check_${process.pid}`;
+function dbUrl(base: string, name: string): string {
+  const u = new URL(base);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+let app: ReturnType<typeof scaffold> | undefined;
+
+test.before(async () => {
+  if (skipReason) return;
+  app = scaffold('default');
+  await withClient(url!, (c) => c.query(`create database ${dbName}`));
+});
+
+test.after(async () => {
+  if (url && !skipReason) await withClient(url, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
+  app?.cleanup();
+  if (clusterDir) {
+    spawnSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
+    rmSync(clusterDir, { recursive: true, force: true });
+  }
+});
+
+test('a migrated PostgreSQL database passes; live changes made outside the migrations are caught', async () => {
+  if (skipReason) {
+    console.log(`  skipped: ${skipReason}`);
+    return;
+  }
+  const target = dbUrl(url!, dbName);
+  await withClient(target, async (c) => {
+    const db = { query: (s: string, p?: unknown[]) => c.query(s, p), exec: async (s: string) => void (await c.query(s)), close: async () => {} };
+    const applied = await applyMigrations(db, migrationFiles(join(app!.appDir, 'supabase', 'migrations')));
+    assert.is(applied.failure, undefined, JSON.stringify(applied.failure));
+  });
+
+  const clean = await runCheck(app!.appDir, { databaseUrl: target, groups: ['db'] });
+  assert.is(clean.database, 'postgres');
+  assert.is(clean.errors, 0, formatReport(clean));
+
+  await withClient(target, async (c) => {
+    await c.query('alter table app.records no force row level security');
+    await c.query('create policy sneaky on app.records for select to xms_member using (true)');
+  });
+  const report = await runCheck(app!.appDir, { databaseUrl: target, groups: ['db'] });
+  const ids = report.findings.filter((f) => f.severity === 'error').map((f) => `${f.id} ${f.object}`);
+  assert.ok(ids.includes('DB001-rls-not-forced app.records'), ids.join('\n'));
+  assert.ok(ids.includes('DB003-policy-drift app.records policy sneaky'), ids.join('\n'));
+});
+
+test.run();
