@@ -72,6 +72,21 @@ test("the generated app's own tests pass on real PostgreSQL", () => {
   assert.ok(summary.total > 0, 'the app ran tests');
 });
 
+test("the app's database tests pass on a Supabase-shaped database migrated by the real Supabase CLI", () => {
+  if (!process.env.DATABASE_URL || !process.env.SUPABASE_CLI) {
+    console.log('    skipped: needs DATABASE_URL (a PostgreSQL server) and SUPABASE_CLI (scripts/supabase-cli.sh)');
+    return;
+  }
+  // The harness gives each fresh database Supabase's roles and auth.uid(), then runs `supabase db push`.
+  const result = sh('node', ['--import', 'tsx', './node_modules/uvu/bin.js', 'test', 'db/.*\\.test\\.ts$'], appDir, {
+    XMS_TEST_MIGRATOR: 'supabase',
+  });
+  const summary = uvuSummary(result.output);
+  console.log(`    database suite after supabase db push: ${summary.passed}/${summary.total} passed`);
+  assert.is(result.status, 0, tail(result.output));
+  assert.ok(summary.total > 0, 'the database suite ran');
+});
+
 test('the generated app builds', () => {
   const result = sh('npm', ['run', 'build'], appDir);
   assert.is(result.status, 0, tail(result.output));
