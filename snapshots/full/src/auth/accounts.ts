@@ -107,7 +107,7 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
   if (!email) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
   const checked = checkPassword(config, password, email);
   const hash = await hashPassword(checked);
-  const userId = await db.asAuthTx(async (tx) => {
+  const userId = await db.asAuthTx(async (tx): Promise<string | undefined> => {
     const used = await tx.query<{ user_id: string; email: string }>(
       `update app_private.password_resets set used_at = now()
         where token_hash = $1 and used_at is null and expires_at > now()
@@ -124,6 +124,10 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
     // every other outstanding token of this user dies too
     await tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [reset.user_id]);
     return reset.user_id;
+  }).catch((error: unknown) => {
+    // an invitation whose address was registered meanwhile (unique e-mail): nothing was changed
+    if ((error as { code?: string }).code === '23505') return undefined;
+    throw error;
   });
   if (!userId) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
   await revokeUserSessions(db, userId);

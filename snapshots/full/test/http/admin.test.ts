@@ -46,6 +46,11 @@ test('an admin creates a user in their tenant (invitation), audited with the adm
   assert.is(member.role, 'member');
   assert.ok((await auditRows('app.memberships', admin.userId)) >= 1);
   assert.ok((await auditRows('app_private.password_resets', admin.userId)) >= 1);
+  const twice = await admin.client.request('POST', '/api/admin/users', { email: member.email, role: 'member' });
+  assert.is(twice.status, 409, 'an address already registered is not created twice');
+  const pendingEmail = randomEmail('pending');
+  assert.is((await admin.client.request('POST', '/api/admin/users', { email: pendingEmail, role: 'member' })).status, 201);
+  assert.is((await admin.client.request('POST', '/api/admin/users', { email: pendingEmail, role: 'member' })).status, 409, 'nor a pending invitation');
   const list = (await (await admin.client.request('GET', '/api/admin/users')).json()) as { users: { id: string; email: string }[] };
   assert.ok(list.users.some((u) => u.id === member.userId && u.email === member.email));
 });

@@ -102,7 +102,12 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         throw error;
       }
       const taken = await db.asAuth((tx) =>
-        tx.query('select 1 as taken from app_private.credentials where lower(email) = $1', [email]),
+        tx.query(
+          `select 1 as taken from app_private.credentials where lower(email) = $1
+           union all
+           select 1 from app_private.password_resets where lower(email) = $1 and used_at is null and expires_at > now()`,
+          [email],
+        ),
       );
       if (taken.length > 0) return reply.code(409).send({ error: 'not_created', message: 'This user could not be created.' });
       const created = await db.asAuth((tx) =>
