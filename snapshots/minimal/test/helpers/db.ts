@@ -219,9 +219,10 @@ export async function openTestDatabase(options: { mutate?: string } = {}): Promi
   }
   const ownerUrl = new URL(url);
   ownerUrl.pathname = `/${name}`;
+  if (process.env.XMS_TEST_MIGRATOR === 'supabase') await migrateWithSupabaseCli(ownerUrl.toString());
   const owner = await openDatabase({ url: ownerUrl.toString(), as: 'owner' });
   try {
-    await migrate(owner);
+    if (process.env.XMS_TEST_MIGRATOR !== 'supabase') await migrate(owner);
     await seed(owner, f);
     if (options.mutate) await owner.exec(options.mutate);
     await owner.exec(`alter role xms_app login password ${lit(TEST_APP_PASSWORD)}`);
@@ -247,6 +248,35 @@ export async function openTestDatabase(options: { mutate?: string } = {}): Promi
       }
     },
   };
+}
+
+/**
+ * XMS_TEST_MIGRATOR=supabase (with SUPABASE_CLI naming the binary): the fresh database is first given
+ * what a Supabase project has (roles anon, authenticated, service_role; auth.uid() reading the JWT
+ * claims), then migrated by the real Supabase CLI (`supabase db push`) instead of src/db/migrate.ts,
+ * so the whole suite proves the same files and policies hold on a Supabase-shaped database.
+ */
+async function migrateWithSupabaseCli(url: string): Promise<void> {
+  const cli = process.env.SUPABASE_CLI;
+  if (!cli) throw new Error('XMS_TEST_MIGRATOR=supabase needs SUPABASE_CLI (the path of the supabase binary)');
+  const pg = await import('pg');
+  const c = new pg.default.Client({ connectionString: url });
+  await c.connect();
+  try {
+    for (const role of ['anon', 'authenticated', 'service_role']) {
+      await c.query(`do $$ begin if not exists (select from pg_roles where rolname = '${role}') then create role ${role} nologin; end if; end $$`);
+    }
+    await c.query(`create schema auth`);
+    await c.query(`create function auth.uid() returns uuid language sql stable as
+      $$ select nullif(current_setting('request.jwt.claims', true)::jsonb ->> 'sub', '')::uuid $$`);
+    await c.query(`grant usage on schema auth to anon, authenticated`);
+  } finally {
+    await c.end();
+  }
+  const { spawnSync } = await import('node:child_process');
+  const remote = `${url}${url.includes('?') ? '&' : '?'}sslmode=disable`;
+  const push = spawnSync(cli, ['db', 'push', `--remote=${remote}`, '--yes'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  if (push.status !== 0) throw new Error(`supabase db push failed:\n${push.stdout}\n${push.stderr}`);
 }
 
 export interface ProbeResult<T> {
