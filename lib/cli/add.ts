@@ -93,6 +93,13 @@ export async function runGenerator(generator: FeatureGenerator, appDir: string, 
 
 export async function addCommand(argv: string[], appDir: string): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
+    console.log('Usage: xms add <generator> [options]   (xms add <generator> --help lists its flags)\n\nGenerators:');
+    for (const generatorName of generatorNames()) {
+      console.log(`  ${generatorName.padEnd(16)} ${(await GENERATORS[generatorName]!()).description}`);
+    }
+    return name === undefined ? 1 : 0;
+  }
   const generator = await loadGenerator(name);
   if (rest.includes('--help') || rest.includes('-h')) {
     console.log(`Usage: xms add ${generator.name} [options]\n\n${generator.description}\n`);
