@@ -33,7 +33,7 @@ function viteOutDirs(appDir: string): string[] {
   }
   for (const config of configs) {
     const text = readFileSync(join(appDir, config), 'utf8');
-    const m = /outDir\s*:\s*['"`]([^'"`]+)['"`]/.exec(text);
+    const m = /outDir\s*:\s*(?:fileURLToPath\(\s*new\s+URL\(\s*|resolve\([^,]*,\s*|join\([^,]*,\s*)?['"`]([^'"`]+)['"`]/.exec(text);
     const base = join(config, '..');
     out.push(m ? join(base, m[1]!) : join(base, 'dist'));
   }

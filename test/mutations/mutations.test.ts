@@ -217,6 +217,13 @@ const MUTATIONS: Mutation[] = [
     expect: 'SRV012-token-in-browser-storage',
     groups: ['server'],
   },
+  {
+    name: 'deploy-config-without-hsts',
+    what: 'weaken HSTS in the vercel.json the app deploys with',
+    edits: [{ file: 'vercel.json', find: '"value": "max-age=63072000; includeSubDomains"', replace: '"value": "max-age=0"' }],
+    expect: 'SRV013-deploy-headers',
+    groups: ['server'],
+  },
   // ---- build and repo (I15)
   {
     name: 'database-url-in-bundle',
@@ -239,8 +246,28 @@ const MUTATIONS: Mutation[] = [
   },
 ];
 
+/** Mutations of the full preset (UI): the bundle the UI build writes (web/vite.config.ts outDir dist/web). */
+const FULL_MUTATIONS: Mutation[] = [
+  {
+    name: 'service-role-key-in-ui-bundle',
+    what: 'a Supabase service_role key from .env compiled into the UI bundle',
+    edits: [
+      { file: '.env', replace: `SUPABASE_SERVICE_ROLE_KEY=${serviceRoleJwt()}\n` },
+      { file: 'dist/web/assets/index-8d1e.js', replace: `const k="${serviceRoleJwt()}";fetch("/api/records",{headers:{apikey:k}});\n` },
+    ],
+    expect: 'BLD001-secret-in-bundle',
+    groups: ['repo'],
+  },
+];
+
+function serviceRoleJwt(): string {
+  const part = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  return `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ iss: 'supabase', role: 'service_role', iat: 1700000000 })}.c2lnbmF0dXJlLW5vdC1jaGVja2Vk`;
+}
+
 let root = '';
 let appDir = '';
+let fullDir = '';
 const results: Array<{ name: string; killed: boolean; ids: string[] }> = [];
 
 function errorIds(report: Report): string[] {
@@ -258,6 +285,12 @@ test.before(() => {
     encoding: 'utf8',
   });
   assert.is(r.status, 0, r.stderr);
+  fullDir = join(root, 'full');
+  const f = spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'create-xms-app.js'), fullDir, '--yes', '--preset', 'full', '--no-git', '--no-install'], {
+    env: { ...process.env, CI: '1', CREATE_XMS_APP_SPEC: `file:${REPO_ROOT}` },
+    encoding: 'utf8',
+  });
+  assert.is(f.status, 0, f.stderr);
 });
 
 test.after(() => {
@@ -271,8 +304,15 @@ test('control: the un-mutated app passes xms check', async () => {
   console.log(`  control: xms check passed in ${(report.ms / 1000).toFixed(1)} s (${report.ran.length} checks)`);
 });
 
-for (const m of MUTATIONS) {
+test('control: the un-mutated full app passes the repo checks (its bundle folder empty until built)', async () => {
+  const report = await runCheck(fullDir, { groups: ['server', 'repo'] });
+  assert.equal(report.findings.filter((f) => f.severity === 'error'), []);
+});
+
+const ALL: Array<[Mutation, () => string]> = [...MUTATIONS.map((m) => [m, () => appDir] as [Mutation, () => string]), ...FULL_MUTATIONS.map((m) => [m, () => fullDir] as [Mutation, () => string])];
+for (const [m, dirOf] of ALL) {
   test(`mutation ${m.name}: ${m.what} -> ${m.expect}`, async () => {
+    const appDir = dirOf();
     const saved = new Map<string, string | undefined>();
     try {
       for (const e of m.edits) {
@@ -307,10 +347,11 @@ for (const m of MUTATIONS) {
 
 test('kill rate: every mutation is killed', () => {
   const killed = results.filter((r) => r.killed).length;
-  console.log(`  mutation kill rate: ${killed}/${MUTATIONS.length}`);
+  console.log(`  mutation kill rate: ${killed}/${ALL.length}`);
   for (const r of results) console.log(`    ${r.killed ? 'killed  ' : 'SURVIVED'} ${r.name} [${r.ids.join(', ')}]`);
-  assert.ok(MUTATIONS.length >= 15, 'at least 15 mutations');
-  assert.is(killed, MUTATIONS.length, `mutation kill rate ${killed}/${MUTATIONS.length}`);
+  assert.ok(ALL.length >= 15, 'at least 15 mutations');
+  assert.is(results.length, ALL.length, 'every mutation ran');
+  assert.is(killed, ALL.length, `mutation kill rate ${killed}/${ALL.length}`);
 });
 
 test.run();
