@@ -1,4 +1,3 @@
-// run-tests: serial
 /**
  * `xms check`: its building blocks (policy expression parsing, drift comparison, config.toml), the CLI
  * (human and --json output, exit codes) and the control on every preset: a fresh app passes.
