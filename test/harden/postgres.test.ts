@@ -1,0 +1,103 @@
+// run-tests: serial
+/**
+ * `xms harden --database-url` on a real PostgreSQL (15 here): the brief's fixture (with the Supabase
+ * shim) in a fresh database; harden reads the live state, writes one migration; applied, every table
+ * has RLS forced and its audit triggers; a second run writes nothing. DATABASE_URL (a superuser) or a
+ * throw-away cluster from scripts/pg-cluster.sh; skipped, with the reason printed, without PostgreSQL.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { migrationFiles } from '../../lib/check/database.js';
+import { harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
+import { REPO_ROOT } from '../helpers/cli.js';
+
+const script = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
+let url = process.env.DATABASE_URL;
+let clusterDir: string | undefined;
+let skipReason: string | undefined;
+
+if (!url) {
+  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
+  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
+  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
+  else {
+    try {
+      clusterDir = join('/tmp', `xms-harden-pg-${process.pid}`);
+      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
+      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
+      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
+    } catch (err) {
+      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
+      rmSync(clusterDir!, { recursive: true, force: true });
+      clusterDir = undefined;
+    }
+  }
+}
+
+const dbName = `xms_harden_${process.pid}`;
+const target = () => {
+  const u = new URL(url!);
+  u.pathname = `/${dbName}`;
+  return u.toString();
+};
+
+async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+const root = mkdtempSync(join(tmpdir(), 'xms-harden-pg-out-'));
+
+test.after(async () => {
+  if (url && !skipReason) await withClient(url, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
+  rmSync(root, { recursive: true, force: true });
+  if (clusterDir) {
+    spawnSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
+    rmSync(clusterDir, { recursive: true, force: true });
+  }
+});
+
+test('harden --database-url: one migration from the live state; applied, everything is forced and audited; then nothing to do', async () => {
+  if (skipReason) {
+    console.log(`  skipped: ${skipReason}`);
+    return;
+  }
+  await withClient(url!, (c) => c.query(`create database ${dbName}`));
+  await withClient(target(), async (c) => {
+    await c.query(SUPABASE_SHIM);
+    for (const m of migrationFiles(join(REPO_ROOT, 'test', 'harden', 'fixtures', 'migrations'))) await c.query(readFileSync(m.file, 'utf8'));
+  });
+  const out = join(root, 'supabase', 'migrations');
+  const first = await harden(root, { databaseUrl: target(), outDir: out });
+  assert.is(first.tables.length, 8);
+  assert.is(first.noPolicy.length, 6);
+  assert.ok(first.migration);
+  await withClient(target(), async (c) => {
+    await c.query(readFileSync(join(root, first.migration!.path), 'utf8'));
+    await c.query(readFileSync(join(root, first.migration!.path), 'utf8')); // twice: idempotent
+    const r = await c.query<{ t: string; ok: boolean; triggers: number }>(
+      `select c.relname as t, c.relrowsecurity and c.relforcerowsecurity as ok,
+              (select count(*)::int from pg_trigger g where g.tgrelid = c.oid and g.tgname like 'xms\\_audit\\_%') as triggers
+         from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'public' and c.relkind = 'r'`,
+    );
+    assert.is(r.rows.length, 8);
+    for (const row of r.rows) assert.ok(row.ok && row.triggers === 3, JSON.stringify(row));
+  });
+  const second = await harden(root, { databaseUrl: target(), outDir: out });
+  assert.is(second.migration, undefined);
+  assert.equal(second.changed, []);
+  assert.is(readdirSync(out).length, 1);
+});
+
+test.run();
