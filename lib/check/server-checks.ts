@@ -16,7 +16,7 @@ import type * as TS from 'typescript';
 import { importFrom } from './database.js';
 import type { Finding } from './types.js';
 
-type Scope = 'public' | 'protected' | 'admin' | 'root';
+export type Scope = 'public' | 'protected' | 'admin' | 'root';
 
 const ROUTE_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all']);
 const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password/i;
@@ -38,9 +38,19 @@ export async function checkServer(appDir: string): Promise<Finding[]> {
   return new ServerChecks(ts, appDir).run();
 }
 
+/** The routes as the check sees them (method, URL, scope, where), read from the source. */
+export async function routeInventory(appDir: string): Promise<Array<{ method: string; url: string; scope: Scope; at: string }>> {
+  const ts = (await importFrom<{ default: typeof TS }>('typescript', appDir)).default;
+  const checks = new ServerChecks(ts, appDir);
+  checks.run();
+  return checks.found.map(({ method, url, scope, at }) => ({ method, url, scope, at }));
+}
+
 class ServerChecks {
   private readonly out: Finding[] = [];
   private readonly cache = new Map<string, TS.SourceFile>();
+  /** every route found (after run()) */
+  found: Route[] = [];
 
   constructor(private readonly ts: typeof TS, private readonly appDir: string) {}
 
@@ -240,6 +250,8 @@ class ServerChecks {
       }
     });
 
+    this.found = routes;
+
     // SRV001: outside every scope
     for (const m of registeredModules.filter((m) => m.scope === 'root')) {
       this.add('SRV001-route-outside-scope', m.at, `route module ${this.rel(m.module)} is registered on the root instance, outside the public, protected and admin scopes`,
@@ -343,6 +355,13 @@ class ServerChecks {
       if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && n.name.text === exportName && n.initializer) body = n.initializer;
       if (this.ts.isFunctionDeclaration(n) && n.name?.text === exportName) body = n;
     });
+    if (!body) {
+      // a default export (import name differs), else the whole module
+      for (const st of sf.statements) {
+        if (this.ts.isExportAssignment(st)) body = st.expression;
+        if (this.ts.isFunctionDeclaration(st) && st.modifiers?.some((m) => m.kind === this.ts.SyntaxKind.DefaultKeyword)) body = st;
+      }
+    }
     if (!body) body = sf;
     const routes: Route[] = [];
     this.walk(body, (n) => {
@@ -350,8 +369,9 @@ class ServerChecks {
       if (n.expression.name.text === 'register') {
         const plugin = n.arguments[0];
         if (plugin && this.ts.isIdentifier(plugin)) {
-          const target = imports.get(plugin.text) ?? file;
-          routes.push(...this.moduleRoutes(target, plugin.text, scope, joinUrl(prefix, this.prefixOf(n.arguments[1])), seen));
+          // follow the app's own plugins (relative imports or declared in this file), not libraries
+          const target = imports.get(plugin.text) ?? (this.declares(sf, plugin.text) ? file : undefined);
+          if (target) routes.push(...this.moduleRoutes(target, plugin.text, scope, joinUrl(prefix, this.prefixOf(n.arguments[1])), seen));
         }
         return;
       }
@@ -359,6 +379,14 @@ class ServerChecks {
       if (r) routes.push({ ...r, scope, module: this.rel(file) });
     });
     return routes;
+  }
+
+  private declares(sf: TS.SourceFile, name: string): boolean {
+    let found = false;
+    this.walk(sf, (n) => {
+      if ((this.ts.isVariableDeclaration(n) || this.ts.isFunctionDeclaration(n)) && n.name && this.ts.isIdentifier(n.name) && n.name.text === name) found = true;
+    });
+    return found;
   }
 
   private publicList(): Set<string> {

@@ -91,6 +91,26 @@ for (const preset of ['minimal', 'full'] as const) {
   });
 }
 
+test('the route inventory read from the source: public routes are exactly the public list; admin routes in the admin scope', async () => {
+  const { routeInventory } = await import('../../lib/check/server-checks.js');
+  const { appDir, cleanup } = scaffold('default');
+  try {
+    const routes = await routeInventory(appDir);
+    const publicRoutes = routes.filter((r) => r.scope === 'public').map((r) => `${r.method} ${r.url}`).sort();
+    const listed = [...readFileSync(join(appDir, 'src', 'server', 'public-routes.ts'), 'utf8').matchAll(/^\s*'([A-Z]+ \/[^']*)',?$/gm)].map((m) => m[1]!).sort();
+    assert.ok(listed.length >= 3, listed.join());
+    assert.equal(publicRoutes, listed);
+    assert.ok(routes.some((r) => r.scope === 'protected'));
+    const admin = routes.filter((r) => r.url.startsWith('/api/admin'));
+    assert.ok(admin.length > 0);
+    for (const r of admin) assert.is(r.scope, 'admin', `${r.method} ${r.url}`);
+    assert.not.ok(routes.some((r) => r.scope === 'root'));
+    assert.is(new Set(routes.map((r) => `${r.method} ${r.url}`)).size, routes.length, 'no route counted twice');
+  } finally {
+    cleanup();
+  }
+});
+
 test('CLI: human output and exit 0 on a passing app; --json and exit 1 with a finding; bad options', () => {
   const { appDir, cleanup } = scaffold('default');
   try {
