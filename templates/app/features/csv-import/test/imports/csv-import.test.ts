@@ -7,11 +7,12 @@ import { multipartFile, startTestApp, type TestApp, type TestUser } from '../sup
 // A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
 const FAIL_ON_BOOM = `
 set role xms_owner;
-create function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
+create or replace function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
 begin
   if new.title = 'boom' then raise exception 'boom refused by the database'; end if;
   return new;
 end $$;
+drop trigger if exists records_test_fail_on_boom on app.records;
 create trigger records_test_fail_on_boom before insert on app.records for each row execute function app.test_fail_on_boom();
 reset role;`;
 

@@ -1,0 +1,84 @@
+// run-tests: serial
+// End to end for the feature generators: pack this checkout, scaffold an app from the tarball (one
+// install), run `xms add table`, `xms add csv-import` and `xms add admin-function` twice each with
+// the app's own xms binary (the second run must change nothing), then typecheck the app and run its
+// own test suite, which now includes the generated tests and the matrix tests over the new tables.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create, tempDir, REPO_ROOT } from '../helpers/cli.js';
+
+const { dir: work, cleanup } = tempDir('xms-gen-e2e-');
+const appDir = join(work, 'gen-e2e-app');
+test.after(cleanup);
+
+function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    env: { ...process.env, CI: '1', ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 10 * 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}`, stdout: result.stdout };
+}
+const tail = (text: string, lines = 60) => text.trim().split('\n').slice(-lines).join('\n');
+
+test('scaffold (admin + csv-import) from a packed tarball of this checkout and install it', () => {
+  const pack = sh('npm', ['pack', '--silent', '--pack-destination', work], REPO_ROOT);
+  assert.is(pack.status, 0, tail(pack.output));
+  const tarball = readdirSync(work).find((name) => name.endsWith('.tgz'));
+  assert.ok(tarball, 'npm pack wrote a tarball');
+  const result = create([appDir, '--features', 'admin,csv-import', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
+    env: { CREATE_XMS_APP_SPEC: `file:${join(work, tarball!)}` },
+  });
+  assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
+});
+
+const RUNS: [string, string[], RegExp][] = [
+  ['table', ['products', '--columns', 'sku:text:unique,qty:int,notes:text?'], /created src\/routes\/api\/products\.ts/],
+  ['table', ['notes', '--columns', 'title:text,body:text?,pinned:boolean'], /created src\/routes\/api\/notes\.ts/],
+  ['csv-import', ['products', '--key', 'sku'], /created src\/imports\/tables\/products\.ts/],
+  ['csv-import', ['notes'], /created src\/imports\/tables\/notes\.ts/],
+  ['admin-function', ['archive-old-records', '--description', 'Archives old records.'], /created src\/routes\/admin\/archive-old-records\.ts/],
+];
+
+test('xms add table / csv-import / admin-function write their files, and a second run changes nothing', () => {
+  for (const [name, args, created] of RUNS) {
+    const first = sh('npx', ['xms', 'add', name, ...args], appDir);
+    assert.is(first.status, 0, `xms add ${name} ${args.join(' ')}\n${tail(first.output)}`);
+    assert.match(first.stdout, created);
+  }
+  for (const [name, args] of RUNS) {
+    const again = sh('npx', ['xms', 'add', name, ...args], appDir);
+    assert.is(again.status, 0, tail(again.output));
+    assert.match(again.stdout, new RegExp(`${name}: nothing to change \\(already applied\\)`), again.output);
+  }
+  const bad = sh('npx', ['xms', 'add', 'table', 'orders', '--columns', 'from:text'], appDir);
+  assert.is.not(bad.status, 0);
+  assert.match(bad.output, /--columns: invalid column name "from": it is an SQL keyword/);
+  const testData = readFileSync(join(appDir, 'src/generated/permissions.testdata.ts'), 'utf8');
+  for (const table of ['products', 'notes', 'admin_operations', 'imports']) assert.ok(testData.includes(`"app.${table}"`), `matrix tests cover ${table}`);
+});
+
+test('the app typechecks (strict) after the generators', () => {
+  const result = sh('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], appDir);
+  assert.is(result.status, 0, tail(result.output));
+});
+
+test("the app's own tests pass after the generators (generated tests and matrix tests included)", () => {
+  const result = sh('npm', ['test'], appDir, { DATABASE_URL: '' });
+  const clean = result.output.replace(/\x1b\[[0-9;]*m/g, '');
+  const total = Number(/Total:\s+(\d+)/.exec(clean)?.[1] ?? 0);
+  const passed = Number(/Passed:\s+(\d+)/.exec(clean)?.[1] ?? 0);
+  console.log(`    generated app after the generators: ${passed}/${total} passed`);
+  assert.is(result.status, 0, tail(clean, 120));
+  for (const file of ['tables/products.test.ts', 'imports/notes.test.ts', 'admin/archive-old-records.test.ts', 'imports/csv-import.test.ts']) {
+    assert.ok(clean.includes(file), `ran ${file}`);
+  }
+});
+
+test.run();
