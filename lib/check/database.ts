@@ -22,7 +22,19 @@ export async function importFrom<T>(name: string, appDir: string): Promise<T> {
       // try the next place
     }
   }
-  return (await import(name)) as T;
+  try {
+    return (await import(name)) as T;
+  } catch {
+    throw new MissingModuleError(name);
+  }
+}
+
+/** A driver the command needs is installed neither in the project nor next to create-xms-app. */
+export class MissingModuleError extends Error {
+  override name = 'MissingModuleError';
+  constructor(readonly module: string) {
+    super(`${module} is not installed: add it to this project (npm install --save-dev ${module}) and run the command again.`);
+  }
 }
 
 interface PGliteLike {

@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { applyMigrations, migrationFiles, openPglite, openPostgres } from './database.js';
+import { applyMigrations, migrationFiles, MissingModuleError, openPglite, openPostgres } from './database.js';
 import type { Queryable } from './types.js';
 
 export class HardenError extends Error {
@@ -135,6 +135,9 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
       }
     }
     state = await readState(db, schemas);
+  } catch (error) {
+    if (error instanceof MissingModuleError) throw new HardenError(error.message);
+    throw error;
   } finally {
     await db?.close().catch(() => {});
   }

@@ -41,7 +41,9 @@ const COMMANDS: Record<string, Command> = {
       try {
         return await checkCommand(args, cwd);
       } catch (error) {
-        if (error instanceof Error && /^(unknown option|.* has no package\.json)/.test(error.message)) throw new UserError(error.message);
+        if (error instanceof Error && (/^(unknown option|.* has no package\.json)/.test(error.message) || error.name === 'MissingModuleError')) {
+          throw new UserError(error.message);
+        }
         throw error;
       }
     },
