@@ -13,7 +13,9 @@ export const API_IMPORTS_MARKER = '// xms:api-imports';
 export const API_ROUTES_MARKER = '// xms:api-routes';
 export const MATRIX_MARKER = '# xms:tables';
 /** Tables the generator must never create: the base ones and the import ledger. */
-const BUILTIN_TABLES = ['tenants', 'users', 'memberships', 'records', 'audit_log', 'imports', 'sessions', 'credentials'];
+const BUILTIN_TABLES = ['tenants', 'users', 'memberships', 'records', 'audit_log', 'imports', 'sessions', 'credentials', 'admin_operations'];
+/** Names whose /api/<name> routes the app already has. */
+const RESERVED_ROUTES = ['me', 'auth', 'admin', 'exports', 'health'];
 
 /** `<version>_xms_table_<name>.sql`: the migration of a generated table (the second run finds it by name). */
 export function findTableMigration(appDir: string, table: string) {
@@ -103,6 +105,7 @@ const generator: FeatureGenerator = {
     const columns = parseColumns(String(answers.columns ?? ''));
     assertApp(appDir);
     if (BUILTIN_TABLES.includes(table)) throw new UserError(`--name: "${table}" is a built-in table of every xms app; choose another name.`);
+    if (RESERVED_ROUTES.includes(table)) throw new UserError(`--name: "${table}" would collide with the app's /api/${table} routes; choose another name.`);
 
     const existing = findTableMigration(appDir, table);
     const spec = formatColumns(columns);

@@ -82,6 +82,7 @@ test('bad input: one line, nothing written', async () => {
   await assertRefused(app.dir, 'table', ['orders', '--columns', 'tenant_id:uuid'], /column "tenant_id" is reserved/);
   await assertRefused(app.dir, 'table', ['orders', '--columns', 'a:text:primary'], /unknown option "primary"/);
   await assertRefused(app.dir, 'table', ['records', '--columns', 'a:text'], /"records" is a built-in table/);
+  await assertRefused(app.dir, 'table', ['exports', '--columns', 'a:text'], /would collide with the app's \/api\/exports routes/);
   await assertRefused(app.dir, 'table', ['orders'], /missing answer for "columns" and no terminal to ask: pass --columns/);
 });
 
