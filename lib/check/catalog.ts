@@ -21,7 +21,7 @@ export const CHECKS: CheckInfo[] = [
   { id: 'DB008-definer-search-path', group: 'db', invariant: 'I8', what: 'every SECURITY DEFINER function pins its search_path' },
   { id: 'DB009-definer-public-execute', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function is executable by PUBLIC' },
   { id: 'DB010-definer-exposed-schema', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function lives in an exposed schema (public, app, and supabase/config.toml [api] schemas)' },
-  { id: 'DB011-definer-callable', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function other than the audit trigger audit.log_changes() is executable by the runtime or a request role (it would skip RLS)' },
+  { id: 'DB011-definer-callable', group: 'db', invariant: 'I8', what: 'no SECURITY DEFINER function other than the audit trigger audit.log_changes() is executable by the runtime or a request role, or fired by a trigger (it would skip RLS)' },
   { id: 'DB012-view-not-security-invoker', group: 'db', invariant: 'I8', what: 'every view is security_invoker (materialized views: a warning, they copy rows out of RLS)' },
   { id: 'DB013-policy-column-unindexed', group: 'db', invariant: 'I6', what: 'every column a policy filters on is the leading column of an index' },
   { id: 'DB014-helper-not-wrapped', group: 'db', invariant: 'I6', what: 'policies call identity helpers (app.current_*(), auth.uid(), auth.jwt()) as (select fn()), evaluated once per statement' },

@@ -150,6 +150,13 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
            and ${runtimeRoles('r')}
            and pg_catalog.has_function_privilege(r.oid, p.oid, 'EXECUTE')
         having count(*) > 0
+        union all
+        -- a trigger runs its function whoever fires it (EXECUTE is checked only at CREATE TRIGGER)
+        select 'DB011T:' || string_agg(distinct t.tgrelid::regclass::text, ', ')
+          from pg_catalog.pg_trigger t
+         where t.tgfoid = p.oid and not t.tgisinternal
+           and p.oid::regprocedure::text not in (${list(ALLOWED_DEFINER_FUNCTIONS)})
+        having count(*) > 0
       ) problems
       where p.prosecdef and ${APP_SCHEMA} and ${notExtension('p.oid', 'pg_proc')}
       order by 1, 2`,
@@ -164,6 +171,10 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
     } else if (code === 'DB010') {
       add('DB010-definer-exposed-schema', r.object, `SECURITY DEFINER function in the exposed schema ${detail}`,
         'move it to an unexposed schema (app_private, audit) or make it SECURITY INVOKER');
+    } else if (code === 'DB011T') {
+      add('DB011-definer-callable', r.object,
+        `SECURITY DEFINER trigger function fired by writes on ${detail}: it runs with its owner's rights for every caller and skips RLS`,
+        'make the trigger function SECURITY INVOKER so RLS applies to what it does (only audit.log_changes() may be a definer trigger)');
     } else {
       add('DB011-definer-callable', r.object,
         `SECURITY DEFINER function executable by ${detail}: it runs with its owner's rights and skips RLS for them`,

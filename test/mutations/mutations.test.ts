@@ -128,6 +128,21 @@ const MUTATIONS: Mutation[] = [
     'DB011-definer-callable',
   ),
   sqlMutation(
+    'definer-trigger-on-view',
+    "the brief's exact case: a delete trigger on a (security_invoker) view calling a SECURITY DEFINER helper, EXECUTE revoked",
+    [
+      'set role xms_owner;',
+      'create view app.records_v with (security_invoker = true) as select * from app.records;',
+      'grant select, delete on app.records_v to xms_member;',
+      'create function app_private.records_v_delete() returns trigger language plpgsql security definer set search_path = \'\'',
+      '  as $$ begin delete from app.records where id = old.id; return old; end $$;',
+      'revoke all on function app_private.records_v_delete() from public;',
+      'create trigger records_v_delete instead of delete on app.records_v for each row execute function app_private.records_v_delete();',
+      'reset role;',
+    ].join('\n'),
+    'DB011-definer-callable',
+  ),
+  sqlMutation(
     'view-without-security-invoker',
     'create a view without security_invoker',
     'set role xms_owner;\ncreate view app.all_records as select * from app.records;\ngrant select on app.all_records to xms_member;\nreset role;',
