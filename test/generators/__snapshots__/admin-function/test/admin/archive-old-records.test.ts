@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startTestApp, type TestApp, type TestUser } from '../support/harness.js';
 import { withRequestTransaction } from '../../src/db/request.js';
+import { can } from '../../src/generated/permissions.js';
 
 let t: TestApp;
 test.before(async () => {
@@ -45,6 +46,12 @@ test('an admin runs it; the trail names the admin and the tenant; another tenant
   assert.is(rows[0]!.owner_id, admin.id);
   assert.is(rows[0]!.tenant_id, admin.tenantId);
   assert.is(rows[0]!.input.reason, 'monthly clean-up');
+  if (can('admin', 'audit_log', 'select')) {
+    const audited = await withRequestTransaction(t.db, { sessionToken: admin.token, dbRole: 'admin' }, (tx) =>
+      tx.query(`select 1 from audit.log where table_name = 'app.admin_operations' and action = 'INSERT' and actor_id = $1`, [admin.id]),
+    );
+    assert.is(audited.rows.length, 1, 'the audit log records the admin as the actor');
+  }
   assert.equal(await trail(await t.user({ role: 'admin' })), []);
 });
 
