@@ -122,6 +122,10 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
         union all select 'owns ' || count(*) || ' relation(s)' from pg_catalog.pg_class c where c.relowner = r.oid having count(*) > 0
         union all select 'owns ' || count(*) || ' function(s)' from pg_catalog.pg_proc p where p.proowner = r.oid having count(*) > 0
         union all select 'owns ' || count(*) || ' schema(s)' from pg_catalog.pg_namespace s where s.nspowner = r.oid having count(*) > 0
+        union all select 'can SET ROLE ' || q.rolname || case when q.rolname = 'xms_owner' then ' (the owner of every table: it can disable RLS)' else ' (superuser or BYPASSRLS)' end
+          from pg_catalog.pg_roles q
+         where q.oid <> r.oid and (q.rolname = 'xms_owner' or q.rolsuper or q.rolbypassrls)
+           and not r.rolsuper and pg_catalog.pg_has_role(r.oid, q.oid, 'MEMBER')
       ) problems
       where ${runtimeRoles('r')}
       order by 1, 2`,

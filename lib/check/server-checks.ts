@@ -251,6 +251,7 @@ class ServerChecks {
     });
 
     this.found = routes;
+    this.rootHooks(sf);
 
     // SRV001: outside every scope
     for (const m of registeredModules.filter((m) => m.scope === 'root')) {
@@ -313,6 +314,27 @@ class ServerChecks {
       }
     }
     this.rateLimitStore();
+  }
+
+  /** Hooks on the root instance (they apply to every route): the security headers and CSRF. */
+  private rootHooks(sf: TS.SourceFile): void {
+    const hooks: Array<{ name: string; text: string }> = [];
+    const headerNames = new Set(['SECURITY_HEADERS']);
+    this.walk(sf, (n) => {
+      if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && n.initializer && /\bSECURITY_HEADERS\b/.test(n.initializer.getText())) headerNames.add(n.name.text);
+      if (this.ts.isCallExpression(n) && this.calleeName(n) === 'addHook' && this.scopeOf(n) === 'root') {
+        hooks.push({ name: this.str(n.arguments[0]) ?? '?', text: n.arguments.slice(1).map((a) => a.getText()).join(' ') });
+      }
+    });
+    const mentions = (text: string) => [...headerNames].some((h) => new RegExp(`\\b${h}\\b`).test(text));
+    if (!hooks.some((h) => ['onSend', 'onRequest', 'preHandler', 'onResponse'].includes(h.name) && /header/i.test(h.text) && mentions(h.text))) {
+      this.add('SRV005-csp-weak', this.rel(sf.fileName), 'no hook on the root instance sets SECURITY_HEADERS: responses go out without CSP, HSTS or framing headers',
+        'restore the root onSend hook that sets every SECURITY_HEADERS entry');
+    }
+    if (!hooks.some((h) => ['onRequest', 'preHandler', 'preValidation'].includes(h.name) && /csrf/i.test(h.text))) {
+      this.add('SRV014-csrf-unguarded', this.rel(sf.fileName), 'no onRequest hook on the root instance refuses cross-site state-changing requests (csrfHook)',
+        "restore app.addHook('onRequest', csrfHook(config.origin)) in src/server/app.ts");
+    }
   }
 
   private prefixOf(options: TS.Expression | undefined): string {
@@ -533,11 +555,6 @@ class ServerChecks {
     const action = xfo ? this.str(this.prop(xfo, 'action'))?.toLowerCase() : undefined;
     if (xfo && action !== 'deny' && action !== 'sameorigin') this.add('SRV007-framing-allowed', this.at(xfo), `X-Frame-Options action ${action ?? '(computed)'}`, frameFix);
 
-    // the server applies them
-    const app = this.source(join(this.appDir, 'src', 'server', 'app.ts'));
-    if (app && !/\bSECURITY_HEADERS\b/.test(app.getText().replace(/^\s*import[^;]*;/gm, ''))) {
-      this.add('SRV005-csp-weak', 'src/server/app.ts', 'the server never sets SECURITY_HEADERS (no CSP, HSTS or framing headers on responses)', 'restore the onSend hook that sets every SECURITY_HEADERS entry');
-    }
   }
 
   // ------------------------------------------------------------------ cookies (I9)

@@ -87,6 +87,20 @@ const MUTATIONS: Mutation[] = [
     expect: 'SRV004-protected-scope-unguarded',
     groups: ['server'],
   },
+  {
+    name: 'csrf-hook-removed',
+    what: 'drop the CSRF hook (cross-site POSTs accepted)',
+    edits: [{ file: 'src/server/app.ts', find: '  app.addHook(\'onRequest\', csrfHook(config.origin));\n', replace: '' }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'headers-hook-removed',
+    what: 'stop setting the security headers on responses',
+    edits: [{ file: 'src/server/app.ts', find: '    for (const [name, value] of headerEntries) reply.header(name, value);\n', replace: '' }],
+    expect: 'SRV005-csp-weak',
+    groups: ['server'],
+  },
   // ---- database (I3-I8)
   sqlMutation('disable-rls', 'disable RLS on one table', 'alter table app.records disable row level security;', 'DB001-rls-not-forced'),
   sqlMutation('drop-force-rls', 'drop FORCE on one table', 'alter table app.records no force row level security;', 'DB001-rls-not-forced'),
@@ -150,6 +164,7 @@ const MUTATIONS: Mutation[] = [
   ),
   sqlMutation('drop-audit-trigger', 'drop the audit trigger from one table', 'drop trigger xms_audit_delete on app.records;', 'DB005-audit-trigger-missing'),
   sqlMutation('audit-log-update-grant', 'grant UPDATE on the audit log to the runtime role', 'grant update on audit.log to xms_app;', 'DB006-audit-log-writable'),
+  sqlMutation('runtime-role-can-become-owner', 'let the runtime role SET ROLE to the table owner', 'grant xms_owner to xms_app;', 'DB007-runtime-role-privileged'),
   sqlMutation('runtime-role-bypassrls', 'make the runtime role BYPASSRLS', 'alter role xms_app bypassrls;', 'DB007-runtime-role-privileged'),
   sqlMutation(
     'helper-called-per-row',
