@@ -3,7 +3,7 @@ import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange } from '../types.js';
-import { assertApp, matrixChange } from '../table/index.js';
+import { assertApp, matrixChange, matrixRoles } from '../table/index.js';
 import { SQL_KEYWORDS, camel, renderTemplate } from '../table/spec.js';
 import { harnessChanges, recompileMatrix } from '../table/shared.js';
 
@@ -35,6 +35,9 @@ const generator: FeatureGenerator = {
     if (verdict !== true) throw new UserError(`--name: ${verdict}`);
     const description = String(answers.description ?? '').replace(/\s+/g, ' ').replace(/\*\//g, '* /').trim() || 'an admin operation.';
     assertApp(appDir);
+    if (!matrixRoles(appDir).includes('admin')) {
+      throw new UserError('permissions.yml declares no admin role: admin functions run in the admin scope, which needs it.');
+    }
     const identifier = camel(name.replace(/-/g, '_'));
 
     const changes: FileChange[] = [...harnessChanges(appDir)];

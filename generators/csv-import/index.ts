@@ -5,7 +5,7 @@ import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 import { listMigrations, readSchema, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange } from '../types.js';
-import { apiIndexChange, assertApp, matrixChange } from '../table/index.js';
+import { apiIndexChange, assertApp, matrixChange, matrixRoles } from '../table/index.js';
 import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem, renderTemplate } from '../table/spec.js';
 import { recompileMatrix } from '../table/shared.js';
 
@@ -107,9 +107,12 @@ const generator: FeatureGenerator = {
     // featureChanges includes the test harness (its one source is the feature folder)
     const changes: FileChange[] = [...featureChanges(appDir), ...packageJsonChange(appDir)];
     changes.push(apiIndexChange(appDir, `import { importRoutes } from './imports.js';`, 'await app.register(importRoutes);'));
-    changes.push(
-      matrixChange(appDir, 'imports', 'imports:\n  admin: { select: tenant, insert: tenant }\n  member: { select: tenant, insert: own }'),
+    // the ledger: admins see and write the tenant's; other roles write their own (the route checks
+    // insert on the target table first) and see the tenant's, so a file re-uploaded by a colleague is found
+    const ledgerRoles = matrixRoles(appDir).map((role) =>
+      role === 'admin' ? `\n  ${role}: { select: tenant, insert: tenant }` : `\n  ${role}: { select: tenant, insert: own }`,
     );
+    changes.push(matrixChange(appDir, 'imports', `imports:${ledgerRoles.join('')}`));
 
     const registryBefore = readProjectFile(appDir, REGISTRY);
     const registryText = registryBefore ?? readFileSync(join(builtinTemplatesDir(), FEATURE_DIR, REGISTRY), 'utf8');

@@ -42,6 +42,12 @@ export function matrixChange(appDir: string, table: string, entry: string): File
   return { path: MATRIX_FILE, before, after: insertAtMarker(before, MATRIX_FILE, MATRIX_MARKER, entry) };
 }
 
+/** The roles declared in the app's permissions.yml. */
+export function matrixRoles(appDir: string): string[] {
+  const roles = parseDocument(readProjectFile(appDir, MATRIX_FILE) ?? '').get('roles');
+  return isMap(roles) ? roles.items.map((pair) => String((pair.key as { value?: unknown } | null)?.value ?? pair.key)) : [];
+}
+
 /** Registers a route module in the protected API index, through its two markers. */
 export function apiIndexChange(appDir: string, importLine: string, registerLine: string): FileChange {
   const before = readProjectFile(appDir, API_INDEX);
@@ -151,7 +157,11 @@ const generator: FeatureGenerator = {
         : file(testPath, renderTemplate('table', 'routes.test.ts.hbs', context)),
       ...harnessChanges(appDir),
       apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
-      matrixChange(appDir, table, `${table}:\n  admin: tenant`),
+      matrixChange(
+        appDir,
+        table,
+        matrixRoles(appDir).includes('admin') ? `${table}:\n  admin: tenant` : `${table}: # no role may use it until you add one`,
+      ),
     ];
   },
 

@@ -2,7 +2,7 @@
 // generated tables (natural key or content hash); idempotence; refusals; --dry-run.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { add, assertRefused, assertSnapshot, assertUnchanged, findFile, fingerprint, scaffold, type TempApp } from './helpers.js';
@@ -67,6 +67,20 @@ test('an app scaffolded with the feature needs nothing for records', async () =>
   const before = fingerprint(full.dir);
   assert.equal(await add(full.dir, 'csv-import', ['records']), ['csv-import: nothing to change (already applied).']);
   assertUnchanged(before, full.dir, 'records on the full preset');
+});
+
+test('the ledger entry names every role of the matrix (a team matrix with its own roles stays valid)', async () => {
+  const team = await scaffold(['admin']);
+  try {
+    const path = join(team.dir, 'permissions.yml');
+    writeFileSync(path, readFileSync(path, 'utf8').replace(/^roles:\n/m, 'roles:\n  viewer: Reads the tenant\'s records\n'));
+    await add(team.dir, 'csv-import', ['records']);
+    const matrix = parse(readFileSync(path, 'utf8'));
+    assert.equal(matrix.tables.imports.viewer, { select: 'tenant', insert: 'own' });
+    assert.equal(matrix.tables.imports.admin, { select: 'tenant', insert: 'tenant' });
+  } finally {
+    team.cleanup();
+  }
 });
 
 test('bad input: one line, nothing written', async () => {
