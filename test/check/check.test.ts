@@ -72,6 +72,27 @@ test('exposed schemas come from supabase/config.toml [api] schemas', () => {
   }
 });
 
+test('a migration that fails is DB000 (nothing else runs on that database); a broken matrix is DB015', async () => {
+  const { appDir, cleanup } = scaffold('minimal');
+  try {
+    const broken = join(appDir, 'supabase', 'migrations', '29990101000000_broken.sql');
+    writeFileSync(broken, 'alter table app.no_such_table enable row level security;\n');
+    const r1 = await runCheck(appDir, { groups: ['db'] });
+    assert.equal(r1.findings.map((f) => f.id), ['DB000-migrations-failed']);
+    assert.is(r1.findings[0]!.object, join('supabase', 'migrations', '29990101000000_broken.sql'));
+    assert.match(r1.findings[0]!.message, 'no_such_table');
+    writeFileSync(broken, '-- fixed\n');
+    const matrix = join(appDir, 'permissions.yml');
+    writeFileSync(matrix, readFileSync(matrix, 'utf8').replace('member: { select: tenant }', 'member: { select: everything }'));
+    const r2 = await runCheck(appDir, { groups: ['db'] });
+    const ids = r2.findings.map((f) => f.id);
+    assert.ok(ids.includes('DB015-matrix-invalid'), ids.join());
+    assert.match(r2.findings.find((f) => f.id === 'DB015-matrix-invalid')!.message, /permissions\.yml:\d+/);
+  } finally {
+    cleanup();
+  }
+});
+
 function assertPasses(report: Report, label: string): void {
   const errors = report.findings.filter((f) => f.severity === 'error');
   assert.equal(errors, [], `${label}: ${formatReport(report)}`);
