@@ -3,29 +3,23 @@
  * it is built here with Vite's API into a temporary folder, with canary secrets in the environment,
  * and the output is inspected.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { buildSpa, CANARIES, sourceFiles, withoutComments } from './support.js';
+import { CANARIES, sharedBuild, sourceFiles, withoutComments } from './support.js';
 
 let outDir: string;
 let html: string;
 let assets: { name: string; text: string }[];
 
 test.before(async () => {
-  outDir = mkdtempSync(join(tmpdir(), 'xms-ui-build-'));
-  await buildSpa(outDir);
+  outDir = await sharedBuild();
   html = readFileSync(join(outDir, 'index.html'), 'utf8');
   const dir = join(outDir, 'assets');
   assets = readdirSync(dir)
     .filter((name) => statSync(join(dir, name)).isFile())
     .map((name) => ({ name, text: readFileSync(join(dir, name), 'utf8') }));
-});
-
-test.after(() => {
-  rmSync(outDir, { recursive: true, force: true });
 });
 
 test('index.html has no inline script, no inline style, no event-handler attribute', () => {

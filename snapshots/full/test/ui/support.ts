@@ -1,4 +1,5 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
 export const WEB_DIR = join(process.cwd(), 'web');
@@ -33,6 +34,22 @@ export async function buildSpa(outDir: string): Promise<void> {
       else process.env[key] = saved[key];
     }
   }
+}
+
+let shared: Promise<string> | undefined;
+
+/**
+ * One canary build per test process (uvu runs every test file in one process): the folder is
+ * removed when the process exits.
+ */
+export function sharedBuild(): Promise<string> {
+  shared ??= (async () => {
+    const outDir = mkdtempSync(join(tmpdir(), 'xms-ui-build-'));
+    process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
+    await buildSpa(outDir);
+    return outDir;
+  })();
+  return shared;
 }
 
 /** The SPA's own sources (web/src). */
