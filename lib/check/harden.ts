@@ -135,6 +135,18 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
       }
     }
     state = await readState(db, schemas);
+    // an audit.log of another shape would make the installed trigger fail every write: refuse
+    const columns = (
+      await db.query<{ name: string }>(
+        `select a.attname::text as name from pg_catalog.pg_attribute a
+          where a.attrelid = pg_catalog.to_regclass('audit.log') and a.attnum > 0 and not a.attisdropped`,
+      )
+    ).rows.map((r) => r.name);
+    const needed = ['actor_id', 'tenant_id', 'db_role', 'action', 'table_name', 'row_key', 'old_row', 'new_row'];
+    const missing = needed.filter((c) => !columns.includes(c));
+    if (columns.length > 0 && missing.length > 0 && !state.auditInstalled) {
+      throw new HardenError(`audit.log already exists with another shape (no ${missing.join(', ')}); rename it or drop it before running xms harden.`);
+    }
   } catch (error) {
     if (error instanceof MissingModuleError) throw new HardenError(error.message);
     throw error;
