@@ -173,7 +173,8 @@ const generator: FeatureGenerator = {
       const before = readProjectFile(appDir, path);
       return { path, before, after: existing && before !== undefined ? before : render() };
     };
-    changes.push({ path: migrationPath, before: readProjectFile(appDir, migrationPath), after: renderTemplate('csv-import', 'migration.sql.hbs', context) });
+    // an existing migration may already be applied: it is never rewritten
+    changes.push(keep(migrationPath, () => renderTemplate('csv-import', 'migration.sql.hbs', context)));
     changes.push(keep(specPath, () => renderTemplate('csv-import', 'table-spec.ts.hbs', context)));
     changes.push(keep(`test/imports/${table}.test.ts`, () => renderTemplate('csv-import', 'import.test.ts.hbs', context)));
     let registry = insertAtMarker(registryText, REGISTRY, '// xms:import-table-imports', `import { ${context.camel} } from './${table}.js';`);

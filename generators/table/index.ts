@@ -146,11 +146,10 @@ const generator: FeatureGenerator = {
     const testPath = `test/tables/${table}.test.ts`;
     const routes = readProjectFile(appDir, routesPath);
     const rendered = renderTemplate('table', 'routes.ts.hbs', context);
-    if (existing && routes !== undefined && routes !== rendered) {
-      // the user has edited the generated routes: leave them alone
-    }
     return [
-      file(migrationPath, renderTemplate('table', 'migration.sql.hbs', context)),
+      // an existing migration may already be applied: it is never rewritten
+      existing ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') } : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', context)),
+      // on a second run, files the first run wrote are left as they are (the user may have edited them)
       existing && routes !== undefined ? { path: routesPath, before: routes, after: routes } : file(routesPath, rendered),
       existing && readProjectFile(appDir, testPath) !== undefined
         ? { path: testPath, before: readProjectFile(appDir, testPath), after: readProjectFile(appDir, testPath)! }

@@ -127,6 +127,8 @@ export function formatColumns(columns: Column[]): string {
 export function renderTemplate(folder: string, file: string, context: object): string {
   const dir = join(builtinTemplatesDir(), folder);
   const hbs = createHandlebars([join(dir, 'partials'), join(builtinTemplatesDir(), 'table', 'partials')]);
+  // {{pad name 11}}: the name and spaces up to a column (SQL column lists line up like the base migrations)
+  hbs.registerHelper('pad', (value: unknown, width: unknown) => String(value).padEnd(Number(width)));
   const template = hbs.compile(readFileSync(join(dir, file), 'utf8'), { noEscape: true, strict: true });
   const out = template(context);
   const index = out.indexOf('{{');

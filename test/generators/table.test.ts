@@ -59,10 +59,15 @@ test('the second run changes nothing and says so', async () => {
   assertUnchanged(before, app.dir, 'second run');
 });
 
-test('an edited matrix entry and edited routes survive a second run', async () => {
+test('an edited matrix entry, edited routes and an older migration survive a second run', async () => {
   const path = join(app.dir, 'permissions.yml');
   const edited = readFileSync(path, 'utf8').replace('  products:\n    admin: tenant', '  products:\n    admin: tenant\n    member: { select: tenant }');
   writeFileSync(path, edited);
+  // an applied migration written by an older template, and hand-edited routes
+  const migration = join(app.dir, findFile(app.dir, /_xms_table_products\.sql$/));
+  writeFileSync(migration, `${readFileSync(migration, 'utf8')}-- written by an older version\n`);
+  const routes = join(app.dir, 'src/routes/api/products.ts');
+  writeFileSync(routes, `${readFileSync(routes, 'utf8')}// edited by hand\n`);
   const before = fingerprint(app.dir);
   assert.equal(await add(app.dir, 'table', ['products', '--columns', COLUMNS]), ['table: nothing to change (already applied).']);
   assertUnchanged(before, app.dir, 'second run after edits');

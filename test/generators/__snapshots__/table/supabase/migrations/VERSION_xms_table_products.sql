@@ -12,12 +12,12 @@ create table if not exists app.products (
   id          uuid primary key default gen_random_uuid(),
   tenant_id   uuid not null default app.current_tenant_id() references app.tenants (id) on delete cascade,
   owner_id    uuid not null default app.current_user_id() references app.users (id),
-  sku text not null check (length(sku) <= 10000),
-  qty integer not null,
-  notes text check (length(notes) <= 10000),
-  price numeric not null,
-  active boolean not null,
-  due date,
+  sku         text not null check (length(sku) <= 10000),
+  qty         integer not null,
+  notes       text check (length(notes) <= 10000),
+  price       numeric not null,
+  active      boolean not null,
+  due         date,
   created_at  timestamptz not null default now(),
   updated_at  timestamptz not null default now()
 );
