@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKS } from './catalog.js';
 import { applyMigrations, migrationFiles, openPglite, openPostgres } from './database.js';
-import { APP_SCHEMA, SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
+import { SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
 import { checkServer } from './server-checks.js';
@@ -19,8 +19,6 @@ import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 
 export { CHECKS, CHECK_IDS, type CheckInfo } from './catalog.js';
 export type { CheckOptions, Finding, Report, Severity } from './types.js';
-
-void APP_SCHEMA;
 
 /** Schemas listed in supabase/config.toml [api] schemas (served by PostgREST). */
 export function exposedSchemas(appDir: string): string[] {

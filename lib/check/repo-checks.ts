@@ -119,7 +119,6 @@ function redact(url: string): string {
 export function checkEnvFiles(appDir: string): Finding[] {
   const out: Finding[] = [];
   let tracked: string[] = [];
-  let isRepo = true;
   try {
     tracked = execFileSync('git', ['ls-files', '-z', '--', '.env', '.env.*', '**/.env', '**/.env.*'], {
       cwd: appDir,
@@ -129,7 +128,7 @@ export function checkEnvFiles(appDir: string): Finding[] {
       .split('\0')
       .filter(Boolean);
   } catch {
-    isRepo = false;
+    // not a git repository (or no git): nothing is tracked
   }
   for (const f of tracked) {
     if (/\.(example|sample|template|dist)$/.test(f)) continue;
@@ -152,6 +151,5 @@ export function checkEnvFiles(appDir: string): Finding[] {
       fix: 'add the line .env (and .env.*, with !.env.example) to .gitignore',
     });
   }
-  void isRepo;
   return out;
 }
