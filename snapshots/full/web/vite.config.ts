@@ -4,7 +4,7 @@ import react from '@vitejs/plugin-react';
 
 /**
  * The SPA's build (`npm run build:ui`, part of `npm run build`): web/ -> dist/web/, served by the
- * Fastify server (src/ui/static.ts) under the app's strict CSP.
+ * Fastify server (src/routes/public/ui.ts) under the app's strict CSP.
  *
  * Production builds contain no inline script or style (test/ui/build.test.ts checks the output):
  *   - modulePreload polyfill off (it is not needed by evergreen browsers, and keeps the HTML minimal);

@@ -154,14 +154,20 @@ function toRecord(row: Record<string, unknown>): RecordRow {
   };
 }
 
+/** A display string for a value that may be JSON (row keys are jsonb). */
+function text(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
 function toAudit(row: Record<string, unknown>): AuditEntry {
   return {
     id: String(row.id ?? ''),
     at: String(row.at ?? row.createdAt ?? row.created_at ?? ''),
-    actorId: (row.actorId ?? row.actor_id ?? null) as string | null,
+    actorId: text(row.actorId ?? row.actor_id),
     action: String(row.action ?? ''),
     table: String(row.table ?? row.tableName ?? row.table_name ?? ''),
-    rowKey: (row.rowKey ?? row.row_key ?? null) as string | null,
+    rowKey: text(row.rowKey ?? row.row_key),
     oldRow: row.oldRow ?? row.old_row ?? null,
     newRow: row.newRow ?? row.new_row ?? null,
   };

@@ -107,7 +107,7 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
             const isSelf = user.id === self.id;
             return (
               <tr key={user.id} className={user.active ? undefined : 'inactive'}>
-                <td>{user.email}</td>
+                <td>{user.email ?? <span className="muted">invitation pending</span>}</td>
                 <td>{user.displayName}</td>
                 <td>
                   <select

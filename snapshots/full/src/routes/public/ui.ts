@@ -5,7 +5,8 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
 /**
- * Serves the built SPA (web/ -> dist/web/, `npm run build:ui`) from the app's one PUBLIC scope,
+ * The `ui` feature's public routes (this file replaces the base no-op of the same name): serves the
+ * built SPA (web/ -> dist/web/, `npm run build:ui`) from the app's one PUBLIC scope,
  * under the same security headers as every other response (the strict CSP: script-src 'self',
  * style-src 'self'; the root onSend hook sets them).
  *
