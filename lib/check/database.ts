@@ -47,17 +47,17 @@ interface PGliteLike {
 
 /**
  * A fresh in-memory PGlite. A cold start runs initdb (5-10 s); the empty cluster is therefore dumped
- * once into a cache file (os.tmpdir()/xms-check-cache, keyed by the PGlite build) and later starts
- * load it (~1-2 s). XMS_CHECK_NO_CACHE=1 turns the cache off.
+ * once into a cache file (see cacheDir, keyed by the PGlite build) and later starts load it (~1-2 s).
+ * XMS_CHECK_NO_CACHE=1 turns the cache off.
  */
 export async function openPglite(appDir: string): Promise<Queryable> {
   const resolved = resolveFrom('@electric-sql/pglite', appDir);
   const mod = await importFrom<{ PGlite: new (options?: object) => PGliteLike }>('@electric-sql/pglite', appDir);
   const useCache = !process.env.XMS_CHECK_NO_CACHE && resolved !== undefined;
   const key = resolved ? createHash('sha256').update(`${resolved}:${statSync(resolved).size}:${statSync(resolved).mtimeMs}`).digest('hex').slice(0, 16) : '';
-  const cacheFile = join(tmpdir(), 'xms-check-cache', `pglite-${key}.tar.gz`);
+  const cacheFile = join(cacheDir(appDir), `pglite-${key}.tar.gz`);
   let pg: PGliteLike | undefined;
-  if (useCache && existsSync(cacheFile)) {
+  if (useCache && existsSync(cacheFile) && ownedByMe(cacheFile)) {
     try {
       pg = new mod.PGlite({ loadDataDir: new Blob([readFileSync(cacheFile)]) });
       await pg.waitReady;
@@ -71,9 +71,9 @@ export async function openPglite(appDir: string): Promise<Queryable> {
     if (useCache && pg.dumpDataDir) {
       try {
         const blob = await pg.dumpDataDir('gzip');
-        mkdirSync(dirname(cacheFile), { recursive: true });
+        mkdirSync(dirname(cacheFile), { recursive: true, mode: 0o700 });
         const tmp = `${cacheFile}.${process.pid}.tmp`;
-        writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+        writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()), { mode: 0o600 });
         renameSync(tmp, cacheFile);
       } catch {
         // the cache is an optimisation only
@@ -88,6 +88,22 @@ export async function openPglite(appDir: string): Promise<Queryable> {
     },
     close: () => db.close(),
   };
+}
+
+/**
+ * The app's node_modules/.cache/xms-check when it has node_modules, else a per-user folder in the
+ * temp dir. A snapshot is loaded only when this user owns it: a database planted by someone else
+ * could make the check pass.
+ */
+function cacheDir(appDir: string): string {
+  if (existsSync(join(appDir, 'node_modules'))) return join(appDir, 'node_modules', '.cache', 'xms-check');
+  return join(tmpdir(), `xms-check-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
+}
+
+function ownedByMe(file: string): boolean {
+  if (typeof process.getuid !== 'function') return true;
+  const st = statSync(file);
+  return st.uid === process.getuid() && (st.mode & 0o022) === 0 && (statSync(dirname(file)).mode & 0o022) === 0;
 }
 
 function resolveFrom(name: string, appDir: string): string | undefined {
