@@ -156,6 +156,13 @@ const MUTATIONS: Mutation[] = [
     ].join('\n'),
     'DB011-definer-callable',
   ),
+  {
+    name: 'audit-schema-exposed',
+    what: 'expose the audit schema through the Supabase API (its SECURITY DEFINER trigger function becomes reachable)',
+    edits: [{ file: 'supabase/config.toml', find: /^schemas\s*=\s*\[/m, replace: 'schemas = ["audit", ' }],
+    expect: 'DB010-definer-exposed-schema',
+    groups: ['db'],
+  },
   sqlMutation(
     'view-without-security-invoker',
     'create a view without security_invoker',
