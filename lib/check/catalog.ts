@@ -26,6 +26,7 @@ export const CHECKS: CheckInfo[] = [
   { id: 'DB013-policy-column-unindexed', group: 'db', invariant: 'I6', what: 'every column a policy filters on is the leading column of an index' },
   { id: 'DB014-helper-not-wrapped', group: 'db', invariant: 'I6', what: 'policies call identity helpers (app.current_*(), auth.uid(), auth.jwt()) as (select fn()), evaluated once per statement' },
   { id: 'DB015-matrix-invalid', group: 'db', invariant: 'I6', what: 'permissions.yml parses and compiles' },
+  { id: 'DB016-truncate-or-trigger-granted', group: 'db', invariant: 'I3', what: 'no runtime or request role holds TRUNCATE (RLS does not apply to it) or TRIGGER on a table of the app schemas' },
   { id: 'SRV001-route-outside-scope', group: 'server', invariant: 'I1', what: 'every route is registered inside the public, protected or admin scope (src/server/app.ts), never on the root instance' },
   { id: 'SRV002-public-route-unlisted', group: 'server', invariant: 'I1', what: 'every route of the public scope is on src/server/public-routes.ts, and the public scope holds only public route modules' },
   { id: 'SRV003-admin-route-unguarded', group: 'server', invariant: 'I2', what: 'admin route modules are registered only in the admin scope, whose hook refuses (403) any session whose role is not admin' },

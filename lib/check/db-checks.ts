@@ -110,6 +110,23 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
     }
   }
 
+  // DB016: TRUNCATE ignores RLS; TRIGGER lets a role attach code to a table
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object,
+            string_agg(distinct r.rolname || ' ' || priv, ', ' order by r.rolname || ' ' || priv) as problem
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      cross join pg_catalog.pg_roles r
+      cross join unnest(array['TRUNCATE', 'TRIGGER']) as priv
+      where c.relkind in ('r', 'p') and ${APP_SCHEMA} and ${runtimeRoles('r')}
+        and pg_catalog.has_table_privilege(r.oid, c.oid, priv)
+      group by 1
+      order by 1`,
+  )) {
+    add('DB016-truncate-or-trigger-granted', r.object, `granted to runtime/request roles: ${r.problem} (TRUNCATE empties every tenant's rows, RLS does not apply to it)`,
+      `revoke truncate, trigger on ${r.object} from <role>; (in a new migration)`);
+  }
+
   // DB007: the runtime role and the request roles
   for (const r of await rows(
     db,

@@ -170,6 +170,7 @@ const MUTATIONS: Mutation[] = [
     'DB012-view-not-security-invoker',
   ),
   sqlMutation('drop-audit-trigger', 'drop the audit trigger from one table', 'drop trigger xms_audit_delete on app.records;', 'DB005-audit-trigger-missing'),
+  sqlMutation('truncate-granted', 'grant TRUNCATE (which ignores RLS) on a tenant table to a member', 'grant truncate on app.records to xms_member;', 'DB016-truncate-or-trigger-granted'),
   sqlMutation('audit-log-update-grant', 'grant UPDATE on the audit log to the runtime role', 'grant update on audit.log to xms_app;', 'DB006-audit-log-writable'),
   sqlMutation('runtime-role-can-become-owner', 'let the runtime role SET ROLE to the table owner', 'grant xms_owner to xms_app;', 'DB007-runtime-role-privileged'),
   sqlMutation('runtime-role-bypassrls', 'make the runtime role BYPASSRLS', 'alter role xms_app bypassrls;', 'DB007-runtime-role-privileged'),
