@@ -50,23 +50,36 @@ interface PGliteLike {
  * once into a cache file (see cacheDir, keyed by the PGlite build) and later starts load it (~1-2 s).
  * XMS_CHECK_NO_CACHE=1 turns the cache off.
  */
-export async function openPglite(appDir: string): Promise<Queryable> {
+export async function openPglite(appDir: string, options: { extensions?: string[] } = {}): Promise<Queryable> {
   const resolved = resolveFrom('@electric-sql/pglite', appDir);
   const mod = await importFrom<{ PGlite: new (options?: object) => PGliteLike }>('@electric-sql/pglite', appDir);
+  // contrib extensions the migrations create (uuid-ossp, pgcrypto, citext, ...), when PGlite has them
+  const extensions: Record<string, unknown> = {};
+  for (const name of options.extensions ?? []) {
+    const id = name.replace(/-/g, '_');
+    if (!PGLITE_CONTRIB.includes(id)) continue;
+    try {
+      const contrib = await importFrom<Record<string, unknown>>(`@electric-sql/pglite/contrib/${id}`, appDir);
+      if (contrib[id]) extensions[id] = contrib[id];
+    } catch {
+      // the migration will fail with PostgreSQL's own message
+    }
+  }
+  const extra = Object.keys(extensions).length ? { extensions } : {};
   const useCache = !process.env.XMS_CHECK_NO_CACHE && resolved !== undefined;
   const key = resolved ? createHash('sha256').update(`${resolved}:${statSync(resolved).size}:${statSync(resolved).mtimeMs}`).digest('hex').slice(0, 16) : '';
   const cacheFile = join(cacheDir(appDir), `pglite-${key}.tar.gz`);
   let pg: PGliteLike | undefined;
   if (useCache && existsSync(cacheFile) && ownedByMe(cacheFile)) {
     try {
-      pg = new mod.PGlite({ loadDataDir: new Blob([readFileSync(cacheFile)]) });
+      pg = new mod.PGlite({ loadDataDir: new Blob([readFileSync(cacheFile)]), ...extra });
       await pg.waitReady;
     } catch {
       pg = undefined;
     }
   }
   if (!pg) {
-    pg = new mod.PGlite();
+    pg = new mod.PGlite({ ...extra });
     await pg.waitReady;
     if (useCache && pg.dumpDataDir) {
       try {
@@ -134,6 +147,21 @@ interface PgClientLike {
   connect(): Promise<void>;
   query(sql: string, params?: unknown[]): Promise<{ rows: never[] }>;
   end(): Promise<void>;
+}
+
+/** Contrib extensions PGlite ships (@electric-sql/pglite/contrib/<name>). */
+const PGLITE_CONTRIB = [
+  'amcheck', 'bloom', 'btree_gin', 'btree_gist', 'citext', 'cube', 'dict_int', 'earthdistance', 'fuzzystrmatch',
+  'hstore', 'intarray', 'isn', 'lo', 'ltree', 'pg_trgm', 'pgcrypto', 'seg', 'tablefunc', 'tcn', 'unaccent', 'uuid_ossp',
+];
+
+/** Extensions the migrations create (`create extension [if not exists] "name"`). */
+export function extensionsIn(files: MigrationFile[]): string[] {
+  const names = new Set<string>();
+  for (const f of files) {
+    for (const m of readFileSync(f.file, 'utf8').matchAll(/create\s+extension\s+(?:if\s+not\s+exists\s+)?"?([A-Za-z0-9_-]+)"?/gi)) names.add(m[1]!.toLowerCase());
+  }
+  return [...names].sort();
 }
 
 export interface MigrationFile {

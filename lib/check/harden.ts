@@ -13,7 +13,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { applyMigrations, migrationFiles, MissingModuleError, openPglite, openPostgres } from './database.js';
+import { applyMigrations, extensionsIn, migrationFiles, MissingModuleError, openPglite, openPostgres } from './database.js';
 import type { Queryable } from './types.js';
 
 export class HardenError extends Error {
@@ -127,9 +127,10 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
     if (options.databaseUrl) {
       db = await openPostgres(cwd, options.databaseUrl);
     } else {
-      db = await openPglite(cwd);
+      const files = migrationFiles(migrationsDir!);
+      db = await openPglite(cwd, { extensions: extensionsIn(files) });
       await db.exec(SUPABASE_SHIM);
-      const applied = await applyMigrations(db, migrationFiles(migrationsDir!), { relativeTo: cwd });
+      const applied = await applyMigrations(db, files, { relativeTo: cwd });
       if (applied.failure) {
         throw new HardenError(`${applied.failure.file} does not apply to a fresh PostgreSQL (PGlite): ${applied.failure.message}; run xms harden --database-url against the project's database instead.`);
       }

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKS } from './catalog.js';
-import { applyMigrations, migrationFiles, openPglite, openPostgres } from './database.js';
+import { applyMigrations, extensionsIn, migrationFiles, openPglite, openPostgres } from './database.js';
 import { SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
@@ -57,7 +57,7 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       findings.push(...(await checkDatabase(live, options)));
       const livePolicies = await readPolicies(live);
       if (compiledSql !== undefined) {
-        scratch = await openPglite(appDir);
+        scratch = await openPglite(appDir, { extensions: extensionsIn(files) });
         const applied = await applyMigrations(scratch, files, { relativeTo: appDir });
         if (applied.failure) {
           findings.push(migrationFailure(applied.failure, 'the expected policies cannot be computed'));
@@ -68,7 +68,7 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       }
       return { findings, kind: 'postgres' };
     }
-    live = await openPglite(appDir);
+    live = await openPglite(appDir, { extensions: extensionsIn(files) });
     const applied = await applyMigrations(live, files, { relativeTo: appDir });
     if (applied.failure) {
       findings.push(migrationFailure(applied.failure, 'no database check could run'));

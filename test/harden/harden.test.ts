@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { applyMigrations, migrationFiles, openPglite } from '../../lib/check/database.js';
+import { applyMigrations, extensionsIn, migrationFiles, openPglite } from '../../lib/check/database.js';
 import { formatHarden, harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
 import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
 
@@ -30,6 +30,10 @@ test.after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
+test('the fixture uses extensions (as Supabase projects do): PGlite loads its contrib builds', () => {
+  assert.equal(extensionsIn(migrationFiles(FIXTURE)), ['citext', 'uuid-ossp']);
+});
+
 test('first run: one migration, every table hardened, the tables without policy reported', async () => {
   const result = await harden(root, { migrationsDir: 'supabase/migrations', now: new Date('2024-03-01T00:00:00Z') });
   assert.equal(result.tables.map((t) => t.qualified), ALL);
@@ -48,7 +52,7 @@ test('first run: one migration, every table hardened, the tables without policy 
 });
 
 test('after the migration: RLS enabled and forced and the three audit triggers on all eight tables; writes are audited', async () => {
-  const db = await openPglite(REPO_ROOT);
+  const db = await openPglite(REPO_ROOT, { extensions: extensionsIn(migrationFiles(dir)) });
   try {
     await db.exec(SUPABASE_SHIM);
     const applied = await applyMigrations(db, migrationFiles(dir));
