@@ -62,8 +62,8 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
         if (applied.failure) {
           findings.push(migrationFailure(applied.failure, 'the expected policies cannot be computed'));
         } else {
-          const expected = await expectedPolicies(scratch, compiledSql, { rollback: false });
-          findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
+          const expected = await expectedOrFinding(scratch, compiledSql, false, findings);
+          if (expected) findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
         }
       }
       return { findings, kind: 'postgres' };
@@ -77,13 +77,28 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
     findings.push(...(await checkDatabase(live, options)));
     if (compiledSql !== undefined) {
       const livePolicies = await readPolicies(live);
-      const expected = await expectedPolicies(live, compiledSql, { rollback: true });
-      findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
+      const expected = await expectedOrFinding(live, compiledSql, true, findings);
+      if (expected) findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
     }
     return { findings, kind: 'pglite' };
   } finally {
     await live?.close().catch(() => {});
     await scratch?.close().catch(() => {});
+  }
+}
+
+async function expectedOrFinding(db: Queryable, sql: string, rollback: boolean, findings: Finding[]) {
+  try {
+    return await expectedPolicies(db, sql, { rollback });
+  } catch (error) {
+    findings.push({
+      id: 'DB015-matrix-invalid',
+      severity: 'error',
+      object: 'permissions.yml',
+      message: `the compiled matrix does not apply on top of the migrations: ${(error as Error).message}`,
+      fix: 'run npm run db:migrate and fix what it reports (a table of the matrix missing from the migrations?)',
+    });
+    return undefined;
   }
 }
 
