@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
-import { api, ApiError, type User } from './api.js';
+import { api, type User } from './api.js';
 import { FEATURES } from './features.js';
 import { href, navigate, useRoute, type Route } from './router.js';
 import { Login } from './pages/Login.js';
@@ -21,9 +21,9 @@ export function App() {
   const refresh = useCallback(async () => {
     try {
       setSession({ status: 'signed-in', user: await api.me() });
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) setSession({ status: 'anonymous' });
-      else setSession({ status: 'anonymous' });
+    } catch {
+      // 401 (no live session) or the server unreachable: the login page
+      setSession({ status: 'anonymous' });
     }
   }, []);
 
