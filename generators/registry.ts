@@ -5,6 +5,7 @@ import type { FeatureGenerator } from './types.js';
  * `xms add <name>` and the plopfile both read this table.
  */
 export const GENERATORS: Record<string, () => Promise<FeatureGenerator>> = {
+  harden: () => import('./harden/index.js').then((m) => m.default),
   table: () => import('./table/index.js').then((m) => m.default),
   'csv-import': () => import('./csv-import/index.js').then((m) => m.default),
   'admin-function': () => import('./admin-function/index.js').then((m) => m.default),

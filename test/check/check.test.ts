@@ -13,6 +13,11 @@ import { policyDefinition, type PolicyRow } from '../../lib/check/database.js';
 import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
 import { scaffold } from './app.js';
 
+// These suites check each app against a fresh PGlite built from its own migrations. CI exports a
+// DATABASE_URL for other suites (a shared, unmigrated database): it must not leak in here.
+// test/check/postgres.test.ts covers xms check on a real PostgreSQL server.
+delete process.env.DATABASE_URL;
+
 test('every check id is unique, stable-shaped and documented in the README', () => {
   assert.is(new Set(CHECK_IDS).size, CHECK_IDS.length);
   const readme = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');

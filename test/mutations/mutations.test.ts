@@ -18,6 +18,11 @@ import * as assert from 'uvu/assert';
 import { runCheck, type Report } from '../../lib/check/index.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 
+// These suites check each app against a fresh PGlite built from its own migrations. CI exports a
+// DATABASE_URL for other suites (a shared, unmigrated database): it must not leak in here.
+// test/check/postgres.test.ts covers xms check on a real PostgreSQL server.
+delete process.env.DATABASE_URL;
+
 type Group = 'db' | 'server' | 'repo';
 
 interface Edit {
