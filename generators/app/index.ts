@@ -99,5 +99,13 @@ export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): Re
  */
 export async function prepareApp(stagingDir: string): Promise<void> {
   const { writeCompiled } = await import('../../lib/matrix/index.js');
+  const { applyChanges } = await import('../../lib/engine/changes.js');
+  const { tableApiChanges } = await import('../table/index.js');
+  const { parseColumns } = await import('../table/spec.js');
+  // The built-in app.records table gets exactly the routes and tests `xms add table` writes.
+  applyChanges(stagingDir, tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS)));
   await writeCompiled(stagingDir);
 }
+
+/** The user-editable columns of app.records (supabase/migrations/*_xms_tables.sql), as a column spec. */
+const RECORDS_COLUMNS = 'title:text,body:text';

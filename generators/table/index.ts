@@ -82,6 +82,38 @@ export function columnContext(columns: Column[]) {
   });
 }
 
+function tableContext(table: string, columns: Column[]) {
+  return {
+    table,
+    spec: formatColumns(columns),
+    camel: camel(table),
+    columns: columnContext(columns),
+    required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
+    columnNames: jsLiteral(columns.map((c) => c.name)),
+  };
+}
+
+/**
+ * The API half of a table: validated routes in the protected scope, their HTTP test, the test harness
+ * and the registration in src/routes/api/index.ts. The app generator uses it for the built-in
+ * `records` table, so every app starts with the same routes a generated table gets.
+ * With `keepExisting`, files a first run wrote are left as they are (the user may have edited them).
+ */
+export function tableApiChanges(appDir: string, table: string, columns: Column[], options: { keepExisting?: boolean } = {}): FileChange[] {
+  const context = tableContext(table, columns);
+  const keepOrWrite = (path: string, template: string): FileChange => {
+    const before = readProjectFile(appDir, path);
+    if (options.keepExisting && before !== undefined) return { path, before, after: before };
+    return { path, before, after: renderTemplate('table', template, context) };
+  };
+  return [
+    keepOrWrite(`src/routes/api/${table}.ts`, 'routes.ts.hbs'),
+    keepOrWrite(`test/tables/${table}.test.ts`, 'routes.test.ts.hbs'),
+    ...harnessChanges(appDir),
+    apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
+  ];
+}
+
 const generator: FeatureGenerator = {
   name: 'table',
   description:
@@ -133,29 +165,13 @@ const generator: FeatureGenerator = {
       migrationPath = join(MIGRATIONS_DIR, `${nextVersion(versions)}_xms_table_${table}.sql`);
     }
 
-    const context = {
-      table,
-      spec,
-      camel: camel(table),
-      columns: columnContext(columns),
-      required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
-      columnNames: jsLiteral(columns.map((c) => c.name)),
-    };
     const file = (path: string, after: string): FileChange => ({ path, before: readProjectFile(appDir, path), after });
-    const routesPath = `src/routes/api/${table}.ts`;
-    const testPath = `test/tables/${table}.test.ts`;
-    const routes = readProjectFile(appDir, routesPath);
-    const rendered = renderTemplate('table', 'routes.ts.hbs', context);
     return [
       // an existing migration may already be applied: it is never rewritten
-      existing ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') } : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', context)),
-      // on a second run, files the first run wrote are left as they are (the user may have edited them)
-      existing && routes !== undefined ? { path: routesPath, before: routes, after: routes } : file(routesPath, rendered),
-      existing && readProjectFile(appDir, testPath) !== undefined
-        ? { path: testPath, before: readProjectFile(appDir, testPath), after: readProjectFile(appDir, testPath)! }
-        : file(testPath, renderTemplate('table', 'routes.test.ts.hbs', context)),
-      ...harnessChanges(appDir),
-      apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
+      existing
+        ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') }
+        : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', tableContext(table, columns))),
+      ...tableApiChanges(appDir, table, columns, { keepExisting: Boolean(existing) }),
       matrixChange(
         appDir,
         table,
