@@ -127,7 +127,11 @@ for (const role of testData.roles) {
           `alter table ${x.qualified} no force row level security`,
           `alter table ${x.qualified} disable trigger xms_audit_delete`,
           `alter table ${x.qualified} disable trigger all`,
-          `drop policy if exists xms_${x.name}_select_${role} on ${x.qualified}`,
+          // a policy that exists (no IF EXISTS: dropping a missing one would prove nothing)
+          ...testData.cells
+            .filter((cell) => cell.table === x.name && cell.scope !== 'none')
+            .slice(0, 1)
+            .map((cell) => `drop policy xms_${x.name}_${cell.action}_${cell.role} on ${x.qualified}`),
         ]),
       `select audit.log_changes()`,
       `select audit.enable_tracking('app.records')`,

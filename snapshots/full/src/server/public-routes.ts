@@ -11,4 +11,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/signup',
   'POST /api/auth/login',
   'POST /api/auth/password-reset',
+  // the web UI (src/routes/public/ui.ts): the SPA's HTML and hashed assets, no data
+  'GET /',
+  'GET /reset-password',
+  'GET /assets/*',
 ];

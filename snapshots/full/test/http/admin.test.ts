@@ -141,4 +141,19 @@ test('deactivate and delete: sessions revoked, log-in refused, audited', async (
   assert.is((await admin.client.request('DELETE', `/api/admin/users/${admin.userId}`)).status, 400, 'not oneself');
 });
 
+test('the audit log: an admin sees only their own tenant, newest first; a member is refused', async () => {
+  const admin = await signUpAndLogin(server);
+  const other = await signUpAndLogin(server);
+  const member = await invite(admin);
+  const response = await admin.client.request('GET', '/api/admin/audit?limit=500');
+  assert.is(response.status, 200);
+  const { entries } = (await response.json()) as { entries: { id: string; actorId: string | null; table: string }[] };
+  assert.ok(entries.some((entry) => entry.actorId === admin.userId && entry.table === 'app.memberships'), 'the invitation is in the log');
+  assert.not.ok(entries.some((entry) => entry.actorId === other.userId), 'nothing of another tenant');
+  const ids = entries.map((entry) => Number(entry.id));
+  assert.equal(ids, [...ids].sort((a, b) => b - a), 'newest first');
+  assert.is((await member.client.request('GET', '/api/admin/audit')).status, 403);
+  assert.is((await admin.client.request('GET', '/api/admin/audit?limit=100000')).status, 400, 'the page size is bounded');
+});
+
 test.run();

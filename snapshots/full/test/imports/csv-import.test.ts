@@ -2,16 +2,22 @@
 import { parse } from 'csv-parse/sync';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Readable } from 'node:stream';
 import { multipartFile, startTestApp, type TestApp, type TestUser } from '../support/harness.js';
+import type { Queryable } from '../../src/db/client.js';
+import { withRequestTransaction } from '../../src/db/request.js';
+import { importCsv } from '../../src/imports/csv-import.js';
+import { IMPORT_TABLES } from '../../src/imports/tables/index.js';
 
 // A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
 const FAIL_ON_BOOM = `
 set role xms_owner;
-create function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
+create or replace function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
 begin
   if new.title = 'boom' then raise exception 'boom refused by the database'; end if;
   return new;
 end $$;
+drop trigger if exists records_test_fail_on_boom on app.records;
 create trigger records_test_fail_on_boom before insert on app.records for each row execute function app.test_fail_on_boom();
 reset role;`;
 
@@ -136,6 +142,33 @@ test('export neutralises formula injection', async () => {
   assert.is(res.statusCode, 200, res.body);
   const cells = (await exported(member)).map((r) => [r[1], r[2]]).sort();
   assert.equal(cells, [["'\tTAB", 'ok'], ["'=1+2", "'+SUM(A1)"], ["'@cmd", "'-2+3"]]);
+});
+
+test('the file is streamed: rows reach the staging table long before the file has been read', async () => {
+  const member = await t.user({ role: 'member' });
+  const ROWS = 20_000;
+  let produced = 0;
+  let producedAtFirstBatch: number | undefined;
+  async function* source() {
+    yield Buffer.from('title,body\n');
+    for (let i = 0; i < ROWS; i += 100) {
+      const chunk = Buffer.from(Array.from({ length: 100 }, (_, j) => `streamed ${i + j},body of row ${i + j}\n`).join(''));
+      produced += chunk.length;
+      yield chunk;
+    }
+  }
+  const report = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) => {
+    const watched: Queryable = {
+      query: (sql, params) => {
+        if (producedAtFirstBatch === undefined && /^insert into pg_temp\.xms_import_stage/.test(sql)) producedAtFirstBatch = produced;
+        return tx.query(sql, params);
+      },
+      exec: (sql) => tx.exec(sql),
+    };
+    return importCsv(watched, IMPORT_TABLES.records!, Readable.from(source()));
+  });
+  assert.is(report.inserted, ROWS);
+  assert.ok(producedAtFirstBatch !== undefined && producedAtFirstBatch < produced / 10, `first batch staged after ${producedAtFirstBatch} of ${produced} bytes`);
 });
 
 test('an oversized file is refused with 413 and nothing is inserted', async () => {

@@ -9,8 +9,9 @@
  *
  * PGlite (default): migrations run once as the superuser, the data folder is dumped, and the app opens
  * the dump as the runtime login role xms_app, exactly as in production. With DATABASE_URL set, the
- * same runs against that server (migrations as the owner, the app as DATABASE_URL's role).
- * `setupSql` runs as the owner after the migrations (e.g. a trigger that fails on purpose).
+ * same runs against that server (migrations as DATABASE_URL's user, the app as xms_app with
+ * XMS_APP_PASSWORD). `setupSql` runs as the owner after the migrations (e.g. a trigger that fails
+ * on purpose); on a shared server it must be idempotent.
  * Users are created the way sign-up does (as xms_auth); sessions are rows of app_private.sessions
  * holding the SHA-256 of a random token, which only the cookie carries.
  */
@@ -57,7 +58,11 @@ async function openMigrated(setupSql?: string): Promise<{ db: Database; closeOwn
     const owner = await openDatabase({ as: 'owner' });
     await migrate(owner);
     if (setupSql) await owner.exec(setupSql);
-    const db = await openDatabase();
+    // the app logs in as the runtime role xms_app, as in production (XMS_APP_PASSWORD if needed)
+    const appUrl = new URL(process.env.DATABASE_URL);
+    appUrl.username = 'xms_app';
+    appUrl.password = process.env.XMS_APP_PASSWORD ?? '';
+    const db = await openDatabase({ url: appUrl.toString() });
     return { db, closeOwner: () => owner.close() };
   }
   const { PGlite } = await import('@electric-sql/pglite');

@@ -6,6 +6,7 @@ import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
 import { healthRoutes } from '../routes/public/health.js';
+import { uiRoutes } from '../routes/public/ui.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
@@ -99,6 +100,7 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     tagScope(publicScope, 'public');
     await publicScope.register(healthRoutes);
     await publicScope.register(authRoutes);
+    await publicScope.register(uiRoutes);
   });
 
   // The protected scope: every route here needs a live session; the admin scope lives inside it.

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
+import { recordsRoutes } from './records.js';
 // xms:api-imports (generators add their route imports above this line)
 
 /**
@@ -10,5 +11,6 @@ import { meRoutes } from './me.js';
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
   await app.register(importRoutes);
+  await app.register(recordsRoutes);
   // xms:api-routes (generators register their routes above this line)
 };
