@@ -6,40 +6,18 @@
  * longer forced, and a policy added by hand (drift: in the database, in neither the matrix nor the
  * migrations). Skipped, with the reason printed, without PostgreSQL.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, migrationFiles } from '../../lib/check/database.js';
 import { formatReport, runCheck } from '../../lib/check/index.js';
-import { REPO_ROOT } from '../helpers/cli.js';
 import { scaffold } from './app.js';
+import { postgresServer } from '../helpers/postgres.js';
 
-const script = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
-let url = process.env.DATABASE_URL;
-let clusterDir: string | undefined;
-let skipReason: string | undefined;
-
-if (!url) {
-  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
-  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
-  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
-  else {
-    try {
-      clusterDir = join('/tmp', `xms-check-pg-${process.pid}`);
-      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
-      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
-      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
-    } catch (err) {
-      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
-      rmSync(clusterDir!, { recursive: true, force: true });
-      clusterDir = undefined;
-    }
-  }
-}
+const server = postgresServer('check');
+const url = server.url;
+const skipReason = server.skipReason;
 
 const dbName = `xms_check_${process.pid}`;
 function dbUrl(base: string, name: string): string {
@@ -69,10 +47,7 @@ test.before(async () => {
 test.after(async () => {
   if (url && !skipReason) await withClient(url, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
   app?.cleanup();
-  if (clusterDir) {
-    spawnSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
-    rmSync(clusterDir, { recursive: true, force: true });
-  }
+  server.stop();
 });
 
 test('a migrated PostgreSQL database passes; live changes made outside the migrations are caught', async () => {

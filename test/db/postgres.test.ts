@@ -7,37 +7,15 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { compileApp } from '../../lib/matrix/index.js';
 import { CORE_MIGRATIONS, tempApp } from '../matrix/fixture.js';
 import { SEED, T1, U1, asMember, readMigrations } from './helpers.js';
+import { postgresServer } from '../helpers/postgres.js';
 
-const script = join(process.cwd(), 'scripts', 'pg-cluster.sh');
-let url = process.env.DATABASE_URL;
-let clusterDir: string | undefined;
-let skipReason: string | undefined;
-
-if (!url) {
-  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
-  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
-  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
-  else {
-    try {
-      clusterDir = join('/tmp', `xms-gen-pg-${process.pid}`);
-      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
-      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
-      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
-    } catch (err) {
-      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
-      rmSync(clusterDir!, { recursive: true, force: true });
-      clusterDir = undefined;
-    }
-  }
-}
+const server = postgresServer('gen');
+const url = server.url;
+const skipReason = server.skipReason;
 
 function dbUrl(base: string, name: string, user?: string, password?: string): string {
   const u = new URL(base);
@@ -69,10 +47,7 @@ if (skipReason) {
     await withClient(url!, async (c) => {
       for (const n of names) await c.query(`drop database if exists ${n} with (force)`);
     });
-    if (clusterDir) {
-      execFileSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
-      rmSync(clusterDir, { recursive: true, force: true });
-    }
+    server.stop();
   });
 
   test('two databases on one cluster migrate; RLS holds as xms_app', async () => {

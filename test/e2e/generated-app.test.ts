@@ -3,45 +3,19 @@
 // and, when DATABASE_URL points at a PostgreSQL server, on that server too.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, symlinkSync } from 'node:fs';
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, tempDir, REPO_ROOT } from '../helpers/cli.js';
+import { create, tempDir } from '../helpers/cli.js';
+import { packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
 
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
 const { dir: work, cleanup } = tempDir('xms-e2e-');
 const appDir = join(work, 'e2e-app');
 test.after(cleanup);
 
-function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(command, args, {
-    cwd,
-    env: { ...process.env, CI: '1', ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 15 * 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}` };
-}
-
-/** The last lines of a long output, for a readable failure message. */
-const tail = (text: string, lines = 60) => text.trim().split('\n').slice(-lines).join('\n');
-
-function uvuSummary(output: string) {
-  const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
-  const total = [...clean.matchAll(/Total:\s+(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  const passed = [...clean.matchAll(/Passed:\s+(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
-  return { total, passed };
-}
-
 test(`scaffold the "${PRESET}" preset from a packed tarball of this checkout and install it`, () => {
-  const pack = sh('npm', ['pack', '--silent', '--pack-destination', work], REPO_ROOT);
-  assert.is(pack.status, 0, tail(pack.output));
-  const tarball = readdirSync(work).find((name) => name.endsWith('.tgz'));
-  assert.ok(tarball, 'npm pack wrote a tarball');
   const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
-    env: { CREATE_XMS_APP_SPEC: `file:${join(work, tarball!)}` },
+    env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /Installing dependencies with npm/);

@@ -5,35 +5,19 @@
 // own test suite, which now includes the generated tests and the matrix tests over the new tables.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { create, tempDir, REPO_ROOT } from '../helpers/cli.js';
+import { create, tempDir } from '../helpers/cli.js';
+import { packCheckout, sh, tail } from '../helpers/e2e.js';
 
 const { dir: work, cleanup } = tempDir('xms-gen-e2e-');
 const appDir = join(work, 'gen-e2e-app');
 test.after(cleanup);
 
-function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const result = spawnSync(command, args, {
-    cwd,
-    env: { ...process.env, CI: '1', ...env },
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 10 * 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return { status: result.status, output: `${result.stdout}\n${result.stderr}`, stdout: result.stdout };
-}
-const tail = (text: string, lines = 60) => text.trim().split('\n').slice(-lines).join('\n');
 
 test('scaffold (admin + csv-import) from a packed tarball of this checkout and install it', () => {
-  const pack = sh('npm', ['pack', '--silent', '--pack-destination', work], REPO_ROOT);
-  assert.is(pack.status, 0, tail(pack.output));
-  const tarball = readdirSync(work).find((name) => name.endsWith('.tgz'));
-  assert.ok(tarball, 'npm pack wrote a tarball');
   const result = create([appDir, '--features', 'admin,csv-import', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
-    env: { CREATE_XMS_APP_SPEC: `file:${join(work, tarball!)}` },
+    env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
 });

@@ -5,8 +5,7 @@
  * has RLS forced and its audit triggers; a second run writes nothing. DATABASE_URL (a superuser) or a
  * throw-away cluster from scripts/pg-cluster.sh; skipped, with the reason printed, without PostgreSQL.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -15,30 +14,11 @@ import * as assert from 'uvu/assert';
 import { migrationFiles } from '../../lib/check/database.js';
 import { harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { postgresServer } from '../helpers/postgres.js';
 
-const script = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
-let url = process.env.DATABASE_URL;
-let clusterDir: string | undefined;
-let skipReason: string | undefined;
-
-if (!url) {
-  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
-  if (!hasPg) skipReason = 'DATABASE_URL is unset and pg_ctl is not installed';
-  else if (!existsSync(script)) skipReason = 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing';
-  else {
-    try {
-      clusterDir = join('/tmp', `xms-harden-pg-${process.pid}`);
-      mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
-      const out = execFileSync('bash', [script, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-      url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
-      if (!url) skipReason = `pg-cluster.sh printed no DATABASE_URL: ${out}`;
-    } catch (err) {
-      skipReason = `could not start a PostgreSQL cluster: ${(err as Error).message.split('\n')[0]}`;
-      rmSync(clusterDir!, { recursive: true, force: true });
-      clusterDir = undefined;
-    }
-  }
-}
+const server = postgresServer('harden');
+const url = server.url;
+const skipReason = server.skipReason;
 
 const dbName = `xms_harden_${process.pid}`;
 const target = () => {
@@ -62,10 +42,7 @@ const root = mkdtempSync(join(tmpdir(), 'xms-harden-pg-out-'));
 test.after(async () => {
   if (url && !skipReason) await withClient(url, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
   rmSync(root, { recursive: true, force: true });
-  if (clusterDir) {
-    spawnSync('bash', [script, 'stop', clusterDir], { stdio: 'ignore' });
-    rmSync(clusterDir, { recursive: true, force: true });
-  }
+  server.stop();
 });
 
 test('harden --database-url: one migration from the live state; applied, everything is forced and audited; then nothing to do', async () => {

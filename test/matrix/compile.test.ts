@@ -158,7 +158,7 @@ test('the schema reader follows ALTER, RENAME and DROP; ignores other schemas', 
 });
 
 test('the shipped permissions.yml compiles against the shipped migrations', async () => {
-  for (const features of [{}, { csvImport: true, admin: true }]) {
+  for (const features of [{}, { csvImport: true, admin: true }] as Record<string, boolean>[]) {
     const app = tempApp(shippedMatrix(features));
     try {
       // feature layers add their migrations (e.g. the imports table) next to the base ones

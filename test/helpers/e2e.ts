@@ -1,0 +1,40 @@
+import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './cli.js';
+
+/** Runs a command to completion (no terminal), returning its status and combined output. */
+export function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const result = spawnSync(command, args, {
+    cwd,
+    env: { ...process.env, CI: '1', ...env },
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 15 * 60_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return { status: result.status, output: `${result.stdout}\n${result.stderr}`, stdout: result.stdout };
+}
+
+/** The last lines of a long output, for a readable failure message. */
+export const tail = (text: string, lines = 60) => text.trim().split('\n').slice(-lines).join('\n');
+
+/** Sums uvu's closing `Total:` / `Passed:` lines in an output. */
+export function uvuSummary(output: string) {
+  const clean = output.replace(/\x1b\[[0-9;]*m/g, '');
+  const total = [...clean.matchAll(/Total:\s+(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const passed = [...clean.matchAll(/Passed:\s+(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  return { total, passed };
+}
+
+/**
+ * `npm pack` of this checkout into `dir`; returns the `file:` spec a generated app depends on, so an
+ * end-to-end test installs exactly this code and never the registry's create-xms-app.
+ */
+export function packCheckout(dir: string): string {
+  const pack = sh('npm', ['pack', '--silent', '--pack-destination', dir], REPO_ROOT);
+  if (pack.status !== 0) throw new Error(`npm pack failed:\n${tail(pack.output)}`);
+  const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
+  if (!tarball) throw new Error('npm pack wrote no tarball');
+  return `file:${join(dir, tarball)}`;
+}

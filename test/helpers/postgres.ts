@@ -1,0 +1,44 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT } from './cli.js';
+
+const CLUSTER_SCRIPT = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
+
+export interface PostgresServer {
+  /** The admin URL (DATABASE_URL's, or the throw-away cluster's); undefined when skipped. */
+  url: string | undefined;
+  /** Why there is no server (printed by the suite, which then skips). */
+  skipReason: string | undefined;
+  /** Stops the cluster this file started, if any. */
+  stop(): void;
+}
+
+/**
+ * A PostgreSQL server for one test file: DATABASE_URL's when set (as in CI), else a throw-away
+ * cluster started with scripts/pg-cluster.sh, else a reason to skip (no PostgreSQL binaries here).
+ */
+export function postgresServer(label: string): PostgresServer {
+  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, skipReason: undefined, stop() {} };
+  const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
+  if (!hasPg) return { url: undefined, skipReason: 'DATABASE_URL is unset and pg_ctl is not installed', stop() {} };
+  if (!existsSync(CLUSTER_SCRIPT)) return { url: undefined, skipReason: 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing', stop() {} };
+  const clusterDir = join('/tmp', `xms-${label}-pg-${process.pid}`);
+  const stop = () => {
+    spawnSync('bash', [CLUSTER_SCRIPT, 'stop', clusterDir], { stdio: 'ignore' });
+    rmSync(clusterDir, { recursive: true, force: true });
+  };
+  try {
+    mkdirSync(clusterDir, { recursive: true, mode: 0o755 });
+    const out = execFileSync('bash', [CLUSTER_SCRIPT, 'start', clusterDir], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const url = /DATABASE_URL=(\S+)/.exec(out)?.[1];
+    if (!url) {
+      stop();
+      return { url: undefined, skipReason: `pg-cluster.sh printed no DATABASE_URL: ${out}`, stop() {} };
+    }
+    return { url, skipReason: undefined, stop };
+  } catch (error) {
+    stop();
+    return { url: undefined, skipReason: `could not start a PostgreSQL cluster: ${(error as Error).message.split('\n')[0]}`, stop() {} };
+  }
+}
