@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
+  UserError,
   assertNoUnrenderedPlaceholders,
   builtinTemplatesDir,
   collectLayers,
@@ -90,7 +91,25 @@ export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): Re
     files.push({ path: '.env', contents: Buffer.from(`DATABASE_URL=${answers.databaseUrl}\n`), from: '--database-url' });
   }
   assertNoUnrenderedPlaceholders(files);
-  return files;
+  return files.map((file) => (file.path === 'package.json' ? { ...file, contents: normalisePackageJson(file) } : file));
+}
+
+/**
+ * package.json is assembled from feature conditionals: parse it (a template that renders invalid JSON
+ * is an error here, not at install time) and write it back the way npm would, dependencies sorted.
+ */
+function normalisePackageJson(file: RenderedFile): Buffer {
+  let manifest: Record<string, unknown>;
+  try {
+    manifest = JSON.parse(file.contents.toString('utf8'));
+  } catch (error) {
+    throw new UserError(`package.json rendered from ${file.from} is not valid JSON: ${(error as Error).message}`);
+  }
+  for (const field of ['dependencies', 'devDependencies']) {
+    const deps = manifest[field] as Record<string, string> | undefined;
+    if (deps) manifest[field] = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+  }
+  return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
 }
 
 /**

@@ -99,6 +99,27 @@ test('a template referring to an unknown variable fails to render and nothing is
   assert.ok(isEmptyOrMissing(target));
 });
 
+test('a template that renders package.json as invalid JSON is an error and nothing is written', () => {
+  const fork = join(work, 'bad-json-template');
+  mkdirSync(join(fork, 'base'), { recursive: true });
+  writeFileSync(join(fork, 'base/package.json.hbs'), '{ "name": "{{name}}", }\n');
+  const target = join(work, 'bad-json');
+  const result = create([target, '--yes', '--template', fork, ...quiet]);
+  assert.is(result.status, 1);
+  assert.match(result.stderr, /package\.json rendered from .*package\.json\.hbs is not valid JSON/);
+  assert.ok(isEmptyOrMissing(target));
+});
+
+test('the generated package.json lists its dependencies sorted, as npm writes them', () => {
+  const target = join(work, 'sorted-deps');
+  assert.is(create([target, '--preset', 'full', '--yes', ...quiet]).status, 0);
+  const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
+  for (const field of ['dependencies', 'devDependencies']) {
+    const names = Object.keys(manifest[field]);
+    assert.equal(names, [...names].sort((a, b) => a.localeCompare(b)), field);
+  }
+});
+
 test('presets differ by feature, and --features overrides the preset', () => {
   const minimal = join(work, 'p-minimal');
   const full = join(work, 'p-full');
