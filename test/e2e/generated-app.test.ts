@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
-import { packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
+import { freshDatabase, packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
 
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
 const { dir: work, cleanup } = tempDir('xms-e2e-');
@@ -34,12 +34,15 @@ test("the generated app's own tests pass on PGlite", () => {
   assert.ok(summary.total > 0, 'the app ran tests');
 });
 
-test("the generated app's own tests pass on real PostgreSQL", () => {
+test("the generated app's own tests pass on real PostgreSQL", async () => {
   if (!process.env.DATABASE_URL) {
     console.log('    skipped: DATABASE_URL is not set (no PostgreSQL server); the suite ran on PGlite only');
     return;
   }
-  const result = sh('npm', ['test'], appDir);
+  // a database of its own: nothing left by another run (or by a previous CI run on this server) leaks in
+  const database = await freshDatabase(process.env.DATABASE_URL, 'e2e');
+  const result = sh('npm', ['test'], appDir, { DATABASE_URL: database.url });
+  await database.drop();
   const summary = uvuSummary(result.output);
   console.log(`    generated app on PostgreSQL: ${summary.passed}/${summary.total} passed`);
   assert.is(result.status, 0, tail(result.output));

@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
-import { packCheckout, sh, tail } from '../helpers/e2e.js';
+import { packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
 
 const { dir: work, cleanup } = tempDir('xms-gen-e2e-');
 const appDir = join(work, 'gen-e2e-app');
@@ -56,8 +56,7 @@ test('the app typechecks (strict) after the generators', () => {
 test("the app's own tests pass after the generators (generated tests and matrix tests included)", () => {
   const result = sh('npm', ['test'], appDir, { DATABASE_URL: '' });
   const clean = result.output.replace(/\x1b\[[0-9;]*m/g, '');
-  const total = Number(/Total:\s+(\d+)/.exec(clean)?.[1] ?? 0);
-  const passed = Number(/Passed:\s+(\d+)/.exec(clean)?.[1] ?? 0);
+  const { passed, total } = uvuSummary(clean);
   console.log(`    generated app after the generators: ${passed}/${total} passed`);
   assert.is(result.status, 0, tail(clean, 120));
   for (const file of ['tables/products.test.ts', 'imports/notes.test.ts', 'admin/archive-old-records.test.ts', 'imports/csv-import.test.ts']) {

@@ -38,3 +38,25 @@ export function packCheckout(dir: string): string {
   if (!tarball) throw new Error('npm pack wrote no tarball');
   return `file:${join(dir, tarball)}`;
 }
+
+/**
+ * A new, empty database on the server of `adminUrl` (so a generated app's suite never shares a
+ * database with another run), and a function that drops it.
+ */
+export async function freshDatabase(adminUrl: string, label: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const pg = (await import('pg')).default;
+  const name = `xms_${label}_${process.pid}_${Date.now()}`;
+  const run = async (sql: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  await run(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
