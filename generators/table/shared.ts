@@ -5,16 +5,16 @@ import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 import type { FileChange } from '../types.js';
 
 /**
- * The app-side test harness (a migrated database, users with sessions, requests over HTTP). Its one
- * source is the csv-import feature's copy; generators add it to an app that lacks it and leave an
- * existing one alone (the app may have extended it).
+ * The app-side test harness (a migrated database, users with sessions, requests over HTTP). Every app
+ * has it (templates/app/base); generators add it to an older app that lacks it and leave an existing
+ * one alone (the app may have extended it).
  */
-export const HARNESS_PATH = 'test/support/harness.ts';
+export const HARNESS_PATH = 'test/helpers/app.ts';
 
 export function harnessChanges(appDir: string): FileChange[] {
   const before = readProjectFile(appDir, HARNESS_PATH);
   if (before !== undefined) return [];
-  const after = readFileSync(join(builtinTemplatesDir(), 'app', 'features', 'csv-import', HARNESS_PATH), 'utf8');
+  const after = readFileSync(join(builtinTemplatesDir(), 'app', 'base', HARNESS_PATH), 'utf8');
   return [{ path: HARNESS_PATH, after }];
 }
 

@@ -29,7 +29,7 @@ test('--dry-run writes nothing', async () => {
 
 test('natural key: the module, the ledger, dependencies, the matrix entry, the table spec and its test', async () => {
   await add(app.dir, 'csv-import', ['products', '--key', 'sku']);
-  for (const path of ['src/imports/csv-import.ts', 'src/imports/export.ts', 'src/imports/validate.ts', 'src/routes/api/imports.ts', 'test/support/harness.ts']) {
+  for (const path of ['src/imports/csv-import.ts', 'src/imports/export.ts', 'src/imports/validate.ts', 'src/routes/api/imports.ts', 'test/helpers/app.ts']) {
     assert.ok(existsSync(join(app.dir, path)), path);
   }
   assert.match(readFileSync(join(app.dir, 'src/routes/api/imports.ts'), 'utf8'), /app\.post\('\/imports\/:table'/, 'the base stub is replaced');

@@ -2,7 +2,7 @@
 // on the server for members, recorded in the admin's transaction.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestApp, type TestApp, type TestUser } from '../support/harness.js';
+import { startTestApp, type TestApp, type TestUser } from '../helpers/app.js';
 import { withRequestTransaction } from '../../src/db/request.js';
 import { can } from '../../src/generated/permissions.js';
 

@@ -1,7 +1,7 @@
 // CSV import into app.products over HTTP (written by `xms add csv-import products`).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { multipartFile, startTestApp, type TestApp } from '../support/harness.js';
+import { multipartFile, startTestApp, type TestApp } from '../helpers/app.js';
 import { can } from '../../src/generated/permissions.js';
 
 let t: TestApp;
