@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Readable } from 'node:stream';
-import { multipartFile, startTestApp, type TestApp, type TestUser } from '../support/harness.js';
+import { multipartFile, startTestApp, type TestApp, type TestUser } from '../helpers/app.js';
 import type { Queryable } from '../../src/db/client.js';
 import { withRequestTransaction } from '../../src/db/request.js';
 import { importCsv } from '../../src/imports/csv-import.js';

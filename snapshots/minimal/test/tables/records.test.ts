@@ -2,7 +2,7 @@
 // (test/db) cover every cell of permissions.yml for this table; these check the routes themselves.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { startTestApp, type TestApp } from '../support/harness.js';
+import { startTestApp, type TestApp } from '../helpers/app.js';
 import { scopeOf } from '../../src/generated/permissions.js';
 
 let t: TestApp;
