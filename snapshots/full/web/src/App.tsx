@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api, type User } from './api.js';
-import { FEATURES } from './features.js';
+import { APP_NAME, FEATURES } from './features.js';
 import { href, navigate, useRoute, type Route } from './router.js';
 import { Login } from './pages/Login.js';
 import { SignUp } from './pages/SignUp.js';
@@ -119,7 +119,7 @@ function Shell({ nav, children }: { nav?: ReactNode; children: ReactNode }) {
   return (
     <div className="shell">
       <header className="header">
-        <strong className="brand">App</strong>
+        <strong className="brand">{APP_NAME}</strong>
         {nav}
       </header>
       <main className="main">{children}</main>
