@@ -1,0 +1,206 @@
+// RLS + audit overhead of a generated app, as ratios to the same queries without them, in one run:
+//   npm run bench:rls-audit [-- --quick] [-- --rows 200000 --runs 21]
+// On a real PostgreSQL (DATABASE_URL's server, else a throw-away cluster from scripts/pg-cluster.sh on
+// 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
+// and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
+// RLS, no audit triggers) gets the same rows. Each query runs
+//   (a) as the app does: xms_app; begin; set local role xms_member; set_config('app.session_token');
+//       query (RLS adds the tenant/owner filters, the statement-level audit triggers log the writes);
+//       commit
+//   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
+// so that the ratio is the cost of RLS + audit and not of a different plan, (b) is planned as (a) is:
+// - the tenant is written as the compiled policies write it, `tenant_id = (select $1::uuid)` (with a
+//   literal id the planner estimates differently: with 2 equal tenants a bitmap heap scan for the
+//   count instead of the policy's index-only scan);
+// - parallel query is off on both connections: the identity helpers are not parallel safe, so (a)
+//   never gets a parallel plan (on idle cores a parallel seq scan would be a saving (b) has and (a)
+//   has not, for big scans).
+// `--explain` prints the plans of the reads on both sides.
+// interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
+// for context only.
+import { randomBytes } from 'node:crypto';
+import { applyMigrations, flag, freshDatabase, median, now, connect, quick, ratio, run, scaffold } from './_shared.mjs';
+
+const rows = flag('rows', quick ? 5_000 : 200_000);
+const runs = flag('runs', quick ? 5 : 21);
+const bigRuns = flag('big-runs', quick ? 3 : 7);
+const bigRows = quick ? 1_000 : 10_000;
+
+run(async () => {
+  const app = scaffold(['--preset', 'minimal', '--yes', '--no-install', '--no-git']);
+  const { url } = await freshDatabase();
+
+  const owner = await connect(url);
+  await applyMigrations(owner, app);
+  await owner.query(`set max_parallel_workers_per_gather = 0`);
+
+  // --- seed: 2 tenants, a member (with a live session) and a peer in tenant 1, a member in tenant 2
+  const t1 = '11111111-1111-4111-8111-111111111111';
+  const t2 = '22222222-2222-4222-8222-222222222222';
+  const u1 = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa1';
+  const p1 = 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa2';
+  const u2 = 'bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbb1';
+  const token = randomBytes(32).toString('base64url');
+  const t0 = now();
+  await owner.query(`insert into app.tenants (id, name) values ($1, 'one'), ($2, 'two')`, [t1, t2]);
+  await owner.query(`insert into app.users (id, display_name) values ($1, 'member@1'), ($2, 'peer@1'), ($3, 'member@2')`, [u1, p1, u2]);
+  await owner.query(
+    `insert into app.memberships (user_id, tenant_id, role) values ($1, $3, 'member'), ($2, $3, 'member'), ($4, $5, 'member')`,
+    [u1, p1, t1, u2, t2],
+  );
+  await owner.query(
+    `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+     values (sha256(convert_to($1, 'UTF8')), $2, $3, 'xms_member', now() + interval '1 day', now() + interval '1 day')`,
+    [token, u1, t1],
+  );
+  // rows: even i in tenant 1 (alternating member/peer), odd i in tenant 2; the seed skips triggers
+  await owner.query(`set session_replication_role = replica`);
+  await owner.query(
+    `insert into app.records (tenant_id, owner_id, title, body, created_at)
+     select case when i % 2 = 0 then $1::uuid else $2::uuid end,
+            case when i % 4 = 0 then $3::uuid when i % 2 = 0 then $4::uuid else $5::uuid end,
+            'record ' || i, repeat('lorem ipsum ', 5), now() - i * interval '1 second'
+       from generate_series(1, $6::int) i`,
+    [t1, t2, u1, p1, u2, rows],
+  );
+  await owner.query(`set session_replication_role = origin`);
+
+  // --- the plain copies: same shape, no RLS, no audit (schema bench: the event trigger only secures app)
+  await owner.query(`create schema bench`);
+  for (const table of ['records', 'ins_plain', 'ins_audited']) {
+    await owner.query(`create table bench.${table} (like app.records including defaults including constraints including indexes)`);
+    await owner.query(`alter table bench.${table} add foreign key (tenant_id) references app.tenants (id) on delete cascade,
+                                                   add foreign key (owner_id) references app.users (id)`);
+    await owner.query(`create trigger ${table}_touch_updated_at before update on bench.${table} for each row execute function app.touch_updated_at()`);
+  }
+  await owner.query(`insert into bench.records select * from app.records`);
+  await owner.query(`select audit.enable_tracking('bench.ins_audited')`);
+  // twice: a page is marked all-visible only when its rows are older than the oldest snapshot, which
+  // the first pass right after the copy may not see (then (b) would lose index-only scans)
+  for (let pass = 0; pass < 2; pass++) {
+    for (const table of ['app.records', 'bench.records', 'app_private.sessions']) await owner.query(`vacuum (analyze, freeze) ${table}`);
+  }
+  const visible = await owner.query(`select relallvisible = relpages as ok from pg_class where oid in ('app.records'::regclass, 'bench.records'::regclass)`);
+  if (!visible.rows.every((r) => r.ok)) console.warn('warning: not every page of the two tables is all-visible: the plans may differ (see --explain)');
+  console.log(`seeded ${rows} rows in ${((now() - t0) / 1000).toFixed(1)} s; ${runs} runs per query (${bigRuns} for the ${bigRows}-row inserts)`);
+
+  // --- (a) the app's path: the runtime login role, a request transaction as xms_member
+  const appUrl = new URL(url);
+  appUrl.username = 'xms_app';
+  await owner.query(`alter role xms_app login password 'bench'`);
+  appUrl.password = 'bench';
+  const appClient = await connect(appUrl.toString());
+  await appClient.query(`set max_parallel_workers_per_gather = 0`);
+  const secured = async (sql, params = []) => {
+    await appClient.query('begin');
+    await appClient.query('set local role xms_member');
+    await appClient.query(`select set_config('app.session_token', $1, true)`, [token]);
+    const r = await appClient.query(sql, params);
+    await appClient.query('commit');
+    return r;
+  };
+  const plain = async (sql, params = []) => {
+    await owner.query('begin');
+    const r = await owner.query(sql, params);
+    await owner.query('commit');
+    return r;
+  };
+
+  // the member's own rows, a fresh slice of 100 per update run
+  const ids = (await owner.query(`select id from app.records where owner_id = $1 order by id limit $2`, [u1, (runs + 1) * 100])).rows.map((r) => r.id);
+  const slice = (i) => ids.slice((i % (runs + 1)) * 100, (i % (runs + 1)) * 100 + 100);
+
+  // sanity: RLS is on the path (a), and both sides see the same rows
+  const seen = Number((await secured(`select count(*) from app.records`)).rows[0].count);
+  const expected = Number((await plain(`select count(*) from bench.records where tenant_id = (select $1::uuid)`, [t1])).rows[0].count);
+  if (seen !== expected || seen >= rows) throw new Error(`RLS check failed: the member sees ${seen} rows, tenant 1 has ${expected} of ${rows}`);
+
+  const cases = [
+    {
+      name: 'select count(*) (tenant 1)',
+      a: () => secured(`select count(*) from app.records`),
+      b: () => plain(`select count(*) from bench.records where tenant_id = (select $1::uuid)`, [t1]),
+    },
+    {
+      name: 'filtered select: own rows, newest 50',
+      a: () => secured(`select id, title, created_at from app.records where owner_id = $1 order by created_at desc limit 50`, [u1]),
+      b: () => plain(`select id, title, created_at from bench.records where tenant_id = (select $1::uuid) and owner_id = $2 order by created_at desc limit 50`, [t1, u1]),
+    },
+    {
+      name: 'insert 100 rows (one statement)',
+      a: () => secured(`insert into app.records (title, body) select 'new ' || g, 'body' from generate_series(1, 100) g`),
+      b: () => plain(`insert into bench.records (tenant_id, owner_id, title, body) select $1, $2, 'new ' || g, 'body' from generate_series(1, 100) g`, [t1, u1]),
+    },
+    {
+      name: 'update 100 own rows by id',
+      a: (i) => secured(`update app.records set body = $1 where id = any($2::uuid[])`, [`edit ${i}`, slice(i)]),
+      b: (i) => plain(`update bench.records set body = $1 where tenant_id = (select $3::uuid) and id = any($2::uuid[])`, [`edit ${i}`, slice(i), t1]),
+    },
+    {
+      name: `insert ${bigRows} rows (one statement)`,
+      runs: bigRuns,
+      a: () => secured(`insert into app.records (title, body) select 'bulk ' || g, 'body' from generate_series(1, ${bigRows}) g`),
+      b: () => plain(`insert into bench.records (tenant_id, owner_id, title, body) select $1, $2, 'bulk ' || g, 'body' from generate_series(1, ${bigRows}) g`, [t1, u1]),
+    },
+  ];
+
+  if (process.argv.includes('--explain')) {
+    // the plans of the read queries, both sides (writes would change the data)
+    for (const c of cases.slice(0, 2)) {
+      const [sqlA, sqlB] = [c.a, c.b].map((fn) => fn.toString());
+      console.log(`\n${c.name}\n(a) ${sqlA}\n(b) ${sqlB}`);
+    }
+    const show = async (label, fn, sql, params) =>
+      console.log(`--- ${label}\n${(await fn(`explain (analyze, buffers) ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n')}`);
+    await show('count (a)', secured, `select count(*) from app.records`, []);
+    await show('count (b)', plain, `select count(*) from bench.records where tenant_id = (select $1::uuid)`, [t1]);
+    await show('filtered (a)', secured, `select id, title, created_at from app.records where owner_id = $1 order by created_at desc limit 50`, [u1]);
+    await show('filtered (b)', plain, `select id, title, created_at from bench.records where tenant_id = (select $1::uuid) and owner_id = $2 order by created_at desc limit 50`, [t1, u1]);
+  }
+
+  const results = [];
+  for (const c of cases) {
+    const n = c.runs ?? runs;
+    await c.a(-1);
+    await c.b(-1);
+    const ta = [];
+    const tb = [];
+    for (let i = 0; i < n; i++) {
+      // interleaved, alternating which goes first
+      const order = i % 2 ? [['a', c.a], ['b', c.b]] : [['b', c.b], ['a', c.a]];
+      for (const [side, fn] of order) {
+        const s = now();
+        await fn(i);
+        (side === 'a' ? ta : tb).push(now() - s);
+      }
+    }
+    results.push({ name: `${c.name}`, a: median(ta), b: median(tb) });
+  }
+
+  // the audit trigger alone: the same table shape with and without the statement-level triggers,
+  // both as the owner (no RLS on either), emptied before each run
+  const ta = [];
+  const tb = [];
+  const insert = (table) => `insert into bench.${table} (tenant_id, owner_id, title, body) select $1, $2, 'bulk ' || g, 'body' from generate_series(1, ${bigRows}) g`;
+  for (let i = -1; i < bigRuns; i++) {
+    await owner.query(`truncate bench.ins_plain, bench.ins_audited`);
+    for (const [table, into] of i % 2 ? [['ins_audited', ta], ['ins_plain', tb]] : [['ins_plain', tb], ['ins_audited', ta]]) {
+      const s = now();
+      await plain(insert(table), [t1, u1]);
+      if (i >= 0) into.push(now() - s);
+    }
+  }
+  const audited = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_audited'`)).rows[0].count);
+  if (audited !== (bigRuns + 1) * bigRows) throw new Error(`audit check failed: ${audited} audit rows for ${(bigRuns + 1) * bigRows} inserts`);
+
+  await appClient.end();
+  await owner.end();
+
+  console.log(`\nPostgreSQL, ${rows} rows in app.records; median ms; ratio = (a) RLS + audit, app path / (b) plain table as owner`);
+  console.log(`  ${'query'.padEnd(40)} ${'(a)'.padStart(8)} ${'(b)'.padStart(8)}  ratio`);
+  for (const r of results) {
+    console.log(`  ${r.name.padEnd(40)} ${r.a.toFixed(2).padStart(8)} ${r.b.toFixed(2).padStart(8)}  ${ratio(r.a, r.b)}`);
+  }
+  const name = `audit trigger only: insert ${bigRows} rows`;
+  console.log(`  ${name.padEnd(40)} ${median(ta).toFixed(2).padStart(8)} ${median(tb).toFixed(2).padStart(8)}  ${ratio(median(ta), median(tb))}  (with / without the statement-level audit triggers, both as owner)`);
+});
