@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import argon2 from 'argon2';
 
@@ -24,7 +24,11 @@ let commonPasswords: Set<string> | undefined;
 /** The bundled list, loaded once (10k+ entries, lower case). */
 export function loadCommonPasswords(): Set<string> {
   if (!commonPasswords) {
-    const file = fileURLToPath(new URL('../../data/common-passwords.txt', import.meta.url));
+    // src/security/ when run from source, dist/src/security/ when built: data/ is at the project root
+    const file = ['../../data/common-passwords.txt', '../../../data/common-passwords.txt']
+      .map((path) => fileURLToPath(new URL(path, import.meta.url)))
+      .find((path) => existsSync(path));
+    if (!file) throw new Error('data/common-passwords.txt is missing: it ships with the app and must be deployed with it');
     commonPasswords = new Set(
       readFileSync(file, 'utf8')
         .split('\n')
