@@ -7,34 +7,19 @@
  * migrations). Skipped, with the reason printed, without PostgreSQL.
  */
 import { join } from 'node:path';
-import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, migrationFiles } from '../../lib/check/database.js';
 import { formatReport, runCheck } from '../../lib/check/index.js';
 import { scaffold } from './app.js';
-import { postgresServer } from '../helpers/postgres.js';
+import { databaseUrl, postgresServer, withClient } from '../helpers/postgres.js';
 
 const server = postgresServer('check');
 const url = server.url;
 const skipReason = server.skipReason;
 
 const dbName = `xms_check_${process.pid}`;
-function dbUrl(base: string, name: string): string {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
 
-async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 let app: ReturnType<typeof scaffold> | undefined;
 
@@ -55,7 +40,7 @@ test('a migrated PostgreSQL database passes; live changes made outside the migra
     console.log(`  skipped: ${skipReason}`);
     return;
   }
-  const target = dbUrl(url!, dbName);
+  const target = databaseUrl(url!, dbName);
   await withClient(target, async (c) => {
     const db = { query: (s: string, p?: unknown[]) => c.query(s, p), exec: async (s: string) => void (await c.query(s)), close: async () => {} };
     const applied = await applyMigrations(db, migrationFiles(join(app!.appDir, 'supabase', 'migrations')));

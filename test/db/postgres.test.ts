@@ -11,29 +11,13 @@ import pg from 'pg';
 import { compileApp } from '../../lib/matrix/index.js';
 import { CORE_MIGRATIONS, tempApp } from '../matrix/fixture.js';
 import { SEED, T1, U1, asMember, readMigrations } from './helpers.js';
-import { postgresServer } from '../helpers/postgres.js';
+import { databaseUrl, postgresServer, withClient } from '../helpers/postgres.js';
 
 const server = postgresServer('gen');
 const url = server.url;
 const skipReason = server.skipReason;
 
-function dbUrl(base: string, name: string, user?: string, password?: string): string {
-  const u = new URL(base);
-  u.pathname = `/${name}`;
-  if (user) u.username = user;
-  if (password) u.password = password;
-  return u.toString();
-}
 
-async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const sqlOf = (c: pg.Client) => ({ exec: (s: string) => c.query(s), query: (s: string, p?: unknown[]) => c.query(s, p) });
 
@@ -58,13 +42,13 @@ if (skipReason) {
       console.log(`  PostgreSQL ${version}`);
       for (const n of names.slice(0, 2)) {
         await withClient(url!, (c) => c.query(`create database ${n}`));
-        await withClient(dbUrl(url!, n), async (c) => {
+        await withClient(databaseUrl(url!, n), async (c) => {
           for (const s of sqls) await c.query(s);
           for (const s of sqls) await c.query(s); // idempotent
           await c.query(SEED);
           await c.query(`alter role xms_app login password 'xms-gen-test'`);
         });
-        await withClient(dbUrl(url!, n, 'xms_app', 'xms-gen-test'), async (c) => {
+        await withClient(databaseUrl(url!, n, 'xms_app', 'xms-gen-test'), async (c) => {
           const db = sqlOf(c);
           const who = await c.query('select session_user::text as s, current_user::text as u');
           assert.equal(who.rows, [{ s: 'xms_app', u: 'xms_app' }]);
@@ -77,7 +61,7 @@ if (skipReason) {
         });
       }
       // the event trigger exists where a superuser migrated
-      await withClient(dbUrl(url!, names[0]!), async (c) => {
+      await withClient(databaseUrl(url!, names[0]!), async (c) => {
         const r = await c.query(`select count(*)::int as n from pg_event_trigger where evtname = 'xms_secure_new_tables'`);
         assert.equal(r.rows, [{ n: 1 }]);
         const roles = await c.query(
@@ -101,14 +85,14 @@ if (skipReason) {
         await c.query(`do $$ begin if not exists (select from pg_roles where rolname = 'xms_supa_admin') then create role xms_supa_admin login createrole password 'supa'; end if; end $$`);
         await c.query(`create database ${n} owner xms_supa_admin`);
       });
-      await withClient(dbUrl(url!, n), async (c) => {
+      await withClient(databaseUrl(url!, n), async (c) => {
         // what a Supabase project has: an auth schema with auth.uid() reading the verified JWT
         await c.query(`create schema auth authorization xms_supa_admin`);
         await c.query(`create function auth.uid() returns uuid language sql stable as
           $$ select nullif(current_setting('request.jwt.claims', true)::jsonb ->> 'sub', '')::uuid $$`);
         await c.query(`grant usage on schema auth to anon, authenticated`);
       });
-      await withClient(dbUrl(url!, n, 'xms_supa_admin', 'supa'), async (c) => {
+      await withClient(databaseUrl(url!, n, 'xms_supa_admin', 'supa'), async (c) => {
         const notices: string[] = [];
         c.on('notice', (m) => notices.push(m.message ?? ''));
         for (const s of sqls) await c.query(s);
@@ -116,14 +100,14 @@ if (skipReason) {
         const et = await c.query(`select count(*)::int as n from pg_event_trigger where evtname = 'xms_secure_new_tables'`);
         assert.equal(et.rows, [{ n: 0 }]);
       });
-      await withClient(dbUrl(url!, n), async (c) => {
+      await withClient(databaseUrl(url!, n), async (c) => {
         await c.query(SEED);
         // let Supabase's authenticated users act as members (an explicit, reviewable grant)
         await c.query(`grant xms_member to authenticated`);
         await c.query(`grant anon, authenticated to xms_app`);
         await c.query(`alter role xms_app login password 'xms-gen-test'`);
       });
-      await withClient(dbUrl(url!, n, 'xms_app', 'xms-gen-test'), async (c) => {
+      await withClient(databaseUrl(url!, n, 'xms_app', 'xms-gen-test'), async (c) => {
         const run = async (role: string, claims: object | null, sql: string) => {
           await c.query('begin');
           try {

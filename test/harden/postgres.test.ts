@@ -8,13 +8,12 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { migrationFiles } from '../../lib/check/database.js';
 import { harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
 import { REPO_ROOT } from '../helpers/cli.js';
-import { postgresServer } from '../helpers/postgres.js';
+import { postgresServer, withClient } from '../helpers/postgres.js';
 
 const server = postgresServer('harden');
 const url = server.url;
@@ -27,15 +26,6 @@ const target = () => {
   return u.toString();
 };
 
-async function withClient<T>(connectionString: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const c = new pg.Client({ connectionString });
-  await c.connect();
-  try {
-    return await fn(c);
-  } finally {
-    await c.end();
-  }
-}
 
 const root = mkdtempSync(join(tmpdir(), 'xms-harden-pg-out-'));
 

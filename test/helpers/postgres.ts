@@ -1,6 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import pg from 'pg';
 import { REPO_ROOT } from './cli.js';
 
 const CLUSTER_SCRIPT = join(REPO_ROOT, 'scripts', 'pg-cluster.sh');
@@ -40,5 +41,25 @@ export function postgresServer(label: string): PostgresServer {
   } catch (error) {
     stop();
     return { url: undefined, skipReason: `could not start a PostgreSQL cluster: ${(error as Error).message.split('\n')[0]}`, stop() {} };
+  }
+}
+
+/** The URL of database `name` on the server of `base`, optionally as another login. */
+export function databaseUrl(base: string, name: string, user?: string, password?: string): string {
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  if (user) url.username = user;
+  if (password) url.password = password;
+  return url.toString();
+}
+
+/** Runs fn with one connected client, always closed afterwards. */
+export async function withClient<T>(connectionString: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
   }
 }
