@@ -1,10 +1,11 @@
 import { resolve, relative } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../engine/errors.js';
 import { packageRoot } from '../engine/paths.js';
 import { assertTemplateDir } from '../engine/templates.js';
-import { assertWritableTarget, writeAtomically } from '../engine/write.js';
+import { assertWritableTarget, listTree, writeAtomically } from '../engine/write.js';
 import { renderApp, prepareApp, type AppAnswers } from '../../generators/app/index.js';
 import { CREATE_HELP, parseCreateArgs } from './args.js';
 import { resolveAnswers } from './answers.js';
@@ -30,9 +31,16 @@ export async function main(argv: string[]): Promise<number> {
   const files = renderApp(answers, { teamTemplateDir: flags.template ? resolve(flags.template) : undefined });
 
   if (flags.dryRun) {
-    console.log(`Would write ${files.length} files to ${target} (dry run, nothing written):`);
-    for (const file of files) console.log(`  ${file.path}`);
-    console.log('  + compiled permissions (src/generated/permissions.ts and the policy migration)');
+    // The exact tree, generated files included: build it in a throw-away folder, list it, remove it.
+    const scratch = mkdtempSync(join(tmpdir(), 'xms-dry-run-'));
+    try {
+      await writeAtomically(join(scratch, 'app'), files, { force: false, prepare: prepareApp });
+      const paths = listTree(join(scratch, 'app'));
+      console.log(`Would write ${paths.length} files to ${target} (dry run, nothing written):`);
+      for (const path of paths) console.log(`  ${path}`);
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
     return 0;
   }
 

@@ -30,7 +30,13 @@ test('--dry-run lists the files and writes nothing', () => {
   assert.match(result.stdout, /dry run, nothing written/);
   assert.match(result.stdout, /package\.json/);
   assert.match(result.stdout, /src\/server\/app\.ts/);
+  assert.match(result.stdout, /src\/generated\/permissions\.ts/, 'files generated after rendering are listed too');
+  assert.match(result.stdout, /supabase\/migrations\/20240101000200_xms_permissions\.sql/);
   assert.not.ok(existsSync(target));
+  const listed = Number(/Would write (\d+) files/.exec(result.stdout)?.[1]);
+  const written = join(work, 'dry-then-real');
+  assert.is(create([written, '--yes', ...quiet]).status, 0);
+  assert.is(listed, listTree(written).length, 'the dry run lists exactly what a real run writes');
 });
 
 test('scaffolds with flags only, names the package after the folder, leaves no staging folder', () => {
