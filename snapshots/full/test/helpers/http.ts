@@ -1,21 +1,20 @@
 /**
- * HTTP test helpers: a migrated database (PGlite, or PostgreSQL when DATABASE_URL is set), real
- * servers on loopback (`listen({ port: 0, host: '127.0.0.1' })`) and fetch.
+ * HTTP test helpers: a migrated database (test/helpers/db.ts openTestDatabase), real servers on
+ * loopback (`listen({ port: 0, host: '127.0.0.1' })`) and fetch.
  *
- * PGlite: migrated once per test file as its superuser, dumped, and each server's database is
- * loaded from the dump and opened as the runtime login role xms_app (like production).
- * PostgreSQL: migrated once as DATABASE_URL's user; the servers connect as xms_app on the same URL
- * (XMS_APP_PASSWORD if the server needs one). Tests use fresh random e-mails, so files can share it.
+ * One database per test file, shared by every server of the file (the rate limits are proven across
+ * two instances): on PGlite the cached snapshot in one instance, each server seeing it as the runtime
+ * role xms_app; on PostgreSQL a fresh database (dropped at close), each server with its own pool
+ * logged in as xms_app. `owner` is for owner-only setup and assertions (audit rows, clean-up).
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { PGlite } from '@electric-sql/pglite';
 import { loadConfig, type AppConfig } from '../../src/config.js';
-import { openDatabase, pgliteDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
+import type { Database } from '../../src/db/client.js';
 import { buildApp } from '../../src/server/app.js';
+import { adminUrl, openTestDatabase } from './db.js';
 
-export const ON_POSTGRES = Boolean(process.env.DATABASE_URL);
+export const ON_POSTGRES = Boolean(adminUrl());
 
 export interface TestDatabase {
   /** a connection as the runtime role xms_app (what the servers get) */
@@ -33,75 +32,17 @@ let shared: Promise<TestDatabase> | undefined;
  */
 export function testDatabase(): Promise<TestDatabase> {
   if (!shared) {
-    const opening = ON_POSTGRES ? postgresDatabase() : pgliteTestDatabase();
-    shared = opening.then((tdb) => ({
-      ...tdb,
+    const current: Promise<TestDatabase> = openTestDatabase({ shared: true }).then((tdb) => ({
+      owner: tdb.owner,
+      open: () => tdb.connect(),
       async close() {
         if (shared === current) shared = undefined;
         await tdb.close();
       },
     }));
-    const current = shared;
+    shared = current;
   }
   return shared;
-}
-
-async function postgresDatabase(): Promise<TestDatabase> {
-  const url = process.env.DATABASE_URL!;
-  const owner = await openDatabase({ url, as: 'owner' });
-  await migrate(owner, { dir: 'supabase/migrations' });
-  const appUrl = new URL(url);
-  appUrl.username = 'xms_app';
-  appUrl.password = process.env.XMS_APP_PASSWORD ?? '';
-  const opened: Database[] = [];
-  return {
-    owner,
-    async open() {
-      const db = await openDatabase({ url: appUrl.toString() });
-      opened.push(db);
-      return db;
-    },
-    async close() {
-      for (const db of opened) await db.close();
-      await owner.close();
-    },
-  };
-}
-
-async function pgliteTestDatabase(): Promise<TestDatabase> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  const pg = new PGlite();
-  const owner = pgliteDatabase(pg);
-  await migrate(owner, { dir: 'supabase/migrations' });
-  // PGlite has one connection: every server of this file shares it, so they share one database
-  const appView = await xmsAppView(pg);
-  return {
-    owner,
-    async open() {
-      return appView;
-    },
-    async close() {
-      await owner.close();
-    },
-  };
-}
-
-/**
- * The shared PGlite seen as the runtime role: every transaction first becomes xms_app, then the
- * request API switches to the request role, as a real xms_app login would.
- */
-async function xmsAppView(pg: PGlite): Promise<Database> {
-  const base = pgliteDatabase(pg);
-  return {
-    ...base,
-    async transaction(fn) {
-      return base.transaction(async (tx) => {
-        await tx.query('set local role xms_app');
-        return fn(tx);
-      });
-    },
-    async close() {},
-  };
 }
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {

@@ -7,11 +7,11 @@
  *   const res = await t.call(alice, 'GET', '/api/me');    // inject with the session cookie (same origin)
  *   await t.close();
  *
- * PGlite (default): migrations run once as the superuser, the data folder is dumped, and the app opens
- * the dump as the runtime login role xms_app, exactly as in production. With DATABASE_URL set, the
- * same runs against that server (migrations as DATABASE_URL's user, the app as xms_app with
- * XMS_APP_PASSWORD). `setupSql` runs as the owner after the migrations (e.g. a trigger that fails
- * on purpose); on a shared server it must be idempotent.
+ * The database comes from test/helpers/db.ts openTestDatabase(): on PGlite the cached migrated
+ * snapshot, opened by the app as the runtime login role xms_app, exactly as in production; on
+ * PostgreSQL (TEST_DATABASE_URL or DATABASE_URL) a fresh database for this app, dropped at close(),
+ * the app logging in as xms_app. `setupSql` runs as the owner after the migrations, before the app
+ * connects (e.g. a trigger that fails on purpose).
  * Users are created the way sign-up does (as xms_auth); sessions are rows of app_private.sessions
  * holding the SHA-256 of a random token, which only the cookie carries.
  */
@@ -19,10 +19,10 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
-import { openDatabase, pgliteDatabase, type Database } from '../../src/db/client.js';
-import { migrate } from '../../src/db/migrate.js';
+import type { Database } from '../../src/db/client.js';
 import { withAuthTransaction } from '../../src/db/request.js';
 import { cookieName } from '../../src/auth/sessions.js';
+import { openTestDatabase } from './db.js';
 
 export const ORIGIN = 'http://localhost:3000';
 
@@ -53,39 +53,18 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-async function openMigrated(setupSql?: string): Promise<{ db: Database; closeOwner(): Promise<void> }> {
-  if (process.env.DATABASE_URL) {
-    const owner = await openDatabase({ as: 'owner' });
-    await migrate(owner);
-    if (setupSql) await owner.exec(setupSql);
-    // the app logs in as the runtime role xms_app, as in production (XMS_APP_PASSWORD if needed)
-    const appUrl = new URL(process.env.DATABASE_URL);
-    appUrl.username = 'xms_app';
-    appUrl.password = process.env.XMS_APP_PASSWORD ?? '';
-    const db = await openDatabase({ url: appUrl.toString() });
-    return { db, closeOwner: () => owner.close() };
-  }
-  const { PGlite } = await import('@electric-sql/pglite');
-  const ownerPg = new PGlite();
-  await ownerPg.waitReady;
-  const owner = pgliteDatabase(ownerPg);
-  try {
-    await migrate(owner);
-    if (setupSql) await owner.exec(setupSql);
-    const dump = await ownerPg.dumpDataDir('none');
-    const appPg = new PGlite({ loadDataDir: dump, username: 'xms_app' });
-    await appPg.waitReady;
-    return { db: pgliteDatabase(appPg), closeOwner: async () => {} };
-  } finally {
-    await ownerPg.close();
-  }
-}
-
 export async function startTestApp(options: { setupSql?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
-  const { db, closeOwner } = await openMigrated(options.setupSql);
+  const tdb = await openTestDatabase({ mutate: options.setupSql });
+  const db = tdb.db;
   const config = loadConfig({ NODE_ENV: 'test', APP_ORIGIN: ORIGIN, API_LIMIT_PER_MINUTE: '100000', ...options.env });
-  const app = await buildApp(config, { db });
-  await app.ready();
+  let app: FastifyInstance;
+  try {
+    app = await buildApp(config, { db });
+    await app.ready();
+  } catch (err) {
+    await tdb.close();
+    throw err;
+  }
 
   async function user({ role, tenantId }: { role: string; tenantId?: string }): Promise<TestUser> {
     const email = `user-${randomUUID()}@example.test`;
@@ -135,8 +114,7 @@ export async function startTestApp(options: { setupSql?: string; env?: NodeJS.Pr
     call,
     async close() {
       await app.close();
-      await db.close();
-      await closeOwner();
+      await tdb.close();
     },
   };
 }

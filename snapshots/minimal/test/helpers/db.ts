@@ -1,17 +1,19 @@
 /**
- * Test database harness.
+ * Test database harness: fixtures, probe(), and openTestDatabase() - the one way every test (db, HTTP
+ * and app tests, through test/helpers/http.ts and test/helpers/app.ts) gets a migrated database.
  *
- * PGlite (default): the migrations are applied once and the seeded database is snapshotted with
- * dumpDataDir (cached in node_modules/.cache/xms-test-db, keyed by the migrations); each test file
- * loads the snapshot (~1 s) and connects as the runtime role xms_app.
+ * PGlite (default): the migrations are applied once (and the fixtures seeded) and the result is
+ * snapshotted with dumpDataDir (cached in node_modules/.cache/xms-test-db, keyed by the migrations);
+ * each call loads the snapshot and connects as the runtime role xms_app.
  * PostgreSQL (TEST_DATABASE_URL or DATABASE_URL, a role that may create databases and roles, e.g.
- * the cluster's superuser): a fresh database per test file, migrated as that role, then the tests
- * connect as xms_app (the harness sets its password) and the database is dropped at close().
+ * the cluster's superuser): a fresh database per call, migrated and seeded as that role, then the
+ * tests connect as xms_app (the harness sets its password) and the database is dropped at close().
+ * Nothing is shared between calls, files or runs.
  *
  * Every security assertion runs through xms_app and the request roles, never as superuser/owner.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, pgliteDatabase, type Database, type Queryable } from '../../src/db/client.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
@@ -141,41 +143,69 @@ export async function seed(db: Queryable, f = fixtures()): Promise<void> {
   for (const s of stmts) await db.query(s);
 }
 
+export interface OpenTestDatabaseOptions {
+  /** SQL run by the owner/superuser after the migrations (and the seed), before xms_app connects */
+  mutate?: string;
+  /** the fixtures of fixtures() (default true); false: only the migrations */
+  seed?: boolean;
+  /**
+   * PGlite only (PostgreSQL always shares): keep ONE instance open as its superuser so that `owner`
+   * works while the app is connected and connect() can be called again (several servers on one
+   * database). The xms_app connections are then that instance seen as xms_app (every transaction
+   * first does SET LOCAL ROLE xms_app) instead of a login as xms_app: right for HTTP tests, but the
+   * db tests' role-escape assertions need the real login (the default).
+   */
+  shared?: boolean;
+}
+
 export interface TestDatabase {
   kind: 'pglite' | 'postgres';
-  /** connected as xms_app: use only through withRequestTransaction / probe */
+  /** connected as xms_app: use only through withRequestTransaction / probe (or a server) */
   db: Database;
   f: Fixtures;
+  /** another xms_app connection to the same database (PostgreSQL: a new pool; PGlite: needs `shared`) */
+  connect(): Promise<Database>;
+  /** the owner/superuser connection, for setup and owner-only assertions (PGlite: needs `shared`) */
+  owner: Database;
+  /** closes every connection; on PostgreSQL also drops the database */
   close(): Promise<void>;
 }
 
-let snapshot: Promise<Blob> | undefined;
+const snapshots = new Map<boolean, Promise<Blob>>();
 
-function snapshotKey(): string {
-  const h = createHash('sha256').update(SEED_VERSION).update(JSON.stringify(testData));
+function snapshotKey(seeded: boolean): string {
+  const h = createHash('sha256').update(SEED_VERSION).update(seeded ? 'seeded' : 'bare').update(JSON.stringify(testData));
   for (const m of listMigrations()) h.update(m.file).update(readFileSync(m.file));
   return h.digest('hex').slice(0, 24);
 }
 
-async function baseSnapshot(): Promise<Blob> {
-  snapshot ??= (async () => {
-    const dir = join('node_modules', '.cache', 'xms-test-db');
-    const file = join(dir, `${snapshotKey()}.tar.gz`);
-    if (existsSync(file)) return new Blob([readFileSync(file)]);
-    const { PGlite } = await import('@electric-sql/pglite');
-    const pg = new PGlite();
-    const owner = pgliteDatabase(pg);
-    try {
-      await migrate(owner);
-      await seed(owner);
-      const blob = await pg.dumpDataDir('gzip');
-      mkdirSync(dir, { recursive: true });
-      writeFileSync(file, Buffer.from(await blob.arrayBuffer()));
-      return blob;
-    } finally {
-      await owner.close();
-    }
-  })();
+/** The migrated (and seeded) PGlite data folder, built once and cached in node_modules/.cache. */
+function baseSnapshot(seeded: boolean): Promise<Blob> {
+  let snapshot = snapshots.get(seeded);
+  if (!snapshot) {
+    snapshot = (async () => {
+      const dir = join('node_modules', '.cache', 'xms-test-db');
+      const file = join(dir, `${snapshotKey(seeded)}.tar.gz`);
+      if (existsSync(file)) return new Blob([readFileSync(file)]);
+      const { PGlite } = await import('@electric-sql/pglite');
+      const pg = new PGlite();
+      const owner = pgliteDatabase(pg);
+      try {
+        await migrate(owner);
+        if (seeded) await seed(owner);
+        const blob = await pg.dumpDataDir('gzip');
+        mkdirSync(dir, { recursive: true });
+        // write-then-rename: a concurrent run never reads half a file
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, Buffer.from(await blob.arrayBuffer()));
+        renameSync(tmp, file);
+        return blob;
+      } finally {
+        await owner.close();
+      }
+    })();
+    snapshots.set(seeded, snapshot);
+  }
   return snapshot;
 }
 
@@ -184,69 +214,137 @@ export function adminUrl(): string | undefined {
   return process.env.TEST_DATABASE_URL || process.env.DATABASE_URL || undefined;
 }
 
-/**
- * Opens a migrated, seeded test database connected as xms_app. `mutate` is SQL applied by the
- * owner/superuser first (the "bad migration" of the invariant tests).
- */
-export async function openTestDatabase(options: { mutate?: string } = {}): Promise<TestDatabase> {
-  const f = fixtures();
-  const url = adminUrl();
-  if (!url) {
-    let blob = await baseSnapshot();
-    if (options.mutate) {
-      const { PGlite } = await import('@electric-sql/pglite');
-      const pg = new PGlite({ loadDataDir: blob });
-      try {
-        await pg.exec(options.mutate);
-        blob = await pg.dumpDataDir('gzip');
-      } finally {
-        await pg.close();
-      }
-    }
-    const db = await openDatabase({ loadDataDir: blob, as: 'app' });
-    return { kind: 'pglite', db, f, close: () => db.close() };
-  }
+/** Stands for the owner connection a PGlite login as xms_app does not have: any use says why. */
+function unavailable(what: string): Database {
+  const fail = async (): Promise<never> => {
+    throw new Error(`openTestDatabase: ${what} needs { shared: true } on PGlite`);
+  };
+  return { kind: 'pglite', query: fail, exec: fail, transaction: fail, close: async () => {} };
+}
 
+/**
+ * THE way tests get a migrated database (db tests, test/helpers/http.ts, test/helpers/app.ts).
+ *
+ * PGlite: the cached snapshot, `mutate` applied by the superuser, then a login as xms_app (or, with
+ * `shared`, one superuser instance seen as xms_app). PostgreSQL (TEST_DATABASE_URL or DATABASE_URL,
+ * a role that may create databases, e.g. the cluster's superuser): a fresh database per call, migrated
+ * (src/db/migrate.ts, or the Supabase CLI with XMS_TEST_MIGRATOR=supabase) and seeded as that role,
+ * `mutate` applied, xms_app given a password; every connection logs in as xms_app; dropped at close().
+ */
+export async function openTestDatabase(options: OpenTestDatabaseOptions = {}): Promise<TestDatabase> {
+  const url = adminUrl();
+  return url ? openPostgresTestDatabase(url, options) : openPgliteTestDatabase(options);
+}
+
+async function openPgliteTestDatabase(options: OpenTestDatabaseOptions): Promise<TestDatabase> {
+  const f = fixtures();
+  const { PGlite } = await import('@electric-sql/pglite');
+  let blob = await baseSnapshot(options.seed ?? true);
+  if (options.shared) {
+    const pg = new PGlite({ loadDataDir: blob });
+    await pg.waitReady;
+    const owner = pgliteDatabase(pg);
+    try {
+      if (options.mutate) await owner.exec(options.mutate);
+    } catch (err) {
+      await owner.close();
+      throw err;
+    }
+    const db = xmsAppView(owner);
+    return { kind: 'pglite', db, f, owner, connect: async () => db, close: () => owner.close() };
+  }
+  if (options.mutate) {
+    const pg = new PGlite({ loadDataDir: blob });
+    try {
+      await pg.exec(options.mutate);
+      blob = await pg.dumpDataDir('none');
+    } finally {
+      await pg.close();
+    }
+  }
+  const db = await openDatabase({ loadDataDir: blob, as: 'app' });
+  return {
+    kind: 'pglite',
+    db,
+    f,
+    owner: unavailable('owner'),
+    connect: async () => {
+      throw new Error('openTestDatabase: connect() needs { shared: true } on PGlite');
+    },
+    close: () => db.close(),
+  };
+}
+
+async function openPostgresTestDatabase(url: string, options: OpenTestDatabaseOptions): Promise<TestDatabase> {
+  const f = fixtures();
   const pg = await import('pg');
   const Client = pg.default.Client;
   const name = `xms_test_${process.pid}_${randomBytes(4).toString('hex')}`;
-  const admin = new Client({ connectionString: url });
-  await admin.connect();
+  const admin = async (sql: string) => {
+    const c = new Client({ connectionString: url });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`create database ${name}`);
+  const opened: Database[] = [];
+  const close = async () => {
+    for (const db of opened.splice(0).reverse()) await db.close();
+    await admin(`drop database if exists ${name} with (force)`);
+  };
   try {
-    await admin.query(`create database ${name}`);
-  } finally {
-    await admin.end();
-  }
-  const ownerUrl = new URL(url);
-  ownerUrl.pathname = `/${name}`;
-  if (process.env.XMS_TEST_MIGRATOR === 'supabase') await migrateWithSupabaseCli(ownerUrl.toString());
-  const owner = await openDatabase({ url: ownerUrl.toString(), as: 'owner' });
-  try {
-    if (process.env.XMS_TEST_MIGRATOR !== 'supabase') await migrate(owner);
-    await seed(owner, f);
+    const ownerUrl = new URL(url);
+    ownerUrl.pathname = `/${name}`;
+    const supabase = process.env.XMS_TEST_MIGRATOR === 'supabase';
+    if (supabase) await migrateWithSupabaseCli(ownerUrl.toString());
+    const owner = await openDatabase({ url: ownerUrl.toString(), as: 'owner' });
+    opened.push(owner);
+    if (!supabase) await migrate(owner);
+    if (options.seed ?? true) await seed(owner, f);
     if (options.mutate) await owner.exec(options.mutate);
-    await owner.exec(`alter role xms_app login password ${lit(TEST_APP_PASSWORD)}`);
-  } finally {
-    await owner.close();
+    // roles are per cluster: keep the password the developer's migrate sets, if any
+    const password = process.env.XMS_APP_PASSWORD || TEST_APP_PASSWORD;
+    await owner.exec(`alter role xms_app login password ${lit(password)}`);
+    const appUrl = new URL(ownerUrl.toString());
+    appUrl.username = 'xms_app';
+    appUrl.password = password;
+    const connect = async () => {
+      const db = await openDatabase({ url: appUrl.toString(), as: 'app' });
+      opened.push(db);
+      return db;
+    };
+    const db = await connect();
+    return { kind: 'postgres', db, f, owner, connect, close };
+  } catch (err) {
+    await close();
+    throw err;
   }
-  const appUrl = new URL(ownerUrl.toString());
-  appUrl.username = 'xms_app';
-  appUrl.password = TEST_APP_PASSWORD;
-  const db = await openDatabase({ url: appUrl.toString(), as: 'app' });
+}
+
+/**
+ * The shared PGlite seen as the runtime role: every statement runs in a transaction that first
+ * becomes xms_app, then the request API switches to the request role, as a real xms_app login would.
+ * (SET LOCAL SESSION AUTHORIZATION would be closer, but PGlite keeps it after the transaction.)
+ */
+function xmsAppView(owner: Database): Database {
+  const transaction: Database['transaction'] = (fn) =>
+    owner.transaction(async (tx) => {
+      await tx.query('set local role xms_app');
+      return fn(tx);
+    });
   return {
-    kind: 'postgres',
-    db,
-    f,
-    async close() {
-      await db.close();
-      const c = new Client({ connectionString: url });
-      await c.connect();
-      try {
-        await c.query(`drop database if exists ${name} with (force)`);
-      } finally {
-        await c.end();
-      }
+    kind: owner.kind,
+    transaction,
+    query<T>(sql: string, params?: unknown[]) {
+      return transaction((tx) => tx.query<T>(sql, params));
     },
+    exec(sql: string) {
+      return transaction((tx) => tx.exec(sql));
+    },
+    async close() {},
   };
 }
 
