@@ -24,6 +24,8 @@ export interface Session {
   dbRole: string;
   /** The matrix role, e.g. admin */
   role: string;
+  /** The account's e-mail (read with the session, so /api/me needs no second auth transaction) */
+  email: string | null;
 }
 
 export function cookieName(config: AppConfig): string {
@@ -81,7 +83,7 @@ export async function createSession(
  */
 export async function resumeSession(db: AuthDb, config: AppConfig, token: string): Promise<Session | undefined> {
   const rows = await db.asAuth((tx) =>
-    tx.query<{ user_id: string; tenant_id: string | null; db_role: string }>(
+    tx.query<{ user_id: string; tenant_id: string | null; db_role: string; email: string | null }>(
       `update app_private.sessions s
           set idle_expires_at = least(s.expires_at, now() + make_interval(mins => $2::int)), last_seen_at = now()
         where s.token_hash = $1
@@ -91,13 +93,14 @@ export async function resumeSession(db: AuthDb, config: AppConfig, token: string
           and exists (select from app.memberships m
                        where m.user_id = s.user_id and m.tenant_id = s.tenant_id
                          and 'xms_' || m.role = s.db_role and m.deactivated_at is null)
-       returning s.user_id, s.tenant_id, s.db_role`,
+       returning s.user_id, s.tenant_id, s.db_role,
+                 (select c.email from app_private.credentials c where c.user_id = s.user_id) as email`,
       [tokenHash(token), config.sessionIdleMinutes],
     ),
   );
   const row = rows[0];
   if (!row) return undefined;
-  return { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4) };
+  return { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email };
 }
 
 export async function revokeSession(db: AuthDb, token: string): Promise<void> {

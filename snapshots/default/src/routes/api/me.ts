@@ -10,13 +10,10 @@ export const meRoutes: FastifyPluginAsync = async (app) => {
     const rows = await request.withDb((tx) =>
       tx.query<{ display_name: string }>('select display_name from app.users where id = (select app.current_user_id())'),
     );
-    const email = await db.asAuth((tx) =>
-      tx.query<{ email: string }>('select email from app_private.credentials where user_id = $1', [session.userId]),
-    );
     return {
       user: {
         id: session.userId,
-        email: email[0]?.email ?? null,
+        email: session.email,
         displayName: rows.rows[0]?.display_name ?? null,
         tenantId: session.tenantId,
         role: session.role,
