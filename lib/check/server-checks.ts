@@ -298,7 +298,7 @@ class ServerChecks {
       this.add('SRV004-protected-scope-unguarded', this.rel(appFile), 'there is no protected scope (tagScope(instance, \'protected\'))', 'restore the protected scope of src/server/app.ts');
     } else if (!this.guardHooks(protectedFn).some((t) => /\b401\b/.test(t) && /session/i.test(t))) {
       this.add('SRV004-protected-scope-unguarded', this.at(protectedFn), 'the protected scope has no onRequest hook that answers 401 without a live session',
-        "restore the protected scope's session hook (resumeSession, 401 otherwise)");
+        "restore the protected scope's session hook (openSession, 401 otherwise)");
     }
 
     // SRV010: credential routes are rate limited in a shared store

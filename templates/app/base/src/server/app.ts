@@ -1,7 +1,8 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
-import { clearSessionCookie, readSessionToken, resumeSession, type Session } from '../auth/sessions.js';
+import { clearSessionCookie, openSession, readSessionToken, type Session } from '../auth/sessions.js';
+import type { RequestTransaction } from '../db/request.js';
 import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
@@ -10,7 +11,7 @@ import { uiRoutes } from '../routes/public/ui.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
-import { requestDb, type AuthDb, type Tx } from './db.js';
+import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
 
 export interface AppContext {
@@ -28,6 +29,8 @@ declare module 'fastify' {
     session: Session | null;
     /** Runs fn in this request's one transaction, as the session's role; RLS decides. */
     withDb<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
+    /** The request's one transaction (protected and admin scopes), ended by the server. */
+    xmsTransaction: RequestTransaction | null;
   }
 }
 
@@ -60,6 +63,7 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
   app.decorateRequest('session', null);
+  app.decorateRequest('xmsTransaction', null);
   app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, _fn: (tx: Tx) => Promise<R>): Promise<R> {
     return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));
   });
@@ -106,16 +110,50 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   // The protected scope: every route here needs a live session; the admin scope lives inside it.
   await app.register(async (protectedScope) => {
     tagScope(protectedScope, 'protected');
+    // ONE transaction per request (src/db/request.ts): opened by the session check, which also enters
+    // the session's role, shared by everything the handler does, committed before the response is sent.
     protectedScope.addHook('onRequest', async (request, reply) => {
       const token = readSessionToken(request, config);
-      const session = token ? await resumeSession(db, config, token) : undefined;
-      if (!session) {
+      const opened = token ? await openSession(options.db, config, token) : undefined;
+      if (!opened) {
         if (token) clearSessionCookie(reply, config);
         return reply.code(401).send({ error: 'unauthenticated', message: 'Log in first.' });
       }
-      request.session = session;
-      request.withDb = (fn) => db.asRequest(session, fn);
+      request.session = opened.session;
+      request.xmsTransaction = opened.tx;
+      request.withDb = (fn) => opened.tx.run(fn);
     });
+    // The handler runs with the transaction as its async context, so the auth subsystem (src/server/db.ts)
+    // joins it instead of opening a second one. Entered after the body is parsed, where the context holds.
+    protectedScope.addHook('preHandler', (request, _reply, done) => {
+      if (request.xmsTransaction) currentRequest.run(request.xmsTransaction, done);
+      else done();
+    });
+    protectedScope.addHook('onSend', async (request, reply, payload) => {
+      const tx = request.xmsTransaction;
+      if (!tx?.open) return payload;
+      const commit = reply.statusCode < 400;
+      if (isStream(payload)) {
+        // a streamed body (CSV export) is still being read from the transaction: end it afterwards
+        tx.end(commit).catch((error: unknown) => request.log.error({ err: error }, 'request transaction failed after streaming'));
+        return payload;
+      }
+      try {
+        await tx.end(commit);
+      } catch (error) {
+        // the client must not see success for work that did not commit
+        request.log.error({ err: error }, 'request transaction failed to commit');
+        reply.code(500).header('content-type', 'application/json; charset=utf-8');
+        return JSON.stringify({ error: 'internal_error', message: 'Internal error.' });
+      }
+      return payload;
+    });
+    // A request that ends without sending (aborted, timed out) rolls back; end() is idempotent.
+    const rollback = async (request: FastifyRequest) => {
+      await request.xmsTransaction?.end(false).catch(() => undefined);
+    };
+    protectedScope.addHook('onResponse', rollback);
+    protectedScope.addHook('onRequestAbort', rollback);
     await protectedScope.register(apiRoutes, { prefix: '/api' });
 
     await protectedScope.register(async (adminScope) => {
@@ -130,6 +168,10 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   });
 
   return app;
+}
+
+function isStream(payload: unknown): boolean {
+  return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
 }
 
 function tooManyRequests(reply: FastifyReply, error: RateLimited): FastifyReply {

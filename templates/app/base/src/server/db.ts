@@ -1,5 +1,6 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from '../db/client.js';
-import { withAuthTransaction, withRequestTransaction } from '../db/request.js';
+import { withAuthTransaction, withRequestTransaction, type RequestTransaction } from '../db/request.js';
 import type { Role } from '../generated/permissions.js';
 
 /**
@@ -8,6 +9,12 @@ import type { Role } from '../generated/permissions.js';
  *   in `app.session_token`; RLS decides what it sees.
  * - `asAuth(fn)`: one transaction as xms_auth (credentials, sessions, rate limits).
  * There is no other handle: no handler ever holds a privileged or RLS-bypassing connection.
+ *
+ * Inside a protected request (src/server/app.ts runs its handler in `currentRequest`), both join the
+ * request's one transaction instead of opening another: asAuth as a savepoint in which the role is
+ * xms_auth, so what the auth subsystem writes for an admin (an invitation, a revoked session) commits
+ * or rolls back with the request and its audit rows name the admin. A second transaction would also
+ * wait on the first: PGlite has one connection, and PostgreSQL row locks would block it.
  */
 export type Tx = Queryable;
 
@@ -21,11 +28,22 @@ export interface AuthDb {
   authQuery(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
 }
 
+/** The open transaction of the protected request being handled, if any. */
+export const currentRequest = new AsyncLocalStorage<RequestTransaction>();
+
 export function requestDb(db: Database): AuthDb {
+  const auth = <R>(fn: (tx: Tx) => Promise<R>): Promise<R> => {
+    const open = currentRequest.getStore();
+    return open?.open ? open.auth(fn) : withAuthTransaction(db, fn);
+  };
   return {
-    asAuth: async (fn) => (await withAuthTransaction(db, fn)).rows,
-    asAuthTx: (fn) => withAuthTransaction(db, fn),
-    asRequest: (session, fn) => withRequestTransaction(db, { sessionToken: session.token, dbRole: session.role as Role }, fn),
-    authQuery: (text, values) => withAuthTransaction(db, (tx) => tx.query<Record<string, unknown>>(text, values)),
+    asAuth: async (fn) => (await auth(fn)).rows,
+    asAuthTx: (fn) => auth(fn),
+    asRequest: (session, fn) => {
+      const open = currentRequest.getStore();
+      if (open?.open && open.token === session.token) return open.run(fn);
+      return withRequestTransaction(db, { sessionToken: session.token, dbRole: session.role as Role }, fn);
+    },
+    authQuery: (text, values) => auth((tx) => tx.query<Record<string, unknown>>(text, values)),
   };
 }
