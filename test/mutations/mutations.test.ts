@@ -102,7 +102,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'headers-hook-removed',
     what: 'stop setting the security headers on responses',
-    edits: [{ file: 'src/server/app.ts', find: /^.*reply\.header\(name, value\).*\n/m, replace: '' }],
+    edits: [{ file: 'src/server/app.ts', find: /^.*reply\.headers\(request\.url.*\n/m, replace: '' }],
     expect: 'SRV005-csp-weak',
     groups: ['server'],
   },
