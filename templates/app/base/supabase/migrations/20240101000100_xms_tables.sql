@@ -71,57 +71,75 @@ create index if not exists rate_limits_reset_at_idx on app_private.rate_limits (
 -- sees only the row of its own token hash, through RLS) and return NULL unless the session is live
 -- and its db_role is the current role. Writing app.tenant_id or any other setting changes nothing.
 -- Policies call them as (select app.current_tenant_id()) so they run once per statement.
+-- plpgsql, not SQL: a SQL function whose body reads a table is never inlined, and PostgreSQL plans
+-- its body again in every statement that calls it; plpgsql keeps the plan of its lookup for the
+-- connection (measured on a point lookup by id: 1.6x -> 1.25x the same query without RLS).
 -- ---------------------------------------------------------------------------------------------
 create or replace function app.current_user_id()
 returns uuid
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select s.user_id
+declare
+  v uuid;
+begin
+  select s.user_id into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 create or replace function app.current_tenant_id()
 returns uuid
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select s.tenant_id
+declare
+  v uuid;
+begin
+  select s.tenant_id into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 -- The matrix role of the caller (db_role without the xms_ prefix), or NULL.
 create or replace function app.current_app_role()
 returns text
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select pg_catalog.substr(s.db_role, 5)
+declare
+  v text;
+begin
+  select pg_catalog.substr(s.db_role, 5) into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 -- Supabase: where auth.uid() exists, the helpers fall back to it for the `authenticated` role
@@ -207,6 +225,8 @@ create table if not exists app.records (
 );
 create index if not exists records_tenant_id_owner_id_idx on app.records (tenant_id, owner_id);
 create index if not exists records_owner_id_idx on app.records (owner_id);
+-- the list route's order within a tenant: a page of the newest rows is an index scan, not a sort
+create index if not exists records_tenant_id_created_at_idx on app.records (tenant_id, created_at desc, id);
 
 create or replace function app.touch_updated_at()
 returns trigger
