@@ -117,7 +117,7 @@ function normalisePackageJson(file: RenderedFile): Buffer {
  * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
  */
 export async function prepareApp(stagingDir: string): Promise<void> {
-  const { writeCompiled } = await import('../../lib/matrix/index.js');
+  const { writeCompiled } = await import('../../lib/matrix/write.js');
   const { applyChanges } = await import('../../lib/engine/changes.js');
   const { tableApiChanges } = await import('../table/index.js');
   const { parseColumns } = await import('../table/spec.js');

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseDocument, isMap } from 'yaml';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { listMigrations, readSchema, MIGRATIONS_DIR, MATRIX_FILE, nextVersion } from '../../lib/matrix/index.js';
+import { listMigrations } from '../../lib/matrix/migrations.js';
+import { MIGRATIONS_DIR, MATRIX_FILE, nextVersion } from '../../lib/matrix/write.js';
 import type { Answers, FeatureGenerator, FileChange } from '../types.js';
 import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, renderTemplate, type Column } from './spec.js';
 import { harnessChanges, recompileMatrix } from './shared.js';
@@ -157,6 +158,8 @@ const generator: FeatureGenerator = {
       }
       migrationPath = join(MIGRATIONS_DIR, `${existing.version}_xms_table_${table}.sql`);
     } else {
+      // the SQL parser is loaded here, not at import: scaffolding uses this module without it
+      const { readSchema } = await import('../../lib/matrix/schema.js');
       const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
       if (schema.tables.some((t) => t.name === table)) {
         throw new UserError(`--name: table app.${table} already exists in supabase/migrations; choose another name.`);

@@ -20,7 +20,7 @@ export function harnessChanges(appDir: string): FileChange[] {
 
 /** Recompiles permissions.yml (a new policy migration only when the matrix changed). */
 export async function recompileMatrix(appDir: string): Promise<string[]> {
-  const { writeCompiled } = await import('../../lib/matrix/index.js');
+  const { writeCompiled } = await import('../../lib/matrix/write.js');
   const result = await writeCompiled(appDir);
   return result.written.map((path) => `compiled ${path}`);
 }

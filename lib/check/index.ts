@@ -37,8 +37,9 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
   const files = migrationFiles(join(appDir, 'supabase', 'migrations'));
   let compiledSql: string | undefined;
   try {
-    const { compileApp } = await import('../matrix/index.js');
-    compiledSql = (await compileApp(appDir)).sql;
+    const { compileApp } = await import('../matrix/write.js');
+    // the package's cache only: nothing in the app (node_modules/.cache) decides what the check expects
+    compiledSql = (await compileApp(appDir, { cache: 'package' })).sql;
   } catch (error) {
     findings.push({
       id: 'DB015-matrix-invalid',

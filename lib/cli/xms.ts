@@ -63,13 +63,15 @@ const COMMANDS: Record<string, Command> = {
   compile: {
     summary: 'compile the permission matrix',
     async run(_args, cwd) {
-      const { writeCompiled, MatrixError } = await import('../matrix/index.js');
+      // write.js alone: an unchanged matrix comes from the compile cache without loading the parsers
+      const { writeCompiled } = await import('../matrix/write.js');
       try {
         const result = await writeCompiled(cwd);
         if (result.written.length === 0) console.log('permissions.yml unchanged: nothing written.');
         else for (const file of result.written) console.log(`wrote ${file}`);
         return 0;
       } catch (error) {
+        const { MatrixError } = await import('../matrix/parse.js');
         if (error instanceof MatrixError) throw new UserError(error.message);
         throw error;
       }

@@ -1,4 +1,5 @@
 export { ACTIONS, SCOPES, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions } from './parse.js';
+export { compileKey } from './cache.js';
 export { readSchema, readSchemaFromSql, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
 export {
   compileMatrix,

@@ -5,9 +5,12 @@
  * Understood statements: CREATE TABLE app.x (...), ALTER TABLE app.x ADD/DROP COLUMN, ALTER TABLE
  * app.x RENAME TO y, DROP TABLE app.x. Tables created inside DO blocks or functions are not seen.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listMigrations } from './migrations.js';
 import { loadModule, parseSync } from 'libpg-query';
+
+export { listMigrations };
 
 export const APP_SCHEMA = 'app';
 
@@ -37,20 +40,6 @@ export function loadSqlParser(): Promise<void> {
 }
 
 /** Migration files (`<version>_<name>.sql`) of a folder, in version order. */
-export function listMigrations(dir: string): { version: string; name: string; file: string }[] {
-  let entries: string[];
-  try {
-    entries = readdirSync(dir);
-  } catch {
-    return [];
-  }
-  return entries
-    .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
-    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
-}
-
 type Node = Record<string, any>;
 
 function str(n: Node | undefined): string | undefined {

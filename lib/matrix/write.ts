@@ -9,9 +9,9 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { compileMatrix, knownTableNames, type Compiled } from './compile.js';
-import { parseMatrix } from './parse.js';
-import { listMigrations, readSchema } from './schema.js';
+import { appCacheDir, compileKey, packageCacheDir, readCached, writeCached } from './cache.js';
+import type { Compiled } from './compile.js';
+import { listMigrations } from './migrations.js';
 
 export const MATRIX_FILE = 'permissions.yml';
 export const MIGRATIONS_DIR = join('supabase', 'migrations');
@@ -28,13 +28,35 @@ export interface WriteResult {
   migration?: string;
 }
 
-/** Compiles the app's matrix (no writes). */
-export async function compileApp(appDir: string): Promise<Compiled> {
-  const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
-  const file = join(appDir, MATRIX_FILE);
-  const source = readFileSync(file, 'utf8');
+export interface CompileOptions {
+  /**
+   * 'app' (default): the package's cache and the app's own (node_modules/.cache), which a result is
+   * also stored in; 'package': the package's cache only (xms check: nothing outside the package's code
+   * may decide what it expects).
+   */
+  cache?: 'app' | 'package';
+}
+
+/** Compiles the app's matrix (no writes to the app), from the cache when nothing changed. */
+export async function compileApp(appDir: string, options: CompileOptions = {}): Promise<Compiled> {
+  const source = readFileSync(join(appDir, MATRIX_FILE), 'utf8');
+  const migrationsDir = join(appDir, MIGRATIONS_DIR);
+  const key = compileKey(source, listMigrations(migrationsDir));
+  const useApp = (options.cache ?? 'app') === 'app';
+  const cached = readCached(key, useApp ? [packageCacheDir(), appCacheDir(appDir)] : [packageCacheDir()]);
+  if (cached) return cached;
+  // a miss: only now load the YAML and SQL parsers
+  const [{ compileMatrix, knownTableNames }, { parseMatrix }, { readSchema }] = await Promise.all([
+    import('./compile.js'),
+    import('./parse.js'),
+    import('./schema.js'),
+  ]);
+  const schema = await readSchema(migrationsDir);
   const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema) });
-  return compileMatrix(matrix, schema);
+  const compiled = compileMatrix(matrix, schema);
+  if (process.env.XMS_MATRIX_CACHE_DIR) writeCached(key, packageCacheDir(), compiled);
+  else if (useApp && existsSync(join(appDir, 'node_modules'))) writeCached(key, appCacheDir(appDir), compiled);
+  return compiled;
 }
 
 function writeIfChanged(path: string, contents: string): boolean {

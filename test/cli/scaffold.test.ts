@@ -151,6 +151,11 @@ test('the flag-only scaffold path loads neither the prompt library, execa nor pl
   for (const heavy of ['@inquirer', 'inquirer', '/execa/', 'node-plop', '/plop/', '/zx/']) {
     assert.not.ok(loaded.includes(heavy), `${heavy} must not be imported on the flag-only path`);
   }
+  // a built-in preset starts compiled from the package's compile cache (npm run build fills it)
+  assert.ok(loaded.includes('/lib/matrix/cache.js'), 'the recorder saw the compile cache');
+  for (const compiler of ['/libpg-query/', '/lib/matrix/compile.js', '/lib/matrix/parse.js', '/lib/matrix/schema.js']) {
+    assert.not.ok(loaded.includes(compiler), `${compiler} must not be imported: the preset's matrix is in the package's cache`);
+  }
 });
 
 test.run();

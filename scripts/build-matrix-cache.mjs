@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// Part of `npm run build`: compiles the permission matrix of each built-in preset once and keeps the
+// result in dist/matrix-cache/ (see lib/matrix/cache.ts), so scaffolding a preset, and the first
+// `xms compile` in a new app, load neither the YAML nor the SQL parser. Each preset is scaffolded
+// (no install, no git) by the built CLI into a throw-away folder with XMS_MATRIX_CACHE_DIR pointing at
+// the cache: the compilation it runs anyway is what gets stored.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cacheDir = join(root, 'dist', 'matrix-cache');
+rmSync(cacheDir, { recursive: true, force: true });
+const work = mkdtempSync(join(tmpdir(), 'xms-matrix-cache-'));
+try {
+  for (const preset of ['minimal', 'default', 'full']) {
+    const result = spawnSync(
+      process.execPath,
+      [join(root, 'bin', 'create-xms-app.js'), join(work, preset), '--preset', preset, '--yes', '--no-install', '--no-git'],
+      { env: { ...process.env, XMS_MATRIX_CACHE_DIR: cacheDir, CI: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    if (result.status !== 0) {
+      console.error(`build-matrix-cache: scaffolding the ${preset} preset failed:\n${result.stdout}\n${result.stderr}`);
+      process.exit(1);
+    }
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
