@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { create, tempDir, isEmptyOrMissing, CREATE_BIN, REPO_ROOT } from '../helpers/cli.js';
+import { create, tempDir, isEmptyOrMissing, CREATE_BIN, XMS_BIN, REPO_ROOT } from '../helpers/cli.js';
 import { listTree } from '../../lib/engine/index.js';
 
 const { dir: work, cleanup } = tempDir('xms-scaffold-');
@@ -155,6 +155,19 @@ test('the flag-only scaffold path loads neither the prompt library, execa nor pl
   assert.ok(loaded.includes('/lib/matrix/cache.js'), 'the recorder saw the compile cache');
   for (const compiler of ['/libpg-query/', '/lib/matrix/compile.js', '/lib/matrix/parse.js', '/lib/matrix/schema.js']) {
     assert.not.ok(loaded.includes(compiler), `${compiler} must not be imported: the preset's matrix is in the package's cache`);
+  }
+  // and so does the new app's first `xms compile` (npm run db:migrate, npm run dev)
+  const compileLog = join(work, 'compile-imports.log');
+  const compile = spawnSync(
+    process.execPath,
+    ['--import', join(REPO_ROOT, 'test/fixtures/record-imports.mjs'), XMS_BIN, 'compile', '--cwd', target],
+    { env: { ...process.env, XMS_IMPORT_LOG: compileLog, CI: '1' }, encoding: 'utf8' },
+  );
+  assert.is(compile.status, 0, compile.stderr);
+  assert.match(compile.stdout, /unchanged/);
+  const compileLoaded = readFileSync(compileLog, 'utf8');
+  for (const compiler of ['/libpg-query/', '/yaml/', '/lib/matrix/compile.js']) {
+    assert.not.ok(compileLoaded.includes(compiler), `xms compile in a new app must not import ${compiler}`);
   }
 });
 
