@@ -8,6 +8,7 @@
  *
  * Defaults (documented in the README "Security model"):
  *   PASSWORD_MIN_LENGTH     15 (NIST SP 800-63B-4, single factor); never below 12
+ *   PASSWORD_MIN_SCORE      3  (zxcvbn-ts strength estimate, 0-4); never below 3 in production
  *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead)
  *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active)
  *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client)
@@ -24,6 +25,8 @@ export interface AppConfig {
   trustProxy: boolean | number | string[];
   cookieSecure: boolean;
   passwordMinLength: number;
+  /** Minimum zxcvbn-ts score (0-4) a new password must reach. */
+  passwordMinScore: number;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   /** Failed log-ins (and sign-ups, resets) allowed per window, per account and per client IP. */
@@ -41,6 +44,9 @@ export class ConfigError extends Error {
 /** The absolute floor of the password minimum: config refuses anything lower, in every environment. */
 export const PASSWORD_MIN_FLOOR = 12;
 export const PASSWORD_MIN_DEFAULT = 15;
+/** zxcvbn-ts score: 3 is "safely unguessable" (about 10^10 guesses); production refuses lower. */
+export const PASSWORD_SCORE_DEFAULT = 3;
+export const PASSWORD_SCORE_PRODUCTION_FLOOR = 3;
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
   const raw = env[key];
@@ -107,6 +113,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     cookieSecure: bool(env, 'COOKIE_SECURE', true),
     passwordMinLength,
+    passwordMinScore: int(env, 'PASSWORD_MIN_SCORE', PASSWORD_SCORE_DEFAULT, 0, 4),
     sessionIdleMinutes: int(env, 'SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int(env, 'SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     authLimit: {
@@ -134,6 +141,9 @@ export function assertProductionSafe(config: AppConfig): void {
   }
   if (config.passwordMinLength < PASSWORD_MIN_FLOOR) {
     throw new ConfigError(`refusing to start in production: PASSWORD_MIN_LENGTH below ${PASSWORD_MIN_FLOOR}`);
+  }
+  if (config.passwordMinScore < PASSWORD_SCORE_PRODUCTION_FLOOR) {
+    throw new ConfigError(`refusing to start in production: PASSWORD_MIN_SCORE below ${PASSWORD_SCORE_PRODUCTION_FLOOR} (weak passwords would be accepted)`);
   }
   if (!config.origin) throw new ConfigError('refusing to start in production: APP_ORIGIN is not set (the CSRF check needs the public origin)');
   if (!config.origin.startsWith('https://')) throw new ConfigError(`refusing to start in production: APP_ORIGIN must be https (got ${config.origin})`);

@@ -10,6 +10,7 @@ import { healthRoutes } from '../routes/public/health.js';
 import { uiRoutes } from '../routes/public/ui.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
+import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
@@ -50,6 +51,9 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     bodyLimit: 1024 * 1024,
   });
   const db = requestDb(options.db);
+  // the password list and the strength estimator's dictionaries load once, now, not in a request
+  loadCommonPasswords();
+  loadStrengthEstimator();
   const limits = {
     login: new ActionLimiter(db.authQuery, 'login', config.authLimit),
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),

@@ -39,7 +39,8 @@ create table if not exists app_private.credentials (
   created_at     timestamptz not null default now(),
   updated_at     timestamptz not null default now()
 );
-create unique index if not exists credentials_email_key on app_private.credentials (lower(email));
+-- the e-mail is stored normalised (checked in 20240101000300_xms_auth.sql): unique as stored
+create unique index if not exists credentials_email_key on app_private.credentials (email);
 
 -- A session is stored by the SHA-256 of its opaque token; the token itself never reaches the DB.
 create table if not exists app_private.sessions (

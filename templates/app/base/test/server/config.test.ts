@@ -35,6 +35,14 @@ test('a password minimum below 12 is refused in every environment; 12 is accepte
   assert.is(loadConfig({ NODE_ENV: 'development', PASSWORD_MIN_LENGTH: '12' }).passwordMinLength, 12);
 });
 
+test('the password strength minimum: default 3, 0-4 only, below 3 refused in production', () => {
+  assert.is(loadConfig({ NODE_ENV: 'development' }).passwordMinScore, 3);
+  assert.is(loadConfig({ NODE_ENV: 'development', PASSWORD_MIN_SCORE: '2' }).passwordMinScore, 2);
+  refuses({ NODE_ENV: 'development', PASSWORD_MIN_SCORE: '5' }, /PASSWORD_MIN_SCORE must be an integer between 0 and 4/);
+  refuses({ ...production, PASSWORD_MIN_SCORE: '2' }, /PASSWORD_MIN_SCORE below 3/);
+  assert.is(loadConfig({ ...production, PASSWORD_MIN_SCORE: '4' }).passwordMinScore, 4);
+});
+
 test('a secure production config starts', () => {
   assert.is(loadConfig(production).env, 'production');
   assert.equal(loadConfig({ ...production, TRUST_PROXY: '1' }).trustProxy, 1);
