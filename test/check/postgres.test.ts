@@ -4,7 +4,8 @@
  * throw-away cluster from scripts/pg-cluster.sh. A fresh database gets the app's migrations; the check
  * passes; then changes made directly in the live database (not in any migration) are caught: RLS no
  * longer forced, and a policy added by hand (drift: in the database, in neither the matrix nor the
- * migrations). Skipped, with the reason printed, without PostgreSQL.
+ * migrations), an xms function redefined, a trigger disabled and a function reading a setting the server
+ * does not own. Skipped, with the reason printed, without PostgreSQL.
  */
 import { join } from 'node:path';
 import { test } from 'uvu';
@@ -59,6 +60,29 @@ test('a migrated PostgreSQL database passes; live changes made outside the migra
   const ids = report.findings.filter((f) => f.severity === 'error').map((f) => `${f.id} ${f.object}`);
   assert.ok(ids.includes('DB001-rls-not-forced app.records'), ids.join('\n'));
   assert.ok(ids.includes('DB003-policy-drift app.records policy sneaky'), ids.join('\n'));
+});
+
+test('on PostgreSQL: an xms function redefined, a trigger disabled and a setting read in the live database are caught', async () => {
+  if (skipReason) {
+    console.log(`  skipped: ${skipReason}`);
+    return;
+  }
+  const target = databaseUrl(url!, dbName);
+  await withClient(target, async (c) => {
+    await c.query(`create or replace function app.current_tenant_id() returns uuid language sql stable security invoker set search_path = ''
+                     as $$ select nullif(pg_catalog.current_setting('app.tenant_id', true), '')::uuid $$`);
+    await c.query('alter table app.records disable trigger records_touch_updated_at');
+    await c.query('alter event trigger xms_secure_new_tables disable');
+  });
+  const report = await runCheck(app!.appDir, { databaseUrl: target, groups: ['db'] });
+  const ids = report.findings.filter((f) => f.severity === 'error').map((f) => `${f.id} ${f.object}`);
+  assert.ok(ids.includes('DB017-function-drift function app.current_tenant_id()'), ids.join('\n'));
+  assert.ok(ids.includes('DB018-trigger-drift trigger records_touch_updated_at on app.records'), ids.join('\n'));
+  assert.ok(ids.includes('DB018-trigger-drift event trigger xms_secure_new_tables'), ids.join('\n'));
+  assert.ok(ids.includes('DB019-function-reads-request-setting app.current_tenant_id()'), ids.join('\n'));
+  // changed in the live database, not by a migration: the fix points at the xms migration
+  const drift = report.findings.find((f) => f.id === 'DB017-function-drift')!;
+  assert.match(drift.fix, '_xms_tables.sql');
 });
 
 test.run();
