@@ -43,7 +43,7 @@ export function isXmsMigration(file: string): boolean {
   return /^\d+_xms_[a-z0-9_]+\.sql$/.test(basename(file));
 }
 
-export type ObjectKind = 'function' | 'trigger' | 'event trigger';
+export type ObjectKind = 'function' | 'trigger' | 'event trigger' | 'relation';
 
 export interface DbObject {
   kind: ObjectKind;
@@ -52,6 +52,8 @@ export interface DbObject {
   def: string;
   /** readable pieces of the definition, to say what differs */
   parts: Record<string, string>;
+  /** a trigger's table ("relation:" entries only record which tables exist) */
+  relation?: string;
 }
 
 const NOT_SYSTEM = (alias: string) =>
@@ -74,7 +76,7 @@ const OBJECTS_SQL = `
      and not exists (select from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
   union all
   select 'trigger', pg_catalog.format('%I on %I.%I', t.tgname, n.nspname, c.relname),
-         null, null, null, null, null,
+         null, null, null, pg_catalog.format('%I.%I', n.nspname, c.relname), null,
          pg_catalog.pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled::text, null, null
     from pg_catalog.pg_trigger t
     join pg_catalog.pg_class c on c.oid = t.tgrelid
@@ -85,7 +87,12 @@ const OBJECTS_SQL = `
          'on ' || e.evtevent || ' execute function ' || e.evtfoid::regprocedure::text
            || coalesce(' when tag in (' || pg_catalog.array_to_string(array(select x from pg_catalog.unnest(e.evttags) x order by x), ', ') || ')', ''),
          'enabled=' || e.evtenabled::text, null, null
-    from pg_catalog.pg_event_trigger e`;
+    from pg_catalog.pg_event_trigger e
+  union all
+  select 'relation', pg_catalog.format('%I.%I', n.nspname, c.relname), null, null, null, null, null, null, null, null, null
+    from pg_catalog.pg_class c
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+   where c.relkind in ('r', 'p', 'v', 'f') and ${NOT_SYSTEM('n')}`;
 
 interface ObjectRow {
   kind: ObjectKind;
@@ -116,10 +123,13 @@ export async function readObjects(db: Queryable): Promise<Map<string, DbObject>>
         privileges: r.acl ?? '',
         body: normalizeBody(r.sqlbody ?? r.src ?? ''),
       };
+    } else if (r.kind === 'relation') {
+      parts = {};
     } else {
       parts = { definition: r.attrs ?? '', state: r.config ?? '' };
     }
-    out.set(`${r.kind}:${r.key}`, { kind: r.kind, key: r.key, parts, def: JSON.stringify(parts) });
+    const relation = r.kind === 'trigger' ? (r.args ?? undefined) : undefined;
+    out.set(`${r.kind}:${r.key}`, { kind: r.kind, key: r.key, parts, def: JSON.stringify(parts), ...(relation ? { relation } : {}) });
   }
   return out;
 }
@@ -142,7 +152,7 @@ export function recordMigration(owned: OwnedObjects, file: string, previous: Map
   for (const id of new Set([...previous.keys(), ...now.keys()])) {
     const before = previous.get(id);
     const after = now.get(id);
-    if (before?.def === after?.def) continue;
+    if (before?.def === after?.def || (before ?? after)!.kind === 'relation') continue;
     if (xms) {
       if (after) owned.expected.set(id, { object: after, file });
       else owned.expected.delete(id);
@@ -167,6 +177,8 @@ export function compareOwnedObjects(
   for (const [id, { object: exp, file }] of owned.expected) {
     const l = live.get(id);
     if (l?.def === exp.def) continue;
+    // a trigger goes with its table: dropping a table is no trigger drift (DB005 audits the tables that exist)
+    if (!l && exp.relation && !live.has(`relation:${exp.relation}`)) continue;
     const by = owned.changedBy.get(id);
     const what = exp.kind === 'function' ? 'function' : exp.kind;
     const fix = by

@@ -120,6 +120,21 @@ test('ownership: what the last xms migration left is expected; later changes nam
   assert.match(live[0]!.fix, later);
 });
 
+test('a trigger goes with its table: a dropped table is no trigger drift, a dropped trigger is', () => {
+  const trig = (state: string): DbObject => {
+    const parts = { definition: 'CREATE TRIGGER xms_audit_insert AFTER INSERT ON app.things ...', state };
+    return { kind: 'trigger', key: 'xms_audit_insert on app.things', parts, def: JSON.stringify(parts), relation: 'app.things' };
+  };
+  const table: DbObject = { kind: 'relation', key: 'app.things', parts: {}, def: '{}' };
+  const snap = (...objects: DbObject[]) => new Map(objects.map((o) => [`${o.kind}:${o.key}`, o]));
+  const owned = newOwnedObjects();
+  recordMigration(owned, 'supabase/migrations/1_xms_table_things.sql', new Map(), snap(table, trig('enabled=O')));
+  assert.equal([...owned.expected.keys()], ['trigger:xms_audit_insert on app.things'], 'tables are not owned objects');
+  assert.equal(compareOwnedObjects(new Map(), owned), []);
+  assert.equal(compareOwnedObjects(snap(table), owned).map((f) => f.id), ['DB018-trigger-drift']);
+  assert.equal(compareOwnedObjects(snap(table, trig('enabled=D')), owned).map((f) => f.message.includes('"enabled=D" instead of "enabled=O"')), [true]);
+});
+
 function driftErrors(report: Report): string[] {
   return report.findings.filter((f) => f.severity === 'error' && DRIFT_IDS.includes(f.id)).map((f) => `${f.id} ${f.object}: ${f.message}`);
 }
