@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, migrationFiles } from '../../lib/check/database.js';
+import { SUPABASE_SHIM } from '../../lib/check/harden.js';
 import { formatReport, runCheck } from '../../lib/check/index.js';
 import { scaffold } from './app.js';
 import { databaseUrl, postgresServer, withClient } from '../helpers/postgres.js';
@@ -20,6 +21,7 @@ const url = server.url;
 const skipReason = server.skipReason;
 
 const dbName = `xms_check_${process.pid}`;
+const supabaseDb = `xms_check_supabase_${process.pid}`;
 
 
 let app: ReturnType<typeof scaffold> | undefined;
@@ -27,11 +29,19 @@ let app: ReturnType<typeof scaffold> | undefined;
 test.before(async () => {
   if (skipReason) return;
   app = scaffold('default');
-  await withClient(url!, (c) => c.query(`create database ${dbName}`));
+  await withClient(url!, async (c) => {
+    await c.query(`create database ${dbName}`);
+    await c.query(`create database ${supabaseDb}`);
+  });
 });
 
 test.after(async () => {
-  if (url && !skipReason) await withClient(url, (c) => c.query(`drop database if exists ${dbName} with (force)`)).catch(() => {});
+  if (url && !skipReason) {
+    await withClient(url, async (c) => {
+      await c.query(`drop database if exists ${dbName} with (force)`);
+      await c.query(`drop database if exists ${supabaseDb} with (force)`);
+    }).catch(() => {});
+  }
   app?.cleanup();
   server.stop();
 });
@@ -83,6 +93,24 @@ test('on PostgreSQL: an xms function redefined, a trigger disabled and a setting
   // changed in the live database, not by a migration: the fix points at the xms migration
   const drift = report.findings.find((f) => f.id === 'DB017-function-drift')!;
   assert.match(drift.fix, '_xms_tables.sql');
+});
+
+test('on a Supabase-shaped database (auth.uid() exists) the helpers take their Supabase form: no false drift', async () => {
+  if (skipReason) {
+    console.log(`  skipped: ${skipReason}`);
+    return;
+  }
+  const target = databaseUrl(url!, supabaseDb);
+  await withClient(target, async (c) => {
+    const db = { query: (s: string, p?: unknown[]) => c.query(s, p), exec: async (s: string) => void (await c.query(s)), close: async () => {} };
+    await db.exec(SUPABASE_SHIM);
+    const applied = await applyMigrations(db, migrationFiles(join(app!.appDir, 'supabase', 'migrations')));
+    assert.is(applied.failure, undefined, JSON.stringify(applied.failure));
+    const lang = await c.query(`select l.lanname from pg_proc p join pg_language l on l.oid = p.prolang where p.oid = 'app.current_tenant_id()'::regprocedure`);
+    assert.is(lang.rows[0].lanname, 'plpgsql', 'the Supabase variant of the helper');
+  });
+  const report = await runCheck(app!.appDir, { databaseUrl: target, groups: ['db'] });
+  assert.is(report.errors, 0, formatReport(report));
 });
 
 test.run();
