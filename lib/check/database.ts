@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { newOwnedObjects, readObjects, recordMigration, type DbObject, type OwnedObjects } from './functions.js';
 import type { Queryable } from './types.js';
 
 /** Imports a package as seen from appDir (its node_modules), else from this package. */
@@ -217,13 +218,18 @@ export interface AppliedDatabase {
   db: Queryable;
   /** policy key -> the migration file that last created or changed it */
   policyOrigin: Map<string, string>;
+  /** functions, triggers and event triggers the xms migrations own, and who changed them since */
+  owned: OwnedObjects;
+  /** the functions, triggers and event triggers after the last migration applied */
+  objects: Map<string, DbObject>;
   /** the first migration that failed, if any (later ones were not applied) */
   failure?: { file: string; message: string };
 }
 
 /**
  * Applies every migration of dir to db in order (each in its own transaction, as the app's migrator),
- * recording after each file which policies it created or changed.
+ * recording after each file which policies it created or changed and what it did to the functions,
+ * triggers and event triggers (./functions.ts).
  */
 export async function applyMigrations(
   db: Queryable,
@@ -232,17 +238,22 @@ export async function applyMigrations(
 ): Promise<Omit<AppliedDatabase, 'db'>> {
   const policyOrigin = new Map<string, string>();
   let previous = new Map<string, string>();
+  const owned = newOwnedObjects();
+  let objects = await readObjects(db);
   for (const m of files) {
     const label = options.relativeTo ? m.file.slice(options.relativeTo.length + 1) : m.file;
     try {
       await db.exec(`begin;\n${readFileSync(m.file, 'utf8')}\n;\nreset role;\ncommit;`);
     } catch (error) {
       await db.exec('rollback').catch(() => {});
-      return { policyOrigin, failure: { file: label, message: (error as Error).message } };
+      return { policyOrigin, owned, objects, failure: { file: label, message: (error as Error).message } };
     }
     const now = new Map((await db.query<PolicyRow>(POLICIES_SQL)).rows.map((p) => [policyKey(p), policyDefinition(p)]));
     for (const [key, def] of now) if (previous.get(key) !== def) policyOrigin.set(key, label);
     previous = now;
+    const objectsNow = await readObjects(db);
+    recordMigration(owned, label, objects, objectsNow);
+    objects = objectsNow;
   }
-  return { policyOrigin };
+  return { policyOrigin, owned, objects };
 }

@@ -11,8 +11,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKS } from './catalog.js';
 import { applyMigrations, extensionsIn, migrationFiles, openPglite, openPostgres } from './database.js';
-import { SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
+import { APP_SCHEMA, SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
+import { checkSettingReads, compareOwnedObjects, readObjects } from './functions.js';
+import { SUPABASE_SHIM } from './harden.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
 import { checkServer } from './server-checks.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
@@ -55,17 +57,28 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
   try {
     if (url) {
       live = await openPostgres(appDir, url);
-      findings.push(...(await checkDatabase(live, options)));
+      findings.push(...(await checkDatabase(live, options)), ...(await checkSettingReads(live, { schemaCondition: APP_SCHEMA, ...options })));
       const livePolicies = await readPolicies(live);
+      const liveObjects = await readObjects(live);
+      const facts = (
+        await live.query<{ supabase: boolean; superuser: boolean }>(
+          `select exists (select from pg_catalog.pg_proc p join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+                           where n.nspname = 'auth' and p.proname = 'uid' and p.pronargs = 0) as supabase,
+                  (select rolsuper from pg_catalog.pg_roles where rolname = current_user) as superuser`,
+        )
+      ).rows[0];
+      scratch = await openPglite(appDir, { extensions: extensionsIn(files) });
+      // where the live database has Supabase's auth.uid(), the migrations take their Supabase branch
+      if (facts?.supabase) await scratch.exec(SUPABASE_SHIM);
+      const applied = await applyMigrations(scratch, files, { relativeTo: appDir });
+      if (applied.failure) {
+        findings.push(migrationFailure(applied.failure, 'the expected policies, functions and triggers cannot be computed'));
+        return { findings, kind: 'postgres' };
+      }
+      findings.push(...compareOwnedObjects(liveObjects, applied.owned, { missingEventTriggerSeverity: facts?.superuser ? 'error' : 'warning' }));
       if (compiledSql !== undefined) {
-        scratch = await openPglite(appDir, { extensions: extensionsIn(files) });
-        const applied = await applyMigrations(scratch, files, { relativeTo: appDir });
-        if (applied.failure) {
-          findings.push(migrationFailure(applied.failure, 'the expected policies cannot be computed'));
-        } else {
-          const expected = await expectedOrFinding(scratch, compiledSql, false, findings);
-          if (expected) findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
-        }
+        const expected = await expectedOrFinding(scratch, compiledSql, false, findings);
+        if (expected) findings.push(...comparePolicies(livePolicies, expected, applied.policyOrigin, isAppSchema));
       }
       return { findings, kind: 'postgres' };
     }
@@ -75,7 +88,8 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       findings.push(migrationFailure(applied.failure, 'no database check could run'));
       return { findings, kind: 'pglite' };
     }
-    findings.push(...(await checkDatabase(live, options)));
+    findings.push(...(await checkDatabase(live, options)), ...(await checkSettingReads(live, { schemaCondition: APP_SCHEMA, ...options })));
+    findings.push(...compareOwnedObjects(applied.objects, applied.owned));
     if (compiledSql !== undefined) {
       const livePolicies = await readPolicies(live);
       const expected = await expectedOrFinding(live, compiledSql, true, findings);

@@ -186,6 +186,44 @@ const MUTATIONS: Mutation[] = [
     'DB014-helper-not-wrapped',
   ),
   sqlMutation('policy-column-unindexed', 'drop the index on a policy column', 'drop index app.records_tenant_id_owner_id_idx;', 'DB013-policy-column-unindexed'),
+  // ---- functions, triggers and event triggers the xms migrations own; settings (I17)
+  sqlMutation(
+    'tenant-helper-reads-setting',
+    'redefine app.current_tenant_id() (same signature) to read the request-controlled setting app.tenant_id',
+    [
+      'create or replace function app.current_tenant_id() returns uuid language sql stable security invoker set search_path = \'\'',
+      "  as $$ select nullif(pg_catalog.current_setting('app.tenant_id', true), '')::uuid $$;",
+    ].join('\n'),
+    'DB017-function-drift',
+  ),
+  sqlMutation('helper-security-definer', 'make the identity helper app.current_user_id() SECURITY DEFINER', 'alter function app.current_user_id() security definer;', 'DB017-function-drift'),
+  sqlMutation('helper-search-path-changed', 'point the search_path of an identity helper at public', 'alter function app.current_app_role() set search_path = public;', 'DB017-function-drift'),
+  sqlMutation(
+    'audit-function-replaced',
+    'replace the audit trigger function with one that logs nothing',
+    "create or replace function audit.log_changes() returns trigger language plpgsql security definer set search_path = '' as $$ begin return null; end $$;",
+    'DB017-function-drift',
+  ),
+  sqlMutation('audit-trigger-disabled', 'disable the audit trigger of one table', 'alter table app.records disable trigger xms_audit_update;', 'DB018-trigger-drift'),
+  sqlMutation(
+    'touch-trigger-replaced',
+    'replace an xms trigger with one of another timing',
+    'drop trigger records_touch_updated_at on app.records;\ncreate trigger records_touch_updated_at after update on app.records for each row execute function app.touch_updated_at();',
+    'DB018-trigger-drift',
+  ),
+  sqlMutation('event-trigger-disabled', 'disable the event trigger that secures tables created by hand', 'alter event trigger xms_secure_new_tables disable;', 'DB018-trigger-drift'),
+  sqlMutation('event-trigger-dropped', 'drop the event trigger that secures tables created by hand', 'drop event trigger xms_secure_new_tables;', 'DB018-trigger-drift'),
+  sqlMutation(
+    'new-function-reads-setting',
+    'a new function in schema app deriving the tenant from current_setting(\'app.tenant_id\')',
+    [
+      'set role xms_owner;',
+      "create function app.request_tenant() returns uuid language plpgsql stable set search_path = '' as $$",
+      "begin return pg_catalog.current_setting('app.tenant_id')::uuid; end $$;",
+      'reset role;',
+    ].join('\n'),
+    'DB019-function-reads-request-setting',
+  ),
   // ---- headers, cookie, passwords, rate limits (I9, I11-I13)
   {
     name: 'cookie-httponly-false',

@@ -158,7 +158,9 @@ begin
      and s.expires_at > pg_catalog.now()
      and s.idle_expires_at > pg_catalog.now();
   if actor is null then
-    actor_role := pg_catalog.current_setting('app.db_role', true);
+    -- the request role of the transaction (SET LOCAL ROLE; 'none' outside one), never a custom
+    -- setting: any role can set_config() those
+    actor_role := nullif(pg_catalog.current_setting('role'), 'none');
   end if;
 
   if tg_op = 'INSERT' then
