@@ -15,6 +15,7 @@ import { SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
 import { checkServer } from './server-checks.js';
+import type { AuditRules } from '../matrix/parse.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 
 export { CHECKS, CHECK_IDS, type CheckInfo } from './catalog.js';
@@ -36,9 +37,12 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
   const findings: Finding[] = [];
   const files = migrationFiles(join(appDir, 'supabase', 'migrations'));
   let compiledSql: string | undefined;
+  let audit: AuditRules | undefined;
   try {
     const { compileApp } = await import('../matrix/index.js');
-    compiledSql = (await compileApp(appDir)).sql;
+    const compiled = await compileApp(appDir);
+    compiledSql = compiled.sql;
+    audit = compiled.testData.audit;
   } catch (error) {
     findings.push({
       id: 'DB015-matrix-invalid',
@@ -48,7 +52,7 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       fix: 'fix permissions.yml (xms compile shows the same errors with their lines)',
     });
   }
-  const options = { exposedSchemas: exposedSchemas(appDir) };
+  const options = { exposedSchemas: exposedSchemas(appDir), audit };
   let live: Queryable | undefined;
   let scratch: Queryable | undefined;
   try {

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
-import { compileMatrix, knownTableNames, type Compiled } from './compile.js';
+import { auditTableColumns, compileMatrix, knownTableNames, type Compiled } from './compile.js';
 import { parseMatrix } from './parse.js';
 import { listMigrations, readSchema } from './schema.js';
 
@@ -33,7 +33,7 @@ export async function compileApp(appDir: string): Promise<Compiled> {
   const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
   const file = join(appDir, MATRIX_FILE);
   const source = readFileSync(file, 'utf8');
-  const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema) });
+  const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema), auditTables: auditTableColumns(schema) });
   return compileMatrix(matrix, schema);
 }
 

@@ -8,8 +8,11 @@
  * (app.current_user_id() / current_tenant_id()); RLS decides what the transaction sees. Setting
  * another value later (app.tenant_id, a guessed token) gains nothing.
  *
- * withAuthTransaction(db, fn) is the same for the auth subsystem role xms_auth (credentials,
- * sessions, rate limits). Only the auth module uses it.
+ * withAuthTransaction(db, fn, { actorId }) is the same for the auth subsystem role xms_auth
+ * (credentials, sessions, rate limits). Only the auth module uses it. The auth subsystem acts before a
+ * session exists (sign-up, log-in) or for someone else (an admin revoking a member's sessions), so it
+ * names the actor the audit trigger records (app.actor_id, honoured only for xms_auth; see
+ * nameAuditActor).
  */
 import { createHash } from 'node:crypto';
 import type { Database, Queryable } from './client.js';
@@ -44,6 +47,15 @@ async function enter(tx: Queryable, role: string, token: string | null): Promise
   await tx.query(`select set_config('app.session_token', $1, true)`, [token ?? '']);
 }
 
+/**
+ * Names the user the audit log records as the actor of the rest of this xms_auth transaction
+ * (transaction-local). audit.log_changes() honours app.actor_id only when the transaction runs as
+ * xms_auth: in a request transaction it changes nothing (the actor is the session's user).
+ */
+export async function nameAuditActor(tx: Queryable, userId: string): Promise<void> {
+  await tx.query(`select set_config('app.actor_id', $1::uuid::text, true)`, [userId]);
+}
+
 export async function withRequestTransaction<T>(
   db: Database,
   identity: RequestIdentity,
@@ -59,10 +71,11 @@ export async function withRequestTransaction<T>(
 export async function withAuthTransaction<T>(
   db: Database,
   fn: (tx: Queryable) => Promise<T>,
-  options: { sessionToken?: string | null } = {},
+  options: { sessionToken?: string | null; actorId?: string } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
     await enter(tx, 'xms_auth', options.sessionToken ?? null);
+    if (options.actorId) await nameAuditActor(tx, options.actorId);
     return fn(tx);
   });
 }

@@ -110,8 +110,10 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         ),
       );
       if (taken.length > 0) return reply.code(409).send({ error: 'not_created', message: 'This user could not be created.' });
-      const created = await db.asAuth((tx) =>
-        tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+      // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
+      const created = await db.asAuth(
+        (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+        { actor: request.session!.userId },
       );
       const userId = created[0]!.id;
       const token = newToken();
@@ -144,7 +146,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return true;
     });
     if (!found) return notFound(reply);
-    if (id !== session.userId) await revokeUserSessions(db, id);
+    if (id !== session.userId) await revokeUserSessions(db, id, session.userId);
     return { resetLink: resetLink(token), expiresInHours: RESET_HOURS };
   });
 
@@ -156,7 +158,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('update app.memberships set deactivated_at = now() where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return { id, active: false };
   });
 
@@ -168,7 +170,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('delete from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return reply.code(204).send();
   });
 
@@ -190,7 +192,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         tx.query('update app.memberships set role = $2 where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id, role]),
       );
       if (rows.rows.length === 0) return notFound(reply);
-      await revokeUserSessions(db, id);
+      await revokeUserSessions(db, id, request.session!.userId);
       return { id, role };
     },
   );
