@@ -371,6 +371,13 @@ function guardMap(matrix: Matrix, roles: string[], tables: TableModel[]): string
   lines.push("  return isRole(role) ? permissions[role][table][action] : 'none';");
   lines.push('}');
   lines.push('');
+  lines.push('/** permissions.yml `audit:` (schema-qualified tables): exemptions with their reason, redacted and ignored columns. */');
+  lines.push(`export const audit: {
+  readonly exempt: Readonly<Record<string, string>>;
+  readonly redact: Readonly<Record<string, readonly string[]>>;
+  readonly ignoreUpdatesOf: Readonly<Record<string, readonly string[]>>;
+} = ${JSON.stringify(matrix.audit, null, 2)};`);
+  lines.push('');
   lines.push('/** Whether a role may perform an action on a table at all (rows are still filtered by RLS). */');
   lines.push('export function can(role: string | null | undefined, table: Table, action: Action): boolean {');
   lines.push("  return scopeOf(role, table, action) !== 'none';");
