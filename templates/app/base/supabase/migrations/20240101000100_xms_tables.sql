@@ -2,8 +2,9 @@
 -- tenant-owned business table (app.records).
 --
 -- Every table: RLS enabled AND forced (default deny), tenant_id NOT NULL where tenant-owned, an index
--- on every policy column, audit triggers (app schema). The policies of the matrix roles come from
--- permissions.yml, compiled into 20240101000200_xms_permissions.sql (and later versions).
+-- on every policy column and foreign key, audit triggers (the exceptions are declared in
+-- permissions.yml `audit:`). The policies of the matrix roles come from permissions.yml, compiled
+-- into 20240101000200_xms_permissions.sql (and later versions).
 
 set role xms_owner;
 
