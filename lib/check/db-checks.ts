@@ -4,6 +4,7 @@
  * start from the generated app's src/db/invariants.ts (the app's own tests run those) and widen them
  * to every non-system schema, so a table created by hand in `public` is caught too.
  */
+import type { AuditRules } from '../matrix/parse.js';
 import type { Finding, Queryable } from './types.js';
 
 /** Schemas that belong to PostgreSQL, Supabase or extensions, never checked. */
@@ -12,8 +13,17 @@ export const SYSTEM_SCHEMAS = [
   'graphql', 'graphql_public', 'supabase_functions', 'vault', 'pgsodium', 'pgsodium_masks', 'net', 'cron',
   'pgbouncer', '_analytics', 'pgtle', 'topology', 'tiger', 'tiger_data', 'repack',
 ];
-/** Tables in these schemas need RLS but no audit triggers (sessions churn; the audit log itself). */
-export const UNAUDITED_SCHEMAS = ['app_private', 'audit'];
+/** Tables in these schemas need RLS but no audit triggers (the audit log itself). Every other table is
+ * audited unless permissions.yml (`audit.exempt`) declares it exempt with a reason. */
+export const UNAUDITED_SCHEMAS = ['audit'];
+/** Schemas whose columns are checked for secret-looking names that the audit log would copy. */
+export const SECRET_SCHEMAS = ['app_private'];
+/** A column is named like a secret when one of its `_`-separated words is one of these. */
+export const SECRET_WORDS = ['password', 'passphrase', 'secret', 'secrets', 'token', 'tokens', 'hash', 'hashes', 'otp', 'totp'];
+/** Whether a column name looks like it holds a secret (password_hash, token_hash, totp_secret, ...). */
+export function looksSecret(column: string): boolean {
+  return column.toLowerCase().split('_').some((w) => SECRET_WORDS.includes(w));
+}
 /** The one SECURITY DEFINER function request roles may reach (only as a trigger). */
 export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()'];
 /** Identity helpers that must be called as (select fn()) in policies. */
@@ -36,7 +46,13 @@ async function rows(db: Queryable, sql: string): Promise<Row[]> {
   return (await db.query<Row>(sql)).rows;
 }
 
-export async function checkDatabase(db: Queryable, options: { exposedSchemas: string[] }): Promise<Finding[]> {
+export interface DatabaseCheckOptions {
+  exposedSchemas: string[];
+  /** permissions.yml `audit:` as compiled (undefined when the matrix does not compile: nothing is exempt) */
+  audit?: AuditRules;
+}
+
+export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions): Promise<Finding[]> {
   const out: Finding[] = [];
   const add = (id: string, object: string, message: string, fix: string, severity: Finding['severity'] = 'error') =>
     out.push({ id, severity, object, message, fix });
@@ -78,8 +94,15 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
                            and fn.nspname = 'audit' and f.proname = 'log_changes')
       order by 1, 2`,
   )) {
-    add('DB005-audit-trigger-missing', r.object, r.problem, `select audit.enable_tracking('${r.object}'); (in a new migration)`);
+    if (options.audit?.exempt[r.object] !== undefined) continue;
+    add('DB005-audit-trigger-missing', r.object, r.problem,
+      `select audit.enable_tracking('${r.object}'); (in a new migration), or declare it under audit.exempt in permissions.yml with the reason`);
   }
+  for (const [table, reason] of Object.entries(options.audit?.exempt ?? {}).sort()) {
+    add('DB005-audit-trigger-missing', table, `not audited: declared exempt in permissions.yml (${reason})`,
+      'nothing to do while the reason holds; remove the exemption and enable tracking when it no longer does', 'info');
+  }
+  out.push(...(await auditRuleFindings(db, options.audit)));
 
   // DB006: audit log append-only for the runtime and request roles
   const hasAuditLog = (await db.query<{ ok: boolean }>(`select pg_catalog.to_regclass('audit.log') is not null as ok`)).rows[0]?.ok;
@@ -220,6 +243,30 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
     }
   }
 
+  // DB022: a foreign key whose columns lead no index (a delete or key update on the referenced table
+  // scans the referencing one; Supabase's linter: unindexed_foreign_keys)
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object,
+            con.conname || ' (' || (select string_agg(a.attname, ', ' order by k.ord) from unnest(con.conkey) with ordinality k(attnum, ord)
+                                   join pg_catalog.pg_attribute a on a.attrelid = con.conrelid and a.attnum = k.attnum)
+              || ') references ' || con.confrelid::regclass::text as problem
+       from pg_catalog.pg_constraint con
+       join pg_catalog.pg_class c on c.oid = con.conrelid
+       join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where con.contype = 'f' and ${APP_SCHEMA} and ${notExtension('c.oid', 'pg_class')}
+        and not exists (
+          select from pg_catalog.pg_index i
+           where i.indrelid = con.conrelid
+             and (select array_agg(x order by x) from unnest((i.indkey::int2[])[0:pg_catalog.cardinality(con.conkey) - 1]) x)
+                 = (select array_agg(x order by x) from unnest(con.conkey) x))
+      order by 1, 2`,
+  )) {
+    const columns = /\((.*)\) references/.exec(r.problem)?.[1] ?? '';
+    add('DB022-foreign-key-unindexed', r.object, `foreign key ${r.problem} leads no index: a delete on the referenced table scans this one`,
+      `create index on ${r.object} (${columns}); (in a new migration)`);
+  }
+
   // DB013 / DB014: policy shape
   const policies = (
     await db.query<{ tbl: string; policyname: string; relid: number; qual: string | null; with_check: string | null; columns: string[] | string; indexed: string[] | string }>(
@@ -247,6 +294,10 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
         add('DB014-helper-not-wrapped', object, `calls ${helper}() per row; wrap it as (select ${helper}()) so it runs once per statement`,
           'fix the policy source (permissions.yml compiles wrapped calls); a hand-written policy must use (select fn())');
       }
+      if (/\bcurrent_setting\s*\(/i.test(withoutSubqueries(expr.replace(/'(?:[^']|'')*'/g, "''")))) {
+        add('DB014-helper-not-wrapped', object, 'calls current_setting() per row; wrap the expression as (select ...) so it runs once per statement',
+          "write the policy as (select current_setting('...', true)) (Supabase's linter: auth_rls_initplan)");
+      }
     }
     for (const c of [...used].sort()) {
       if (!indexed.has(c)) {
@@ -256,6 +307,89 @@ export async function checkDatabase(db: Queryable, options: { exposedSchemas: st
     }
   }
   return dedupe(out);
+}
+
+interface LiveRule {
+  table_name: string;
+  exempt_reason: string | null;
+  redact: string[] | string;
+  ignore_updates_of: string[] | string;
+}
+
+/**
+ * DB020 / DB021: the audit rules of the live database (audit.table_rules, what audit.log_changes()
+ * redacts and ignores) against permissions.yml, and secret-looking columns the audit log would copy.
+ */
+async function auditRuleFindings(db: Queryable, audit: AuditRules | undefined): Promise<Finding[]> {
+  const out: Finding[] = [];
+  const hasRules = (await db.query<{ ok: boolean }>(`select pg_catalog.to_regclass('audit.table_rules') is not null as ok`)).rows[0]?.ok;
+  const live = new Map<string, { exempt: string | null; redact: string[]; ignore: string[] }>();
+  if (hasRules) {
+    for (const r of (await db.query<LiveRule>('select table_name, exempt_reason, redact, ignore_updates_of from audit.table_rules')).rows) {
+      live.set(r.table_name, { exempt: r.exempt_reason, redact: arr(r.redact).sort(), ignore: arr(r.ignore_updates_of).sort() });
+    }
+  } else if (audit) {
+    out.push({
+      id: 'DB021-audit-rules-drift', severity: 'error', object: 'audit.table_rules',
+      message: 'the database has no audit.table_rules: the audit trigger redacts nothing permissions.yml declares',
+      fix: 'apply the current xms base migration and npm run db:migrate',
+    });
+  }
+  const redacted = (table: string, column: string) => live.get(table)?.redact.includes(column) ?? false;
+
+  // declared secrets the live trigger would copy
+  for (const [table, columns] of Object.entries(audit?.redact ?? {}).sort()) {
+    for (const column of columns) {
+      if (!redacted(table, column)) {
+        out.push({
+          id: 'DB020-secret-column-copied', severity: 'error', object: `${table}.${column}`,
+          message: 'declared secret in permissions.yml (audit.redact), but the database does not redact it: audit.log copies its value',
+          fix: 'run npm run db:migrate (the compiled permissions migration writes audit.table_rules); never edit audit.table_rules by hand',
+        });
+      }
+    }
+  }
+  // columns named like secrets, in audited tables of the private schemas, that nothing redacts
+  const columns = (
+    await db.query<{ tbl: string; col: string }>(
+      `select pg_catalog.format('%I.%I', n.nspname, c.relname) as tbl, a.attname::text as col
+         from pg_catalog.pg_attribute a
+         join pg_catalog.pg_class c on c.oid = a.attrelid
+         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+        where c.relkind in ('r', 'p') and n.nspname in (${list(SECRET_SCHEMAS)}) and a.attnum > 0 and not a.attisdropped
+        order by 1, 2`,
+    )
+  ).rows;
+  for (const { tbl, col } of columns) {
+    if (!looksSecret(col) || redacted(tbl, col) || audit?.exempt[tbl] !== undefined) continue;
+    if (audit?.redact[tbl]?.includes(col)) continue; // reported above
+    out.push({
+      id: 'DB020-secret-column-copied', severity: 'error', object: `${tbl}.${col}`,
+      message: 'named like a secret, and audit.log would copy its value: neither permissions.yml (audit.redact) nor the database redacts it',
+      fix: `add it to permissions.yml: audit: redact: ${tbl}: [${col}] and run npm run db:migrate (redacting a column that is not secret only hides its value from the log)`,
+    });
+  }
+
+  // the live rules equal permissions.yml
+  if (audit && hasRules) {
+    const expected = new Map<string, { exempt: string | null; redact: string[]; ignore: string[] }>();
+    for (const t of new Set([...Object.keys(audit.exempt), ...Object.keys(audit.redact), ...Object.keys(audit.ignoreUpdatesOf)])) {
+      expected.set(t, { exempt: audit.exempt[t] ?? null, redact: [...(audit.redact[t] ?? [])].sort(), ignore: [...(audit.ignoreUpdatesOf[t] ?? [])].sort() });
+    }
+    const show = (r: { exempt: string | null; redact: string[]; ignore: string[] } | undefined) =>
+      r ? `exempt: ${r.exempt ?? '-'}; redact: [${r.redact.join(', ')}]; ignore_updates_of: [${r.ignore.join(', ')}]` : 'nothing';
+    for (const t of [...new Set([...expected.keys(), ...live.keys()])].sort()) {
+      const e = expected.get(t);
+      const l = live.get(t);
+      if (show(e) === show(l)) continue;
+      out.push({
+        id: 'DB021-audit-rules-drift', severity: 'error', object: t,
+        message: `the database's audit rules differ from permissions.yml: live ${show(l)}; permissions.yml ${show(e)}`,
+        fix: 'change permissions.yml (audit:) and run npm run db:migrate; never edit audit.table_rules by hand',
+      });
+    }
+  }
+  return out;
 }
 
 /** SQL condition: role alias r is the runtime login role or a request role. */

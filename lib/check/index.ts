@@ -17,6 +17,7 @@ import { checkSettingReads, compareOwnedObjects, readObjects } from './functions
 import { SUPABASE_SHIM } from './harden.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
 import { checkServer } from './server-checks.js';
+import type { AuditRules } from '../matrix/parse.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 
 export { CHECKS, CHECK_IDS, type CheckInfo } from './catalog.js';
@@ -38,10 +39,13 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
   const findings: Finding[] = [];
   const files = migrationFiles(join(appDir, 'supabase', 'migrations'));
   let compiledSql: string | undefined;
+  let audit: AuditRules | undefined;
   try {
     const { compileApp } = await import('../matrix/write.js');
     // the package's cache only: nothing in the app (node_modules/.cache) decides what the check expects
-    compiledSql = (await compileApp(appDir, { cache: 'package' })).sql;
+    const compiled = await compileApp(appDir, { cache: 'package' });
+    compiledSql = compiled.sql;
+    audit = compiled.testData.audit;
   } catch (error) {
     findings.push({
       id: 'DB015-matrix-invalid',
@@ -51,7 +55,7 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       fix: 'fix permissions.yml (xms compile shows the same errors with their lines)',
     });
   }
-  const options = { exposedSchemas: exposedSchemas(appDir) };
+  const options = { exposedSchemas: exposedSchemas(appDir), audit };
   let live: Queryable | undefined;
   let scratch: Queryable | undefined;
   try {

@@ -6,7 +6,7 @@
  *  - the data the generated tests iterate over (`src/generated/permissions.testdata.ts`).
  * Output is deterministic: tables and roles sorted, actions in the fixed order.
  */
-import { ACTIONS, MatrixError, SCOPES, type Action, type Matrix, type Scope } from './parse.js';
+import { ACTIONS, MatrixError, SCOPES, type Action, type AuditRules, type Matrix, type Scope } from './parse.js';
 import type { ColumnInfo, SchemaInfo } from './schema.js';
 
 export type TableKind = 'tenant-owned' | 'tenants' | 'users' | 'global' | 'audit_log';
@@ -39,6 +39,8 @@ export interface TestData {
   roles: string[];
   tables: TableModel[];
   cells: Cell[];
+  /** permissions.yml `audit:` (exemptions, redacted and ignored columns), by schema-qualified table */
+  audit: AuditRules;
 }
 
 export interface Compiled {
@@ -105,6 +107,14 @@ export function tableModels(schema: SchemaInfo): TableModel[] {
     };
   });
   return [...models, AUDIT_LOG_TABLE].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The tables the `audit:` section may name (every table of the migrations outside schema audit), with their columns. */
+export function auditTableColumns(schema: SchemaInfo): Record<string, string[]> | undefined {
+  if (!schema.allTables) return undefined;
+  const out: Record<string, string[]> = {};
+  for (const t of schema.allTables) if (!t.name.startsWith('audit.')) out[t.name] = t.columns.map((c) => c.name);
+  return out;
 }
 
 /** The tables the matrix may name. */
@@ -291,11 +301,40 @@ export function compileMatrix(matrix: Matrix, schema: SchemaInfo): Compiled {
     }
     out.push('');
   }
+  out.push(...auditRulesSql(matrix.audit));
   out.push('reset role;');
   const sql = out.join('\n') + '\n';
 
-  const testData: TestData = { roles, tables, cells };
+  const testData: TestData = { roles, tables, cells, audit: matrix.audit };
   return { sql, guardMapTs: guardMap(matrix, roles, tables), testDataTs: testDataModule(testData), testData };
+}
+
+const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
+const textArray = (xs: string[]) => literal(`{${xs.join(',')}}`);
+/** schema.table as format('%I.%I') spells it (the name audit.log_changes() looks the rules up by) */
+const qualifiedIdent = (name: string) => name.split('.').map(ident).join('.');
+
+/** audit.table_rules, rewritten whole: what audit.log_changes() redacts and ignores, and the declared exemptions. */
+function auditRulesSql(audit: AuditRules): string[] {
+  const names = [...new Set([...Object.keys(audit.exempt), ...Object.keys(audit.redact), ...Object.keys(audit.ignoreUpdatesOf)])].sort();
+  const out = [
+    '-- Audit rules (permissions.yml `audit:`): tables exempt from audit (with the reason), secret columns',
+    '-- audit.log_changes() records as "[redacted]", columns whose change alone writes no audit row.',
+    'delete from audit.table_rules;',
+  ];
+  if (names.length) {
+    out.push('insert into audit.table_rules (table_name, exempt_reason, redact, ignore_updates_of) values');
+    out.push(
+      names
+        .map((n) => {
+          const reason = audit.exempt[n];
+          return `  (${literal(qualifiedIdent(n))}, ${reason === undefined ? 'null' : literal(reason)}, ${textArray(audit.redact[n] ?? [])}, ${textArray(audit.ignoreUpdatesOf[n] ?? [])})`;
+        })
+        .join(',\n') + ';',
+    );
+  }
+  out.push('');
+  return out;
 }
 
 function guardMap(matrix: Matrix, roles: string[], tables: TableModel[]): string {
@@ -332,6 +371,13 @@ function guardMap(matrix: Matrix, roles: string[], tables: TableModel[]): string
   lines.push("  return isRole(role) ? permissions[role][table][action] : 'none';");
   lines.push('}');
   lines.push('');
+  lines.push('/** permissions.yml `audit:` (schema-qualified tables): exemptions with their reason, redacted and ignored columns. */');
+  lines.push(`export const audit: {
+  readonly exempt: Readonly<Record<string, string>>;
+  readonly redact: Readonly<Record<string, readonly string[]>>;
+  readonly ignoreUpdatesOf: Readonly<Record<string, readonly string[]>>;
+} = ${JSON.stringify(matrix.audit, null, 2)};`);
+  lines.push('');
   lines.push('/** Whether a role may perform an action on a table at all (rows are still filtered by RLS). */');
   lines.push('export function can(role: string | null | undefined, table: Table, action: Action): boolean {');
   lines.push("  return scopeOf(role, table, action) !== 'none';");
@@ -349,6 +395,7 @@ function testDataModule(data: TestData): string {
     '  tenantColumn: string | null;\n  ownerColumn: string | null;\n  primaryKey: string[];\n' +
     '  required: Record<string, string>;\n  columnTypes: Record<string, string>;\n  actions: Action[];\n}\n\n' +
     'export interface Cell {\n  role: Role;\n  table: Table;\n  action: Action;\n  scope: Scope;\n}\n\n' +
-    `export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = ${JSON.stringify(data, null, 2)};\n`
+    'export interface AuditRules {\n  exempt: Record<string, string>;\n  redact: Record<string, string[]>;\n  ignoreUpdatesOf: Record<string, string[]>;\n}\n\n' +
+    `export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; audit: AuditRules } = ${JSON.stringify(data, null, 2)};\n`
   );
 }

@@ -1,10 +1,11 @@
-export { ACTIONS, SCOPES, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions } from './parse.js';
+export { ACTIONS, SCOPES, AUDIT_KEYS, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions, type AuditRules } from './parse.js';
 export { compileKey } from './cache.js';
 export { readSchema, readSchemaFromSql, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
 export {
   compileMatrix,
   tableModels,
   knownTableNames,
+  auditTableColumns,
   scopeCondition,
   AUDIT_LOG_TABLE,
   type Compiled,

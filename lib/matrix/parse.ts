@@ -9,7 +9,16 @@
  *       admin: tenant                     # one scope for every action
  *       member: { select: tenant, insert: own, update: own, delete: own }
  *
- * Absent means none. Errors name the file and line:
+ *   audit:                                # optional: the exceptions to "every table is audited, in clear"
+ *     exempt:                             # tables without audit triggers, each with its reason
+ *       app_private.auth_rate_limits: counters of failed attempts; churn, no personal data
+ *     redact:                             # secret columns, recorded as "[redacted]", never copied
+ *       app_private.credentials: [password_hash]
+ *     ignore_updates_of:                  # an UPDATE changing only these columns writes no audit row
+ *       app_private.sessions: [last_seen_at, idle_expires_at]
+ *
+ * Audit tables are schema-qualified (a bare name means schema app). Absent means none. Errors name
+ * the file and line:
  *   permissions.yml:12: unknown scope "tenantt" for records.member.select (expected none, own, tenant, all)
  */
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode, type Pair } from 'yaml';
@@ -36,7 +45,20 @@ export interface Matrix {
   cells: Record<string, Record<string, Record<Action, Scope>>>;
   /** line of each given cell, `table.role.action` -> line (for errors found later) */
   lines: Record<string, number>;
+  /** the `audit:` section, by schema-qualified table name */
+  audit: AuditRules;
 }
+
+export interface AuditRules {
+  /** table -> why it carries no audit trigger */
+  exempt: Record<string, string>;
+  /** table -> secret columns, redacted in audit.log */
+  redact: Record<string, string[]>;
+  /** table -> columns whose change alone writes no audit row */
+  ignoreUpdatesOf: Record<string, string[]>;
+}
+
+export const AUDIT_KEYS = ['exempt', 'redact', 'ignore_updates_of'] as const;
 
 export class MatrixError extends Error {
   constructor(public readonly problems: string[]) {
@@ -50,6 +72,11 @@ export interface ParseOptions {
   file?: string;
   /** tables the matrix may name (from the migrations); all names are accepted when omitted */
   tables?: string[];
+  /**
+   * schema-qualified tables the `audit:` section may name, with their columns (from the migrations);
+   * any table and column is accepted when omitted
+   */
+  auditTables?: Record<string, string[]>;
 }
 
 export function parseMatrix(source: string, options: ParseOptions = {}): Matrix {
@@ -65,19 +92,21 @@ export function parseMatrix(source: string, options: ParseOptions = {}): Matrix 
   for (const e of doc.errors) problems.push(`${file}:${lineCounter.linePos(e.pos[0]).line}: ${e.message.split('\n')[0]}`);
   if (problems.length) throw new MatrixError(problems);
 
-  const matrix: Matrix = { file, roles: [], cells: {}, lines: {} };
+  const matrix: Matrix = { file, roles: [], cells: {}, lines: {}, audit: { exempt: {}, redact: {}, ignoreUpdatesOf: {} } };
   const root = doc.contents;
   if (!isMap(root)) throw new MatrixError([`${file}:1: expected a mapping with "roles" and "tables"`]);
 
   let rolesNode: YamlNode | null = null;
   let tablesNode: YamlNode | null = null;
+  let auditNode: YamlNode | null = null;
   for (const pair of root.items as Pair<YamlNode, YamlNode>[]) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
     if (key === 'roles') rolesNode = pair.value;
     else if (key === 'tables') tablesNode = pair.value;
+    else if (key === 'audit') auditNode = pair.value ?? null;
     else if (key === 'version') {
       if (!isScalar(pair.value) || pair.value.value !== 1) fail(pair.value ?? pair.key, 'unsupported version (expected 1)');
-    } else fail(pair.key, `unknown key "${key}" (expected version, roles, tables)`);
+    } else fail(pair.key, `unknown key "${key}" (expected version, roles, tables, audit)`);
   }
 
   // roles: a mapping name -> description, or a list of names
@@ -160,6 +189,82 @@ export function parseMatrix(source: string, options: ParseOptions = {}): Matrix 
     if ((SCOPES as readonly string[]).includes(value)) return value as Scope;
     fail(node, `unknown scope "${value}" for ${where} (expected ${SCOPES.join(', ')})`);
     return undefined;
+  }
+
+  if (auditNode !== null) parseAudit(auditNode);
+
+  /** `audit:` - exemptions need a reason; every table and column must exist. */
+  function parseAudit(node: YamlNode) {
+    if (isScalar(node) && node.value == null) return;
+    if (!isMap(node)) {
+      fail(node, `expected "audit" to be a mapping with ${AUDIT_KEYS.join(', ')}`);
+      return;
+    }
+    const known = options.auditTables;
+    const knownNames = known ? Object.keys(known).sort() : [];
+    const tableOf = (keyNode: YamlNode | null, section: string): string | undefined => {
+      const raw = isScalar(keyNode) ? String(keyNode.value) : '';
+      const name = raw.includes('.') ? raw : `app.${raw}`;
+      if (!/^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$/.test(name)) {
+        fail(keyNode, `invalid table name "${raw}" in audit.${section} (schema.table)`);
+        return undefined;
+      }
+      if (name.startsWith('audit.')) {
+        fail(keyNode, `${name} in audit.${section}: the audit schema is not audited`);
+        return undefined;
+      }
+      if (known && !(name in known)) {
+        fail(keyNode, `unknown table "${raw}" in audit.${section} (tables of the migrations: ${knownNames.join(', ')})`);
+        return undefined;
+      }
+      return name;
+    };
+    for (const spair of node.items as Pair<YamlNode, YamlNode>[]) {
+      const section = isScalar(spair.key) ? String(spair.key.value) : '';
+      if (!(AUDIT_KEYS as readonly string[]).includes(section)) {
+        fail(spair.key, `unknown key "${section}" in audit (expected ${AUDIT_KEYS.join(', ')})`);
+        continue;
+      }
+      const v = spair.value;
+      if (v == null || (isScalar(v) && v.value == null)) continue;
+      if (!isMap(v)) {
+        fail(v, `expected audit.${section} to map tables (schema.table) to ${section === 'exempt' ? 'a reason' : 'a list of columns'}`);
+        continue;
+      }
+      for (const tpair of v.items as Pair<YamlNode, YamlNode>[]) {
+        const table = tableOf(tpair.key, section);
+        if (!table) continue;
+        if (section === 'exempt') {
+          const reason = isScalar(tpair.value) && tpair.value.value != null ? String(tpair.value.value).trim() : '';
+          if (!reason || !isScalar(tpair.value)) {
+            fail(tpair.value ?? tpair.key, `the audit exemption of ${table} needs a reason (${table}: why its changes need no audit trail)`);
+          } else {
+            matrix.audit.exempt[table] = reason;
+          }
+          continue;
+        }
+        const items = isSeq(tpair.value) ? (tpair.value.items as YamlNode[]) : isScalar(tpair.value) && tpair.value.value != null ? [tpair.value] : null;
+        if (!items || items.length === 0) {
+          fail(tpair.value ?? tpair.key, `expected a list of columns of ${table} in audit.${section}`);
+          continue;
+        }
+        const columns: string[] = [];
+        for (const item of items) {
+          const column = isScalar(item) ? String(item.value) : '';
+          if (!/^[a-z_][a-z0-9_]*$/.test(column)) {
+            fail(item, `invalid column name "${column}" of ${table} in audit.${section}`);
+          } else if (known && !known[table]!.includes(column)) {
+            fail(item, `unknown column "${column}" of ${table} in audit.${section} (columns: ${known[table]!.join(', ')})`);
+          } else if (columns.includes(column)) {
+            fail(item, `duplicate column "${column}" of ${table} in audit.${section}`);
+          } else {
+            columns.push(column);
+          }
+        }
+        const target = section === 'redact' ? matrix.audit.redact : matrix.audit.ignoreUpdatesOf;
+        target[table] = columns.sort();
+      }
+    }
   }
 
   // every known table and role gets a full row of cells (absent = none)

@@ -29,7 +29,10 @@ export interface TableInfo {
 }
 
 export interface SchemaInfo {
+  /** the tables of schema app (unqualified names) */
   tables: TableInfo[];
+  /** every table the migrations create, in any schema, by schema-qualified name (app_private.sessions) */
+  allTables?: TableInfo[];
 }
 
 let loaded: Promise<void> | undefined;
@@ -64,19 +67,29 @@ function isPrimaryColumn(def: Node): boolean {
   return (def.constraints ?? []).some((c: Node) => c.Constraint?.contype === 'CONSTR_PRIMARY');
 }
 
+/** The key of a relation in a table map: its name in schema app (app-only maps), or schema.name. */
+type KeyOf = (schemaName: string | undefined, name: string) => string | undefined;
+const appKey: KeyOf = (schemaName, name) => (schemaName === APP_SCHEMA ? name : undefined);
+const qualifiedKey: KeyOf = (schemaName, name) => `${schemaName ?? 'public'}.${name}`;
+
 /** Applies one migration's statements to the schema model. Throws with the file name on a parse error. */
-export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>'): void {
+export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>', all?: Map<string, TableInfo>): void {
   let tree: { stmts?: { stmt: Node }[] };
   try {
     tree = parseSync(sql);
   } catch (err) {
     throw new Error(`${file}: cannot parse SQL: ${(err as Error).message}`);
   }
+  applyTree(schema, tree, appKey);
+  if (all) applyTree(all, tree, qualifiedKey);
+}
+
+function applyTree(schema: Map<string, TableInfo>, tree: { stmts?: { stmt: Node }[] }, keyOf: KeyOf): void {
   for (const { stmt } of tree.stmts ?? []) {
     if (stmt.CreateStmt) {
       const s = stmt.CreateStmt;
-      if (s.relation?.schemaname !== APP_SCHEMA) continue;
-      const name = s.relation.relname as string;
+      const name = keyOf(s.relation?.schemaname, s.relation?.relname);
+      if (name === undefined) continue;
       if (s.if_not_exists && schema.has(name)) continue;
       const columns: ColumnInfo[] = [];
       const primaryKey: string[] = [];
@@ -92,8 +105,8 @@ export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<s
       schema.set(name, { name, columns, primaryKey });
     } else if (stmt.AlterTableStmt) {
       const s = stmt.AlterTableStmt;
-      if (s.relation?.schemaname !== APP_SCHEMA) continue;
-      const table = schema.get(s.relation.relname);
+      const key = keyOf(s.relation?.schemaname, s.relation?.relname);
+      const table = key === undefined ? undefined : schema.get(key);
       if (!table) continue;
       for (const c of (s.cmds ?? []) as Node[]) {
         const cmd = c.AlterTableCmd;
@@ -113,15 +126,17 @@ export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<s
       }
     } else if (stmt.RenameStmt) {
       const s = stmt.RenameStmt;
-      if (s.renameType === 'OBJECT_TABLE' && s.relation?.schemaname === APP_SCHEMA) {
-        const table = schema.get(s.relation.relname);
+      const key = keyOf(s.relation?.schemaname, s.relation?.relname);
+      if (key === undefined) continue;
+      if (s.renameType === 'OBJECT_TABLE') {
+        const table = schema.get(key);
         if (table) {
           schema.delete(table.name);
-          table.name = s.newname;
+          table.name = keyOf(s.relation.schemaname, s.newname)!;
           schema.set(table.name, table);
         }
-      } else if (s.renameType === 'OBJECT_COLUMN' && s.relation?.schemaname === APP_SCHEMA) {
-        const col = schema.get(s.relation.relname)?.columns.find((x) => x.name === s.subname);
+      } else if (s.renameType === 'OBJECT_COLUMN') {
+        const col = schema.get(key)?.columns.find((x) => x.name === s.subname);
         if (col) col.name = s.newname;
       }
     } else if (stmt.DropStmt) {
@@ -129,7 +144,8 @@ export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<s
       if (s.removeType !== 'OBJECT_TABLE') continue;
       for (const obj of (s.objects ?? []) as Node[]) {
         const parts: string[] = (obj.List?.items ?? []).map((i: Node) => str(i) ?? '');
-        if (parts.length === 2 && parts[0] === APP_SCHEMA) schema.delete(parts[1]!);
+        const key = parts.length === 2 ? keyOf(parts[0], parts[1]!) : parts.length === 1 ? keyOf(undefined, parts[0]!) : undefined;
+        if (key !== undefined) schema.delete(key);
       }
     }
   }
@@ -139,14 +155,20 @@ export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<s
 export async function readSchema(migrationsDir: string): Promise<SchemaInfo> {
   await loadSqlParser();
   const tables = new Map<string, TableInfo>();
-  for (const m of listMigrations(migrationsDir)) applySql(tables, readFileSync(m.file, 'utf8'), m.file);
-  return { tables: [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  const all = new Map<string, TableInfo>();
+  for (const m of listMigrations(migrationsDir)) applySql(tables, readFileSync(m.file, 'utf8'), m.file, all);
+  return { tables: sorted(tables), allTables: sorted(all) };
 }
 
 /** Same as readSchema, from SQL texts (tests). */
 export async function readSchemaFromSql(sqls: string[]): Promise<SchemaInfo> {
   await loadSqlParser();
   const tables = new Map<string, TableInfo>();
-  sqls.forEach((sql, i) => applySql(tables, sql, `<sql ${i}>`));
-  return { tables: [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1)) };
+  const all = new Map<string, TableInfo>();
+  sqls.forEach((sql, i) => applySql(tables, sql, `<sql ${i}>`, all));
+  return { tables: sorted(tables), allTables: sorted(all) };
+}
+
+function sorted(tables: Map<string, TableInfo>): TableInfo[] {
+  return [...tables.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -46,13 +46,13 @@ export async function compileApp(appDir: string, options: CompileOptions = {}): 
   const cached = readCached(key, useApp ? [packageCacheDir(), appCacheDir(appDir)] : [packageCacheDir()]);
   if (cached) return cached;
   // a miss: only now load the YAML and SQL parsers
-  const [{ compileMatrix, knownTableNames }, { parseMatrix }, { readSchema }] = await Promise.all([
+  const [{ auditTableColumns, compileMatrix, knownTableNames }, { parseMatrix }, { readSchema }] = await Promise.all([
     import('./compile.js'),
     import('./parse.js'),
     import('./schema.js'),
   ]);
   const schema = await readSchema(migrationsDir);
-  const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema) });
+  const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema), auditTables: auditTableColumns(schema) });
   const compiled = compileMatrix(matrix, schema);
   if (process.env.XMS_MATRIX_CACHE_DIR) writeCached(key, packageCacheDir(), compiled);
   else if (useApp && existsSync(join(appDir, 'node_modules'))) writeCached(key, appCacheDir(appDir), compiled);

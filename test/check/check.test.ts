@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CHECKS, CHECK_IDS, exposedSchemas, formatReport, runCheck, type Report } from '../../lib/check/index.js';
-import { outerIdentifiers, unwrappedHelpers, withoutSubqueries } from '../../lib/check/db-checks.js';
+import { looksSecret, outerIdentifiers, unwrappedHelpers, withoutSubqueries } from '../../lib/check/db-checks.js';
 import { comparePolicies, isXmsInfrastructure } from '../../lib/check/drift.js';
 import { policyDefinition, type PolicyRow } from '../../lib/check/database.js';
 import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
@@ -39,6 +39,11 @@ test('policy expressions: columns outside sub-selects, unwrapped identity helper
   const users = '(id IN ( SELECT m.user_id FROM app.memberships m WHERE (m.tenant_id = ( SELECT app.current_tenant_id() AS current_tenant_id))))';
   assert.equal(withoutSubqueries(users).replace(/\s+/g, ' ').trim(), '(id IN )');
   assert.equal(outerIdentifiers("(status = 'open'::text)"), ['status', 'text']);
+});
+
+test('secret-looking column names: a word of the name is a secret word', () => {
+  for (const c of ['password_hash', 'token_hash', 'totp_secret', 'recovery_code_hashes', 'api_token', 'otp']) assert.ok(looksSecret(c), c);
+  for (const c of ['email', 'user_id', 'tokenizer', 'hashtag', 'last_seen_at', 'expire']) assert.not.ok(looksSecret(c), c);
 });
 
 test('drift: missing, changed, extra and hand-written policies; infrastructure migrations recognised', () => {
@@ -109,6 +114,10 @@ for (const preset of ['minimal', 'full'] as const) {
     try {
       const report = await runCheck(appDir);
       assertPasses(report, preset);
+      // the declared audit exemption is reported with its reason, as info
+      const exempt = report.findings.find((f) => f.id === 'DB005-audit-trigger-missing' && f.object === 'app_private.auth_rate_limits');
+      assert.is(exempt?.severity, 'info');
+      assert.match(exempt!.message, /declared exempt in permissions\.yml \(counters/);
       assert.is(report.database, 'pglite');
       console.log(`  ${preset}: passed in ${(report.ms / 1000).toFixed(1)} s`);
     } finally {

@@ -13,7 +13,8 @@ import {
   writeCompiled,
   knownTableNames,
 } from '../../lib/matrix/index.js';
-import { MATRIX, shippedMatrix, tempApp } from './fixture.js';
+import { readdirSync } from 'node:fs';
+import { BASE_MIGRATIONS, MATRIX, shippedMatrix, tempApp } from './fixture.js';
 
 test('compiling twice gives byte-identical output; reordering the file changes nothing', async () => {
   const app = tempApp();
@@ -155,14 +156,17 @@ test('the schema reader follows ALTER, RENAME and DROP; ignores other schemas', 
   ]);
   assert.equal(schema.tables[1]!.primaryKey, ['x', 'y']);
   assert.ok(knownTableNames(schema).includes('audit_log'));
+  // every schema, by qualified name (the audit section of the matrix may name them)
+  assert.equal(schema.allTables!.map((t) => t.name), ['app.a', 'app.d', 'public.p']);
 });
 
 test('the shipped permissions.yml compiles against the shipped migrations', async () => {
   for (const features of [{}, { csvImport: true, admin: true }] as Record<string, boolean>[]) {
-    const app = tempApp(shippedMatrix(features));
+    // every base migration: the audit section names app_private tables of the xms_auth migration too
+    const app = tempApp(shippedMatrix(features), readdirSync(BASE_MIGRATIONS).sort());
     try {
       // feature layers add their migrations (e.g. the imports table) next to the base ones
-      const { readdirSync, copyFileSync, existsSync } = await import('node:fs');
+      const { copyFileSync, existsSync } = await import('node:fs');
       for (const f of ['admin', 'csv-import']) {
         const dir = join(process.cwd(), 'templates', 'app', 'features', f, 'supabase', 'migrations');
         if ((features as Record<string, boolean>)[f === 'csv-import' ? 'csvImport' : f] && existsSync(dir)) {
@@ -171,6 +175,14 @@ test('the shipped permissions.yml compiles against the shipped migrations', asyn
       }
       const c = await compileApp(app.dir);
       assert.match(c.sql, /create policy xms_records_select_member on app\.records/);
+      // the audit rules: the rate-limit counters exempt with a reason, the auth secrets redacted
+      assert.ok(c.testData.audit.exempt['app_private.auth_rate_limits']);
+      assert.equal(c.testData.audit.redact['app_private.credentials'], ['password_hash']);
+      assert.equal(c.testData.audit.redact['app_private.sessions'], ['token_hash']);
+      assert.equal(c.testData.audit.redact['app_private.password_resets'], ['token_hash']);
+      assert.equal(c.testData.audit.ignoreUpdatesOf['app_private.sessions'], ['idle_expires_at', 'last_seen_at']);
+      assert.match(c.sql, /\('app_private\.sessions', null, '\{token_hash\}', '\{idle_expires_at,last_seen_at\}'\)/);
+      assert.match(c.guardMapTs, /export const audit: \{/);
     } finally {
       app.remove();
     }
@@ -184,6 +196,30 @@ test('compileMatrix is usable directly from a matrix and a schema', async () => 
   assert.match(c.sql, /create policy xms_notes_delete_editor on app\.notes for delete to xms_editor\n  using \(owner_id = \(select app\.current_user_id\(\)\) and tenant_id = \(select app\.current_tenant_id\(\)\)\);/);
   assert.match(c.sql, /create index notes_owner_id_xms_idx on app\.notes \(owner_id\);/);
   assert.equal(c.testData.cells.length, 4 * 2); // notes + audit_log, one role, four actions
+});
+
+test('the audit section compiles into audit.table_rules, rewritten whole; an empty one clears it', async () => {
+  const schema = await readSchemaFromSql([
+    'create table app.notes (id uuid primary key, tenant_id uuid not null, owner_id uuid not null);',
+    'create table app_private.keys (id int primary key, key_hash text, seen_at timestamptz);',
+    'create table app_private.hits (key text primary key, n int);',
+  ]);
+  const audit = `audit:
+  exempt:
+    app_private.hits: counters; it's churn
+  redact:
+    app_private.keys: [key_hash]
+  ignore_updates_of:
+    app_private.keys: [seen_at]
+`;
+  const parse = (src: string) =>
+    parseMatrix(src, { tables: knownTableNames(schema), auditTables: Object.fromEntries(schema.allTables!.map((t) => [t.name, t.columns.map((c) => c.name)])) });
+  const c = compileMatrix(parse(`roles: [editor]\ntables:\n  notes:\n    editor: own\n${audit}`), schema);
+  assert.match(c.sql, /delete from audit\.table_rules;\ninsert into audit\.table_rules \(table_name, exempt_reason, redact, ignore_updates_of\) values\n  \('app_private\.hits', 'counters; it''s churn', '\{\}', '\{\}'\),\n  \('app_private\.keys', null, '\{key_hash\}', '\{seen_at\}'\);/);
+  assert.equal(c.testData.audit, { exempt: { 'app_private.hits': "counters; it's churn" }, redact: { 'app_private.keys': ['key_hash'] }, ignoreUpdatesOf: { 'app_private.keys': ['seen_at'] } });
+  const none = compileMatrix(parse('roles: [editor]\ntables:\n  notes:\n    editor: own\n'), schema);
+  assert.match(none.sql, /delete from audit\.table_rules;\n\nreset role;/);
+  assert.equal(none.testData.audit, { exempt: {}, redact: {}, ignoreUpdatesOf: {} });
 });
 
 test.run();

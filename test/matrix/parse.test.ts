@@ -70,8 +70,64 @@ test('unknown top-level keys and a custom file name', () => {
     parseMatrix('roles: [admin]\ntabels: {}\n', { file: 'config/perm.yml', tables: TABLES });
     assert.unreachable();
   } catch (err) {
-    assert.equal((err as MatrixError).problems, ['config/perm.yml:2: unknown key "tabels" (expected version, roles, tables)']);
+    assert.equal((err as MatrixError).problems, ['config/perm.yml:2: unknown key "tabels" (expected version, roles, tables, audit)']);
   }
+});
+
+const AUDIT_TABLES = {
+  'app.records': ['id', 'tenant_id', 'title'],
+  'app_private.credentials': ['user_id', 'email', 'password_hash'],
+  'app_private.sessions': ['token_hash', 'last_seen_at', 'idle_expires_at'],
+  'app_private.auth_rate_limits': ['key', 'points', 'expire'],
+};
+
+function auditErrors(audit: string): string[] {
+  try {
+    parseMatrix(HEAD + '  records:\n    admin: tenant\n' + audit, { tables: TABLES, auditTables: AUDIT_TABLES });
+  } catch (err) {
+    assert.instance(err, MatrixError);
+    return (err as MatrixError).problems;
+  }
+  assert.unreachable('expected a MatrixError');
+  return [];
+}
+
+test('audit: exemptions with reasons, redacted and ignored columns, by qualified table (bare = app)', () => {
+  const m = parseMatrix(
+    HEAD +
+      '  records:\n    admin: tenant\n' +
+      'audit:\n  exempt:\n    app_private.auth_rate_limits: counters, no personal data\n' +
+      '  redact:\n    app_private.credentials: [password_hash]\n    app_private.sessions: token_hash\n    records: [title]\n' +
+      '  ignore_updates_of:\n    app_private.sessions: [last_seen_at, idle_expires_at]\n',
+    { tables: TABLES, auditTables: AUDIT_TABLES },
+  );
+  assert.equal(m.audit, {
+    exempt: { 'app_private.auth_rate_limits': 'counters, no personal data' },
+    redact: { 'app_private.credentials': ['password_hash'], 'app_private.sessions': ['token_hash'], 'app.records': ['title'] },
+    ignoreUpdatesOf: { 'app_private.sessions': ['idle_expires_at', 'last_seen_at'] },
+  });
+  assert.equal(parseMatrix(HEAD + '  records:\n    admin: tenant\n', { tables: TABLES }).audit, { exempt: {}, redact: {}, ignoreUpdatesOf: {} });
+});
+
+test('audit: an exemption without a reason, unknown tables, columns and keys are errors with their line', () => {
+  assert.equal(auditErrors('audit:\n  exempt:\n    app_private.auth_rate_limits:\n'), [
+    'permissions.yml:10: the audit exemption of app_private.auth_rate_limits needs a reason (app_private.auth_rate_limits: why its changes need no audit trail)',
+  ]);
+  assert.equal(auditErrors("audit:\n  exempt:\n    app_private.auth_rate_limits: '  '\n"), [
+    'permissions.yml:10: the audit exemption of app_private.auth_rate_limits needs a reason (app_private.auth_rate_limits: why its changes need no audit trail)',
+  ]);
+  assert.equal(
+    auditErrors('audit:\n  exempt:\n    app_private.nope: gone\n    audit.log: itself\n  redact:\n    app_private.credentials: [pasword_hash]\n  ignore:\n    records: [title]\n'),
+    [
+      'permissions.yml:10: unknown table "app_private.nope" in audit.exempt (tables of the migrations: app.records, app_private.auth_rate_limits, app_private.credentials, app_private.sessions)',
+      'permissions.yml:11: audit.log in audit.exempt: the audit schema is not audited',
+      'permissions.yml:13: unknown column "pasword_hash" of app_private.credentials in audit.redact (columns: user_id, email, password_hash)',
+      'permissions.yml:14: unknown key "ignore" in audit (expected exempt, redact, ignore_updates_of)',
+    ],
+  );
+  assert.equal(auditErrors('audit:\n  redact:\n    app_private.credentials: []\n'), [
+    'permissions.yml:10: expected a list of columns of app_private.credentials in audit.redact',
+  ]);
 });
 
 test.run();

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
+import { nameAuditActor } from '../db/request.js';
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../security/passwords.js';
 import { tokenHash } from '../security/tokens.js';
 import type { AuthDb } from '../server/db.js';
@@ -107,16 +109,17 @@ export async function signUp(
   input: { email: string; password: string; tenantName: string; displayName: string },
 ): Promise<void> {
   const hash = await hashPassword(input.password);
+  // the new user is the actor of every row sign-up writes (audit.log), so its id comes first
+  const userId = randomUUID();
   await db.asAuthTx(async (tx) => {
     const existing = await tx.query('select 1 from app_private.credentials where email = $1', [input.email]);
     if (existing.rows.length > 0) return; // same answer, nothing created
     const tenant = await tx.query<{ id: string }>('insert into app.tenants (name) values ($1) returning id', [input.tenantName]);
-    const user = await tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [input.displayName]);
+    await tx.query('insert into app.users (id, display_name) values ($1, $2)', [userId, input.displayName]);
     const tenantId = tenant.rows[0]!.id;
-    const userId = user.rows[0]!.id;
     await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'admin')`, [userId, tenantId]);
     await tx.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, input.email, hash]);
-  }).catch((error: unknown) => {
+  }, { actor: userId }).catch((error: unknown) => {
     // a parallel sign-up for the same address won the unique e-mail: nothing created, the same answer
     if ((error as { code?: string }).code !== '23505') throw error;
   });
@@ -175,6 +178,13 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
   const checked = checkPassword(config, password, email);
   const hash = await hashPassword(checked);
   const userId = await db.asAuthTx(async (tx): Promise<string | undefined> => {
+    // whoever holds the token acts as its user (audit.log actor of what follows)
+    const holder = await tx.query<{ user_id: string }>(
+      'select user_id from app_private.password_resets where token_hash = $1 and used_at is null and expires_at > now()',
+      [tokenHash(token)],
+    );
+    if (!holder.rows[0]) return undefined;
+    await nameAuditActor(tx, holder.rows[0].user_id);
     const used = await tx.query<{ user_id: string; email: string }>(
       `update app_private.password_resets set used_at = now()
         where token_hash = $1 and used_at is null and expires_at > now()
@@ -197,5 +207,5 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
     throw error;
   });
   if (!userId) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
-  await revokeUserSessions(db, userId);
+  await revokeUserSessions(db, userId, userId);
 }

@@ -69,12 +69,14 @@ export async function createSession(
   user: { userId: string; tenantId: string; role: string },
 ): Promise<string> {
   const token = newToken();
-  await db.asAuth((tx) =>
-    tx.query(
-      `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
-       values ($1, $2, $3, $4, now() + make_interval(mins => $5::int), now() + make_interval(hours => $6::int))`,
-      [tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
-    ),
+  await db.asAuth(
+    (tx) =>
+      tx.query(
+        `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values ($1, $2, $3, $4, now() + make_interval(mins => $5::int), now() + make_interval(hours => $6::int))`,
+        [tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
+      ),
+    { actor: user.userId },
   );
   return token;
 }
@@ -98,14 +100,18 @@ export async function openSession(
   };
 }
 
-export async function revokeSession(db: AuthDb, token: string): Promise<void> {
-  await db.asAuth((tx) =>
-    tx.query('update app_private.sessions set revoked_at = now() where token_hash = $1 and revoked_at is null', [tokenHash(token)]),
+/** Revokes one session; `actorId` is who does it (audited): the user logging out or logging in. */
+export async function revokeSession(db: AuthDb, token: string, actorId: string): Promise<void> {
+  await db.asAuth(
+    (tx) => tx.query('update app_private.sessions set revoked_at = now() where token_hash = $1 and revoked_at is null', [tokenHash(token)]),
+    { actor: actorId },
   );
 }
 
-export async function revokeUserSessions(db: AuthDb, userId: string): Promise<void> {
-  await db.asAuth((tx) =>
-    tx.query('update app_private.sessions set revoked_at = now() where user_id = $1 and revoked_at is null', [userId]),
+/** Revokes every session of a user; `actorId` is who does it (the user, or the admin acting on them). */
+export async function revokeUserSessions(db: AuthDb, userId: string, actorId: string): Promise<void> {
+  await db.asAuth(
+    (tx) => tx.query('update app_private.sessions set revoked_at = now() where user_id = $1 and revoked_at is null', [userId]),
+    { actor: actorId },
   );
 }

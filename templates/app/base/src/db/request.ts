@@ -8,8 +8,11 @@
  * (app.current_user_id() / current_tenant_id()); RLS decides what the transaction sees. Setting
  * another value later (app.tenant_id, a guessed token) gains nothing.
  *
- * withAuthTransaction(db, fn) is the same for the auth subsystem role xms_auth (credentials,
- * sessions, rate limits). Only the auth module uses it.
+ * withAuthTransaction(db, fn, { actorId }) is the same for the auth subsystem role xms_auth
+ * (credentials, sessions, rate limits). Only the auth module uses it. The auth subsystem acts before a
+ * session exists (sign-up, log-in) or for someone else (an admin revoking a member's sessions), so it
+ * names the actor the audit trigger records (app.actor_id, honoured only for xms_auth; see
+ * nameAuditActor).
  *
  * openSessionRequest(db, token, idleMinutes) is the protected scope's request path: ONE transaction
  * for the whole HTTP request, held open from the session check to the response. Its first statement
@@ -52,6 +55,15 @@ async function enter(tx: Queryable, role: string, token: string | null): Promise
   await tx.query(`select set_config('app.session_token', $1, true)`, [token ?? '']);
 }
 
+/**
+ * Names the user the audit log records as the actor of the rest of this xms_auth transaction
+ * (transaction-local). audit.log_changes() honours app.actor_id only when the transaction runs as
+ * xms_auth: in a request transaction it changes nothing (the actor is the session's user).
+ */
+export async function nameAuditActor(tx: Queryable, userId: string): Promise<void> {
+  await tx.query(`select set_config('app.actor_id', $1::uuid::text, true)`, [userId]);
+}
+
 export async function withRequestTransaction<T>(
   db: Database,
   identity: RequestIdentity,
@@ -67,10 +79,11 @@ export async function withRequestTransaction<T>(
 export async function withAuthTransaction<T>(
   db: Database,
   fn: (tx: Queryable) => Promise<T>,
-  options: { sessionToken?: string | null } = {},
+  options: { sessionToken?: string | null; actorId?: string } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
     await enter(tx, 'xms_auth', options.sessionToken ?? null);
+    if (options.actorId) await nameAuditActor(tx, options.actorId);
     return fn(tx);
   });
 }
@@ -151,19 +164,23 @@ export class RequestTransaction {
     return this.enqueue(() => fn(this.tx));
   }
 
-  /** fn as the auth subsystem (xms_auth), inside this request's transaction. */
-  auth<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * fn as the auth subsystem (xms_auth), inside this request's transaction: a savepoint in which the
+   * role is xms_auth (and app.actor_id names `actor`, when given), both undone afterwards.
+   */
+  auth<T>(fn: (tx: Queryable) => Promise<T>, actor?: string): Promise<T> {
     return this.enqueue(async () => {
       const name = `xms_auth_${++this.savepoints}`;
       await this.tx.exec(`savepoint ${name}; set local role xms_auth`);
       try {
+        if (actor) await nameAuditActor(this.tx, actor);
         const result = await fn(this.tx);
-        // the savepoint's SET LOCAL would outlive RELEASE: switch back explicitly
-        await this.tx.query('select set_config($1, $2, true)', ['role', this.session.db_role]);
+        // the savepoint's SET LOCALs would outlive RELEASE: hand the role back and forget the actor
+        await this.tx.query(`select set_config('role', $1, true), set_config('app.actor_id', '', true)`, [this.session.db_role]);
         await this.tx.exec(`release savepoint ${name}`);
         return result;
       } catch (error) {
-        // undoes fn's writes and the role switch; the request transaction goes on
+        // undoes fn's writes, the role switch and the actor; the request transaction goes on
         await this.tx.exec(`rollback to savepoint ${name}; release savepoint ${name}`);
         if (typeof error === 'object' && error !== null) this.contained.add(error);
         throw error;

@@ -2,8 +2,9 @@
 -- tenant-owned business table (app.records).
 --
 -- Every table: RLS enabled AND forced (default deny), tenant_id NOT NULL where tenant-owned, an index
--- on every policy column, audit triggers (app schema). The policies of the matrix roles come from
--- permissions.yml, compiled into 20240101000200_xms_permissions.sql (and later versions).
+-- on every policy column and foreign key, audit triggers (the exceptions are declared in
+-- permissions.yml `audit:`). The policies of the matrix roles come from permissions.yml, compiled
+-- into 20240101000200_xms_permissions.sql (and later versions).
 
 set role xms_owner;
 
@@ -29,8 +30,9 @@ create table if not exists app.memberships (
 create index if not exists memberships_tenant_id_idx on app.memberships (tenant_id);
 
 -- ---------------------------------------------------------------------------------------------
--- Auth tables (app_private: never exposed, no audit trigger - sessions churn on every request and
--- credentials hold password hashes; the auth module writes its own audit events).
+-- Auth tables (app_private: never exposed). Audited like every table: their secret columns (password
+-- and token hashes) are redacted and the idle-expiry slide of a session is not recorded, as
+-- permissions.yml (`audit:`) declares.
 -- ---------------------------------------------------------------------------------------------
 create table if not exists app_private.credentials (
   user_id        uuid primary key references app.users (id) on delete cascade,
@@ -57,14 +59,6 @@ create table if not exists app_private.sessions (
 create index if not exists sessions_user_id_idx on app_private.sessions (user_id);
 create index if not exists sessions_tenant_id_idx on app_private.sessions (tenant_id);
 create index if not exists sessions_expires_at_idx on app_private.sessions (expires_at);
-
--- Shared rate-limit store (login, sign-up, reset; per IP and per account).
-create table if not exists app_private.rate_limits (
-  key          text primary key check (length(key) <= 300),
-  hits         integer not null default 0,
-  reset_at     timestamptz not null
-);
-create index if not exists rate_limits_reset_at_idx on app_private.rate_limits (reset_at);
 
 -- ---------------------------------------------------------------------------------------------
 -- Identity helpers (SECURITY INVOKER). Identity is derived, not asserted: the request transaction
@@ -253,7 +247,7 @@ end
 $touch$;
 
 -- ---------------------------------------------------------------------------------------------
--- RLS enabled and forced everywhere, audit tracking on every app table.
+-- RLS enabled and forced everywhere, audit tracking on every table.
 -- ---------------------------------------------------------------------------------------------
 alter table app.tenants enable row level security;
 alter table app.tenants force row level security;
@@ -267,38 +261,36 @@ alter table app_private.credentials enable row level security;
 alter table app_private.credentials force row level security;
 alter table app_private.sessions enable row level security;
 alter table app_private.sessions force row level security;
-alter table app_private.rate_limits enable row level security;
-alter table app_private.rate_limits force row level security;
 
 select audit.enable_tracking('app.tenants', 'id');
 select audit.enable_tracking('app.users');
 select audit.enable_tracking('app.memberships');
 select audit.enable_tracking('app.records');
+select audit.enable_tracking('app_private.credentials');
+select audit.enable_tracking('app_private.sessions');
 
 revoke all on all tables in schema app, app_private from public;
 
 -- Every request role may read the session row of its own token (the helpers need it), nothing else.
 grant select on app_private.sessions to xms_request;
 drop policy if exists sessions_own_token on app_private.sessions;
+-- (select ...): the token's hash is computed once per statement, not once per row
 create policy sessions_own_token on app_private.sessions for select to xms_request
-  using (token_hash = pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.current_setting('app.session_token', true), 'UTF8')));
+  using (token_hash = (select pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.current_setting('app.session_token', true), 'UTF8'))));
 -- The audit trigger (running as xms_owner) resolves the actor of the transaction's session.
 drop policy if exists sessions_owner_select on app_private.sessions;
 create policy sessions_owner_select on app_private.sessions for select to xms_owner using (true);
 
--- The auth subsystem (withAuthTransaction): credentials, sessions, rate limits; it reads users,
+-- The auth subsystem (withAuthTransaction): credentials and sessions; it reads users,
 -- tenants and memberships to log in and inserts them to sign up. Not part of the matrix.
-grant select, insert, update, delete on app_private.credentials, app_private.sessions,
-  app_private.rate_limits to xms_auth;
+grant select, insert, update, delete on app_private.credentials, app_private.sessions to xms_auth;
 grant select, insert on app.users, app.tenants, app.memberships to xms_auth;
 
 drop policy if exists credentials_auth on app_private.credentials;
 create policy credentials_auth on app_private.credentials for all to xms_auth using (true) with check (true);
 drop policy if exists sessions_auth on app_private.sessions;
 create policy sessions_auth on app_private.sessions for all to xms_auth using (true) with check (true);
-drop policy if exists rate_limits_auth on app_private.rate_limits;
-create policy rate_limits_auth on app_private.rate_limits for all to xms_auth using (true) with check (true);
 drop policy if exists users_auth_select on app.users;
 create policy users_auth_select on app.users for select to xms_auth using (true);
 drop policy if exists users_auth_insert on app.users;

@@ -2,10 +2,11 @@
 --
 --   app_private.auth_rate_limits  the shared rate-limit store, in the layout rate-limiter-flexible's
 --                                 RateLimiterPostgres uses (key, points, expire in epoch ms); written
---                                 only as xms_auth, one statement per transaction
+--                                 only as xms_auth, one statement per transaction; not audited
+--                                 (counters, no personal data: permissions.yml declares the exemption)
 --   app.memberships.deactivated_at  a deactivated member cannot log in; their sessions die at once
 --   app_private.password_resets   single-use, expiring reset / invitation tokens, stored as SHA-256;
---                                 audited (the admin who issued one is the actor)
+--                                 audited (the admin who issued one is the actor; token_hash redacted)
 --   one identity per mailbox      credentials and invitations hold the e-mail as src/auth/accounts.ts
 --                                 normalises it (NFKC, lower case, no invisible characters, no trailing
 --                                 dot), checked here as far as SQL can; unique as stored
@@ -39,6 +40,7 @@ create table if not exists app_private.password_resets (
 );
 create index if not exists password_resets_user_id_idx on app_private.password_resets (user_id);
 create index if not exists password_resets_tenant_id_idx on app_private.password_resets (tenant_id);
+create index if not exists password_resets_created_by_idx on app_private.password_resets (created_by);
 alter table app_private.password_resets enable row level security;
 alter table app_private.password_resets force row level security;
 revoke all on app_private.password_resets from public;

@@ -107,8 +107,10 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       // who signs up is one) cannot probe for accounts. Such an invitation cannot take the account
       // over: redeeming it would create a second credential for the address, which the unique e-mail
       // refuses (src/auth/accounts.ts redeemResetToken: "link invalid"), and nothing is changed.
-      const created = await db.asAuth((tx) =>
-        tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+      // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
+      const created = await db.asAuth(
+        (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+        { actor: request.session!.userId },
       );
       const userId = created[0]!.id;
       const token = newToken();
@@ -141,7 +143,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return true;
     });
     if (!found) return notFound(reply);
-    if (id !== session.userId) await revokeUserSessions(db, id);
+    if (id !== session.userId) await revokeUserSessions(db, id, session.userId);
     return { resetLink: resetLink(token), expiresInHours: RESET_HOURS };
   });
 
@@ -153,7 +155,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('update app.memberships set deactivated_at = now() where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return { id, active: false };
   });
 
@@ -165,7 +167,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('delete from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return reply.code(204).send();
   });
 
@@ -187,7 +189,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         tx.query('update app.memberships set role = $2 where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id, role]),
       );
       if (rows.rows.length === 0) return notFound(reply);
-      await revokeUserSessions(db, id);
+      await revokeUserSessions(db, id, request.session!.userId);
       return { id, role };
     },
   );
