@@ -1,8 +1,8 @@
 /**
  * A small syntax-tree toolkit for the source checks of `xms check`: the app's TypeScript is parsed
  * with the compiler API (no type-checking, no execution) and read through these helpers. `evaluate`
- * folds the few constant expressions the checks need (literals, `===`, `!`, `&&`, `||`, `a * b`, a
- * regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
+ * folds the few constant expressions the checks need (literals, `===`, `!`, `&&`, `||`, `a * b`, `c ? a : b`,
+ * Number(x), a regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
@@ -170,6 +170,10 @@ export class Syntax {
         case ts.SyntaxKind.GreaterThanEqualsToken: return a >= b;
       }
       return UNKNOWN;
+    }
+    if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && ['Number', 'String', 'Boolean'].includes(n.expression.text) && n.arguments.length === 1) {
+      const v = this.evaluate(n.arguments[0]!, bindings);
+      return v === UNKNOWN ? UNKNOWN : n.expression.text === 'Number' ? Number(v) : n.expression.text === 'String' ? String(v) : Boolean(v);
     }
     if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.arguments.length === 1) {
       const target = this.bare(n.expression.expression);
