@@ -114,11 +114,12 @@ function trustProxy(syntax: Syntax): Finding[] {
   for (const file of sourcesMentioning(syntax.appDir, 'trustProxy')) {
     const sf = syntax.source(file);
     if (!sf || file === CONFIG) continue;
-    for (const p of syntax.all(sf, ts.isPropertyAssignment)) {
+    const consts = syntax.constants(sf);
+    for (const p of syntax.all(sf, (n): n is TS.PropertyAssignment | TS.ShorthandPropertyAssignment => ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n))) {
       if (!ts.isIdentifier(p.name) || p.name.text !== 'trustProxy') continue;
-      const value = syntax.bare(p.initializer);
+      const value = ts.isPropertyAssignment(p) ? syntax.bare(p.initializer) : p.name;
       if (ts.isPropertyAccessExpression(value) && value.name.text === 'trustProxy') continue; // config.trustProxy: verified below
-      const folded = ts.isArrayLiteralExpression(value) ? value.elements.map((e) => syntax.evaluate(e)) : syntax.evaluate(value);
+      const folded = ts.isArrayLiteralExpression(value) ? value.elements.map((e) => syntax.evaluate(e, consts)) : syntax.evaluate(value, consts);
       if (folded === UNKNOWN || (Array.isArray(folded) && folded.includes(UNKNOWN))) {
         out.push(finding(PROXY, syntax.at(p), `trustProxy is ${value.getText()}: not config.trustProxy nor a constant, it cannot be verified`, 'pass config.trustProxy (validated by src/config.ts)'));
       } else if (trustsEveryone(folded)) {
@@ -130,11 +131,12 @@ function trustProxy(syntax: Syntax): Finding[] {
   // 2. the config: TRUST_PROXY unset or "trust all" values must not become trust-all
   const sf = syntax.source(CONFIG);
   if (!sf) return out;
-  const assignment = syntax.all(sf, ts.isPropertyAssignment).find((p) => ts.isIdentifier(p.name) && p.name.text === 'trustProxy');
+  const assignment = syntax.all(sf, (n): n is TS.PropertyAssignment | TS.ShorthandPropertyAssignment => ts.isPropertyAssignment(n) || ts.isShorthandPropertyAssignment(n))
+    .find((p) => ts.isIdentifier(p.name) && p.name.text === 'trustProxy');
   if (!assignment) return out;
   const consts = syntax.constants(sf);
   for (const raw of [undefined, '', ...TRUST_ALL_VALUES]) {
-    const result = parseResult(syntax, sf, assignment.initializer, raw, consts);
+    const result = parseResult(syntax, sf, ts.isPropertyAssignment(assignment) ? assignment.initializer : assignment.name, raw, consts);
     const unset = raw === undefined || raw === '';
     if (result === THROWS) continue;
     if (result === ABORT || (unset && result === UNKNOWN)) {

@@ -636,7 +636,8 @@ class ServerChecks {
     let floorEnforced = false;
     let defaultArg: { value: number | undefined; at: string } | undefined;
     this.walk(sf, (n) => {
-      if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && /PASSWORD_MIN/.test(n.name.text)) {
+      // the length settings only (PASSWORD_MIN_FLOOR, _DEFAULT, _LENGTH): a PASSWORD_MIN_SCORE is not a length
+      if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && /^PASSWORD_MIN(_FLOOR|_DEFAULT|_LENGTH)?$/.test(n.name.text)) {
         consts.set(n.name.text, { value: this.num(n.initializer), at: this.at(n) });
       }
       if (this.ts.isBinaryExpression(n) && n.operatorToken.kind === this.ts.SyntaxKind.LessThanToken && /PASSWORD_MIN_FLOOR|\b1[2-9]\b/.test(n.right.getText()) && /passwordMin|minLength/i.test(n.left.getText())) floorEnforced = true;

@@ -137,7 +137,7 @@ test('the route inventory read from the source: public routes are exactly the pu
   }
 });
 
-test('server checks SRV015-SRV017 on variants of the source: what is accepted, what is refused', async () => {
+test('server checks SRV009, SRV015-SRV017 on variants of the source: what is accepted, what is refused', async () => {
   const { appDir, cleanup } = scaffold('minimal');
   const ids = async () => (await runCheck(appDir, { groups: ['server'] })).findings.filter((f) => f.severity === 'error').map((f) => f.id);
   const edit = async (file: string, find: string | RegExp | Array<[string | RegExp, string]>, replace: string, expect: string | undefined) => {
@@ -166,6 +166,10 @@ test('server checks SRV015-SRV017 on variants of the source: what is accepted, w
     await edit('src/server/app.ts', trustProxy, "trustProxy: '127.0.0.1,::/0',", 'SRV016-trust-proxy-all');
     await edit('src/server/app.ts', trustProxy, "trustProxy: '*',", 'SRV016-trust-proxy-all');
     await edit('src/server/app.ts', trustProxy, "trustProxy: process.env.TRUST_PROXY === 'yes',", 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', [[trustProxy, 'trustProxy,'], [/^export async function buildApp/m, 'const trustProxy = true;\nexport async function buildApp']], '', 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', [[trustProxy, 'trustProxy,'], [/^export async function buildApp/m, 'const trustProxy = 2;\nexport async function buildApp']], '', undefined);
+    // other PASSWORD_MIN_* settings (a strength score) are not lengths for SRV009
+    await edit('src/config.ts', /^export const PASSWORD_MIN_DEFAULT/m, 'export const PASSWORD_MIN_SCORE = 3;\nexport const PASSWORD_MIN_DEFAULT', undefined);
     // the config: a default through ?? that trusts all (one that is refused only stops the start: fine); a parse that cannot be followed
     await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', "parseTrustProxy(env.TRUST_PROXY ?? '0.0.0.0/0')", undefined);
     await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', "parseTrustProxy(env.TRUST_PROXY ?? 'true')", 'SRV016-trust-proxy-all');
