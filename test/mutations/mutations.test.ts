@@ -298,6 +298,20 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'session-insert-ten-years',
+    what: 'create sessions with a hard-coded ten-year absolute lifetime (the cookie still uses the config)',
+    edits: [{ file: 'src/auth/sessions.ts', find: 'config.sessionIdleMinutes, config.sessionAbsoluteHours],', replace: 'config.sessionIdleMinutes, 87600],' }],
+    expect: 'SRV015-session-lifetime',
+    groups: ['server'],
+  },
+  {
+    name: 'session-interval-literal',
+    what: "slide the idle expiry by a literal interval '10 years'",
+    edits: [{ file: 'src/auth/sessions.ts', find: 'least(s.expires_at, now() + make_interval(mins => $2::int))', replace: "now() + interval '10 years'" }],
+    expect: 'SRV015-session-lifetime',
+    groups: ['server'],
+  },
+  {
     name: 'fastify-trust-proxy-true',
     what: 'make Fastify trust every X-Forwarded-For hop (trustProxy: true)',
     edits: [{ file: 'src/server/app.ts', find: 'trustProxy: config.trustProxy as boolean | string | string[],', replace: 'trustProxy: true,' }],
