@@ -182,7 +182,8 @@ function trustProxy(syntax: Syntax): Finding[] {
   // 3. production refuses an explicit TRUST_PROXY=true
   const refused = syntax.all(sf, ts.isIfStatement).some((st) => /\btrustProxy\s*===\s*true\b|\btrue\s*===\s*[\w.]*trustProxy\b/.test(st.expression.getText()) && syntax.all(st.thenStatement, ts.isThrowStatement).length > 0);
   if (!refused) {
-    out.push(finding(PROXY, CONFIG, 'production does not refuse TRUST_PROXY=true (trust every hop)', "assertProductionSafe: if (config.trustProxy === true) throw new ConfigError('refusing to start in production: TRUST_PROXY=true ...')"));
+    const guard = syntax.func(sf, 'assertProductionSafe') ?? syntax.func(sf, 'loadConfig');
+    out.push(finding(PROXY, guard ? syntax.at(guard) : CONFIG, 'production does not refuse TRUST_PROXY=true (trust every hop)', "assertProductionSafe: if (config.trustProxy === true) throw new ConfigError('refusing to start in production: TRUST_PROXY=true ...')"));
   }
   return out;
 }
@@ -195,8 +196,8 @@ type Outcome = Value | typeof THROWS | typeof ABORT;
 
 /**
  * What the config's trustProxy initializer yields for TRUST_PROXY = raw: a folded value (UNKNOWN when
- * built at run time, e.g. the address list), THROWS, or ABORT. A call to a function of src/config.ts is followed (its straight-line ifs, returns, throws and
- * a for-of over the comma list, taken as one item).
+ * built at run time, e.g. the address list), THROWS, or ABORT. A call to a function of src/config.ts
+ * is followed: its straight-line ifs, returns, throws and a for-of over the comma list (one item).
  */
 function parseResult(syntax: Syntax, sf: TS.SourceFile, init: TS.Expression, raw: string | undefined, consts: Map<string, Value>): Outcome {
   const { ts } = syntax;

@@ -155,8 +155,8 @@ export class Syntax {
       switch (op) {
         case ts.SyntaxKind.EqualsEqualsEqualsToken: return a === b;
         case ts.SyntaxKind.ExclamationEqualsEqualsToken: return a !== b;
-        case ts.SyntaxKind.EqualsEqualsToken: return a == b; // eslint-disable-line eqeqeq
-        case ts.SyntaxKind.ExclamationEqualsToken: return a != b; // eslint-disable-line eqeqeq
+        case ts.SyntaxKind.EqualsEqualsToken: return a == b; // loose, as the source wrote it
+        case ts.SyntaxKind.ExclamationEqualsToken: return a != b;
       }
       if (typeof a !== 'number' || typeof b !== 'number') return UNKNOWN;
       switch (op) {
