@@ -9,11 +9,18 @@
  *   - src/security/headers.ts: CSP directives and helmet's HSTS / framing options;
  *   - src/auth/sessions.ts: the session cookie options; src/config.ts: the password minimum;
  *   - src/routes/public/*: rate limiting of the credential routes; src/security/rate-limit.ts: its store.
+ * Further families live in their own modules on the shared ./syntax.ts helpers: ./config-checks.ts
+ * (session lifetimes, proxy trust), ./password-hash.ts (argon2id cost), ./route-namespaces.ts (public
+ * routes inside the protected / admin URL space, from the route inventory read here).
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import type * as TS from 'typescript';
+import { checkConfig } from './config-checks.js';
 import { importFrom } from './database.js';
+import { checkPasswordHash } from './password-hash.js';
+import { checkRouteNamespaces } from './route-namespaces.js';
+import { Syntax } from './syntax.js';
 import type { Finding } from './types.js';
 
 export type Scope = 'public' | 'protected' | 'admin' | 'root';
@@ -35,7 +42,12 @@ interface Route {
 
 export async function checkServer(appDir: string): Promise<Finding[]> {
   const ts = (await importFrom<{ default: typeof TS }>('typescript', appDir)).default;
-  return new ServerChecks(ts, appDir).run();
+  const checks = new ServerChecks(ts, appDir);
+  const findings = checks.run();
+  // the check families in their own modules (SRV015-SRV018), on the same parser
+  const syntax = new Syntax(ts, appDir);
+  findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(checks.found));
+  return findings;
 }
 
 /** The routes as the check sees them (method, URL, scope, where), read from the source. */
@@ -351,7 +363,7 @@ class ServerChecks {
     const name = n.expression.name.text;
     const handler = n.arguments.length ? n.arguments[n.arguments.length - 1]!.getText() : '';
     if (ROUTE_METHODS.has(name)) {
-      const url = this.str(n.arguments[0]);
+      const url = this.str(n.arguments[0]) ?? this.templateUrl(n.arguments[0]);
       if (url === undefined || !url.startsWith('/')) return undefined;
       return { method: name === 'all' ? 'ALL' : name.toUpperCase(), url: joinUrl(prefix, url), at: this.at(n), handler };
     }
@@ -364,6 +376,14 @@ class ServerChecks {
       return { method: method.toUpperCase(), url: joinUrl(prefix, url), at: this.at(n), handler: o.getText() };
     }
     return undefined;
+  }
+
+  /** A template URL built from the module's constants (`/${TABLE}/:id` with const TABLE = 'records'). */
+  private templateUrl(node: TS.Expression | undefined): string | undefined {
+    if (!node || !this.ts.isTemplateExpression(node)) return undefined;
+    const syntax = new Syntax(this.ts, this.appDir);
+    const value = syntax.evaluate(node, syntax.constants(node.getSourceFile()));
+    return typeof value === 'string' ? value : undefined;
   }
 
   /** Routes of an exported plugin in a module (and the modules it registers), all in one scope. */
@@ -619,7 +639,8 @@ class ServerChecks {
     let floorEnforced = false;
     let defaultArg: { value: number | undefined; at: string } | undefined;
     this.walk(sf, (n) => {
-      if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && /PASSWORD_MIN/.test(n.name.text)) {
+      // the length settings only (PASSWORD_MIN_FLOOR, _DEFAULT, _LENGTH): a PASSWORD_MIN_SCORE is not a length
+      if (this.ts.isVariableDeclaration(n) && this.ts.isIdentifier(n.name) && /^PASSWORD_MIN(_FLOOR|_DEFAULT|_LENGTH)?$/.test(n.name.text)) {
         consts.set(n.name.text, { value: this.num(n.initializer), at: this.at(n) });
       }
       if (this.ts.isBinaryExpression(n) && n.operatorToken.kind === this.ts.SyntaxKind.LessThanToken && /PASSWORD_MIN_FLOOR|\b1[2-9]\b/.test(n.right.getText()) && /passwordMin|minLength/i.test(n.left.getText())) floorEnforced = true;

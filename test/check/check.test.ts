@@ -146,6 +146,86 @@ test('the route inventory read from the source: public routes are exactly the pu
   }
 });
 
+test('server checks SRV009, SRV015-SRV017 on variants of the source: what is accepted, what is refused', async () => {
+  const { appDir, cleanup } = scaffold('minimal');
+  const ids = async () => (await runCheck(appDir, { groups: ['server'] })).findings.filter((f) => f.severity === 'error').map((f) => f.id);
+  const edit = async (file: string, find: string | RegExp | Array<[string | RegExp, string]>, replace: string, expect: string | undefined) => {
+    const path = join(appDir, file);
+    const before = readFileSync(path, 'utf8');
+    let after = before;
+    for (const [f, r] of Array.isArray(find) ? find : [[find, replace] as const]) {
+      assert.ok(typeof f === 'string' ? after.includes(f) : f.test(after), `${file} contains ${String(f)}`);
+      after = after.replace(f, r);
+    }
+    writeFileSync(path, after);
+    try {
+      const got = await ids();
+      if (expect) assert.ok(got.includes(expect), `${replace}: expected ${expect}, got [${got.join(', ')}]`);
+      else assert.equal(got, [], `${replace} is accepted`);
+    } finally {
+      writeFileSync(path, before);
+    }
+  };
+  const trustProxy = 'trustProxy: config.trustProxy as boolean | string | string[],';
+  try {
+    // trustProxy: a hop count, an explicit list, false: fine; true, '*', a /0 range or an unknown expression: not
+    await edit('src/server/app.ts', trustProxy, 'trustProxy: 1,', undefined);
+    await edit('src/server/app.ts', trustProxy, "trustProxy: ['10.0.0.1', '192.168.0.0/16'],", undefined);
+    await edit('src/server/app.ts', trustProxy, 'trustProxy: false,', undefined);
+    await edit('src/server/app.ts', trustProxy, "trustProxy: '127.0.0.1,::/0',", 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', trustProxy, "trustProxy: '*',", 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', trustProxy, "trustProxy: process.env.TRUST_PROXY === 'yes',", 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', [[trustProxy, 'trustProxy,'], [/^export async function buildApp/m, 'const trustProxy = true;\nexport async function buildApp']], '', 'SRV016-trust-proxy-all');
+    await edit('src/server/app.ts', [[trustProxy, 'trustProxy,'], [/^export async function buildApp/m, 'const trustProxy = 2;\nexport async function buildApp']], '', undefined);
+    // other PASSWORD_MIN_* settings (a strength score) are not lengths for SRV009
+    await edit('src/config.ts', /^export const PASSWORD_MIN_DEFAULT/m, 'export const PASSWORD_MIN_SCORE = 3;\nexport const PASSWORD_MIN_DEFAULT', undefined);
+    // the config: a default through ?? that trusts all (one that is refused only stops the start: fine); a parse that cannot be followed
+    await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', "parseTrustProxy(env.TRUST_PROXY ?? '0.0.0.0/0')", undefined);
+    await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', "parseTrustProxy(env.TRUST_PROXY ?? 'true')", 'SRV016-trust-proxy-all');
+    await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', "parseTrustProxy(env.TRUST_PROXY ?? '2')", undefined);
+    await edit('src/config.ts', 'parseTrustProxy(env.TRUST_PROXY)', 'env.TRUST_PROXY !== undefined', 'SRV016-trust-proxy-all');
+    // session lifetimes: named constants are folded; a shorter ceiling is fine, a longer one or a zero minimum is not
+    const idle = "int(env, 'SESSION_IDLE_MINUTES', 30, 1, 24 * 60)";
+    const constant: [RegExp, string] = [/^export const PASSWORD_MIN_DEFAULT/m, 'const IDLE = 15;\nexport const IDLE_MAX = 8 * 60;\nexport const PASSWORD_MIN_DEFAULT'];
+    await edit('src/config.ts', [constant, [idle, "int(env, 'SESSION_IDLE_MINUTES', IDLE, 1, IDLE_MAX)"]], '', undefined);
+    await edit('src/config.ts', [constant, [idle, "int(env, 'SESSION_IDLE_MINUTES', IDLE * 100, 1, IDLE_MAX * 100)"]], '', 'SRV015-session-lifetime');
+    await edit('src/config.ts', idle, "int(env, 'SESSION_IDLE_MINUTES', UNDEFINED_NAME, 1, 60)", 'SRV015-session-lifetime');
+    await edit('src/config.ts', "int(env, 'SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30)", "int(env, 'SESSION_ABSOLUTE_HOURS', 8, 1, 24)", undefined);
+    await edit('src/config.ts', "int(env, 'SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30)", "int(env, 'SESSION_ABSOLUTE_HOURS', 12, 0, 24 * 31)", 'SRV015-session-lifetime');
+    // argon2: a literal object or a higher cost is fine; a spread, a missing type or parallelism 0 is not
+    await edit('src/security/passwords.ts', 'memoryCost: 19456', 'memoryCost: 65536', undefined);
+    await edit('src/security/passwords.ts', 'argon2.hash(password, ARGON2_OPTIONS)', 'argon2.hash(password, { type: argon2.argon2id, memoryCost: 19456, timeCost: 3, parallelism: 1 })', undefined);
+    await edit('src/security/passwords.ts', 'argon2.hash(password, ARGON2_OPTIONS)', 'argon2.hash(password, { ...ARGON2_OPTIONS, timeCost: 3 })', 'SRV017-password-hash-weak');
+    await edit('src/security/passwords.ts', '  type: argon2.argon2id,\n', '', 'SRV017-password-hash-weak');
+    await edit('src/security/passwords.ts', 'parallelism: 1', 'parallelism: 0', 'SRV017-password-hash-weak');
+  } finally {
+    cleanup();
+  }
+});
+
+test('SRV018: public routes under the admin prefix or a protected path are flagged; siblings are not', async () => {
+  const { checkRouteNamespaces } = await import('../../lib/check/route-namespaces.js');
+  const r = (scope: 'public' | 'protected' | 'admin', method: string, url: string) => ({ scope, method, url, at: `${scope}.ts:1` });
+  const routes = [
+    r('protected', 'POST', '/api/auth/logout'),
+    r('protected', 'GET', '/api/me'),
+    r('protected', 'GET', '/api/records/:id'),
+    r('protected', 'POST', '/api/imports/:table'),
+    r('protected', 'GET', '/api/:anything'),
+    r('admin', 'GET', '/api/admin/users'),
+    r('admin', 'GET', '/api/admin/audit'),
+  ];
+  const flagged = (url: string, method = 'GET') => checkRouteNamespaces([...routes, r('public', method, url)]).map((f) => f.object);
+  for (const ok of ['/api/auth/login', '/api/auth/signup', '/health', '/', '/assets/*', '/api/administrator', '/api/mentions']) assert.equal(flagged(ok), [], ok);
+  for (const bad of ['/api/admin/invite', '/api/admin', '/api/me', '/api/records', '/api/records/export', '/api/imports/csv', '/api/auth/logout/all']) {
+    assert.equal(flagged(bad, 'POST'), ['public.ts:1'], bad);
+  }
+  const [f] = checkRouteNamespaces([...routes, r('public', 'GET', '/api/admin/invite')]);
+  assert.is(f!.id, 'SRV018-public-route-in-private-namespace');
+  assert.match(f!.message, '/api/admin');
+  assert.match(f!.fix, 'src/routes/admin');
+});
+
 test('CLI: human output and exit 0 on a passing app; --json and exit 1 with a finding; bad options', () => {
   const { appDir, cleanup } = scaffold('default');
   try {

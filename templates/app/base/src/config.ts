@@ -9,9 +9,10 @@
  * Defaults (documented in the README "Security model"):
  *   PASSWORD_MIN_LENGTH     15 (NIST SP 800-63B-4, single factor); never below 12
  *   PASSWORD_MIN_SCORE      3  (zxcvbn-ts strength estimate, 0-4); never below 3 in production
- *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead)
- *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active)
- *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client)
+ *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead); at most 1440 (24 h)
+ *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active); at most 720 (30 days)
+ *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client);
+ *                           never every address (0.0.0.0/0, ::/0), and never `true` in production
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
  */
 export interface AppConfig {
@@ -75,6 +76,8 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
     if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(item) && !['loopback', 'linklocal', 'uniquelocal'].includes(item)) {
       throw new ConfigError(`TRUST_PROXY must be false, a hop count, or proxy addresses/CIDRs (got "${item}")`);
     }
+    // a /0 range (0.0.0.0/0, ::/0) trusts every address: as spoofable as TRUST_PROXY=true
+    if (/\/0+$/.test(item)) throw new ConfigError(`TRUST_PROXY must list the proxies, not every address (got "${item}")`);
   }
   return list;
 }

@@ -1,0 +1,199 @@
+/**
+ * A small syntax-tree toolkit for the source checks of `xms check`: the app's TypeScript is parsed
+ * with the compiler API (no type-checking, no execution) and read through these helpers. `evaluate`
+ * folds the few constant expressions the checks need (literals, `===`, `!`, `&&`, `||`, `a * b`, `c ? a : b`,
+ * Number(x), a regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type * as TS from 'typescript';
+import { importFrom } from './database.js';
+import type { Finding } from './types.js';
+
+/** What `evaluate` returns when an expression is not a constant it can fold. */
+export const UNKNOWN = Symbol('unknown');
+export type Value = string | number | boolean | undefined | null | typeof UNKNOWN;
+
+export type FunctionLike = TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression;
+
+export class Syntax {
+  private readonly cache = new Map<string, TS.SourceFile | undefined>();
+
+  constructor(readonly ts: typeof TS, readonly appDir: string) {}
+
+  static async load(appDir: string): Promise<Syntax> {
+    return new Syntax((await importFrom<{ default: typeof TS }>('typescript', appDir)).default, appDir);
+  }
+
+  /** The parsed file (a path relative to the app), or undefined when it does not exist. */
+  source(path: string): TS.SourceFile | undefined {
+    const file = join(this.appDir, path);
+    if (!this.cache.has(file)) {
+      this.cache.set(file, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, this.ts.ScriptKind.TS) : undefined);
+    }
+    return this.cache.get(file);
+  }
+
+  /** file:line of a node, relative to the app. */
+  at(node: TS.Node): string {
+    const sf = node.getSourceFile();
+    return `${relative(this.appDir, sf.fileName)}:${sf.getLineAndCharacterOfPosition(node.getStart()).line + 1}`;
+  }
+
+  walk(node: TS.Node, visit: (n: TS.Node) => void): void {
+    visit(node);
+    node.forEachChild((c) => this.walk(c, visit));
+  }
+
+  /** Every node of a kind under `node`. */
+  all<T extends TS.Node>(node: TS.Node, is: (n: TS.Node) => n is T): T[] {
+    const out: T[] = [];
+    this.walk(node, (n) => {
+      if (is(n)) out.push(n);
+    });
+    return out;
+  }
+
+  /** Strips parentheses, `as` / `satisfies` casts and non-null assertions. */
+  bare(node: TS.Expression): TS.Expression {
+    const ts = this.ts;
+    let n = node;
+    while (ts.isParenthesizedExpression(n) || ts.isAsExpression(n) || ts.isSatisfiesExpression(n) || ts.isNonNullExpression(n) || ts.isTypeAssertionExpression(n)) n = n.expression;
+    return n;
+  }
+
+  prop(obj: TS.ObjectLiteralExpression, name: string): TS.Expression | undefined {
+    for (const p of obj.properties) {
+      if (this.ts.isPropertyAssignment(p) && (this.ts.isIdentifier(p.name) || this.ts.isStringLiteral(p.name)) && p.name.text === name) return p.initializer;
+      if (this.ts.isShorthandPropertyAssignment(p) && p.name.text === name) return p.name;
+    }
+    return undefined;
+  }
+
+  /** The name a call is made through: f(...) -> f, a.b.f(...) -> f. */
+  calleeName(call: TS.CallExpression): string | undefined {
+    const e = this.bare(call.expression);
+    if (this.ts.isIdentifier(e)) return e.text;
+    if (this.ts.isPropertyAccessExpression(e)) return e.name.text;
+    return undefined;
+  }
+
+  /** The top-level `const NAME = ...` initializer of a file. */
+  constant(sf: TS.SourceFile, name: string): TS.VariableDeclaration | undefined {
+    for (const st of sf.statements) {
+      if (!this.ts.isVariableStatement(st)) continue;
+      for (const d of st.declarationList.declarations) if (this.ts.isIdentifier(d.name) && d.name.text === name) return d;
+    }
+    return undefined;
+  }
+
+  /** A function of the file by name: `function f` or `const f = (...) => ...`. */
+  func(sf: TS.SourceFile, name: string): FunctionLike | undefined {
+    for (const st of sf.statements) {
+      if (this.ts.isFunctionDeclaration(st) && st.name?.text === name) return st;
+    }
+    const init = this.constant(sf, name)?.initializer;
+    const bare = init && this.bare(init);
+    return bare && (this.ts.isArrowFunction(bare) || this.ts.isFunctionExpression(bare)) ? bare : undefined;
+  }
+
+  /** Identifiers bound to the file's top-level constants that fold to a value. */
+  constants(sf: TS.SourceFile): Map<string, Value> {
+    const out = new Map<string, Value>();
+    for (const st of sf.statements) {
+      if (!this.ts.isVariableStatement(st)) continue;
+      for (const d of st.declarationList.declarations) {
+        if (this.ts.isIdentifier(d.name) && d.initializer) out.set(d.name.text, this.evaluate(d.initializer, out));
+      }
+    }
+    return out;
+  }
+
+  /** Folds a constant expression; UNKNOWN when it is not one. */
+  evaluate(node: TS.Expression, bindings: Map<string, Value> = new Map()): Value {
+    const ts = this.ts;
+    const n = this.bare(node);
+    if (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n)) return n.text;
+    if (ts.isNumericLiteral(n)) return Number(n.text.replace(/_/g, ''));
+    if (n.kind === ts.SyntaxKind.TrueKeyword) return true;
+    if (n.kind === ts.SyntaxKind.FalseKeyword) return false;
+    if (n.kind === ts.SyntaxKind.NullKeyword) return null;
+    if (ts.isIdentifier(n)) {
+      if (bindings.has(n.text)) return bindings.get(n.text)!;
+      return n.text === 'undefined' ? undefined : UNKNOWN;
+    }
+    // env.X / process.env.X: bound by their text
+    if ((ts.isPropertyAccessExpression(n) || ts.isElementAccessExpression(n)) && bindings.has(n.getText())) return bindings.get(n.getText())!;
+    if (ts.isTemplateExpression(n)) {
+      let text = n.head.text;
+      for (const span of n.templateSpans) {
+        const v = this.evaluate(span.expression, bindings);
+        if (v === UNKNOWN) return UNKNOWN;
+        text += String(v) + span.literal.text;
+      }
+      return text;
+    }
+    if (ts.isConditionalExpression(n)) {
+      const c = this.evaluate(n.condition, bindings);
+      return c === UNKNOWN ? UNKNOWN : this.evaluate(c ? n.whenTrue : n.whenFalse, bindings);
+    }
+    if (ts.isPrefixUnaryExpression(n)) {
+      const v = this.evaluate(n.operand, bindings);
+      if (v === UNKNOWN) return UNKNOWN;
+      if (n.operator === ts.SyntaxKind.ExclamationToken) return !v;
+      if (n.operator === ts.SyntaxKind.MinusToken && typeof v === 'number') return -v;
+      return UNKNOWN;
+    }
+    if (ts.isBinaryExpression(n)) {
+      const op = n.operatorToken.kind;
+      const a = this.evaluate(n.left, bindings);
+      if (op === ts.SyntaxKind.AmpersandAmpersandToken) return a === UNKNOWN ? UNKNOWN : !a ? a : this.evaluate(n.right, bindings);
+      if (op === ts.SyntaxKind.BarBarToken) return a === UNKNOWN ? UNKNOWN : a ? a : this.evaluate(n.right, bindings);
+      if (op === ts.SyntaxKind.QuestionQuestionToken) return a === UNKNOWN ? UNKNOWN : a ?? this.evaluate(n.right, bindings);
+      const b = this.evaluate(n.right, bindings);
+      if (a === UNKNOWN || b === UNKNOWN) return UNKNOWN;
+      switch (op) {
+        case ts.SyntaxKind.EqualsEqualsEqualsToken: return a === b;
+        case ts.SyntaxKind.ExclamationEqualsEqualsToken: return a !== b;
+        case ts.SyntaxKind.EqualsEqualsToken: return a == b; // loose, as the source wrote it
+        case ts.SyntaxKind.ExclamationEqualsToken: return a != b;
+      }
+      if (typeof a !== 'number' || typeof b !== 'number') return UNKNOWN;
+      switch (op) {
+        case ts.SyntaxKind.AsteriskToken: return a * b;
+        case ts.SyntaxKind.PlusToken: return a + b;
+        case ts.SyntaxKind.MinusToken: return a - b;
+        case ts.SyntaxKind.SlashToken: return a / b;
+        case ts.SyntaxKind.LessThanToken: return a < b;
+        case ts.SyntaxKind.LessThanEqualsToken: return a <= b;
+        case ts.SyntaxKind.GreaterThanToken: return a > b;
+        case ts.SyntaxKind.GreaterThanEqualsToken: return a >= b;
+      }
+      return UNKNOWN;
+    }
+    if (ts.isCallExpression(n) && ts.isIdentifier(n.expression) && ['Number', 'String', 'Boolean'].includes(n.expression.text) && n.arguments.length === 1) {
+      const v = this.evaluate(n.arguments[0]!, bindings);
+      return v === UNKNOWN ? UNKNOWN : n.expression.text === 'Number' ? Number(v) : n.expression.text === 'String' ? String(v) : Boolean(v);
+    }
+    if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.arguments.length === 1) {
+      const target = this.bare(n.expression.expression);
+      const arg = this.evaluate(n.arguments[0]!, bindings);
+      if (arg === UNKNOWN) return UNKNOWN;
+      const method = n.expression.name.text;
+      if (method === 'test' && ts.isRegularExpressionLiteral(target)) {
+        const m = /^\/(.*)\/([a-z]*)$/s.exec(target.text);
+        return m ? new RegExp(m[1]!, m[2]!.replace(/[gy]/g, '')).test(String(arg)) : UNKNOWN;
+      }
+      if (method === 'includes' && ts.isArrayLiteralExpression(target)) {
+        const items = target.elements.map((e) => this.evaluate(e, bindings));
+        return items.includes(UNKNOWN) ? UNKNOWN : items.includes(arg);
+      }
+    }
+    return UNKNOWN;
+  }
+}
+
+/** A finding builder for one check id. */
+export function finding(id: string, object: string, message: string, fix: string, severity: Finding['severity'] = 'error'): Finding {
+  return { id, severity, object, message, fix };
+}
