@@ -12,6 +12,7 @@ import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
+import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
   config: AppConfig;
@@ -45,6 +46,10 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
     bodyLimit: 1024 * 1024,
+    // Fastify's default silently drops properties a schema does not allow: a client sending
+    // tenant_id or a misspelt field must hear about it (400), not see it ignored
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: schemaErrorMessage,
   });
   const db = requestDb(options.db);
   const limits = {
