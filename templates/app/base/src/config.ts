@@ -30,8 +30,10 @@ export interface AppConfig {
   authLimit: { perAccount: number; perIp: number; windowSeconds: number };
   /** General API limit per client IP. */
   apiLimit: { points: number; windowSeconds: number };
-  /** Fastify request logging (development only by default). */
+  /** Server logging (src/server/logging.ts): on except in tests. */
   logger: boolean;
+  /** LOG_LEVEL: info by default (one line per request; every 5xx at error). */
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
 export class ConfigError extends Error {
@@ -71,6 +73,15 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
     }
   }
   return list;
+}
+
+// error is the quietest level allowed: every 5xx must reach the log
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+function logLevel(raw: string | undefined): AppConfig['logLevel'] {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug (got "${raw}")`);
+  return level;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -118,7 +129,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       points: int(env, 'API_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
       windowSeconds: 60,
     },
-    logger: nodeEnv === 'development',
+    logger: nodeEnv !== 'test',
+    logLevel: logLevel(env.LOG_LEVEL),
   };
   if (config.env === 'production') assertProductionSafe(config);
   return config;

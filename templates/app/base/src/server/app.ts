@@ -12,6 +12,7 @@ import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
+import { loggerOptions, newRequestId, type LogDestination } from './logging.js';
 import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
@@ -40,9 +41,10 @@ declare module 'fastify' {
  *         └─ protected scope  src/routes/api/*     (live session required: 401 otherwise)
  *               └─ admin scope  src/routes/admin/* (session role admin: 403 otherwise)
  */
-export async function buildApp(config: AppConfig, options: { db: Database }): Promise<FastifyInstance> {
+export async function buildApp(config: AppConfig, options: { db: Database; logStream?: LogDestination }): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: config.logger,
+    logger: loggerOptions(config, options.logStream),
+    genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
     bodyLimit: 1024 * 1024,
@@ -74,6 +76,7 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   const headerEntries = Object.entries(SECURITY_HEADERS);
   app.addHook('onSend', async (request, reply, payload) => {
     for (const [name, value] of headerEntries) reply.header(name, value);
+    reply.header('x-request-id', request.id);
     if (request.url.startsWith('/api/')) reply.header('cache-control', API_CACHE_CONTROL);
     return payload;
   });
@@ -92,12 +95,21 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     }
   });
 
+  const loggedErrors = new WeakSet<FastifyRequest>();
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof RateLimited) return tooManyRequests(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error(error);
-    const code = status === 500 ? 'internal_error' : error.validation ? 'invalid_request' : 'bad_request';
-    return reply.code(status).send({ error: code, message: status === 500 ? 'Internal error.' : error.message });
+    if (status === 500) {
+      // the log gets the error, the client a generic answer it can quote (src/server/logging.ts)
+      request.log.error({ err: error, statusCode: 500 }, 'internal error');
+      loggedErrors.add(request);
+      return reply.code(500).send({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
+    }
+    return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
+  });
+  // every other 5xx (a route answering 503, say) is logged at error level too
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 500 && !loggedErrors.has(request)) request.log.error({ statusCode: reply.statusCode }, 'server error');
   });
 
   // The one public scope.
