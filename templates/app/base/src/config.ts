@@ -12,6 +12,7 @@
  *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active)
  *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client)
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
+ *   LOG_LEVEL               info  (JSON lines; error at the quietest, so every 5xx is logged)
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
