@@ -4,6 +4,8 @@
 #   scripts/pg-cluster.sh start [DIR]   init + start a cluster in DIR (default: a new temp folder);
 #                                       prints `export DATABASE_URL=...` (and only that) on stdout
 #   scripts/pg-cluster.sh env DIR       prints the export line of a running cluster again
+#   scripts/pg-cluster.sh restart DIR   restarts the running cluster (fast: open sessions are ended),
+#                                       on the same port (fault tests)
 #   scripts/pg-cluster.sh stop DIR      stops the cluster and removes DIR
 #
 # The cluster listens only on 127.0.0.1 at a free non-default port (from $PG_CLUSTER_PORT, default
@@ -23,7 +25,7 @@ PORT_TRIES=${PG_CLUSTER_PORT_TRIES:-40}
 
 say() { printf 'pg-cluster: %s\n' "$*" >&2; }
 die() { say "$1"; exit "${2:-1}"; }
-usage() { die "usage: $0 start [DIR] | env DIR | stop DIR" 2; }
+usage() { die "usage: $0 start [DIR] | env DIR | restart DIR | stop DIR" 2; }
 
 # --- find binaries: PostgreSQL 15 from Debian first, then PATH, then any Debian version -----------
 find_bindir() {
@@ -160,6 +162,16 @@ cmd_env() {
   echo "export DATABASE_URL=$(url_for "$(cat "$DIR/port")")"
 }
 
+cmd_restart() {
+  need_dir "${1:-}"
+  [[ -f $DIR/port ]] || die "no running cluster in $DIR"
+  BINDIR=$(find_bindir) || die "PostgreSQL binaries not found" 3
+  # pg_ctl restart reuses the options of the last start (postmaster.opts): the same port
+  as_owner pg_ctl -D "$DIR/data" -l "$DIR/postgres.log" -m fast -w -t 60 restart >/dev/null 2>&1 \
+    || { tail -20 "$DIR/postgres.log" >&2; die "restart failed"; }
+  say "restarted on 127.0.0.1:$(cat "$DIR/port")"
+}
+
 cmd_stop() {
   need_dir "${1:-}"
   if [[ -f $DIR/data/postmaster.pid ]]; then
@@ -184,6 +196,7 @@ shift || true
 case $cmd in
   start) cmd_start "$@" ;;
   env) cmd_env "$@" ;;
+  restart) cmd_restart "$@" ;;
   stop) cmd_stop "$@" ;;
   *) usage ;;
 esac

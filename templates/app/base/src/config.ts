@@ -14,6 +14,7 @@
  *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client);
  *                           never every address (0.0.0.0/0, ::/0), and never `true` in production
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
+ *   LOG_LEVEL               info  (JSON lines; error at the quietest, so every 5xx is logged)
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
@@ -34,8 +35,10 @@ export interface AppConfig {
   authLimit: { perAccount: number; perIp: number; windowSeconds: number };
   /** General API limit per client IP. */
   apiLimit: { points: number; windowSeconds: number };
-  /** Fastify request logging (development only by default). */
+  /** Server logging (src/server/logging.ts): on except in tests. */
   logger: boolean;
+  /** LOG_LEVEL: info by default (one line per request; every 5xx at error). */
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
 export class ConfigError extends Error {
@@ -80,6 +83,15 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
     if (/\/0+$/.test(item)) throw new ConfigError(`TRUST_PROXY must list the proxies, not every address (got "${item}")`);
   }
   return list;
+}
+
+// error is the quietest level allowed: every 5xx must reach the log
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+function logLevel(raw: string | undefined): AppConfig['logLevel'] {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug (got "${raw}")`);
+  return level;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -128,7 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       points: int(env, 'API_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
       windowSeconds: 60,
     },
-    logger: nodeEnv === 'development',
+    logger: nodeEnv !== 'test',
+    logLevel: logLevel(env.LOG_LEVEL),
   };
   if (config.env === 'production') assertProductionSafe(config);
   return config;

@@ -14,6 +14,8 @@ import { loadCommonPasswords, loadStrengthEstimator } from '../security/password
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
+import { loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
   config: AppConfig;
@@ -43,12 +45,17 @@ declare module 'fastify' {
  *         └─ protected scope  src/routes/api/*     (live session required: 401 otherwise)
  *               └─ admin scope  src/routes/admin/* (session role admin: 403 otherwise)
  */
-export async function buildApp(config: AppConfig, options: { db: Database }): Promise<FastifyInstance> {
+export async function buildApp(config: AppConfig, options: { db: Database; logStream?: LogDestination }): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: config.logger,
+    logger: loggerOptions(config, options.logStream),
+    genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
     bodyLimit: 1024 * 1024,
+    // Fastify's default silently drops properties a schema does not allow: a client sending
+    // tenant_id or a misspelt field must hear about it (400), not see it ignored
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: schemaErrorMessage,
   });
   const db = requestDb(options.db);
   // the password list and the strength estimator's dictionaries load once, now, not in a request
@@ -78,6 +85,7 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   const apiHeaders = { ...SECURITY_HEADERS, 'cache-control': API_CACHE_CONTROL };
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.headers(request.url.startsWith('/api/') ? apiHeaders : pageHeaders);
+    reply.header('x-request-id', request.id);
     done(null, payload);
   });
 
@@ -96,12 +104,21 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
     );
   });
 
+  const loggedErrors = new WeakSet<FastifyRequest>();
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof RateLimited) return tooManyRequests(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error(error);
-    const code = status === 500 ? 'internal_error' : error.validation ? 'invalid_request' : 'bad_request';
-    return reply.code(status).send({ error: code, message: status === 500 ? 'Internal error.' : error.message });
+    if (status === 500) {
+      // the log gets the error, the client a generic answer it can quote (src/server/logging.ts)
+      request.log.error({ err: error, statusCode: 500 }, 'internal error');
+      loggedErrors.add(request);
+      return reply.code(500).send({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
+    }
+    return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
+  });
+  // every other 5xx (a route answering 503, say) is logged at error level too
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 500 && !loggedErrors.has(request)) request.log.error({ statusCode: reply.statusCode }, 'server error');
   });
 
   // The one public scope.

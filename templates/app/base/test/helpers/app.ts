@@ -18,6 +18,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
+import type { LogDestination } from '../../src/server/logging.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { withAuthTransaction } from '../../src/db/request.js';
@@ -53,13 +54,23 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { setupSql?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
+export interface StartTestAppOptions {
+  setupSql?: string;
+  env?: NodeJS.ProcessEnv;
+  /** the server's log lines go here (tests log nothing otherwise) */
+  logStream?: LogDestination;
+  /** registers what a test needs on the server (a route that fails, say) before it is ready */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {
   const tdb = await openTestDatabase({ mutate: options.setupSql });
   const db = tdb.db;
   const config = loadConfig({ NODE_ENV: 'test', APP_ORIGIN: ORIGIN, API_LIMIT_PER_MINUTE: '100000', ...options.env });
   let app: FastifyInstance;
   try {
-    app = await buildApp(config, { db });
+    app = await buildApp(config, { db, ...(options.logStream ? { logStream: options.logStream } : {}) });
+    await options.extend?.(app);
     await app.ready();
   } catch (err) {
     await tdb.close();
