@@ -6,7 +6,6 @@
  * app.x RENAME TO y, DROP TABLE app.x. Tables created inside DO blocks or functions are not seen.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { listMigrations } from './migrations.js';
 import { loadModule, parseSync } from 'libpg-query';
 
