@@ -7,8 +7,7 @@
  *           default or by a list value, and production refuses TRUST_PROXY=true.
  * The defaults and the parsing are folded from the syntax tree (./syntax.ts); nothing is executed.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import type * as TS from 'typescript';
 import { finding, Syntax, UNKNOWN, type FunctionLike, type Value } from './syntax.js';
 import type { Finding } from './types.js';
@@ -142,7 +141,7 @@ function trustProxy(syntax: Syntax): Finding[] {
   const { ts } = syntax;
   const out: Finding[] = [];
   // 1. every trustProxy option in the sources: a constant that does not trust everyone, or the config's
-  for (const file of sourcesMentioning(syntax.appDir, 'trustProxy')) {
+  for (const file of syntax.sourcesMentioning('trustProxy')) {
     const sf = syntax.source(file);
     if (!sf || file === CONFIG) continue;
     const consts = syntax.constants(sf);
@@ -251,19 +250,4 @@ function run(syntax: Syntax, statements: readonly TS.Statement[], scope: Map<str
     return ABORT;
   }
   return null;
-}
-
-function sourcesMentioning(appDir: string, word: string): string[] {
-  const out: string[] = [];
-  const visit = (dir: string) => {
-    if (!existsSync(dir)) return;
-    for (const entry of readdirSync(dir)) {
-      if (entry === 'node_modules' || entry.startsWith('.')) continue;
-      const p = join(dir, entry);
-      if (statSync(p).isDirectory()) visit(p);
-      else if (/\.m?ts$/.test(entry) && !entry.endsWith('.d.ts') && readFileSync(p, 'utf8').includes(word)) out.push(relative(appDir, p));
-    }
-  };
-  visit(join(appDir, 'src'));
-  return out;
 }

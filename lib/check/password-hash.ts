@@ -2,7 +2,8 @@
  * SRV017 of `xms check` (invariant I12): passwords are hashed with argon2id at OWASP's minimum cost.
  * src/security/passwords.ts must define ARGON2_OPTIONS = { type: argon2.argon2id, memoryCost >= 19456,
  * timeCost >= 2, parallelism >= 1 } and hashPassword must call argon2.hash(password, ARGON2_OPTIONS),
- * with no other hash (bcrypt, SHA-*, scrypt, PBKDF2) in it. Read from the syntax tree (./syntax.ts).
+ * with no other hash (bcrypt, SHA-*, scrypt, PBKDF2) in it; every function that writes a password_hash
+ * (src/auth/accounts.ts) gets it from hashPassword. Read from the syntax tree (./syntax.ts).
  */
 import { join } from 'node:path';
 import type * as TS from 'typescript';
@@ -46,12 +47,44 @@ export function checkPasswordHash(syntax: Syntax): Finding[] {
     else if (!(ts.isIdentifier(arg) && arg.text === 'ARGON2_OPTIONS')) out.push(finding(ID, syntax.at(call), `hashPassword passes ${arg.getText()} instead of ARGON2_OPTIONS`, FIX));
   }
   if (hashes.length === 0) out.push(finding(ID, syntax.at(fn), 'hashPassword does not hash with argon2.hash(password, ARGON2_OPTIONS)', FIX));
-  for (const call of calls) {
-    const name = syntax.calleeName(call);
-    const e = syntax.bare(call.expression);
-    const onArgon2 = ts.isPropertyAccessExpression(e) && ts.isIdentifier(e.expression) && argon2Names.has(e.expression.text);
-    if (name && !onArgon2 && (OTHER_HASHES.test(name) || (name === 'hash' && /bcrypt/i.test(e.getText())))) {
-      out.push(finding(ID, syntax.at(call), `hashPassword hashes with ${e.getText()} (not argon2id): fast or weaker hashes let a stolen table be cracked`, FIX));
+  out.push(...passwordWrites(syntax));
+  for (const call of calls.filter((c) => otherHash(syntax, c, argon2Names))) {
+    out.push(finding(ID, syntax.at(call), `hashPassword hashes with ${call.expression.getText()} (not argon2id): fast or weaker hashes let a stolen table be cracked`, FIX));
+  }
+  return out;
+}
+
+/** A call to a hash other than argon2 (createHash, scrypt, PBKDF2, bcrypt). */
+function otherHash(syntax: Syntax, call: TS.CallExpression, argon2Names: Set<string>): boolean {
+  const { ts } = syntax;
+  const name = syntax.calleeName(call);
+  const e = syntax.bare(call.expression);
+  const onArgon2 = ts.isPropertyAccessExpression(e) && ts.isIdentifier(e.expression) && argon2Names.has(e.expression.text);
+  return Boolean(name && !onArgon2 && (OTHER_HASHES.test(name) || (name === 'hash' && /bcrypt/i.test(e.getText()))));
+}
+
+/** Every function that writes a password_hash must take it from hashPassword, and hash nothing else. */
+function passwordWrites(syntax: Syntax): Finding[] {
+  const { ts } = syntax;
+  const out: Finding[] = [];
+  for (const file of syntax.sourcesMentioning('password_hash')) {
+    const sf = syntax.source(file);
+    if (!sf) continue;
+    const argon2Names = argon2Imports(syntax, sf);
+    const seen = new Set<TS.Node>();
+    for (const literal of syntax.all(sf, (n): n is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral | TS.TemplateExpression => ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateExpression(n))) {
+      const sql = ts.isTemplateExpression(literal) ? literal.getText() : literal.text;
+      if (!/\binsert\s+into\b[\s\S]*\bpassword_hash\b|\bset\s+password_hash\s*=/i.test(sql)) continue;
+      const owner = syntax.topLevel(literal);
+      if (seen.has(owner)) continue;
+      seen.add(owner);
+      const calls = syntax.all(owner, ts.isCallExpression);
+      for (const call of calls.filter((c) => otherHash(syntax, c, argon2Names))) {
+        out.push(finding(ID, syntax.at(call), `a password_hash is written next to ${call.expression.getText()}: a fast or weaker hash instead of hashPassword (argon2id)`, 'hash the password with hashPassword (src/security/passwords.ts) and store that'));
+      }
+      if (!calls.some((c) => syntax.calleeName(c) === 'hashPassword')) {
+        out.push(finding(ID, syntax.at(literal), 'this password_hash write does not come from hashPassword (argon2id)', 'hash the password with hashPassword (src/security/passwords.ts) and store that'));
+      }
     }
   }
   return out;

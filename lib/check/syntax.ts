@@ -4,7 +4,7 @@
  * folds the few constant expressions the checks need (literals, `===`, `!`, `&&`, `||`, `a * b`, `c ? a : b`,
  * Number(x), a regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type * as TS from 'typescript';
 import { importFrom } from './database.js';
@@ -32,6 +32,29 @@ export class Syntax {
       this.cache.set(file, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, this.ts.ScriptKind.TS) : undefined);
     }
     return this.cache.get(file);
+  }
+
+  /** The app's TypeScript sources under src/ (relative paths) whose text contains `word`. */
+  sourcesMentioning(word: string): string[] {
+    const out: string[] = [];
+    const visit = (dir: string) => {
+      if (!existsSync(dir)) return;
+      for (const entry of readdirSync(dir)) {
+        if (entry === 'node_modules' || entry.startsWith('.')) continue;
+        const p = join(dir, entry);
+        if (statSync(p).isDirectory()) visit(p);
+        else if (/\.m?ts$/.test(entry) && !entry.endsWith('.d.ts') && readFileSync(p, 'utf8').includes(word)) out.push(relative(this.appDir, p));
+      }
+    };
+    visit(join(this.appDir, 'src'));
+    return out;
+  }
+
+  /** The top-level statement (function, const, class) a node belongs to. */
+  topLevel(node: TS.Node): TS.Node {
+    let n = node;
+    while (n.parent && !this.ts.isSourceFile(n.parent)) n = n.parent;
+    return n;
   }
 
   /** file:line of a node, relative to the app. */

@@ -489,6 +489,16 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'signup-stores-sha256',
+    what: 'sign-up stores an unsalted SHA-256 of the password instead of hashPassword (passwords.ts untouched)',
+    edits: [
+      { file: 'src/auth/accounts.ts', find: "import type { AppConfig } from '../config.js';", replace: "import { createHash } from 'node:crypto';\nimport type { AppConfig } from '../config.js';" },
+      { file: 'src/auth/accounts.ts', find: 'const hash = await hashPassword(input.password);', replace: "const hash = createHash('sha256').update(input.password).digest('hex');" },
+    ],
+    expect: 'SRV017-password-hash-weak',
+    groups: ['server'],
+  },
+  {
     name: 'public-module-registers-admin-route',
     what: 'a public route module registers an admin route, and the public list is edited to match',
     edits: [
