@@ -32,9 +32,18 @@ import type { Finding, Queryable } from './types.js';
  */
 export const OWNED_SETTINGS = ['app.session_token', 'request.jwt.claims', 'request.jwt.claim.*'];
 
-export function isOwnedSetting(name: string): boolean {
+/**
+ * Settings only one function may read, because it checks who set them:
+ *   app.actor_id   the actor the auth subsystem names (src/db/request.ts, nameAuditActor);
+ *                  audit.log_changes() honours it only when the transaction runs as xms_auth, and
+ *                  DB017 keeps that function equal to its xms definition
+ */
+export const FUNCTION_SETTINGS: Record<string, string[]> = { 'audit.log_changes()': ['app.actor_id'] };
+
+export function isOwnedSetting(name: string, fn?: string): boolean {
   const n = name.toLowerCase();
   if (!n.includes('.')) return true;
+  if (fn && FUNCTION_SETTINGS[fn]?.includes(n)) return true;
   return OWNED_SETTINGS.some((s) => (s.endsWith('.*') ? n.startsWith(s.slice(0, -1)) && n.length > s.length - 1 : n === s));
 }
 
@@ -431,7 +440,7 @@ export async function checkSettingReads(db: Queryable, options: { schemaConditio
   const out: Finding[] = [];
   for (const r of rows) {
     const reads = settingReads(r.sqlbody ?? r.src, r.language);
-    const bad = reads.filter((x) => x.name === null || !isOwnedSetting(x.name));
+    const bad = reads.filter((x) => x.name === null || !isOwnedSetting(x.name, r.object));
     for (const read of bad) {
       out.push({
         id: 'DB019-function-reads-request-setting',
