@@ -84,6 +84,7 @@ const OBJECTS_SQL = `
    where ${NOT_SYSTEM('n')}
      and not exists (select from pg_catalog.pg_depend d where d.classid = 'pg_catalog.pg_proc'::regclass and d.objid = p.oid and d.deptype = 'e')
   union all
+  -- a trigger's table rides in the args column
   select 'trigger', pg_catalog.format('%I on %I.%I', t.tgname, n.nspname, c.relname),
          null, null, null, pg_catalog.format('%I.%I', n.nspname, c.relname), null,
          pg_catalog.pg_get_triggerdef(t.oid), 'enabled=' || t.tgenabled::text, null, null
@@ -117,7 +118,10 @@ interface ObjectRow {
   acl: string | null;
 }
 
-/** Every function, trigger and event trigger outside the system schemas and extensions. */
+/**
+ * Every function, trigger and event trigger outside the system schemas and extensions (and, as
+ * "relation:" entries, the tables and views there: a trigger is only expected while its table exists).
+ */
 export async function readObjects(db: Queryable): Promise<Map<string, DbObject>> {
   const out = new Map<string, DbObject>();
   for (const r of (await db.query<ObjectRow>(OBJECTS_SQL)).rows) {
@@ -189,9 +193,8 @@ export function compareOwnedObjects(
     // a trigger goes with its table: dropping a table is no trigger drift (DB005 audits the tables that exist)
     if (!l && exp.relation && !live.has(`relation:${exp.relation}`)) continue;
     const by = owned.changedBy.get(id);
-    const what = exp.kind === 'function' ? 'function' : exp.kind;
     const fix = by
-      ? `restore the xms definition: remove the ${l ? 'redefinition' : 'drop'} of ${what} ${exp.key} in ${by} (the definition of ${file} is the reviewed one)`
+      ? `restore the xms definition: remove the ${l ? 'redefinition' : 'drop'} of ${exp.kind} ${exp.key} in ${by} (the definition of ${file} is the reviewed one)`
       : `restore the xms definition of ${file} (re-apply that migration's statement for ${exp.key}; the database was changed outside the migrations)`;
     const message = l
       ? `differs from the xms migrations (${file}): ${differences(exp, l)}${by ? `; changed by ${by}` : ''}`
