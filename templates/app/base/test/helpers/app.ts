@@ -80,9 +80,11 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   async function user({ role, tenantId }: { role: string; tenantId?: string }): Promise<TestUser> {
     const email = `user-${randomUUID()}@example.test`;
     const token = randomBytes(32).toString('base64url');
+    // as sign-up does: the new user is the audit actor of what is written for it
+    const userId = randomUUID();
     const ids = await withAuthTransaction(db, async (tx) => {
       const tenant = tenantId ?? (await tx.query<{ id: string }>(`insert into app.tenants (name) values ('test tenant') returning id`)).rows[0]!.id;
-      const userId = (await tx.query<{ id: string }>(`insert into app.users (display_name) values ('test user') returning id`)).rows[0]!.id;
+      await tx.query(`insert into app.users (id, display_name) values ($1, 'test user')`, [userId]);
       await tx.query('insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)', [userId, tenant, role]);
       await tx.query(`insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, 'not-a-hash')`, [userId, email]);
       await tx.query(
@@ -91,7 +93,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
         [createHash('sha256').update(token, 'utf8').digest(), userId, tenant, `xms_${role}`],
       );
       return { userId, tenant };
-    });
+    }, { actorId: userId });
     return { id: ids.userId, tenantId: ids.tenant, role, email, token, cookie: `${cookieName(config)}=${token}` };
   }
 
