@@ -1,3 +1,4 @@
+import { finished } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
@@ -153,29 +154,32 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
     });
     protectedScope.addHook('onSend', async (request, reply, payload) => {
       const tx = request.xmsTransaction;
-      if (!tx?.open) return payload;
-      const commit = reply.statusCode < 400;
-      if (isStream(payload)) {
-        // a streamed body (CSV export) is still being read from the transaction: end it afterwards
-        tx.end(commit).catch((error: unknown) => request.log.error({ err: error }, 'request transaction failed after streaming'));
+      // a streamed body (CSV export) is still being read from the transaction: it ends once the
+      // response has gone out (onResponse below), or at once if the stream fails
+      if (!tx?.open || isStream(payload)) {
+        if (tx?.open) finished(payload as NodeJS.ReadableStream, (error) => error && void tx.end(false).catch(() => undefined));
         return payload;
       }
       try {
-        await tx.end(commit);
+        await tx.end(reply.statusCode < 400);
       } catch (error) {
         // the client must not see success for work that did not commit
-        request.log.error({ err: error }, 'request transaction failed to commit');
+        request.log.error({ err: error, reqId: request.id }, 'request transaction failed to commit');
         reply.code(500).header('content-type', 'application/json; charset=utf-8');
-        return JSON.stringify({ error: 'internal_error', message: 'Internal error.' });
+        return JSON.stringify({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
       }
       return payload;
     });
-    // A request that ends without sending (aborted, timed out) rolls back; end() is idempotent.
-    const rollback = async (request: FastifyRequest) => {
+    // After a streamed response, or a request that ended without one (aborted, timed out): end() is
+    // idempotent, so a transaction onSend already ended is left as it is.
+    protectedScope.addHook('onResponse', async (request, reply) => {
+      await request.xmsTransaction?.end(reply.statusCode < 400).catch((error: unknown) => {
+        request.log.error({ err: error, reqId: request.id }, 'request transaction failed after the response');
+      });
+    });
+    protectedScope.addHook('onRequestAbort', async (request) => {
       await request.xmsTransaction?.end(false).catch(() => undefined);
-    };
-    protectedScope.addHook('onResponse', rollback);
-    protectedScope.addHook('onRequestAbort', rollback);
+    });
     await protectedScope.register(apiRoutes, { prefix: '/api' });
 
     await protectedScope.register(async (adminScope) => {
