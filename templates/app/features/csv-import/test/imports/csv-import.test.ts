@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { multipartFile, startTestApp, type TestApp, type TestUser } from '../helpers/app.js';
 import type { Queryable } from '../../src/db/client.js';
 import { withRequestTransaction } from '../../src/db/request.js';
-import { importCsv } from '../../src/imports/csv-import.js';
+import { importCsv, ImportRejected } from '../../src/imports/csv-import.js';
 import { IMPORT_TABLES } from '../../src/imports/tables/index.js';
 
 // A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
@@ -140,6 +140,17 @@ test('a multi-byte character split across stream chunks is not an error', async 
   const rows = await exported(member);
   assert.equal(rows.map((r) => r[1]).sort(), [...titles].sort());
   assert.ok(rows.every((r) => /^ü\n\d+$/.test(r[2]!)));
+  // a sequence cut by a chunk boundary and never completed (the next chunk goes on with ASCII) is an error
+  const cut = [Buffer.from('title\nfine\nbro'), Buffer.from([0xe2, 0x82]), Buffer.from('ken\nfine too\n')];
+  const rejected = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    importCsv(tx, IMPORT_TABLES.records!, Readable.from(cut)).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+  );
+  assert.instance(rejected, ImportRejected);
+  assert.is((rejected as ImportRejected).status, 422);
+  assert.equal((rejected as ImportRejected).report?.invalid.map((r) => r.line), [3]);
   // over HTTP, a file of several upload chunks full of multi-byte characters
   const many = Array.from({ length: 6000 }, (_, i) => `ж€😀 row ${i},ü${'€'.repeat(i % 13)}`);
   const big = await upload(member, `title,body\n${many.join('\n')}\n`, 'big.csv');
