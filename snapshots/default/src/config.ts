@@ -8,10 +8,13 @@
  *
  * Defaults (documented in the README "Security model"):
  *   PASSWORD_MIN_LENGTH     15 (NIST SP 800-63B-4, single factor); never below 12
- *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead)
- *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active)
- *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client)
+ *   PASSWORD_MIN_SCORE      3  (zxcvbn-ts strength estimate, 0-4); never below 3 in production
+ *   SESSION_IDLE_MINUTES    30  (a session unused this long is dead); at most 1440 (24 h)
+ *   SESSION_ABSOLUTE_HOURS  12  (a session older than this is dead, however active); at most 720 (30 days)
+ *   TRUST_PROXY             false (X-Forwarded-For is ignored; the socket address is the client);
+ *                           never every address (0.0.0.0/0, ::/0), and never `true` in production
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
+ *   LOG_LEVEL               info  (JSON lines; error at the quietest, so every 5xx is logged)
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
@@ -24,14 +27,18 @@ export interface AppConfig {
   trustProxy: boolean | number | string[];
   cookieSecure: boolean;
   passwordMinLength: number;
+  /** Minimum zxcvbn-ts score (0-4) a new password must reach. */
+  passwordMinScore: number;
   sessionIdleMinutes: number;
   sessionAbsoluteHours: number;
   /** Failed log-ins (and sign-ups, resets) allowed per window, per account and per client IP. */
   authLimit: { perAccount: number; perIp: number; windowSeconds: number };
   /** General API limit per client IP. */
   apiLimit: { points: number; windowSeconds: number };
-  /** Fastify request logging (development only by default). */
+  /** Server logging (src/server/logging.ts): on except in tests. */
   logger: boolean;
+  /** LOG_LEVEL: info by default (one line per request; every 5xx at error). */
+  logLevel: 'error' | 'warn' | 'info' | 'debug';
 }
 
 export class ConfigError extends Error {
@@ -41,6 +48,9 @@ export class ConfigError extends Error {
 /** The absolute floor of the password minimum: config refuses anything lower, in every environment. */
 export const PASSWORD_MIN_FLOOR = 12;
 export const PASSWORD_MIN_DEFAULT = 15;
+/** zxcvbn-ts score: 3 is "safely unguessable" (about 10^10 guesses); production refuses lower. */
+export const PASSWORD_SCORE_DEFAULT = 3;
+export const PASSWORD_SCORE_PRODUCTION_FLOOR = 3;
 
 function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number, max: number): number {
   const raw = env[key];
@@ -69,8 +79,19 @@ function parseTrustProxy(raw: string | undefined): boolean | number | string[] {
     if (!/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(item) && !['loopback', 'linklocal', 'uniquelocal'].includes(item)) {
       throw new ConfigError(`TRUST_PROXY must be false, a hop count, or proxy addresses/CIDRs (got "${item}")`);
     }
+    // a /0 range (0.0.0.0/0, ::/0) trusts every address: as spoofable as TRUST_PROXY=true
+    if (/\/0+$/.test(item)) throw new ConfigError(`TRUST_PROXY must list the proxies, not every address (got "${item}")`);
   }
   return list;
+}
+
+// error is the quietest level allowed: every 5xx must reach the log
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug'] as const;
+function logLevel(raw: string | undefined): AppConfig['logLevel'] {
+  if (raw === undefined || raw === '') return 'info';
+  const level = LOG_LEVELS.find((l) => l === raw);
+  if (!level) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug (got "${raw}")`);
+  return level;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
@@ -107,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     cookieSecure: bool(env, 'COOKIE_SECURE', true),
     passwordMinLength,
+    passwordMinScore: int(env, 'PASSWORD_MIN_SCORE', PASSWORD_SCORE_DEFAULT, 0, 4),
     sessionIdleMinutes: int(env, 'SESSION_IDLE_MINUTES', 30, 1, 24 * 60),
     sessionAbsoluteHours: int(env, 'SESSION_ABSOLUTE_HOURS', 12, 1, 24 * 30),
     authLimit: {
@@ -118,7 +140,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       points: int(env, 'API_LIMIT_PER_MINUTE', 600, 1, 1_000_000),
       windowSeconds: 60,
     },
-    logger: nodeEnv === 'development',
+    logger: nodeEnv !== 'test',
+    logLevel: logLevel(env.LOG_LEVEL),
   };
   if (config.env === 'production') assertProductionSafe(config);
   return config;
@@ -134,6 +157,9 @@ export function assertProductionSafe(config: AppConfig): void {
   }
   if (config.passwordMinLength < PASSWORD_MIN_FLOOR) {
     throw new ConfigError(`refusing to start in production: PASSWORD_MIN_LENGTH below ${PASSWORD_MIN_FLOOR}`);
+  }
+  if (config.passwordMinScore < PASSWORD_SCORE_PRODUCTION_FLOOR) {
+    throw new ConfigError(`refusing to start in production: PASSWORD_MIN_SCORE below ${PASSWORD_SCORE_PRODUCTION_FLOOR} (weak passwords would be accepted)`);
   }
   if (!config.origin) throw new ConfigError('refusing to start in production: APP_ORIGIN is not set (the CSRF check needs the public origin)');
   if (!config.origin.startsWith('https://')) throw new ConfigError(`refusing to start in production: APP_ORIGIN must be https (got ${config.origin})`);

@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
+import { nameAuditActor } from '../db/request.js';
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../security/passwords.js';
 import { tokenHash } from '../security/tokens.js';
 import type { AuthDb } from '../server/db.js';
@@ -22,15 +24,71 @@ export const INVALID_CREDENTIALS = new AccountError(401, 'invalid_credentials', 
 
 const EMAIL = /^[^\s@]{1,200}@[^\s@]{1,200}\.[^\s@]{1,100}$/;
 
+/**
+ * Characters that draw nothing or steer the text around them: controls (Cc), format characters (Cf:
+ * zero-width spaces and joiners, the soft hyphen, bidi controls), private use, surrogates, unassigned
+ * code points, and every default-ignorable one (Hangul fillers, variation selectors). An address
+ * holding one looks like another address: refused.
+ */
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Co}\p{Cs}\p{Cn}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}]/u;
+
+/**
+ * Scripts told apart in one part of an address. A part whose letters come from two of them (Latin `a`
+ * with Cyrillic `а`, Greek `ο` with Latin `o`) looks like another address: refused, as in the "highly
+ * restrictive" profile of Unicode TS #39, which allows only Latin with Han and the Japanese kana, with
+ * Han and Bopomofo, or with Han and Hangul. A letter of any other script counts as a script "other".
+ */
+const SCRIPTS = [
+  'Latin', 'Greek', 'Cyrillic', 'Armenian', 'Georgian', 'Cherokee', 'Hebrew', 'Arabic', 'Devanagari', 'Bengali',
+  'Thai', 'Han', 'Hiragana', 'Katakana', 'Hangul', 'Bopomofo',
+].map((name) => ({ name, pattern: new RegExp(`^\\p{Script=${name}}$`, 'u') }));
+const ALLOWED_MIXES = [
+  ['Latin', 'Han', 'Hiragana', 'Katakana'],
+  ['Latin', 'Han', 'Bopomofo'],
+  ['Latin', 'Han', 'Hangul'],
+].map((names) => new Set(names));
+
+function mixesScripts(part: string): boolean {
+  const seen = new Set<string>();
+  for (const char of part) {
+    if (/\p{L}/u.test(char)) seen.add(SCRIPTS.find((script) => script.pattern.test(char))?.name ?? 'other');
+  }
+  return seen.size > 1 && !ALLOWED_MIXES.some((allowed) => [...seen].every((name) => allowed.has(name)));
+}
+
+const INVALID_EMAIL = new AccountError(400, 'invalid_email', 'Enter a valid e-mail address (no invisible characters, one script per part).');
+
+/**
+ * THE one normalisation of an e-mail address, used by sign-up, log-in, invitations, resets and the
+ * admin functions, and the form stored (the database checks it: 20240101000300_xms_auth.sql):
+ * Unicode NFKC (full-width letters, `ℯ`, decomposed accents become their plain form), trimmed, lower
+ * case. Refused: invisible or control characters, a trailing dot in the domain, empty domain labels,
+ * and a local part or domain label mixing scripts. Throws AccountError (400 invalid_email).
+ */
 export function normaliseEmail(value: unknown): string {
-  const email = typeof value === 'string' ? value.trim().toLowerCase() : '';
-  if (!EMAIL.test(email) || email.length > 320) throw new AccountError(400, 'invalid_email', 'Enter a valid e-mail address.');
+  if (typeof value !== 'string' || INVISIBLE.test(value)) throw INVALID_EMAIL;
+  const email = value.normalize('NFKC').trim().toLowerCase().normalize('NFKC');
+  if (INVISIBLE.test(email) || !EMAIL.test(email) || email.length > 320) throw INVALID_EMAIL;
+  const [local = '', domain = ''] = email.split('@');
+  const labels = domain.split('.');
+  if (labels.some((label) => label === '')) throw INVALID_EMAIL; // "example.com." or "a..b"
+  if (mixesScripts(local) || labels.some(mixesScripts)) throw INVALID_EMAIL;
   return email;
+}
+
+/** normaliseEmail, or undefined for what cannot be any account's address (log-in answers as for an unknown one). */
+export function emailOrUndefined(value: unknown): string | undefined {
+  try {
+    return normaliseEmail(value);
+  } catch (error) {
+    if (error instanceof AccountError) return undefined;
+    throw error;
+  }
 }
 
 export function checkPassword(config: AppConfig, password: unknown, email: string): string {
   if (typeof password !== 'string') throw new AccountError(400, 'invalid_password', 'Enter a password.');
-  const problem = passwordProblem(password, email, config.passwordMinLength);
+  const problem = passwordProblem(password, email, { minLength: config.passwordMinLength, minScore: config.passwordMinScore });
   if (problem) throw new AccountError(400, 'weak_password', problem);
   return password;
 }
@@ -51,20 +109,32 @@ export async function signUp(
   input: { email: string; password: string; tenantName: string; displayName: string },
 ): Promise<void> {
   const hash = await hashPassword(input.password);
+  // the new user is the actor of every row sign-up writes (audit.log), so its id comes first
+  const userId = randomUUID();
   await db.asAuthTx(async (tx) => {
-    const existing = await tx.query('select 1 from app_private.credentials where lower(email) = $1', [input.email]);
+    const existing = await tx.query('select 1 from app_private.credentials where email = $1', [input.email]);
     if (existing.rows.length > 0) return; // same answer, nothing created
     const tenant = await tx.query<{ id: string }>('insert into app.tenants (name) values ($1) returning id', [input.tenantName]);
-    const user = await tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [input.displayName]);
+    await tx.query('insert into app.users (id, display_name) values ($1, $2)', [userId, input.displayName]);
     const tenantId = tenant.rows[0]!.id;
-    const userId = user.rows[0]!.id;
     await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'admin')`, [userId, tenantId]);
     await tx.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, input.email, hash]);
+  }, { actor: userId }).catch((error: unknown) => {
+    // a parallel sign-up for the same address won the unique e-mail: nothing created, the same answer
+    if ((error as { code?: string }).code !== '23505') throw error;
   });
 }
 
-/** Checks a password; returns the user's active membership or throws INVALID_CREDENTIALS. */
-export async function authenticate(db: AuthDb, email: string, password: string): Promise<Membership> {
+/**
+ * Checks a password; returns the user's active membership or throws INVALID_CREDENTIALS. `email` is
+ * normalised (normaliseEmail) or undefined when the input cannot be an address: an unknown account
+ * costs one argon2 verification against a dummy hash, like a known one.
+ */
+export async function authenticate(db: AuthDb, email: string | undefined, password: string): Promise<Membership> {
+  if (email === undefined) {
+    await verifyAgainstDummy(password);
+    throw INVALID_CREDENTIALS;
+  }
   const rows = await db.asAuth((tx) =>
     tx.query<{ user_id: string; password_hash: string; tenant_id: string | null; role: string | null }>(
       `select c.user_id, c.password_hash, m.tenant_id, m.role
@@ -72,7 +142,7 @@ export async function authenticate(db: AuthDb, email: string, password: string):
          left join lateral (select m.tenant_id, m.role from app.memberships m
                              where m.user_id = c.user_id and m.deactivated_at is null
                              order by m.created_at limit 1) m on true
-        where lower(c.email) = $1`,
+        where c.email = $1`,
       [email],
     ),
   );
@@ -90,7 +160,7 @@ export async function authenticate(db: AuthDb, email: string, password: string):
 export async function resetTokenEmail(db: AuthDb, token: string): Promise<string | undefined> {
   const rows = await db.asAuth((tx) =>
     tx.query<{ email: string }>(
-      `select lower(r.email) as email from app_private.password_resets r
+      `select r.email from app_private.password_resets r
         where r.token_hash = $1 and r.used_at is null and r.expires_at > now()`,
       [tokenHash(token)],
     ),
@@ -108,6 +178,13 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
   const checked = checkPassword(config, password, email);
   const hash = await hashPassword(checked);
   const userId = await db.asAuthTx(async (tx): Promise<string | undefined> => {
+    // whoever holds the token acts as its user (audit.log actor of what follows)
+    const holder = await tx.query<{ user_id: string }>(
+      'select user_id from app_private.password_resets where token_hash = $1 and used_at is null and expires_at > now()',
+      [tokenHash(token)],
+    );
+    if (!holder.rows[0]) return undefined;
+    await nameAuditActor(tx, holder.rows[0].user_id);
     const used = await tx.query<{ user_id: string; email: string }>(
       `update app_private.password_resets set used_at = now()
         where token_hash = $1 and used_at is null and expires_at > now()
@@ -130,5 +207,5 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
     throw error;
   });
   if (!userId) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
-  await revokeUserSessions(db, userId);
+  await revokeUserSessions(db, userId, userId);
 }

@@ -116,6 +116,13 @@ async function openPostgres(url: string): Promise<Database> {
     async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
       const client = await pool.connect();
       let broken = false;
+      // A connection lost while no statement is running (server restart, network) is emitted on the
+      // checked-out client; unheard, it would crash the process. The next statement fails anyway,
+      // the transaction rolls back on the server, and the client is discarded, not pooled.
+      const lost = () => {
+        broken = true;
+      };
+      client.on('error', lost);
       try {
         await client.query('begin');
         const result = await fn(wrap(client));
@@ -129,6 +136,7 @@ async function openPostgres(url: string): Promise<Database> {
         }
         throw err;
       } finally {
+        client.off('error', lost);
         client.release(broken);
       }
     },

@@ -6,17 +6,25 @@
  * Each query returns rows { object, problem }; no row means the invariant holds.
  */
 import type { Queryable } from './client.js';
+import { audit } from '../generated/permissions.js';
 
 /** Schemas whose tables hold app data and must be protected by RLS. */
 export const PROTECTED_SCHEMAS = ['app', 'app_private', 'audit'];
-/** Schemas whose tables must carry the audit triggers. */
-export const AUDITED_SCHEMAS = ['app'];
+/** Schemas whose tables must carry the audit triggers, unless permissions.yml exempts them (audit.exempt). */
+export const AUDITED_SCHEMAS = ['app', 'app_private'];
+/** Tables declared exempt from the audit log, with a reason, in permissions.yml. */
+export const AUDIT_EXEMPT = Object.keys(audit.exempt);
+/** Private columns named like these words hold secrets: the audit log must redact them (permissions.yml audit.redact). */
+export const SECRET_WORDS = ['password', 'passphrase', 'secret', 'secrets', 'token', 'tokens', 'hash', 'hashes', 'otp', 'totp'];
+const REDACTED = Object.entries(audit.redact).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`));
 /** Schemas where our own functions and views live. */
 export const CODE_SCHEMAS = ['app', 'app_private', 'audit', 'public'];
 /** The one allowed SECURITY DEFINER function (trigger only). */
 export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()'];
 
-const list = (xs: string[]) => xs.map((x) => `'${x}'`).join(', ');
+const list = (xs: string[]) => xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ');
+/** a text[] literal, empty allowed (`x <> all (array[]::text[])` holds, `x not in ()` is a syntax error) */
+const textArray = (xs: string[]) => `array[${list(xs)}]::text[]`;
 
 export interface Invariant {
   id: string;
@@ -39,7 +47,7 @@ export const INVARIANTS: Invariant[] = [
   },
   {
     id: 'audit-triggers',
-    description: 'every table in schema app has its three enabled audit triggers (I7)',
+    description: 'every table in schemas app and app_private has its three enabled audit triggers, unless permissions.yml exempts it (I7)',
     sql: `
       select format('%I.%I', n.nspname, c.relname) as object,
              'audit trigger ' || ev || ' missing or disabled' as problem
@@ -47,8 +55,23 @@ export const INVARIANTS: Invariant[] = [
         join pg_catalog.pg_namespace n on n.oid = c.relnamespace
        cross join unnest(array['xms_audit_insert', 'xms_audit_update', 'xms_audit_delete']) as ev
        where c.relkind in ('r', 'p') and n.nspname in (${list(AUDITED_SCHEMAS)})
+         and format('%I.%I', n.nspname, c.relname) <> all (${textArray(AUDIT_EXEMPT)})
          and not exists (select from pg_catalog.pg_trigger t
                           where t.tgrelid = c.oid and t.tgname = ev and t.tgenabled <> 'D')`,
+  },
+  {
+    id: 'audit-secrets-redacted',
+    description: 'every private column named like a secret (password, token, hash, secret, ...) is redacted in the audit log by permissions.yml (I7)',
+    sql: `
+      select format('%I.%I.%I', n.nspname, c.relname, a.attname) as object,
+             'named like a secret but not in permissions.yml audit.redact: the audit log copies its value' as problem
+        from pg_catalog.pg_attribute a
+        join pg_catalog.pg_class c on c.oid = a.attrelid
+        join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+       where c.relkind in ('r', 'p') and n.nspname = 'app_private' and a.attnum > 0 and not a.attisdropped
+         and string_to_array(lower(a.attname), '_') && ${textArray(SECRET_WORDS)}
+         and format('%I.%I', n.nspname, c.relname) <> all (${textArray(AUDIT_EXEMPT)})
+         and format('%I.%I.%I', n.nspname, c.relname, a.attname) <> all (${textArray(REDACTED)})`,
   },
   {
     id: 'security-definer',

@@ -21,7 +21,13 @@ export interface Cell {
   scope: Scope;
 }
 
-export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = {
+export interface AuditRules {
+  exempt: Record<string, string>;
+  redact: Record<string, string[]>;
+  ignoreUpdatesOf: Record<string, string[]>;
+}
+
+export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; audit: AuditRules } = {
   "roles": [
     "admin",
     "member"
@@ -397,5 +403,27 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[] } = 
       "action": "delete",
       "scope": "none"
     }
-  ]
+  ],
+  "audit": {
+    "exempt": {
+      "app_private.auth_rate_limits": "counters of failed attempts per IP and account hash; churn, no personal data"
+    },
+    "redact": {
+      "app_private.credentials": [
+        "password_hash"
+      ],
+      "app_private.sessions": [
+        "token_hash"
+      ],
+      "app_private.password_resets": [
+        "token_hash"
+      ]
+    },
+    "ignoreUpdatesOf": {
+      "app_private.sessions": [
+        "idle_expires_at",
+        "last_seen_at"
+      ]
+    }
+  }
 };

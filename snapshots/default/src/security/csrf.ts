@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 
 /**
  * CSRF (invariant I10): a state-changing request must come from our own origin. Browsers send
@@ -20,11 +20,13 @@ export function isSameOrigin(request: FastifyRequest, configuredOrigin: string |
   return request.headers['sec-fetch-site'] === 'same-origin';
 }
 
+/** A synchronous onRequest hook (no promise per request): refuses with 403, or passes on. */
 export function csrfHook(configuredOrigin: string | undefined) {
-  return async function csrfGuard(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (SAFE_METHODS.has(request.method)) return;
-    if (!isSameOrigin(request, configuredOrigin)) {
-      await reply.code(403).send({ error: 'cross_site_request', message: 'Cross-site requests are refused.' });
+  return function csrfGuard(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void {
+    if (SAFE_METHODS.has(request.method) || isSameOrigin(request, configuredOrigin)) {
+      done();
+      return;
     }
+    reply.code(403).send({ error: 'cross_site_request', message: 'Cross-site requests are refused.' });
   };
 }

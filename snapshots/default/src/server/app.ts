@@ -1,7 +1,9 @@
+import { finished } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
-import { clearSessionCookie, readSessionToken, resumeSession, type Session } from '../auth/sessions.js';
+import { clearSessionCookie, openSession, readSessionToken, type Session } from '../auth/sessions.js';
+import type { RequestTransaction } from '../db/request.js';
 import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
@@ -9,9 +11,12 @@ import { healthRoutes } from '../routes/public/health.js';
 import { uiRoutes } from '../routes/public/ui.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
+import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
-import { requestDb, type AuthDb, type Tx } from './db.js';
+import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
+import { loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
   config: AppConfig;
@@ -28,6 +33,8 @@ declare module 'fastify' {
     session: Session | null;
     /** Runs fn in this request's one transaction, as the session's role; RLS decides. */
     withDb<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
+    /** The request's one transaction (protected and admin scopes), ended by the server. */
+    xmsTransaction: RequestTransaction | null;
   }
 }
 
@@ -39,14 +46,22 @@ declare module 'fastify' {
  *         └─ protected scope  src/routes/api/*     (live session required: 401 otherwise)
  *               └─ admin scope  src/routes/admin/* (session role admin: 403 otherwise)
  */
-export async function buildApp(config: AppConfig, options: { db: Database }): Promise<FastifyInstance> {
+export async function buildApp(config: AppConfig, options: { db: Database; logStream?: LogDestination }): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: config.logger,
+    logger: loggerOptions(config, options.logStream),
+    genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
     bodyLimit: 1024 * 1024,
+    // Fastify's default silently drops properties a schema does not allow: a client sending
+    // tenant_id or a misspelt field must hear about it (400), not see it ignored
+    ajv: { customOptions: { removeAdditional: false } },
+    schemaErrorFormatter: schemaErrorMessage,
   });
   const db = requestDb(options.db);
+  // the password list and the strength estimator's dictionaries load once, now, not in a request
+  loadCommonPasswords();
+  loadStrengthEstimator();
   const limits = {
     login: new ActionLimiter(db.authQuery, 'login', config.authLimit),
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),
@@ -60,17 +75,19 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   sweeper.unref();
   app.addHook('onClose', async () => clearInterval(sweeper));
   app.decorateRequest('session', null);
+  app.decorateRequest('xmsTransaction', null);
   app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, _fn: (tx: Tx) => Promise<R>): Promise<R> {
     return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));
   });
   installRouteRegistry(app);
 
-  // Headers (I11): computed once at start-up from helmet, set in one hook.
-  const headerEntries = Object.entries(SECURITY_HEADERS);
-  app.addHook('onSend', async (request, reply, payload) => {
-    for (const [name, value] of headerEntries) reply.header(name, value);
-    if (request.url.startsWith('/api/')) reply.header('cache-control', API_CACHE_CONTROL);
-    return payload;
+  // Headers (I11): computed once at start-up from helmet, set in one synchronous hook and one call.
+  const pageHeaders = { ...SECURITY_HEADERS };
+  const apiHeaders = { ...SECURITY_HEADERS, 'cache-control': API_CACHE_CONTROL };
+  app.addHook('onSend', (request, reply, payload, done) => {
+    reply.headers(request.url.startsWith('/api/') ? apiHeaders : pageHeaders);
+    reply.header('x-request-id', request.id);
+    done(null, payload);
   });
 
   // CSRF (I10): one hook for every route.
@@ -78,21 +95,31 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
 
   // General API limit, per client IP (request.ip honours TRUST_PROXY only).
   const apiLimiter = new ApiLimiter(config.apiLimit.points, config.apiLimit.windowSeconds);
-  app.addHook('onRequest', async (request, reply) => {
-    try {
-      await apiLimiter.consume(request.ip);
-    } catch (error) {
-      if (error instanceof RateLimited) return tooManyRequests(reply, error);
-      throw error;
-    }
+  app.addHook('onRequest', (request, reply, done) => {
+    apiLimiter.consume(request.ip).then(
+      () => done(),
+      (error: unknown) => {
+        if (error instanceof RateLimited) tooManyRequests(reply, error);
+        else done(error as Error);
+      },
+    );
   });
 
+  const loggedErrors = new WeakSet<FastifyRequest>();
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof RateLimited) return tooManyRequests(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) request.log.error(error);
-    const code = status === 500 ? 'internal_error' : error.validation ? 'invalid_request' : 'bad_request';
-    return reply.code(status).send({ error: code, message: status === 500 ? 'Internal error.' : error.message });
+    if (status === 500) {
+      // the log gets the error, the client a generic answer it can quote (src/server/logging.ts)
+      request.log.error({ err: error, statusCode: 500 }, 'internal error');
+      loggedErrors.add(request);
+      return reply.code(500).send({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
+    }
+    return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
+  });
+  // every other 5xx (a route answering 503, say) is logged at error level too
+  app.addHook('onResponse', async (request, reply) => {
+    if (reply.statusCode >= 500 && !loggedErrors.has(request)) request.log.error({ statusCode: reply.statusCode }, 'server error');
   });
 
   // The one public scope.
@@ -106,15 +133,52 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   // The protected scope: every route here needs a live session; the admin scope lives inside it.
   await app.register(async (protectedScope) => {
     tagScope(protectedScope, 'protected');
+    // ONE transaction per request (src/db/request.ts): opened by the session check, which also enters
+    // the session's role, shared by everything the handler does, committed before the response is sent.
     protectedScope.addHook('onRequest', async (request, reply) => {
       const token = readSessionToken(request, config);
-      const session = token ? await resumeSession(db, config, token) : undefined;
-      if (!session) {
+      const opened = token ? await openSession(options.db, config, token) : undefined;
+      if (!opened) {
         if (token) clearSessionCookie(reply, config);
         return reply.code(401).send({ error: 'unauthenticated', message: 'Log in first.' });
       }
-      request.session = session;
-      request.withDb = (fn) => db.asRequest(session, fn);
+      request.session = opened.session;
+      request.xmsTransaction = opened.tx;
+      request.withDb = (fn) => opened.tx.run(fn);
+    });
+    // The handler runs with the transaction as its async context, so the auth subsystem (src/server/db.ts)
+    // joins it instead of opening a second one. Entered after the body is parsed, where the context holds.
+    protectedScope.addHook('preHandler', (request, _reply, done) => {
+      if (request.xmsTransaction) currentRequest.run(request.xmsTransaction, done);
+      else done();
+    });
+    protectedScope.addHook('onSend', async (request, reply, payload) => {
+      const tx = request.xmsTransaction;
+      // a streamed body (CSV export) is still being read from the transaction: it ends once the
+      // response has gone out (onResponse below), or at once if the stream fails
+      if (!tx?.open || isStream(payload)) {
+        if (tx?.open) finished(payload as NodeJS.ReadableStream, (error) => error && void tx.end(false).catch(() => undefined));
+        return payload;
+      }
+      try {
+        await tx.end(reply.statusCode < 400);
+      } catch (error) {
+        // the client must not see success for work that did not commit
+        request.log.error({ err: error, reqId: request.id }, 'request transaction failed to commit');
+        reply.code(500).header('content-type', 'application/json; charset=utf-8');
+        return JSON.stringify({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
+      }
+      return payload;
+    });
+    // After a streamed response, or a request that ended without one (aborted, timed out): end() is
+    // idempotent, so a transaction onSend already ended is left as it is.
+    protectedScope.addHook('onResponse', async (request, reply) => {
+      await request.xmsTransaction?.end(reply.statusCode < 400).catch((error: unknown) => {
+        request.log.error({ err: error, reqId: request.id }, 'request transaction failed after the response');
+      });
+    });
+    protectedScope.addHook('onRequestAbort', async (request) => {
+      await request.xmsTransaction?.end(false).catch(() => undefined);
     });
     await protectedScope.register(apiRoutes, { prefix: '/api' });
 
@@ -130,6 +194,10 @@ export async function buildApp(config: AppConfig, options: { db: Database }): Pr
   });
 
   return app;
+}
+
+function isStream(payload: unknown): boolean {
+  return typeof (payload as { pipe?: unknown } | null)?.pipe === 'function';
 }
 
 function tooManyRequests(reply: FastifyReply, error: RateLimited): FastifyReply {

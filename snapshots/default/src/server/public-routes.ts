@@ -11,4 +11,6 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/signup',
   'POST /api/auth/login',
   'POST /api/auth/password-reset',
+  // the password rules (length, strength score) the sign-up and reset forms show: configuration only
+  'GET /api/auth/password-policy',
 ];

@@ -1,12 +1,13 @@
 /**
  * The invariant queries (src/db/invariants.ts, also used by `xms check`): a clean database keeps them
  * all; the weakening changes from the brief - a SECURITY DEFINER delete helper, a view without
- * security_invoker, RLS no longer forced, a disabled audit trigger, a new table without RLS - are
- * each reported. The queries and the proofs run as xms_app / request roles.
+ * security_invoker, RLS no longer forced, a disabled audit trigger, a new table without RLS or audit
+ * whose secret column the audit log would copy - are each reported. The queries and the proofs run as xms_app / request roles.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkInvariants, formatViolations, type Violation } from '../../src/db/invariants.js';
+import { audit } from '../../src/generated/permissions.js';
 import { testData } from '../../src/generated/permissions.testdata.js';
 import { openTestDatabase, probe, type TestDatabase } from '../helpers/db.js';
 
@@ -24,7 +25,7 @@ create view app.all_records as select * from app.records;
 grant select on app.all_records to xms_${role};
 alter table app.tenants no force row level security;
 alter table app.memberships disable trigger xms_audit_update;
-create table app_private.notes (id int primary key, body text);
+create table app_private.notes (id int primary key, body text, api_token text);
 `;
 
 const test = suite('invariants');
@@ -55,6 +56,12 @@ test('the weakening changes are each reported, and the RLS bypass is real', asyn
     has('rls-enabled-forced', 'app.tenants', /not forced/);
     has('audit-triggers', 'app.memberships', /xms_audit_update/);
     has('rls-enabled-forced', 'app_private.notes', /disabled/);
+    // app_private is audited too (only permissions.yml audit.exempt skips a table), secrets redacted
+    has('audit-triggers', 'app_private.notes', /xms_audit_insert/);
+    has('audit-secrets-redacted', 'app_private.notes.api_token', /audit\.redact/);
+    for (const exempt of Object.keys(audit.exempt)) {
+      assert.not.ok(v.some((x) => x.invariant === 'audit-triggers' && x.object === exempt), `${exempt} is declared exempt: not a violation`);
+    }
 
     // why it matters: through the view and the helper a tenant-1 user reaches tenant 2
     const me = t.f.actor(role, 1);

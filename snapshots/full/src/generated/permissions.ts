@@ -38,6 +38,34 @@ export function scopeOf(role: string | null | undefined, table: Table, action: A
   return isRole(role) ? permissions[role][table][action] : 'none';
 }
 
+/** permissions.yml `audit:` (schema-qualified tables): exemptions with their reason, redacted and ignored columns. */
+export const audit: {
+  readonly exempt: Readonly<Record<string, string>>;
+  readonly redact: Readonly<Record<string, readonly string[]>>;
+  readonly ignoreUpdatesOf: Readonly<Record<string, readonly string[]>>;
+} = {
+  "exempt": {
+    "app_private.auth_rate_limits": "counters of failed attempts per IP and account hash; churn, no personal data"
+  },
+  "redact": {
+    "app_private.credentials": [
+      "password_hash"
+    ],
+    "app_private.sessions": [
+      "token_hash"
+    ],
+    "app_private.password_resets": [
+      "token_hash"
+    ]
+  },
+  "ignoreUpdatesOf": {
+    "app_private.sessions": [
+      "idle_expires_at",
+      "last_seen_at"
+    ]
+  }
+};
+
 /** Whether a role may perform an action on a table at all (rows are still filtered by RLS). */
 export function can(role: string | null | undefined, table: Table, action: Action): boolean {
   return scopeOf(role, table, action) !== 'none';

@@ -2,8 +2,9 @@
  * CSV import (invariant I14). One call imports one file into one table, inside the caller's request
  * transaction (their role, their session: RLS decides), all or nothing:
  *
- *   1. stream the upload through SHA-256 and csv-parse (quotes, embedded newlines, BOM, CRLF); the
- *      file is never held in memory: rows go to a TEMP staging table in batches as they are parsed;
+ *   1. stream the upload through SHA-256 and a UTF-8 check, then csv-parse (quotes, embedded newlines,
+ *      BOM, CRLF); the file is never held in memory: rows go to a TEMP staging table in batches as
+ *      they are parsed; a row holding bytes that are not UTF-8 is an invalid row (step 2);
  *   2. map the header row to columns (unknown or missing required columns reject the file) and
  *      validate every cell; any invalid row rejects the whole file (nothing is inserted) and the
  *      answer lists up to MAX_REPORTED invalid rows with their line numbers and reasons;
@@ -22,6 +23,7 @@ import { Transform, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Queryable } from '../db/client.js';
 import { SQL_TYPES, type ImportColumn, type ImportTable } from './types.js';
+import { Utf8Lines } from './utf8.js';
 import { checkCell, normaliseHeader } from './validate.js';
 
 export const MAX_REPORTED = 100;
@@ -89,10 +91,16 @@ export async function importCsv(
   options: { filename?: string; isTruncated?: () => boolean } = {},
 ): Promise<ImportReport> {
   const hash = createHash('sha256');
+  const utf8 = new Utf8Lines();
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, done) {
       hash.update(chunk);
+      utf8.write(chunk);
       done(null, chunk);
+    },
+    flush(done) {
+      utf8.end();
+      done();
     },
   });
   const parser = parse({
@@ -105,6 +113,17 @@ export async function importCsv(
   });
   file.on('error', (error) => parser.destroy(error));
   file.pipe(hashing).pipe(parser);
+  // the UTF-8 check is upstream of the parser: when a record comes out, its lines have been checked
+  let nextBad = 0;
+  const notUtf8 = (from: number, to: number): boolean => {
+    let found = false;
+    while (nextBad < utf8.badLines.length && utf8.badLines[nextBad]! <= to) {
+      if (utf8.badLines[nextBad]! >= from) found = true;
+      nextBad += 1;
+    }
+    return found;
+  };
+  const NOT_UTF8 = 'not valid UTF-8 (save the file as UTF-8)';
 
   let columns: (ImportColumn | undefined)[] | undefined;
   let used: ImportColumn[] = [];
@@ -127,7 +146,15 @@ export async function importCsv(
       // the line the record starts on (a quoted cell may span lines); blank lines are skipped
       const line = previousEnd + 1;
       previousEnd = info.lines;
+      const badBytes = notUtf8(line, info.lines);
       if (!columns) {
+        if (badBytes) {
+          throw new ImportRejected(`nothing was imported: the header (line ${line}) is ${NOT_UTF8}`, 422, {
+            invalid: [{ line, reason: `the header is ${NOT_UTF8}` }],
+            invalidCount: 1,
+            rows: 0,
+          });
+        }
         columns = mapHeader(spec, record);
         used = columns.filter((c): c is ImportColumn => c !== undefined);
         await tx.query(`drop table if exists ${STAGE}`);
@@ -135,6 +162,11 @@ export async function importCsv(
         continue;
       }
       rows += 1;
+      if (badBytes) {
+        invalidCount += 1;
+        if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: NOT_UTF8 });
+        continue;
+      }
       if (record.length > columns.length) {
         invalidCount += 1;
         if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: `${record.length} cells, the header has ${columns.length}` });
@@ -166,10 +198,15 @@ export async function importCsv(
     throw error;
   }
   if (options.isTruncated?.()) throw new ImportRejected('the file is larger than the upload limit', 413);
+  for (const line of utf8.badLines.slice(nextBad)) {
+    // bytes after the last record (none is expected: any non-blank line is a record)
+    invalidCount += 1;
+    if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: NOT_UTF8 });
+  }
   if (!columns) throw new ImportRejected('the file is empty (a header row is required)', 400);
   if (invalidCount > 0) {
     throw new ImportRejected(
-      `nothing was imported: ${invalidCount} invalid row${invalidCount > 1 ? 's' : ''} (any invalid row rejects the whole file)`,
+      `nothing was imported: ${invalidCount} invalid row${invalidCount > 1 ? 's' : ''}, the first on line ${invalid[0]!.line} (any invalid row rejects the whole file)`,
       422,
       { invalid, invalidCount, rows },
     );

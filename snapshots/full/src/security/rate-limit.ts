@@ -12,7 +12,11 @@ import { RateLimiterMemory, RateLimiterPostgres, RateLimiterRes } from 'rate-lim
  * (app_private.auth_rate_limits, in the schema the library expects) is created by the migration
  * 20240101000300_xms_auth.sql, so the limiter never runs DDL.
  *
- * Keys: `<scope>:ip:<client ip>` and `<scope>:acct:<sha256 of the lower-cased e-mail>` (no e-mail is
+ * Consume first: an attempt takes its point from the IP's and the account's allowance BEFORE the
+ * secret is verified (one atomic upsert each in the shared table), so parallel requests, on one
+ * instance or many, cannot get more verifications than the limit; a success gives the point back.
+ *
+ * Keys: `<scope>:ip:<client ip>` and `<scope>:acct:<sha256 of the normalised e-mail>` (no e-mail is
  * stored). The client IP is Fastify's request.ip, which honours X-Forwarded-For only as far as the
  * explicit TRUST_PROXY setting allows (default: not at all), so a spoofed header changes nothing.
  */
@@ -31,7 +35,8 @@ export class RateLimited extends Error {
 }
 
 export function accountKey(email: string): string {
-  return createHash('sha256').update(email.trim().toLowerCase(), 'utf8').digest('hex');
+  // the e-mail is already normalised (src/auth/accounts.ts normaliseEmail): one key per mailbox
+  return createHash('sha256').update(email, 'utf8').digest('hex');
 }
 
 function storeClient(query: AuthQuery) {
@@ -79,31 +84,36 @@ export class ActionLimiter {
     this.account = limiter(query, `${action}:acct`, settings.perAccount, settings.windowSeconds);
   }
 
-  /** Throws RateLimited when either counter is exhausted (checks without counting). */
-  async check(ip: string, email: string | undefined): Promise<void> {
-    const ipRes = await this.ip.get(ip);
-    if (ipRes && ipRes.consumedPoints >= this.settings.perIp) throw new RateLimited(retryAfter(ipRes));
-    if (email !== undefined) {
-      const accountRes = await this.account.get(accountKey(email));
-      if (accountRes && accountRes.consumedPoints >= this.settings.perAccount) throw new RateLimited(retryAfter(accountRes));
-    }
+  /** Takes one attempt from the client IP's allowance; throws RateLimited when it is spent. */
+  async consumeIp(ip: string): Promise<void> {
+    await consumeOrThrow(this.ip, ip);
   }
 
-  /** Counts one attempt (a failure, or every attempt for actions that always count). */
-  async hit(ip: string, email: string | undefined): Promise<void> {
-    await this.ip.consume(ip).catch((res: unknown) => {
-      if (!(res instanceof RateLimiterRes)) throw res;
-    });
-    if (email !== undefined) {
-      await this.account.consume(accountKey(email)).catch((res: unknown) => {
-        if (!(res instanceof RateLimiterRes)) throw res;
-      });
-    }
+  /** Takes one attempt from the account's allowance; throws RateLimited when it is spent. */
+  async consumeAccount(email: string): Promise<void> {
+    await consumeOrThrow(this.account, accountKey(email));
   }
 
-  /** A successful log-in clears the account's failures (not the IP's). */
-  async clearAccount(email: string): Promise<void> {
-    await this.account.delete(accountKey(email));
+  /** Both, IP first: call before verifying anything secret. `email` undefined: no account to count. */
+  async consume(ip: string, email: string | undefined): Promise<void> {
+    await this.consumeIp(ip);
+    if (email !== undefined) await this.consumeAccount(email);
+  }
+
+  /** A success: the IP gets its point back and the account's failures are forgotten. */
+  async succeeded(ip: string, email: string | undefined): Promise<void> {
+    await this.ip.reward(ip, 1);
+    if (email !== undefined) await this.account.delete(accountKey(email));
+  }
+}
+
+async function consumeOrThrow(limiter: RateLimiterPostgres, key: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (res) {
+    // the library rejects with its RateLimiterRes when the points are spent, with an Error otherwise
+    if (res instanceof RateLimiterRes) throw new RateLimited(retryAfter(res));
+    throw res;
   }
 }
 

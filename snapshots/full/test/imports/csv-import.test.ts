@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { multipartFile, startTestApp, type TestApp, type TestUser } from '../helpers/app.js';
 import type { Queryable } from '../../src/db/client.js';
 import { withRequestTransaction } from '../../src/db/request.js';
-import { importCsv } from '../../src/imports/csv-import.js';
+import { importCsv, ImportRejected } from '../../src/imports/csv-import.js';
 import { IMPORT_TABLES } from '../../src/imports/tables/index.js';
 
 // A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
@@ -96,6 +96,66 @@ test('invalid rows are reported with their line numbers and nothing is inserted'
   assert.match(body.invalid[1].reason, /longer than 500/);
   assert.match(body.invalid[2].reason, /3 cells/);
   assert.is((await exported(member)).length, 0);
+});
+
+test('bytes that are not UTF-8 are a 422 naming the line the row starts on; nothing is inserted', async () => {
+  const member = await t.user({ role: 'member' });
+  const bad = (before: string, after: string, bytes = [0xff]) => Buffer.concat([Buffer.from(before), Buffer.from(bytes), Buffer.from(after)]);
+  // a lone invalid byte on line 3
+  const res = await upload(member, bad('title,body\nfine,1\ncaf', 'e,2\nlast,3\n'));
+  assert.is(res.statusCode, 422, res.body);
+  assert.is(res.json().error, 'invalid_rows');
+  assert.match(res.json().message, /line 3\b/);
+  assert.equal(res.json().invalid, [{ line: 3, reason: 'not valid UTF-8 (save the file as UTF-8)' }]);
+  // a quoted cell spanning lines 3-4, the bad byte on line 4: the row starts on line 3
+  const spanning = await upload(member, bad('title,body\r\nfine,1\r\n"two\r\nline', 's",2\r\n'), 'spanning.csv');
+  assert.is(spanning.statusCode, 422, spanning.body);
+  assert.equal(spanning.json().invalid.map((r: { line: number }) => r.line), [3]);
+  // a sequence cut short by the line break, by the end of the file, an overlong encoding of "/", a lone \r as line break
+  for (const [file, line] of [
+    [bad('title\nok\ncut', '\nok too\n', [0xe2, 0x82]), 3],
+    [bad('title\nok\nok too\nend', '', [0xf0, 0x9f, 0x98]), 4],
+    [bad('title\nok\nover', 'long\n', [0xc0, 0xaf]), 3],
+    [bad('title\rok\rbad', '\rok\r', [0x80]), 3],
+    [bad('tit', 'le\nok\n', [0xfe]), 1],
+  ] as const) {
+    const r = await upload(member, file, `case-${line}.csv`);
+    assert.is(r.statusCode, 422, r.body);
+    assert.equal(r.json().invalid.map((i: { line: number }) => i.line), [line], r.body);
+  }
+  assert.is((await exported(member)).length, 0);
+});
+
+test('a multi-byte character split across stream chunks is not an error', async () => {
+  const member = await t.user({ role: 'member' });
+  const titles = Array.from({ length: 60 }, (_, i) => `é€😀 ${i} ñ`);
+  const file = Buffer.from(`title,body\n${titles.map((title, i) => `${title},"ü\n${i}"`).join('\n')}\n`);
+  // chunks of 1 to 7 bytes: every boundary position inside 2-, 3- and 4-byte characters occurs
+  const chunks: Buffer[] = [];
+  for (let at = 0, size = 1; at < file.length; at += size, size = (size % 7) + 1) chunks.push(file.subarray(at, at + size));
+  const report = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    importCsv(tx, IMPORT_TABLES.records!, Readable.from(chunks)),
+  );
+  assert.is(report.inserted, titles.length);
+  const rows = await exported(member);
+  assert.equal(rows.map((r) => r[1]).sort(), [...titles].sort());
+  assert.ok(rows.every((r) => /^ü\n\d+$/.test(r[2]!)));
+  // a sequence cut by a chunk boundary and never completed (the next chunk goes on with ASCII) is an error
+  const cut = [Buffer.from('title\nfine\nbro'), Buffer.from([0xe2, 0x82]), Buffer.from('ken\nfine too\n')];
+  const rejected = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    importCsv(tx, IMPORT_TABLES.records!, Readable.from(cut)).then(
+      () => undefined,
+      (error: unknown) => error,
+    ),
+  );
+  assert.instance(rejected, ImportRejected);
+  assert.is((rejected as ImportRejected).status, 422);
+  assert.equal((rejected as ImportRejected).report?.invalid.map((r) => r.line), [3]);
+  // over HTTP, a file of several upload chunks full of multi-byte characters
+  const many = Array.from({ length: 6000 }, (_, i) => `ж€😀 row ${i},ü${'€'.repeat(i % 13)}`);
+  const big = await upload(member, `title,body\n${many.join('\n')}\n`, 'big.csv');
+  assert.is(big.statusCode, 200, big.body);
+  assert.is(big.json().inserted, many.length);
 });
 
 test('a bad header is refused: unknown columns (tenant_id, owner_id) and missing required ones', async () => {

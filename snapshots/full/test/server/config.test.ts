@@ -35,9 +35,39 @@ test('a password minimum below 12 is refused in every environment; 12 is accepte
   assert.is(loadConfig({ NODE_ENV: 'development', PASSWORD_MIN_LENGTH: '12' }).passwordMinLength, 12);
 });
 
+test('the password strength minimum: default 3, 0-4 only, below 3 refused in production', () => {
+  assert.is(loadConfig({ NODE_ENV: 'development' }).passwordMinScore, 3);
+  assert.is(loadConfig({ NODE_ENV: 'development', PASSWORD_MIN_SCORE: '2' }).passwordMinScore, 2);
+  refuses({ NODE_ENV: 'development', PASSWORD_MIN_SCORE: '5' }, /PASSWORD_MIN_SCORE must be an integer between 0 and 4/);
+  refuses({ ...production, PASSWORD_MIN_SCORE: '2' }, /PASSWORD_MIN_SCORE below 3/);
+  assert.is(loadConfig({ ...production, PASSWORD_MIN_SCORE: '4' }).passwordMinScore, 4);
+});
+
 test('a secure production config starts', () => {
   assert.is(loadConfig(production).env, 'production');
   assert.equal(loadConfig({ ...production, TRUST_PROXY: '1' }).trustProxy, 1);
+});
+
+test('session lifetimes are bounded in every environment: idle at most 24 h, absolute at most 30 days', () => {
+  for (const env of [{ NODE_ENV: 'development' }, production]) {
+    refuses({ ...env, SESSION_IDLE_MINUTES: '1441' }, /SESSION_IDLE_MINUTES must be an integer between 1 and 1440/);
+    refuses({ ...env, SESSION_IDLE_MINUTES: String(10 * 365 * 24 * 60) }, /SESSION_IDLE_MINUTES/);
+    refuses({ ...env, SESSION_ABSOLUTE_HOURS: '721' }, /SESSION_ABSOLUTE_HOURS must be an integer between 1 and 720/);
+    refuses({ ...env, SESSION_IDLE_MINUTES: '0' }, /SESSION_IDLE_MINUTES/);
+    const longest = loadConfig({ ...env, SESSION_IDLE_MINUTES: '1440', SESSION_ABSOLUTE_HOURS: '720' });
+    assert.is(longest.sessionIdleMinutes, 1440);
+    assert.is(longest.sessionAbsoluteHours, 720);
+  }
+});
+
+test('TRUST_PROXY never trusts every address: 0.0.0.0/0 and ::/0 are refused everywhere; hop counts and proxy lists are kept', () => {
+  for (const env of [{ NODE_ENV: 'development' }, production]) {
+    refuses({ ...env, TRUST_PROXY: '0.0.0.0/0' }, /TRUST_PROXY must list the proxies, not every address/);
+    refuses({ ...env, TRUST_PROXY: '10.0.0.1, ::/0' }, /not every address \(got "::\/0"\)/);
+    refuses({ ...env, TRUST_PROXY: '*' }, /TRUST_PROXY must be/);
+    assert.equal(loadConfig({ ...env, TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, ['10.0.0.0/8', '127.0.0.1']);
+    assert.is(loadConfig({ ...env, TRUST_PROXY: '2' }).trustProxy, 2);
+  }
 });
 
 test('production refuses insecure settings, each with a one-line reason', () => {

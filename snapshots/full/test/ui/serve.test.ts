@@ -129,6 +129,10 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
     await page.getByRole('link', { name: 'Sign up' }).click();
     await page.getByLabel('Organisation').fill('UI test tenant');
     await page.getByLabel('Your name').fill('UI tester');
+    // the form's minimum is the server's (GET /api/auth/password-policy), not a number in the page
+    const policy = (await (await fetch(`${server.url}/api/auth/password-policy`)).json()) as { minLength: number };
+    await page.locator(`input[name="password"][minlength="${policy.minLength}"]`).waitFor();
+    await page.getByLabel(`Password (at least ${policy.minLength} characters`, { exact: false }).waitFor();
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel(/^Password/).fill(password);
     await page.getByRole('button', { name: 'Sign up' }).click();
@@ -190,6 +194,7 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       );
       await member.goto(link);
       assert.is(await member.evaluate('window.location.hash'), '', 'the token is removed from the address bar');
+      await member.locator(`input[name="password"][minlength="${policy.minLength}"]`).waitFor();
       const memberPassword = strongPassword();
       await member.getByLabel(/^New password/).fill(memberPassword);
       await member.getByRole('button', { name: 'Set password' }).click();

@@ -100,6 +100,14 @@ export interface RecordRow {
   updatedAt?: string;
 }
 
+/** GET /api/auth/password-policy: what the server requires of a new password (src/config.ts). */
+export interface PasswordPolicy {
+  minLength: number;
+  maxLength: number;
+  /** zxcvbn-ts score 0-4 */
+  minScore: number;
+}
+
 export interface Member {
   id: string;
   email: string | null;
@@ -181,6 +189,7 @@ export const api = {
   signup: (input: { email: string; password: string; tenantName: string; displayName?: string }) =>
     request<{ status: string; message: string }>('POST', '/api/auth/signup', input),
   logout: () => request<void>('POST', '/api/auth/logout'),
+  passwordPolicy: () => request<PasswordPolicy>('GET', '/api/auth/password-policy'),
   resetPassword: (token: string, password: string) => request<{ message: string }>('POST', '/api/auth/password-reset', { token, password }),
 
   records: {

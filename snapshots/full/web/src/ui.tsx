@@ -1,5 +1,5 @@
-import { useState, type FormEvent, type ReactNode } from 'react';
-import { ApiError } from './api.js';
+import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { api, ApiError, type PasswordPolicy } from './api.js';
 
 /** A message from an error, for display (never the raw server body). */
 export function errorText(error: unknown): string {
@@ -58,4 +58,29 @@ export function Field({ label, children }: { label: string; children: ReactNode 
       {children}
     </label>
   );
+}
+
+/**
+ * The server's password rules, for the new-password fields: their minimum length and hint come from
+ * the server's configuration (PASSWORD_MIN_LENGTH, PASSWORD_MIN_SCORE), never from a number here.
+ * Undefined until the server answers; the server checks every password anyway.
+ */
+export function usePasswordPolicy(): PasswordPolicy | undefined {
+  const [policy, setPolicy] = useState<PasswordPolicy>();
+  useEffect(() => {
+    let live = true;
+    api.passwordPolicy().then(
+      (answer) => live && setPolicy(answer),
+      () => undefined,
+    );
+    return () => {
+      live = false;
+    };
+  }, []);
+  return policy;
+}
+
+/** The hint under a new-password field. */
+export function passwordHint(policy: PasswordPolicy | undefined): string {
+  return policy ? ` (at least ${policy.minLength} characters, hard to guess: a phrase of several unrelated words is best)` : '';
 }

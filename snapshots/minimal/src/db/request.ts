@@ -8,9 +8,20 @@
  * (app.current_user_id() / current_tenant_id()); RLS decides what the transaction sees. Setting
  * another value later (app.tenant_id, a guessed token) gains nothing.
  *
- * withAuthTransaction(db, fn) is the same for the auth subsystem role xms_auth (credentials,
- * sessions, rate limits). Only the auth module uses it.
+ * withAuthTransaction(db, fn, { actorId }) is the same for the auth subsystem role xms_auth
+ * (credentials, sessions, rate limits). Only the auth module uses it. The auth subsystem acts before a
+ * session exists (sign-up, log-in) or for someone else (an admin revoking a member's sessions), so it
+ * names the actor the audit trigger records (app.actor_id, honoured only for xms_auth; see
+ * nameAuditActor).
+ *
+ * openSessionRequest(db, token, idleMinutes) is the protected scope's request path: ONE transaction
+ * for the whole HTTP request, held open from the session check to the response. Its first statement
+ * after BEGIN checks the session (as xms_auth) and, in the same statement, switches to the session's
+ * request role and sets its token; it writes only when the idle expiry is due to slide (at most once
+ * a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
+ * server commits it before the response leaves (or rolls it back on an error status).
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { Database, Queryable } from './client.js';
 import { isRole, type Role } from '../generated/permissions.js';
@@ -44,6 +55,15 @@ async function enter(tx: Queryable, role: string, token: string | null): Promise
   await tx.query(`select set_config('app.session_token', $1, true)`, [token ?? '']);
 }
 
+/**
+ * Names the user the audit log records as the actor of the rest of this xms_auth transaction
+ * (transaction-local). audit.log_changes() honours app.actor_id only when the transaction runs as
+ * xms_auth: in a request transaction it changes nothing (the actor is the session's user).
+ */
+export async function nameAuditActor(tx: Queryable, userId: string): Promise<void> {
+  await tx.query(`select set_config('app.actor_id', $1::uuid::text, true)`, [userId]);
+}
+
 export async function withRequestTransaction<T>(
   db: Database,
   identity: RequestIdentity,
@@ -59,10 +79,175 @@ export async function withRequestTransaction<T>(
 export async function withAuthTransaction<T>(
   db: Database,
   fn: (tx: Queryable) => Promise<T>,
-  options: { sessionToken?: string | null } = {},
+  options: { sessionToken?: string | null; actorId?: string } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
     await enter(tx, 'xms_auth', options.sessionToken ?? null);
+    if (options.actorId) await nameAuditActor(tx, options.actorId);
     return fn(tx);
+  });
+}
+
+/** The live session a request transaction was opened for. */
+export interface SessionRow {
+  user_id: string;
+  tenant_id: string | null;
+  db_role: string;
+  email: string | null;
+}
+
+/**
+ * Checks the session and enters it, in one statement run as xms_auth: the live session of the token
+ * hash ($1) whose role is still its membership's; the idle expiry slides only when the last slide is
+ * over a minute old (so most requests write nothing); set_config switches this transaction to the
+ * session's request role and sets its token ($3) for the identity helpers. No row: nothing entered.
+ * The role is switched by the session user's (xms_app's) role membership: a db_role that xms_app was
+ * not granted cannot be entered, whatever the table says.
+ */
+const ENTER_SESSION_SQL = `
+with live as (
+  select s.token_hash, s.user_id, s.tenant_id, s.db_role, s.last_seen_at
+    from app_private.sessions s
+   where s.token_hash = $1
+     and s.revoked_at is null
+     and s.expires_at > now()
+     and s.idle_expires_at > now()
+     and s.db_role like 'xms\\_%' and s.db_role not in ('xms_auth', 'xms_anon', 'xms_app', 'xms_owner', 'xms_request')
+     and exists (select from app.memberships m
+                  where m.user_id = s.user_id and m.tenant_id = s.tenant_id
+                    and 'xms_' || m.role = s.db_role and m.deactivated_at is null)
+), slide as (
+  update app_private.sessions s
+     set idle_expires_at = least(s.expires_at, now() + make_interval(mins => $2::int)), last_seen_at = now()
+    from live
+   where s.token_hash = live.token_hash and live.last_seen_at < now() - interval '1 minute'
+)
+select live.user_id, live.tenant_id, live.db_role,
+       (select c.email from app_private.credentials c where c.user_id = live.user_id) as email,
+       set_config('role', live.db_role, true) is not null
+         and set_config('app.session_token', $3, true) is not null as entered
+  from live`;
+
+/** Thrown by RequestTransaction.run when called inside another of its own calls (it would deadlock). */
+export class NestedRequestTransactionError extends Error {
+  override name = 'NestedRequestTransactionError';
+}
+
+/**
+ * A transaction held open for one HTTP request. Calls to run() are queued (one client, one statement
+ * at a time) and share the transaction; auth() runs a function as xms_auth inside it (a savepoint, the
+ * request role restored afterwards). end() commits or rolls back, once, after queued calls finished.
+ */
+export class RequestTransaction {
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly inCall = new AsyncLocalStorage<true>();
+  private ended: Promise<void> | undefined;
+  private savepoints = 0;
+  /** errors of auth() calls undone by their savepoint: they do not doom the transaction */
+  private readonly contained = new WeakSet<object>();
+  /** set when a call failed: the transaction can only roll back */
+  failed = false;
+
+  constructor(
+    readonly session: SessionRow,
+    /** the opaque token the transaction was opened with */
+    readonly token: string,
+    private readonly tx: Queryable,
+    private readonly finish: (commit: boolean) => Promise<void>,
+  ) {}
+
+  get open(): boolean {
+    return this.ended === undefined;
+  }
+
+  run<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.enqueue(() => fn(this.tx));
+  }
+
+  /**
+   * fn as the auth subsystem (xms_auth), inside this request's transaction: a savepoint in which the
+   * role is xms_auth (and app.actor_id names `actor`, when given), both undone afterwards.
+   */
+  auth<T>(fn: (tx: Queryable) => Promise<T>, actor?: string): Promise<T> {
+    return this.enqueue(async () => {
+      const name = `xms_auth_${++this.savepoints}`;
+      await this.tx.exec(`savepoint ${name}; set local role xms_auth`);
+      try {
+        if (actor) await nameAuditActor(this.tx, actor);
+        const result = await fn(this.tx);
+        // the savepoint's SET LOCALs would outlive RELEASE: hand the role back and forget the actor
+        await this.tx.query(`select set_config('role', $1, true), set_config('app.actor_id', '', true)`, [this.session.db_role]);
+        await this.tx.exec(`release savepoint ${name}`);
+        return result;
+      } catch (error) {
+        // undoes fn's writes, the role switch and the actor; the request transaction goes on
+        await this.tx.exec(`rollback to savepoint ${name}; release savepoint ${name}`);
+        if (typeof error === 'object' && error !== null) this.contained.add(error);
+        throw error;
+      }
+    });
+  }
+
+  /** Commits (commit = true and no call failed) or rolls back, after every queued call. Idempotent. */
+  end(commit: boolean): Promise<void> {
+    this.ended ??= this.queue.then(
+      () => this.finish(commit && !this.failed),
+      () => this.finish(false),
+    );
+    return this.ended;
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    if (this.inCall.getStore()) {
+      return Promise.reject(new NestedRequestTransactionError('request.withDb() called inside request.withDb(): use the tx you were given'));
+    }
+    if (this.ended) return Promise.reject(new Error('the request transaction has ended'));
+    if (this.failed) return Promise.reject(new Error('an earlier database call of this request failed: its transaction only rolls back'));
+    const result = this.queue.then(() => this.inCall.run(true, work));
+    this.queue = result.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!(typeof error === 'object' && error !== null && this.contained.has(error))) this.failed = true;
+      },
+    );
+    return result;
+  }
+}
+
+const ROLLBACK = Symbol('rollback');
+
+/**
+ * Opens the protected-scope transaction of a request (see the top of this file). Returns undefined,
+ * with nothing left open, for an unknown, revoked, expired or outdated session.
+ */
+export function openSessionRequest(db: Database, token: string, idleMinutes: number): Promise<RequestTransaction | undefined> {
+  return new Promise((resolve, reject) => {
+    let settle!: (commit: boolean) => void;
+    const settled = new Promise<boolean>((r) => (settle = r));
+    let opened: RequestTransaction | undefined;
+    const done = db.transaction(async (tx) => {
+      await tx.exec('set local role xms_auth');
+      const rows = await tx.query<SessionRow & { entered: boolean }>(ENTER_SESSION_SQL, [hashSessionToken(token), idleMinutes, token]);
+      const row = rows.rows[0];
+      if (!row?.entered || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
+      opened = new RequestTransaction(
+        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email },
+        token,
+        tx,
+        async (commit) => {
+          settle(commit);
+          await done.catch((error: unknown) => {
+            if (error !== ROLLBACK) throw error;
+          });
+        },
+      );
+      resolve(opened);
+      if (!(await settled)) throw ROLLBACK;
+    });
+    done.catch((error: unknown) => {
+      if (opened) return; // reported by end()
+      if (error === ROLLBACK) resolve(undefined);
+      else reject(error);
+    });
   });
 }

@@ -1,5 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ZxcvbnFactory } from '@zxcvbn-ts/core';
+import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
+import * as zxcvbnEn from '@zxcvbn-ts/language-en';
 import argon2 from 'argon2';
 
 /**
@@ -8,6 +11,8 @@ import argon2 from 'argon2';
  * - at least 64 characters allowed (we allow up to 256), no composition rules;
  * - refused when on the common-password list (data/common-passwords.txt) or containing the e-mail
  *   address or its local part;
+ * - refused when zxcvbn-ts estimates it below a minimum score (default 3 of 0-4, PASSWORD_MIN_SCORE):
+ *   length alone is not strength ("111112222233333", 15 spaces, the alphabet, a keyboard row);
  * - hashed with argon2id, m = 19456 KiB, t = 2, p = 1 (OWASP's minimum for argon2id).
  */
 export const PASSWORD_MAX_LENGTH = 256;
@@ -39,17 +44,52 @@ export function loadCommonPasswords(): Set<string> {
   return commonPasswords;
 }
 
-/** Returns a reason the password is refused, or undefined when it is acceptable. */
-export function passwordProblem(password: string, email: string, minLength: number): string | undefined {
+/**
+ * zxcvbn-ts evaluates at most this many characters. Its matchers grow steeply with the length (a
+ * 256-character password full of l33t-like symbols takes seconds), and the estimate is an attacker's
+ * guess count, which past 100 characters is far above any minimum score anyway: so a long password
+ * must be strong within its first 100 characters. Together with l33tMaxSubstitutions below, the
+ * worst case stays well under a second (test/http/accounts.test.ts measures 256 characters).
+ */
+export const STRENGTH_EVALUATED_CHARS = 100;
+
+let strength: ZxcvbnFactory | undefined;
+
+/** The estimator with its dictionaries and keyboard graphs, built once (at start-up: src/server/app.ts). */
+export function loadStrengthEstimator(): ZxcvbnFactory {
+  strength ??= new ZxcvbnFactory({
+    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
+    graphs: zxcvbnCommon.adjacencyGraphs,
+    translations: zxcvbnEn.translations,
+    // the default (100) lets a symbol-heavy password cost seconds of CPU; 3 still finds the usual
+    // substitutions (p@$$w0rd, m0nk3y, 5up3rm4n score as with 100)
+    l33tMaxSubstitutions: 3,
+  });
+  return strength;
+}
+
+export interface PasswordPolicy {
+  minLength: number;
+  minScore: number;
+}
+
+/** Returns a reason the password is refused (what would pass, too), or undefined when it is acceptable. */
+export function passwordProblem(password: string, email: string, policy: PasswordPolicy): string | undefined {
   const length = [...password].length;
-  if (length < minLength) return `The password must be at least ${minLength} characters long.`;
+  if (length < policy.minLength) return `The password must be at least ${policy.minLength} characters long; a phrase of several unrelated words is easiest.`;
   if (length > PASSWORD_MAX_LENGTH) return `The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`;
   const lower = password.toLowerCase();
-  if (loadCommonPasswords().has(lower)) return 'This password is too common; choose another one.';
+  if (loadCommonPasswords().has(lower)) return 'This password is too common; choose another one, such as a phrase of several unrelated words.';
   const address = email.trim().toLowerCase();
   const local = address.split('@')[0] ?? '';
   if ((address && lower.includes(address)) || (local.length >= 3 && lower.includes(local))) {
     return 'The password must not contain your e-mail address.';
+  }
+  const result = loadStrengthEstimator().check([...password].slice(0, STRENGTH_EVALUATED_CHARS).join(''), [address, local]);
+  if (result.score < policy.minScore) {
+    const why = result.feedback.warning ?? 'This password is easy to guess.';
+    const hints = result.feedback.suggestions.length > 0 ? ` ${result.feedback.suggestions.join(' ')}` : '';
+    return `This password is too easy to guess (strength ${result.score} of 4, at least ${policy.minScore} needed): ${why}${hints} A phrase of several unrelated words passes.`;
   }
   return undefined;
 }
@@ -58,7 +98,14 @@ export function hashPassword(password: string): Promise<string> {
   return argon2.hash(password, ARGON2_OPTIONS);
 }
 
+/**
+ * How many argon2 verifications this process has run (a metric: the rate-limit tests read it to
+ * prove that limited attempts never reach the hash).
+ */
+export let passwordVerifications = 0;
+
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
+  passwordVerifications++;
   try {
     return await argon2.verify(hash, password);
   } catch {

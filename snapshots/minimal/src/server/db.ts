@@ -1,31 +1,55 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from '../db/client.js';
-import { withAuthTransaction, withRequestTransaction } from '../db/request.js';
+import { withAuthTransaction, withRequestTransaction, type RequestTransaction } from '../db/request.js';
 import type { Role } from '../generated/permissions.js';
 
 /**
  * The server's only view of the database: the request-scoped API of src/db/request.ts.
  * - `asRequest(session, fn)`: one transaction with the session's role (xms_<role>) and its token
  *   in `app.session_token`; RLS decides what it sees.
- * - `asAuth(fn)`: one transaction as xms_auth (credentials, sessions, rate limits).
+ * - `asAuth(fn, { actor })`: one transaction as xms_auth (credentials, sessions, rate limits); `actor`
+ *   is the user the audit log records for what it writes (every write names one).
  * There is no other handle: no handler ever holds a privileged or RLS-bypassing connection.
+ *
+ * Inside a protected request (src/server/app.ts runs its handler in `currentRequest`), both join the
+ * request's one transaction instead of opening another: asAuth as a savepoint in which the role is
+ * xms_auth, so what the auth subsystem writes for an admin (an invitation, a revoked session) commits
+ * or rolls back with the request and its audit rows name the admin. A second transaction would also
+ * wait on the first: PGlite has one connection, and PostgreSQL row locks would block it.
  */
 export type Tx = Queryable;
 
+export interface AuthOptions {
+  /** the user who acts (audit.log actor_id of the transaction's writes) */
+  actor?: string;
+}
+
 export interface AuthDb {
   /** Runs fn in one xms_auth transaction; returns the rows of the query result fn returns. */
-  asAuth<T>(fn: (tx: Tx) => Promise<{ rows: T[] }>): Promise<T[]>;
-  asAuthTx<R>(fn: (tx: Tx) => Promise<R>): Promise<R>;
+  asAuth<T>(fn: (tx: Tx) => Promise<{ rows: T[] }>, options?: AuthOptions): Promise<T[]>;
+  asAuthTx<R>(fn: (tx: Tx) => Promise<R>, options?: AuthOptions): Promise<R>;
   /** session.role is the matrix role (admin, member, ...). */
   asRequest<R>(session: { token: string; role: string }, fn: (tx: Tx) => Promise<R>): Promise<R>;
   /** Runs one statement as xms_auth (the rate limiter's store). */
   authQuery(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
 }
 
+/** The open transaction of the protected request being handled, if any. */
+export const currentRequest = new AsyncLocalStorage<RequestTransaction>();
+
 export function requestDb(db: Database): AuthDb {
+  const auth = <R>(fn: (tx: Tx) => Promise<R>, actor?: string): Promise<R> => {
+    const open = currentRequest.getStore();
+    return open?.open ? open.auth(fn, actor) : withAuthTransaction(db, fn, { actorId: actor });
+  };
   return {
-    asAuth: async (fn) => (await withAuthTransaction(db, fn)).rows,
-    asAuthTx: (fn) => withAuthTransaction(db, fn),
-    asRequest: (session, fn) => withRequestTransaction(db, { sessionToken: session.token, dbRole: session.role as Role }, fn),
-    authQuery: (text, values) => withAuthTransaction(db, (tx) => tx.query<Record<string, unknown>>(text, values)),
+    asAuth: async (fn, options) => (await auth(fn, options?.actor)).rows,
+    asAuthTx: (fn, options) => auth(fn, options?.actor),
+    asRequest: (session, fn) => {
+      const open = currentRequest.getStore();
+      if (open?.open && open.token === session.token) return open.run(fn);
+      return withRequestTransaction(db, { sessionToken: session.token, dbRole: session.role as Role }, fn);
+    },
+    authQuery: (text, values) => auth((tx) => tx.query<Record<string, unknown>>(text, values)),
   };
 }

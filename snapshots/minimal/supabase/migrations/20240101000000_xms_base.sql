@@ -127,10 +127,49 @@ as $$
   end
 $$;
 
+-- What permissions.yml (`audit:`) declares, compiled into the permissions migration, read by
+-- audit.log_changes() once per statement and by `xms check`:
+--   exempt_reason      the table carries no audit trigger, and why (e.g. rate-limit counters)
+--   redact             secret columns: recorded as "[redacted]" in row_key / old_row / new_row, never copied
+--   ignore_updates_of  an UPDATE that changes only these columns writes no audit row (the session's
+--                      idle-expiry slide on every request)
+create table if not exists audit.table_rules (
+  table_name         text primary key,
+  exempt_reason      text check (exempt_reason <> ''),
+  redact             text[] not null default '{}',
+  ignore_updates_of  text[] not null default '{}'
+);
+revoke all on audit.table_rules from public;
+alter table audit.table_rules enable row level security;
+alter table audit.table_rules force row level security;
+drop policy if exists table_rules_owner on audit.table_rules;
+create policy table_rules_owner on audit.table_rules for all to xms_owner using (true) with check (true);
+
+-- A row as jsonb with its secret columns replaced by a marker (a NULL stays NULL).
+create or replace function audit.redact(r jsonb, secret text[])
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when r is null or secret is null or pg_catalog.cardinality(secret) = 0 then r
+    else r || coalesce((select pg_catalog.jsonb_object_agg(c, '"[redacted]"'::jsonb)
+                          from pg_catalog.unnest(secret) as c
+                         where r ? c and r -> c <> 'null'::jsonb), '{}'::jsonb)
+  end
+$$;
+
 -- Statement-level AFTER trigger with transition tables: one audit row per affected row, written
 -- in one INSERT per statement (a bulk import is audited in a few statements).
 -- SECURITY DEFINER so that request roles need no privilege on audit.log; pinned search_path;
 -- no EXECUTE for PUBLIC; it refuses to run other than as a trigger (its authorization check).
+--
+-- The actor: the live session of the transaction's token (app.session_token). The auth subsystem,
+-- which acts before a session exists (sign-up, log-in) or for someone else (revocations), names the
+-- actor in the transaction-local setting app.actor_id; it is honoured only when the transaction runs
+-- as xms_auth (the `role` setting, which SECURITY DEFINER does not change), so a request role that
+-- writes app.actor_id changes nothing.
 create or replace function audit.log_changes()
 returns trigger
 language plpgsql
@@ -143,22 +182,46 @@ declare
   tenant_col text := nullif(tg_argv[0], '');
   actor uuid;
   actor_tenant uuid;
-  actor_role text;
+  -- the role the transaction runs as (SET LOCAL ROLE xms_<role>), not this function's owner
+  actor_role text := coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text);
   tbl text := pg_catalog.format('%I.%I', tg_table_schema, tg_table_name);
+  secret text[];
+  quiet text[];
 begin
   if tg_level is distinct from 'STATEMENT' or tg_when is distinct from 'AFTER' then
     raise exception 'audit.log_changes() must be an AFTER ... FOR EACH STATEMENT trigger';
   end if;
-  -- the actor is the live session of this transaction's token (app.session_token)
-  select s.user_id, s.tenant_id, s.db_role into actor, actor_tenant, actor_role
-    from app_private.sessions s
-   where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.current_setting('app.session_token', true), 'UTF8'))
-     and s.revoked_at is null
-     and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now();
+  select r.redact, r.ignore_updates_of into secret, quiet from audit.table_rules r where r.table_name = tbl;
+  secret := coalesce(secret, '{}');
+  quiet := coalesce(quiet, '{}');
+
+  -- nothing to record: no row, or an UPDATE whose every row changed only ignored columns
+  -- (each query names only the transition tables this event has)
+  if tg_op = 'DELETE' then
+    if not exists (select from xms_old_rows) then
+      return null;
+    end if;
+  elsif not exists (select from xms_new_rows) then
+    return null;
+  elsif tg_op = 'UPDATE' and pg_catalog.cardinality(quiet) > 0 then
+    if not exists (select from xms_new_rows n
+                    where not exists (select from xms_old_rows o
+                                       where pg_catalog.to_jsonb(o) - quiet = pg_catalog.to_jsonb(n) - quiet)) then
+      return null;
+    end if;
+  end if;
+
+  if actor_role = 'xms_auth' then
+    actor := nullif(pg_catalog.current_setting('app.actor_id', true), '')::uuid;
+  end if;
   if actor is null then
-    actor_role := pg_catalog.current_setting('app.db_role', true);
+    select s.user_id, s.tenant_id into actor, actor_tenant
+      from app_private.sessions s
+     where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
+             pg_catalog.current_setting('app.session_token', true), 'UTF8'))
+       and s.revoked_at is null
+       and s.expires_at > pg_catalog.now()
+       and s.idle_expires_at > pg_catalog.now();
   end if;
 
   if tg_op = 'INSERT' then
@@ -166,29 +229,35 @@ begin
     select actor,
            coalesce(case when tenant_col is not null then (j ->> tenant_col)::uuid end, actor_tenant),
            actor_role, 'INSERT', tbl, audit.row_key(j, pk), null, j
-      from (select pg_catalog.to_jsonb(n) as j from xms_new_rows n) as x;
+      from (select audit.redact(pg_catalog.to_jsonb(n), secret) as j from xms_new_rows n) as x;
   elsif tg_op = 'DELETE' then
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
     select actor,
            coalesce(case when tenant_col is not null then (j ->> tenant_col)::uuid end, actor_tenant),
            actor_role, 'DELETE', tbl, audit.row_key(j, pk), j, null
-      from (select pg_catalog.to_jsonb(o) as j from xms_old_rows o) as x;
+      from (select audit.redact(pg_catalog.to_jsonb(o), secret) as j from xms_old_rows o) as x;
   elsif tg_op = 'UPDATE' then
+    -- old and new rows are paired by their real key; only what is stored is redacted
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
     select actor,
            coalesce(case when tenant_col is not null then (coalesce(n.j, o.j) ->> tenant_col)::uuid end, actor_tenant),
-           actor_role, 'UPDATE', tbl, coalesce(n.k, o.k), o.j, n.j
+           actor_role, 'UPDATE', tbl,
+           audit.row_key(audit.redact(coalesce(n.j, o.j), secret), pk),
+           audit.redact(o.j, secret), audit.redact(n.j, secret)
       from (select pg_catalog.to_jsonb(r) as j, audit.row_key(pg_catalog.to_jsonb(r), pk) as k
               from xms_new_rows r) as n
       full join (select pg_catalog.to_jsonb(r) as j, audit.row_key(pg_catalog.to_jsonb(r), pk) as k
               from xms_old_rows r) as o
-        on n.k = o.k and pg_catalog.cardinality(pk) > 0;
+        on n.k = o.k and pg_catalog.cardinality(pk) > 0
+     where pg_catalog.cardinality(quiet) = 0 or n.j is null or o.j is null
+        or n.j - quiet is distinct from o.j - quiet;
   end if;
   return null;
 end
 $$;
 revoke all on function audit.log_changes() from public;
 revoke all on function audit.row_key(jsonb, text[]) from public;
+revoke all on function audit.redact(jsonb, text[]) from public;
 
 -- Idempotent: checks before it creates (like supa_audit). Used by the migrations, the `table`
 -- generator, `xms harden` and the event trigger below. Only the table owner (or a superuser) can

@@ -2,8 +2,9 @@
 -- tenant-owned business table (app.records).
 --
 -- Every table: RLS enabled AND forced (default deny), tenant_id NOT NULL where tenant-owned, an index
--- on every policy column, audit triggers (app schema). The policies of the matrix roles come from
--- permissions.yml, compiled into 20240101000200_xms_permissions.sql (and later versions).
+-- on every policy column and foreign key, audit triggers (the exceptions are declared in
+-- permissions.yml `audit:`). The policies of the matrix roles come from permissions.yml, compiled
+-- into 20240101000200_xms_permissions.sql (and later versions).
 
 set role xms_owner;
 
@@ -29,8 +30,9 @@ create table if not exists app.memberships (
 create index if not exists memberships_tenant_id_idx on app.memberships (tenant_id);
 
 -- ---------------------------------------------------------------------------------------------
--- Auth tables (app_private: never exposed, no audit trigger - sessions churn on every request and
--- credentials hold password hashes; the auth module writes its own audit events).
+-- Auth tables (app_private: never exposed). Audited like every table: their secret columns (password
+-- and token hashes) are redacted and the idle-expiry slide of a session is not recorded, as
+-- permissions.yml (`audit:`) declares.
 -- ---------------------------------------------------------------------------------------------
 create table if not exists app_private.credentials (
   user_id        uuid primary key references app.users (id) on delete cascade,
@@ -39,7 +41,8 @@ create table if not exists app_private.credentials (
   created_at     timestamptz not null default now(),
   updated_at     timestamptz not null default now()
 );
-create unique index if not exists credentials_email_key on app_private.credentials (lower(email));
+-- the e-mail is stored normalised (checked in 20240101000300_xms_auth.sql): unique as stored
+create unique index if not exists credentials_email_key on app_private.credentials (email);
 
 -- A session is stored by the SHA-256 of its opaque token; the token itself never reaches the DB.
 create table if not exists app_private.sessions (
@@ -57,71 +60,81 @@ create index if not exists sessions_user_id_idx on app_private.sessions (user_id
 create index if not exists sessions_tenant_id_idx on app_private.sessions (tenant_id);
 create index if not exists sessions_expires_at_idx on app_private.sessions (expires_at);
 
--- Shared rate-limit store (login, sign-up, reset; per IP and per account).
-create table if not exists app_private.rate_limits (
-  key          text primary key check (length(key) <= 300),
-  hits         integer not null default 0,
-  reset_at     timestamptz not null
-);
-create index if not exists rate_limits_reset_at_idx on app_private.rate_limits (reset_at);
-
 -- ---------------------------------------------------------------------------------------------
 -- Identity helpers (SECURITY INVOKER). Identity is derived, not asserted: the request transaction
 -- sets app.session_token; the helpers look its SHA-256 up in app_private.sessions (a request role
 -- sees only the row of its own token hash, through RLS) and return NULL unless the session is live
 -- and its db_role is the current role. Writing app.tenant_id or any other setting changes nothing.
 -- Policies call them as (select app.current_tenant_id()) so they run once per statement.
+-- plpgsql, not SQL: a SQL function whose body reads a table is never inlined, and PostgreSQL plans
+-- its body again in every statement that calls it; plpgsql keeps the plan of its lookup for the
+-- connection (measured on a point lookup by id: 1.6x -> 1.25x the same query without RLS).
 -- ---------------------------------------------------------------------------------------------
 create or replace function app.current_user_id()
 returns uuid
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select s.user_id
+declare
+  v uuid;
+begin
+  select s.user_id into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 create or replace function app.current_tenant_id()
 returns uuid
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select s.tenant_id
+declare
+  v uuid;
+begin
+  select s.tenant_id into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 -- The matrix role of the caller (db_role without the xms_ prefix), or NULL.
 create or replace function app.current_app_role()
 returns text
-language sql
+language plpgsql
 stable
 security invoker
 set search_path = ''
 as $$
-  select pg_catalog.substr(s.db_role, 5)
+declare
+  v text;
+begin
+  select pg_catalog.substr(s.db_role, 5) into v
     from app_private.sessions s
    where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
            pg_catalog.current_setting('app.session_token', true), 'UTF8'))
      and s.db_role = current_user
      and s.revoked_at is null
      and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
+  return v;
+end
 $$;
 
 -- Supabase: where auth.uid() exists, the helpers fall back to it for the `authenticated` role
@@ -207,6 +220,8 @@ create table if not exists app.records (
 );
 create index if not exists records_tenant_id_owner_id_idx on app.records (tenant_id, owner_id);
 create index if not exists records_owner_id_idx on app.records (owner_id);
+-- the list route's order within a tenant: a page of the newest rows is an index scan, not a sort
+create index if not exists records_tenant_id_created_at_idx on app.records (tenant_id, created_at desc, id);
 
 create or replace function app.touch_updated_at()
 returns trigger
@@ -232,7 +247,7 @@ end
 $touch$;
 
 -- ---------------------------------------------------------------------------------------------
--- RLS enabled and forced everywhere, audit tracking on every app table.
+-- RLS enabled and forced everywhere, audit tracking on every table.
 -- ---------------------------------------------------------------------------------------------
 alter table app.tenants enable row level security;
 alter table app.tenants force row level security;
@@ -246,38 +261,36 @@ alter table app_private.credentials enable row level security;
 alter table app_private.credentials force row level security;
 alter table app_private.sessions enable row level security;
 alter table app_private.sessions force row level security;
-alter table app_private.rate_limits enable row level security;
-alter table app_private.rate_limits force row level security;
 
 select audit.enable_tracking('app.tenants', 'id');
 select audit.enable_tracking('app.users');
 select audit.enable_tracking('app.memberships');
 select audit.enable_tracking('app.records');
+select audit.enable_tracking('app_private.credentials');
+select audit.enable_tracking('app_private.sessions');
 
 revoke all on all tables in schema app, app_private from public;
 
 -- Every request role may read the session row of its own token (the helpers need it), nothing else.
 grant select on app_private.sessions to xms_request;
 drop policy if exists sessions_own_token on app_private.sessions;
+-- (select ...): the token's hash is computed once per statement, not once per row
 create policy sessions_own_token on app_private.sessions for select to xms_request
-  using (token_hash = pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.current_setting('app.session_token', true), 'UTF8')));
+  using (token_hash = (select pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.current_setting('app.session_token', true), 'UTF8'))));
 -- The audit trigger (running as xms_owner) resolves the actor of the transaction's session.
 drop policy if exists sessions_owner_select on app_private.sessions;
 create policy sessions_owner_select on app_private.sessions for select to xms_owner using (true);
 
--- The auth subsystem (withAuthTransaction): credentials, sessions, rate limits; it reads users,
+-- The auth subsystem (withAuthTransaction): credentials and sessions; it reads users,
 -- tenants and memberships to log in and inserts them to sign up. Not part of the matrix.
-grant select, insert, update, delete on app_private.credentials, app_private.sessions,
-  app_private.rate_limits to xms_auth;
+grant select, insert, update, delete on app_private.credentials, app_private.sessions to xms_auth;
 grant select, insert on app.users, app.tenants, app.memberships to xms_auth;
 
 drop policy if exists credentials_auth on app_private.credentials;
 create policy credentials_auth on app_private.credentials for all to xms_auth using (true) with check (true);
 drop policy if exists sessions_auth on app_private.sessions;
 create policy sessions_auth on app_private.sessions for all to xms_auth using (true) with check (true);
-drop policy if exists rate_limits_auth on app_private.rate_limits;
-create policy rate_limits_auth on app_private.rate_limits for all to xms_auth using (true) with check (true);
 drop policy if exists users_auth_select on app.users;
 create policy users_auth_select on app.users for select to xms_auth using (true);
 drop policy if exists users_auth_insert on app.users;

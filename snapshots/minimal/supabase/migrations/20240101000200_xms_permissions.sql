@@ -149,4 +149,13 @@ create policy xms_users_update_member on app.users for update to xms_member
   using (id = (select app.current_user_id()))
   with check (id = (select app.current_user_id()));
 
+-- Audit rules (permissions.yml `audit:`): tables exempt from audit (with the reason), secret columns
+-- audit.log_changes() records as "[redacted]", columns whose change alone writes no audit row.
+delete from audit.table_rules;
+insert into audit.table_rules (table_name, exempt_reason, redact, ignore_updates_of) values
+  ('app_private.auth_rate_limits', 'counters of failed attempts per IP and account hash; churn, no personal data', '{}', '{}'),
+  ('app_private.credentials', null, '{password_hash}', '{}'),
+  ('app_private.password_resets', null, '{token_hash}', '{}'),
+  ('app_private.sessions', null, '{token_hash}', '{idle_expires_at,last_seen_at}');
+
 reset role;

@@ -18,6 +18,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/server/app.js';
+import type { LogDestination } from '../../src/server/logging.js';
 import { loadConfig, type AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { withAuthTransaction } from '../../src/db/request.js';
@@ -53,13 +54,23 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function startTestApp(options: { setupSql?: string; env?: NodeJS.ProcessEnv } = {}): Promise<TestApp> {
+export interface StartTestAppOptions {
+  setupSql?: string;
+  env?: NodeJS.ProcessEnv;
+  /** the server's log lines go here (tests log nothing otherwise) */
+  logStream?: LogDestination;
+  /** registers what a test needs on the server (a route that fails, say) before it is ready */
+  extend?: (app: FastifyInstance) => void | Promise<void>;
+}
+
+export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {
   const tdb = await openTestDatabase({ mutate: options.setupSql });
   const db = tdb.db;
   const config = loadConfig({ NODE_ENV: 'test', APP_ORIGIN: ORIGIN, API_LIMIT_PER_MINUTE: '100000', ...options.env });
   let app: FastifyInstance;
   try {
-    app = await buildApp(config, { db });
+    app = await buildApp(config, { db, ...(options.logStream ? { logStream: options.logStream } : {}) });
+    await options.extend?.(app);
     await app.ready();
   } catch (err) {
     await tdb.close();
@@ -69,9 +80,11 @@ export async function startTestApp(options: { setupSql?: string; env?: NodeJS.Pr
   async function user({ role, tenantId }: { role: string; tenantId?: string }): Promise<TestUser> {
     const email = `user-${randomUUID()}@example.test`;
     const token = randomBytes(32).toString('base64url');
+    // as sign-up does: the new user is the audit actor of what is written for it
+    const userId = randomUUID();
     const ids = await withAuthTransaction(db, async (tx) => {
       const tenant = tenantId ?? (await tx.query<{ id: string }>(`insert into app.tenants (name) values ('test tenant') returning id`)).rows[0]!.id;
-      const userId = (await tx.query<{ id: string }>(`insert into app.users (display_name) values ('test user') returning id`)).rows[0]!.id;
+      await tx.query(`insert into app.users (id, display_name) values ($1, 'test user')`, [userId]);
       await tx.query('insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)', [userId, tenant, role]);
       await tx.query(`insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, 'not-a-hash')`, [userId, email]);
       await tx.query(
@@ -80,7 +93,7 @@ export async function startTestApp(options: { setupSql?: string; env?: NodeJS.Pr
         [createHash('sha256').update(token, 'utf8').digest(), userId, tenant, `xms_${role}`],
       );
       return { userId, tenant };
-    });
+    }, { actorId: userId });
     return { id: ids.userId, tenantId: ids.tenant, role, email, token, cookie: `${cookieName(config)}=${token}` };
   }
 

@@ -70,4 +70,41 @@ test('invalid input is refused with 400', async () => {
   assert.is((await t.call(admin, 'GET', '/api/records/not-a-uuid')).statusCode, 400);
 });
 
+test('unknown and read-only fields are refused with 400 naming the field; nothing is written', async () => {
+  if (scopeOf('admin', 'records', 'insert') === 'none') return;
+  const admin = await t.user({ role: 'admin' });
+  const other = await t.user({ role: 'admin' });
+  const forged = {
+    tenant_id: other.tenantId,
+    owner_id: other.id,
+    id: '00000000-0000-4000-8000-000000000000',
+    created_at: '2000-01-01T00:00:00Z',
+    updated_at: '2000-01-01T00:00:00Z',
+    no_such_column: 'x',
+  };
+  for (const [field, value] of Object.entries(forged)) {
+    const res = await t.call(admin, 'POST', '/api/records', { ...row, [field]: value });
+    assert.is(res.statusCode, 400, `POST with ${field}: ${res.body}`);
+    assert.is(res.json().error, 'invalid_request');
+    assert.ok(res.json().message.includes(`"${field}"`), res.json().message);
+  }
+  if (scopeOf('admin', 'records', 'select') !== 'none') assert.is((await t.call(admin, 'GET', '/api/records')).json().rows.length, 0);
+  const created = await t.call(admin, 'POST', '/api/records', row);
+  assert.is(created.statusCode, 201, created.body);
+  const before = created.json();
+  for (const [field, value] of Object.entries(forged)) {
+    for (const body of [{ [field]: value }, { title: 'sample', [field]: value }]) {
+      const res = await t.call(admin, 'PATCH', `/api/records/${before.id}`, body);
+      assert.is(res.statusCode, 400, `PATCH with ${field}: ${res.body}`);
+      assert.ok(res.json().message.includes(`"${field}"`), res.json().message);
+    }
+  }
+  const empty = await t.call(admin, 'PATCH', `/api/records/${before.id}`, {});
+  assert.is(empty.statusCode, 400, empty.body);
+  assert.match(empty.json().message, /no field to set/);
+  if (scopeOf('admin', 'records', 'select') === 'none') return;
+  const after = await t.call(admin, 'GET', `/api/records/${before.id}`);
+  assert.equal(after.json(), before);
+});
+
 test.run();

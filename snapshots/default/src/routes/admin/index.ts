@@ -13,7 +13,8 @@ import { can, isRole, type Action } from '../../generated/permissions.js';
  * only creates the bare user row and revokes sessions; nothing here uses a privileged credential.
  *
  *   GET    /api/admin/users                       members of the admin's tenant
- *   POST   /api/admin/users                       create a user in the tenant (invitation link)
+ *   POST   /api/admin/users                       create a user in the tenant (invitation link); the same
+ *                                                 answer whether or not the address has an account
  *   POST   /api/admin/users/:id/password-reset    single-use, expiring reset link; sessions revoked
  *   POST   /api/admin/users/:id/deactivate        no more log-in; sessions revoked
  *   DELETE /api/admin/users/:id                   remove the user from the tenant; sessions revoked
@@ -101,17 +102,15 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         if (error instanceof AccountError) return reply.code(error.status).send({ error: error.code, message: error.message });
         throw error;
       }
-      const taken = await db.asAuth((tx) =>
-        tx.query(
-          `select 1 as taken from app_private.credentials where lower(email) = $1
-           union all
-           select 1 from app_private.password_resets where lower(email) = $1 and used_at is null and expires_at > now()`,
-          [email],
-        ),
-      );
-      if (taken.length > 0) return reply.code(409).send({ error: 'not_created', message: 'This user could not be created.' });
-      const created = await db.asAuth((tx) =>
-        tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+      // No lookup of the address: an address registered anywhere (another tenant, this one, a pending
+      // invitation) gets exactly the answer a new one gets, by the same code path, so an admin (anyone
+      // who signs up is one) cannot probe for accounts. Such an invitation cannot take the account
+      // over: redeeming it would create a second credential for the address, which the unique e-mail
+      // refuses (src/auth/accounts.ts redeemResetToken: "link invalid"), and nothing is changed.
+      // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
+      const created = await db.asAuth(
+        (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+        { actor: request.session!.userId },
       );
       const userId = created[0]!.id;
       const token = newToken();
@@ -144,7 +143,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return true;
     });
     if (!found) return notFound(reply);
-    if (id !== session.userId) await revokeUserSessions(db, id);
+    if (id !== session.userId) await revokeUserSessions(db, id, session.userId);
     return { resetLink: resetLink(token), expiresInHours: RESET_HOURS };
   });
 
@@ -156,7 +155,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('update app.memberships set deactivated_at = now() where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return { id, active: false };
   });
 
@@ -168,7 +167,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       tx.query('delete from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id]),
     );
     if (rows.rows.length === 0) return notFound(reply);
-    await revokeUserSessions(db, id);
+    await revokeUserSessions(db, id, request.session!.userId);
     return reply.code(204).send();
   });
 
@@ -190,7 +189,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         tx.query('update app.memberships set role = $2 where user_id = $1 and tenant_id = (select app.current_tenant_id()) returning user_id', [id, role]),
       );
       if (rows.rows.length === 0) return notFound(reply);
-      await revokeUserSessions(db, id);
+      await revokeUserSessions(db, id, request.session!.userId);
       return { id, role };
     },
   );

@@ -22,7 +22,7 @@ export const meRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.post('/auth/logout', async (request, reply) => {
-    await revokeSession(db, request.session!.token);
+    await revokeSession(db, request.session!.token, request.session!.userId);
     clearSessionCookie(reply, config);
     return reply.code(204).send();
   });

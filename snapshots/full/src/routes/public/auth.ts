@@ -1,12 +1,14 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { AccountError, authenticate, checkPassword, normaliseEmail, redeemResetToken, resetTokenEmail, signUp } from '../../auth/accounts.js';
+import { AccountError, authenticate, checkPassword, emailOrUndefined, normaliseEmail, redeemResetToken, resetTokenEmail, signUp } from '../../auth/accounts.js';
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
+import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
 
 /**
  * The public auth routes (all listed in src/server/public-routes.ts). Each is rate-limited per
- * client IP and per account in the shared PostgreSQL store; none reveals whether an e-mail exists;
- * none returns a token in its body (the session token travels only in the cookie).
+ * client IP and per account in the shared PostgreSQL store, the attempt taken before any secret is
+ * checked (a RateLimited thrown here becomes 429 in src/server/app.ts); none reveals whether an e-mail
+ * exists; none returns a token in its body (the session token travels only in the cookie).
  */
 const credentialsSchema = {
   type: 'object',
@@ -25,6 +27,13 @@ function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
 
 export const authRoutes: FastifyPluginAsync = async (app) => {
   const { config, db, limits } = app.xms;
+
+  // What the sign-up and reset forms ask for: the browser's hints follow the server's configuration.
+  app.get('/api/auth/password-policy', async () => ({
+    minLength: config.passwordMinLength,
+    maxLength: PASSWORD_MAX_LENGTH,
+    minScore: config.passwordMinScore,
+  }));
 
   app.post(
     '/api/auth/signup',
@@ -47,8 +56,7 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
       const body = request.body as { email: string; password: string; tenantName: string; displayName?: string };
       try {
         const email = normaliseEmail(body.email);
-        await limits.signup.check(request.ip, email);
-        await limits.signup.hit(request.ip, email); // every sign-up attempt counts
+        await limits.signup.consume(request.ip, email); // every sign-up attempt counts
         const password = checkPassword(config, body.password, email);
         await signUp(db, config, { email, password, tenantName: body.tenantName.trim(), displayName: (body.displayName ?? '').trim() });
       } catch (error) {
@@ -61,19 +69,19 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
 
   app.post('/api/auth/login', { schema: { body: credentialsSchema } }, async (request, reply) => {
     const body = request.body as { email: string; password: string };
-    const email = typeof body.email === 'string' ? body.email.trim().toLowerCase() : '';
-    await limits.login.check(request.ip, email);
+    // the sign-up normalisation; what cannot be an address is answered as an unknown account
+    const email = emailOrUndefined(body.email);
+    await limits.login.consume(request.ip, email);
     let membership;
     try {
       membership = await authenticate(db, email, body.password);
     } catch (error) {
-      if (error instanceof AccountError) await limits.login.hit(request.ip, email);
       return sendAccountError(reply, error);
     }
-    await limits.login.clearAccount(email);
+    await limits.login.succeeded(request.ip, email);
     // Session fixation: whatever token came with the request is revoked; a new one is issued.
     const previous = readSessionToken(request, config);
-    if (previous) await revokeSession(db, previous);
+    if (previous) await revokeSession(db, previous, membership.userId);
     const token = await createSession(db, config, membership);
     setSessionCookie(reply, config, token);
     return { user: { id: membership.userId, tenantId: membership.tenantId, role: membership.role } };
@@ -93,16 +101,16 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     },
     async (request, reply) => {
       const body = request.body as { token: string; password: string };
-      await limits.reset.check(request.ip, undefined);
+      await limits.reset.consumeIp(request.ip);
       const email = isWellFormedToken(body.token) ? await resetTokenEmail(db, body.token) : undefined;
-      if (email) await limits.reset.check(request.ip, email);
+      if (email) await limits.reset.consumeAccount(email);
       try {
         if (!isWellFormedToken(body.token)) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
         await redeemResetToken(db, config, body.token, body.password);
       } catch (error) {
-        if (error instanceof AccountError) await limits.reset.hit(request.ip, email);
         return sendAccountError(reply, error);
       }
+      await limits.reset.succeeded(request.ip, email);
       return { status: 'ok', message: 'Password changed: log in with the new password.' };
     },
   );

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api } from '../api.js';
 import { href } from '../router.js';
-import { Alert, Field, onSubmit, useAction } from '../ui.js';
+import { Alert, Field, onSubmit, passwordHint, useAction, usePasswordPolicy } from '../ui.js';
 
 /**
  * `/reset-password#token=...`: the link an admin hands out (invitation or reset). The token is in
@@ -19,6 +19,7 @@ export function ResetPassword() {
   const [password, setPassword] = useState('');
   const [done, setDone] = useState('');
   const { busy, error, run } = useAction();
+  const policy = usePasswordPolicy();
 
   const submit = onSubmit(async () => {
     const result = await run(() => api.resetPassword(token, password));
@@ -40,13 +41,13 @@ export function ResetPassword() {
         <Alert kind="error">This link is incomplete. Ask an administrator for a new one.</Alert>
       ) : (
         <form onSubmit={submit} className="form" aria-label="Choose a password">
-          <Field label="New password (at least 15 characters)">
+          <Field label={`New password${passwordHint(policy)}`}>
             <input
               name="password"
               type="password"
               autoComplete="new-password"
               required
-              minLength={12}
+              minLength={policy?.minLength}
               maxLength={1024}
               value={password}
               onChange={(e) => setPassword(e.target.value)}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { api } from '../api.js';
 import { href, navigate } from '../router.js';
-import { Alert, Field, onSubmit, useAction } from '../ui.js';
+import { Alert, Field, onSubmit, passwordHint, useAction, usePasswordPolicy } from '../ui.js';
 
 /** Sign-up creates a new tenant whose first user is its admin (src/routes/public/auth.ts). */
 export function SignUp() {
@@ -11,6 +11,7 @@ export function SignUp() {
   const [displayName, setDisplayName] = useState('');
   const [done, setDone] = useState('');
   const { busy, error, run } = useAction();
+  const policy = usePasswordPolicy();
 
   const submit = onSubmit(async () => {
     const result = await run(() => api.signup({ email: email.trim(), password, tenantName: tenantName.trim(), displayName: displayName.trim() }));
@@ -45,13 +46,13 @@ export function SignUp() {
         <Field label="E-mail">
           <input name="email" type="email" autoComplete="username" required value={email} onChange={(e) => setEmail(e.target.value)} />
         </Field>
-        <Field label="Password (at least 15 characters; a long phrase is best)">
+        <Field label={`Password${passwordHint(policy)}`}>
           <input
             name="password"
             type="password"
             autoComplete="new-password"
             required
-            minLength={12}
+            minLength={policy?.minLength}
             maxLength={1024}
             value={password}
             onChange={(e) => setPassword(e.target.value)}

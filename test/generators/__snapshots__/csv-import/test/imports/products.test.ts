@@ -33,6 +33,18 @@ test('products: a file with a repeated row inserts it once; the same file again 
   assert.is(exported.body.trim().split('\r\n').length, 2);
 });
 
+test('products: a row with bytes that are not UTF-8 rejects the file, naming its line', async () => {
+  if (!can('admin', 'products', 'insert')) return;
+  const admin = await t.user({ role: 'admin' });
+  const file = Buffer.concat([Buffer.from(`${header.join(',')}\r\n${row.join(',')}\r\n`), Buffer.from([0xff]), Buffer.from(`${row.join(',')}\r\n`)]);
+  const upload = multipartFile('file', 'products-latin1.csv', file);
+  const res = await t.call(admin, 'POST', '/api/imports/products', upload.payload, upload.headers);
+  assert.is(res.statusCode, 422, res.body);
+  assert.equal(res.json().invalid.map((r: { line: number }) => r.line), [3]);
+  const exported = await t.call(admin, 'GET', '/api/exports/products');
+  assert.is(exported.body.trim().split('\r\n').length, 1);
+});
+
 test('products: no session, no import', async () => {
   const upload = multipartFile('file', 'products.csv', csv);
   assert.is((await t.call(null, 'POST', '/api/imports/products', upload.payload, upload.headers)).statusCode, 401);

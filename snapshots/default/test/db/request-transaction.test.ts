@@ -1,0 +1,166 @@
+/**
+ * The request path's one transaction (src/db/request.ts, openSessionRequest): the session check
+ * enters the session's role and identity in the same transaction the handler then uses; a request
+ * writes the session row only when the idle expiry is due to slide; the transaction commits or rolls
+ * back as a whole; the auth subsystem joins it as xms_auth and hands the role back. Everything runs as
+ * the runtime login xms_app; the owner connection only sets up and inspects.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
+
+const test = suite('request transaction');
+let t: TestDatabase;
+
+test.before(async () => {
+  t = await openTestDatabase({ shared: true });
+});
+test.after(async () => {
+  await t?.close();
+});
+
+const IDLE_MINUTES = 30;
+// every transaction a test opens is ended afterwards, so a failing test never blocks the next one
+const opened: RequestTransaction[] = [];
+test.after.each(async () => {
+  for (const tx of opened.splice(0)) await tx.end(false).catch(() => undefined);
+});
+const open = async (user: FixtureUser) => {
+  const tx = await openSessionRequest(t.db, user.token!, IDLE_MINUTES);
+  if (tx) opened.push(tx);
+  return tx;
+};
+const hash = (user: FixtureUser) => `sha256(convert_to('${user.token}', 'UTF8'))`;
+
+async function mustOpen(user: FixtureUser): Promise<RequestTransaction> {
+  const tx = await open(user);
+  assert.ok(tx, `the session of ${user.key} should open`);
+  return tx!;
+}
+
+/** A transaction can still be opened afterwards (a leaked one would block PGlite's one connection). */
+async function nothingHeld(): Promise<void> {
+  const probe = t.db.transaction(async (tx) => (await tx.query<{ one: number }>('select 1 as one')).rows[0]!.one);
+  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a transaction was left open')), 5000).unref());
+  assert.is(await Promise.race([probe, timeout]), 1);
+}
+
+test('enters the session role and identity in the transaction the handler uses', async () => {
+  const member = t.f.actor('member');
+  const tx = await mustOpen(member);
+  const row = await tx.run(async (q) =>
+    (await q.query<{ role: string; user_id: string; tenant_id: string }>(
+      'select current_user as role, app.current_user_id() as user_id, app.current_tenant_id() as tenant_id',
+    )).rows[0]!,
+  );
+  await tx.end(true);
+  assert.equal(row, { role: 'xms_member', user_id: member.id, tenant_id: member.tenant });
+  assert.is(tx.session.db_role, 'xms_member');
+});
+
+test('no live session: nothing is entered and nothing stays open', async () => {
+  const admin = t.f.actor('admin', 2);
+  assert.is(await openSessionRequest(t.db, 'not-a-live-token-0000000000000000000000000', IDLE_MINUTES), undefined);
+  await t.owner.query(`update app_private.sessions set idle_expires_at = now() - interval '1 second' where token_hash = ${hash(admin)}`);
+  assert.is(await open(admin), undefined, 'idle-expired');
+  await t.owner.query(`update app_private.sessions set idle_expires_at = now() + interval '1 hour', revoked_at = now() where token_hash = ${hash(admin)}`);
+  assert.is(await open(admin), undefined, 'revoked');
+  await t.owner.query(`update app_private.sessions set revoked_at = null where token_hash = ${hash(admin)}`);
+  assert.ok(await open(admin).then(async (tx) => (await tx?.end(true), tx)), 'live again');
+  // a session row naming a role the runtime login was not granted is refused, not an error
+  await t.owner.query(`update app_private.sessions set db_role = 'xms_owner' where token_hash = ${hash(admin)}`);
+  assert.is(await open(admin), undefined, 'foreign role');
+  await t.owner.query(`update app_private.sessions set db_role = 'xms_admin' where token_hash = ${hash(admin)}`);
+  await nothingHeld();
+});
+
+test('writes the session row only when the idle expiry is due to slide (at most once a minute)', async () => {
+  const member = t.f.actor('member', 2);
+  const state = async () =>
+    (await t.owner.query<{ last_seen_at: Date; idle_expires_at: Date; xmin: string }>(
+      `select last_seen_at, idle_expires_at, xmin::text from app_private.sessions where token_hash = ${hash(member)}`,
+    )).rows[0]!;
+  await t.owner.query(`update app_private.sessions set last_seen_at = now() where token_hash = ${hash(member)}`);
+  const before = await state();
+  for (let i = 0; i < 3; i++) await (await mustOpen(member)).end(true);
+  assert.is((await state()).xmin, before.xmin, 'no request within the minute wrote the row');
+
+  await t.owner.query(
+    `update app_private.sessions set last_seen_at = now() - interval '2 minutes', idle_expires_at = now() + interval '1 minute'
+      where token_hash = ${hash(member)}`,
+  );
+  await (await mustOpen(member)).end(true);
+  const slid = await state();
+  assert.ok(slid.idle_expires_at.getTime() > Date.now() + (IDLE_MINUTES - 1) * 60_000, 'idle expiry slid');
+  assert.ok(slid.last_seen_at.getTime() > Date.now() - 60_000, 'last seen now');
+});
+
+test('commits or rolls back everything the request did, with one audit row per committed change', async () => {
+  const admin = t.f.actor('admin');
+  const insert = (tx: RequestTransaction, title: string) =>
+    tx.run((q) => q.query(`insert into app.records (title) values ($1)`, [title]));
+  const count = async (title: string) =>
+    Number((await t.owner.query<{ n: string }>('select count(*) as n from app.records where title = $1', [title])).rows[0]!.n);
+
+  const rolledBack = await mustOpen(admin);
+  await insert(rolledBack, 'request-tx rolled back');
+  await rolledBack.end(false);
+  assert.is(await count('request-tx rolled back'), 0);
+
+  const committed = await mustOpen(admin);
+  await insert(committed, 'request-tx committed 1');
+  await insert(committed, 'request-tx committed 2');
+  await committed.end(true);
+  assert.is((await count('request-tx committed 1')) + (await count('request-tx committed 2')), 2);
+  const audit = await t.owner.query<{ actor_id: string }>(
+    `select actor_id from audit.log where table_name = 'app.records' and action = 'INSERT' and new_row ->> 'title' like 'request-tx committed _'`,
+  );
+  assert.equal(audit.rows.map((r) => r.actor_id), [admin.id, admin.id]);
+});
+
+test('a failed call rolls the whole request back and later calls say why', async () => {
+  const admin = t.f.actor('admin');
+  const tx = await mustOpen(admin);
+  await tx.run((q) => q.query(`insert into app.records (title) values ('request-tx before failure')`));
+  await tx.run((q) => q.query('select 1/0')).then(
+    () => assert.unreachable('division by zero should fail'),
+    () => undefined,
+  );
+  await tx.run((q) => q.query('select 1')).then(
+    () => assert.unreachable('a call after a failure should be refused'),
+    (error: Error) => assert.match(error.message, /earlier database call/),
+  );
+  await tx.end(true); // asked to commit, but a call failed: rolled back
+  const n = await t.owner.query<{ n: string }>(`select count(*) as n from app.records where title = 'request-tx before failure'`);
+  assert.is(Number(n.rows[0]!.n), 0);
+  await nothingHeld();
+});
+
+test('the auth subsystem joins the transaction as xms_auth and hands the role back; its failure is contained', async () => {
+  const member = t.f.actor('member');
+  const tx = await mustOpen(member);
+  const inAuth = await tx.auth(async (q) => (await q.query<{ role: string }>('select current_user as role')).rows[0]!.role);
+  assert.is(inAuth, 'xms_auth');
+  const after = await tx.run(async (q) => (await q.query<{ role: string; me: string }>('select current_user as role, app.current_user_id() as me')).rows[0]!);
+  assert.equal(after, { role: 'xms_member', me: member.id });
+  await tx.auth((q) => q.query('select 1/0')).then(
+    () => assert.unreachable('should fail'),
+    () => undefined,
+  );
+  const still = await tx.run(async (q) => (await q.query<{ role: string }>('select current_user as role')).rows[0]!.role);
+  assert.is(still, 'xms_member', 'a failed auth call leaves the request role in place and the transaction usable');
+  await tx.end(true);
+});
+
+test('a call made inside another call of the same request is refused instead of waiting forever', async () => {
+  const tx = await mustOpen(t.f.actor('member'));
+  await tx.run(() => tx.run((q) => q.query('select 1'))).then(
+    () => assert.unreachable('nested call should be refused'),
+    (error: unknown) => assert.instance(error, NestedRequestTransactionError),
+  );
+  await tx.end(false);
+  await nothingHeld();
+});
+
+test.run();
