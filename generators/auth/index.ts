@@ -25,8 +25,9 @@ export const AUTH_FILES = [
   'data/common-passwords.LICENSE.txt',
   'supabase/migrations/20240101000300_xms_auth.sql',
   'test/http/rate-limit.test.ts',
+  'test/http/accounts.test.ts',
 ];
-const AUTH_DEPENDENCIES = ['argon2', 'cookie', 'rate-limiter-flexible'];
+const AUTH_DEPENDENCIES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'rate-limiter-flexible'];
 
 function baseFile(path: string): string | undefined {
   const file = join(builtinTemplatesDir(), 'app', 'base', path);
@@ -47,7 +48,7 @@ function baseDependencies(): Record<string, string> {
 const generator: FeatureGenerator = {
   name: 'auth',
   description:
-    'Accounts (argon2id, common-password list), sessions (__Host- cookie, stored hashed) and shared rate limits: ' +
+    'Accounts (argon2id, common-password list, zxcvbn-ts strength, one e-mail normalisation), sessions (__Host- cookie, stored hashed) and shared rate limits: ' +
     'restores the base app\'s files an app lacks; identical files are left alone, different ones are a refusal.',
   questions: [],
 

@@ -36,7 +36,7 @@ export const CHECKS: CheckInfo[] = [
   { id: 'SRV007-framing-allowed', group: 'server', invariant: 'I11', what: "frame-ancestors 'none' and X-Frame-Options not disabled; nosniff and Referrer-Policy not disabled" },
   { id: 'SRV008-cookie-insecure', group: 'server', invariant: 'I9', what: 'the session cookie (src/auth/sessions.ts) is __Host-, HttpOnly, Secure, SameSite lax/strict, Path=/' },
   { id: 'SRV009-password-min-too-low', group: 'server', invariant: 'I12', what: 'the password minimum (src/config.ts) and its floor are at least 12, and the floor is enforced' },
-  { id: 'SRV010-auth-not-rate-limited', group: 'server', invariant: 'I13', what: 'log-in, sign-up and reset routes check and count their limiter; those limiters use the shared PostgreSQL store' },
+  { id: 'SRV010-auth-not-rate-limited', group: 'server', invariant: 'I13', what: 'log-in, sign-up and reset routes consume their limiter before verifying anything secret; those limiters use the shared PostgreSQL store' },
   { id: 'SRV013-deploy-headers', group: 'server', invariant: 'I11', what: 'the deploy configs (netlify.toml, vercel.json) carry the same strict headers: CSP without unsafe-inline/unsafe-eval and frame-ancestors \'none\', HSTS >= 1 year with includeSubDomains, nosniff, Referrer-Policy' },
   { id: 'SRV014-csrf-unguarded', group: 'server', invariant: 'I10', what: 'a hook on the root instance refuses cross-site state-changing requests (csrfHook), so every route is covered' },
   { id: 'SRV011-privileged-db-access', group: 'server', invariant: 'I2', what: 'no SET ROLE / RESET ROLE / SET SESSION AUTHORIZATION / set_config / raw pg Pool, Client or PGlite outside src/db/' },

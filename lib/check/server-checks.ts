@@ -307,10 +307,13 @@ class ServerChecks {
       this.add('SRV010-auth-not-rate-limited', 'src/routes/public', 'the log-in / sign-up / reset routes of the public list were not found in the public scope', 'register the auth routes in the public scope');
     }
     for (const r of credentialRoutes) {
-      const limited = /\blimits\s*\.\s*\w+\s*\.\s*check\s*\(/.test(r.handler) && /\.\s*hit\s*\(/.test(r.handler);
-      if (!limited) {
-        this.add('SRV010-auth-not-rate-limited', r.at, `${r.method} ${r.url} does not check and count its rate limiter (limits.<action>.check / .hit)`,
-          'call await limits.<action>.check(request.ip, email) before the work and limits.<action>.hit(...) on failure');
+      // consume first: an attempt counted only after the secret was verified lets a parallel burst
+      // through (every request passes the check before any of them is counted)
+      const consumed = /\blimits\s*\.\s*\w+\s*\.\s*consume(Ip)?\s*\(/.exec(r.handler);
+      const verifies = /\b(authenticate|verifyPassword|redeemResetToken|signUp|checkPassword)\s*\(/.exec(r.handler);
+      if (!consumed || (verifies && verifies.index < consumed.index)) {
+        this.add('SRV010-auth-not-rate-limited', r.at, `${r.method} ${r.url} does not consume its rate limiter before verifying (limits.<action>.consume)`,
+          'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success');
       }
     }
     this.rateLimitStore();

@@ -228,7 +228,17 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'remove-login-rate-limit',
     what: 'remove the login rate limit',
-    edits: [{ file: 'src/routes/public/auth.ts', find: /^.*limits\.login\.check\(.*\n/m, replace: '' }],
+    edits: [{ file: 'src/routes/public/auth.ts', find: /^.*limits\.login\.consume\(.*\n/m, replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'login-rate-limit-after-verify',
+    what: 'count a log-in attempt only after the password was verified (a parallel burst passes)',
+    edits: [
+      { file: 'src/routes/public/auth.ts', find: /^.*limits\.login\.consume\(.*\n/m, replace: '' },
+      { file: 'src/routes/public/auth.ts', find: '    } catch (error) {\n      return sendAccountError(reply, error);', replace: '    } catch (error) {\n      await limits.login.consume(request.ip, email);\n      return sendAccountError(reply, error);' },
+    ],
     expect: 'SRV010-auth-not-rate-limited',
     groups: ['server'],
   },
