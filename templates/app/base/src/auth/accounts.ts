@@ -116,6 +116,9 @@ export async function signUp(
     const userId = user.rows[0]!.id;
     await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'admin')`, [userId, tenantId]);
     await tx.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, input.email, hash]);
+  }).catch((error: unknown) => {
+    // a parallel sign-up for the same address won the unique e-mail: nothing created, the same answer
+    if ((error as { code?: string }).code !== '23505') throw error;
   });
 }
 
