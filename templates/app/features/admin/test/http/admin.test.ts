@@ -89,6 +89,8 @@ test('creating a user whose address has an account (any tenant, any spelling) an
     ['an admin of another tenant', adminB.email, adminB.email],
     ['a member of another tenant', memberB.email, memberB.email],
     ['that member, upper case and full-width', fullWidth, memberB.email],
+    ['that member, with ℯ (U+212F) for e', memberB.email.replace('example', 'ℯxample'), memberB.email],
+    ['a decomposed (NFD) accent', `zoé-${pending}`.normalize('NFD'), `zoé-${pending}`.normalize('NFC')],
     ['a member of this tenant', adminA.email, adminA.email],
     ['a pending invitation', pending, pending],
   ];
