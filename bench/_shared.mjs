@@ -196,7 +196,9 @@ export function stopChild(child) {
  */
 export async function startServer(name, cwd, cmd, args, env, port, { path = '/health', timeoutMs = 60_000 } = {}) {
   const started = now();
-  const child = spawn(cmd, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // env values set to undefined remove the variable
+  const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
+  const child = spawn(cmd, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
