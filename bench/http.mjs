@@ -17,9 +17,11 @@
 // with one and two app instances connected through PgBouncer in transaction pooling mode (started
 // on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
 // app connected directly; the two instances share the load (half the connections each).
-// Rows of `npm run bench`: health, api-me, api-me-pgbouncer-1, api-me-pgbouncer-2.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Rows of `npm run bench`: health, api-me, api-me-pgbouncer-1, api-me-pgbouncer-2. After the
+// measurements, one more app instance runs GET /api/me under node --cpu-prof for --seconds: the
+// functions with the most self time go with the api-me row (why it costs what it costs).
+import { pgbouncerBinary } from './pgbouncer.mjs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -33,10 +35,23 @@ const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
 
-/** The pgbouncer binary, or null. */
-export function pgbouncerBinary() {
-  const r = spawnSync('sh', ['-c', 'command -v pgbouncer'], { encoding: 'utf8' });
-  return r.status === 0 && r.stdout.trim() ? r.stdout.trim() : null;
+/** The functions with the most self time in a .cpuprofile: [{ fn, percent }]. */
+function topOfProfile(file, count = 12) {
+  const { nodes, samples } = JSON.parse(readFileSync(file, 'utf8'));
+  const hits = new Map();
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const counts = new Map();
+  for (const id of samples) counts.set(id, (counts.get(id) ?? 0) + 1);
+  for (const [id, n] of counts) {
+    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '')}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
+    hits.set(key, (hits.get(key) ?? 0) + n);
+  }
+  return [...hits.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, n]) => ({ fn, percent: (100 * n) / samples.length }));
 }
 
 /**
@@ -252,6 +267,22 @@ run(async () => {
     results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v)])) };
   }
 
+  // a CPU profile of the app under GET /api/me (a separate instance: profiling slows it down); the
+  // preload makes SIGTERM a normal exit, so that node writes the profile
+  const profDir = mkdtempSync(join(tmpdir(), 'xms-bench-prof-'));
+  onCleanup(() => rmSync(profDir, { recursive: true, force: true }));
+  writeFileSync(join(profDir, 'exit-on-term.cjs'), "process.on('SIGTERM', () => process.exit(0));\n");
+  const profPort = await freePort();
+  const profiled = await startServer(
+    'the app (profiled)', app, process.execPath,
+    ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), '--import', 'tsx', 'src/server/index.ts'],
+    { ...appEnv, PORT: String(profPort) }, profPort,
+  );
+  await load([profPort], '/api/me', seconds, cookies);
+  await profiled.stop();
+  const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+  const top = profile ? topOfProfile(join(profDir, profile)) : [];
+
   console.log(`\nHTTP on 127.0.0.1 (${usePglite ? 'PGlite' : 'PostgreSQL'}), autocannon ${connections} connections, ${rounds} x ${seconds} s; median req/s`);
   for (const r of Object.values(results)) {
     const { name, ...sides } = r;
@@ -260,7 +291,7 @@ run(async () => {
   }
   const out = {
     health: { unit: 'req/s', value: results.health.app, baseline: results.health.bare, connections, seconds, rounds },
-    'api-me': { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, connections, seconds, rounds },
+    'api-me': { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, connections, seconds, rounds, profile: top },
   };
   const pb = results['api-me-pgbouncer'];
   for (const n of [1, 2]) {
