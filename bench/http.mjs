@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  connect, emit, flag, freePort, freshDatabase, installedApp, median, onCleanup, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
+  connect, emit, flag, freePort, freshDatabase, installedApp, median, now, onCleanup, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
 } from './_shared.mjs';
 
 const seconds = flag('seconds', quick ? 2 : 5);
@@ -35,23 +35,31 @@ const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
 
-/** The functions with the most self time in a .cpuprofile: [{ fn, percent }]. */
-function topOfProfile(file, count = 12) {
-  const { nodes, samples } = JSON.parse(readFileSync(file, 'utf8'));
-  const hits = new Map();
+/**
+ * The functions with the most self time in a .cpuprofile, over its samples taken [from, to] µs
+ * before the profile's end (the load, not the start-up) and leaving out idle time: [{ fn, percent }].
+ */
+function topOfProfile(file, windowUs, count = 12) {
+  const { nodes, samples, timeDeltas, startTime, endTime } = JSON.parse(readFileSync(file, 'utf8'));
   const byId = new Map(nodes.map((n) => [n.id, n]));
-  const counts = new Map();
-  for (const id of samples) counts.set(id, (counts.get(id) ?? 0) + 1);
-  for (const [id, n] of counts) {
-    const { functionName, url, lineNumber } = byId.get(id).callFrame;
+  const hits = new Map();
+  let t = startTime;
+  let total = 0;
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i]; // sample i was taken at startTime + timeDeltas[0..i]
+    const age = endTime - t;
+    if (age < windowUs.from || age > windowUs.to) continue;
+    const { functionName, url, lineNumber } = byId.get(samples[i]).callFrame;
+    if (functionName === '(idle)') continue;
     const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '')}:${lineNumber + 1}` : '';
     const key = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
-    hits.set(key, (hits.get(key) ?? 0) + n);
+    hits.set(key, (hits.get(key) ?? 0) + 1);
+    total++;
   }
   return [...hits.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, count)
-    .map(([fn, n]) => ({ fn, percent: (100 * n) / samples.length }));
+    .map(([fn, n]) => ({ fn, percent: (100 * n) / total }));
 }
 
 /**
@@ -278,10 +286,15 @@ run(async () => {
     ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), '--import', 'tsx', 'src/server/index.ts'],
     { ...appEnv, PORT: String(profPort) }, profPort,
   );
+  const loadStarted = now();
   await load([profPort], '/api/me', seconds, cookies);
+  const loadEnded = now();
   await profiled.stop();
-  const profile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
-  const top = profile ? topOfProfile(join(profDir, profile)) : [];
+  const stopMs = now() - loadEnded;
+  // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread (tsx's loader
+  // hooks run in another)
+  const profile = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  const top = profile ? topOfProfile(join(profDir, profile), { from: stopMs * 1000, to: (stopMs + loadEnded - loadStarted) * 1000 }) : [];
 
   console.log(`\nHTTP on 127.0.0.1 (${usePglite ? 'PGlite' : 'PostgreSQL'}), autocannon ${connections} connections, ${rounds} x ${seconds} s; median req/s`);
   for (const r of Object.values(results)) {

@@ -171,7 +171,7 @@ run(async () => {
     ['node', process.version],
     ['npm', spawnSync('npm', ['--version'], { encoding: 'utf8' }).stdout.trim()],
     ['PostgreSQL', postgres],
-    ['PgBouncer', pgbouncer ? spawnSync(pgbouncer, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0] : 'not installed'],
+    ['PgBouncer', pgbouncer ? spawnSync(pgbouncer, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].replace(/^PgBouncer /, '') : 'not installed'],
     ['create-xms-app', `${self}${git.status === 0 ? ` (${git.stdout.trim()})` : ''}`],
     ...['fastify', 'pg', '@electric-sql/pglite', 'tsx', 'argon2', 'csv-parse', 'typescript'].map((p) => [p, version(app, p)]),
     ...['autocannon', 'create-vite', 'create-t3-app'].map((p) => [p, version(tools, p)]),
@@ -217,7 +217,7 @@ run(async () => {
     '',
   ];
   const sizesLine = Object.entries(measured)
-    .map(([id, m]) => `${id}: ${Object.entries(m).filter(([k, v]) => typeof v === 'number' && !['value', 'baseline', 'peakRssMiB'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    .map(([id, m]) => `${id}: ${Object.entries(m).filter(([k, v]) => Number.isInteger(v) && !['value', 'baseline', 'peakRssMiB'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     .filter((l) => !l.endsWith(': '));
   lines.push('Sizes and runs: ' + sizesLine.join('; ') + '.', '');
   const missed = rows.filter((r) => r.verdict === 'missed');
