@@ -17,7 +17,7 @@
 //   has not, for big scans).
 // `--explain` prints the plans of the reads on both sides. Rows of `npm run bench` (bench/index.mjs):
 //   rls-point     point lookup of one row by id, whole transaction (batches of --batch per sample)
-//   rls-page      the tenant's 50 newest rows, whole transaction; with the plan's node types of both
+//   rls-page      the tenant's 50 newest rows, whole transaction (--page-batch per sample); with the plan's node types of both
 //                 sides (the goal wants an index scan and no Sort node)
 //   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers
 //   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
@@ -32,6 +32,7 @@ const runs = flag('runs', quick ? 5 : 21);
 const bigRuns = flag('big-runs', quick ? 3 : 7);
 const bigRows = flag('big-rows', quick ? 1_000 : 10_000);
 const batch = flag('batch', quick ? 10 : 50);
+const pageBatch = flag('page-batch', quick ? 2 : 10);
 const singles = flag('singles', quick ? 50 : 1_000);
 
 /** The node types of an EXPLAIN (FORMAT JSON) plan, depth first. */
@@ -151,12 +152,12 @@ run(async () => {
     },
     {
       id: 'rls-page',
-      name: `tenant page, newest 50 (x${batch})`,
+      name: `tenant page, newest 50 (x${pageBatch})`,
       a: async () => {
-        for (let k = 0; k < batch; k++) await secured(pageSql);
+        for (let k = 0; k < pageBatch; k++) await secured(pageSql);
       },
       b: async () => {
-        for (let k = 0; k < batch; k++) await plain(pagePlainSql, [t1]);
+        for (let k = 0; k < pageBatch; k++) await plain(pagePlainSql, [t1]);
       },
     },
     {
@@ -279,7 +280,7 @@ run(async () => {
   const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
   emit({
     'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, rows, batch, runs, plans: pointPlans },
-    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, rows, batch, runs, plans: pagePlans },
+    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, rows, batch: pageBatch, runs, plans: pagePlans },
     // throughput rows: value and baseline are rows/s
     'audit-bulk': { unit: 'rows/s', value: bigRows / (median(ta) / 1000), baseline: bigRows / (median(tb) / 1000), rowsPerStatement: bigRows, runs: bigRuns },
     'audit-single': { unit: 'rows/s', value: singles / (median(sa) / 1000), baseline: singles / (median(sb) / 1000), statements: singles, runs },
