@@ -199,9 +199,14 @@ export async function startServer(name, cwd, cmd, args, env, port, { path = '/he
   // env values set to undefined remove the variable
   const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
   const child = spawn(cmd, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // the last 64 KiB of its output, for an error message (a server under load logs every request)
   let output = '';
-  child.stdout.on('data', (d) => (output += d));
-  child.stderr.on('data', (d) => (output += d));
+  const keep = (d) => {
+    output += d;
+    if (output.length > 128 * 1024) output = output.slice(-64 * 1024);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
