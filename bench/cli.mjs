@@ -68,7 +68,7 @@ run(async () => {
   const checkApp = freshApp();
   const checkMs = [];
   const checkRss = [];
-  for (let i = -1; i < Math.max(1, Math.floor(runs / 2)); i++) {
+  for (let i = quick ? 0 : -1; i < Math.max(1, Math.floor(runs / 2)); i++) { // a warm-up run unless --quick
     const rssFile = join(work, `rss-${i + 1}.txt`);
     writeFileSync(rssFile, '');
     const ms = time(join(checkApp, 'node_modules/.bin/xms'), ['check'], checkApp, { NODE_OPTIONS: `--require ${preload}`, XMS_BENCH_RSS_FILE: rssFile });
