@@ -1,7 +1,9 @@
 // Helpers shared by the benchmarks (not a benchmark itself): a throw-away PostgreSQL database,
 // scaffolding an app from this checkout, medians, clean-up on exit and on Ctrl-C.
 import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -13,6 +15,18 @@ export const quick = process.argv.includes('--quick');
 export function flag(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+/** A string option (`--name value`), or fallback. */
+export function option(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? process.argv[i + 1] : fallback;
+}
+
+// --- results: each benchmark prints its measurements as one JSON line with this prefix, which
+// bench/index.mjs (npm run bench) parses; { <row id>: { ...measurements } }
+export const RESULT_PREFIX = '@@bench-result ';
+export function emit(results) {
+  console.log(`${RESULT_PREFIX}${JSON.stringify(results)}`);
 }
 
 export const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
@@ -78,10 +92,10 @@ export { sh };
 export const pg = createRequire(join(root, 'package.json'))('pg');
 
 /**
- * A superuser URL of a fresh database: in DATABASE_URL's server if set, else in a throw-away
- * cluster (scripts/pg-cluster.sh) on 127.0.0.1. Both are removed at clean-up.
+ * The superuser URL of a PostgreSQL server on 127.0.0.1: DATABASE_URL's, else a throw-away cluster
+ * (scripts/pg-cluster.sh) stopped and removed at clean-up.
  */
-export async function freshDatabase() {
+export function postgresServer() {
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     const parent = mkdtempSync(join(tmpdir(), 'xms-bench-pg-'));
@@ -95,7 +109,17 @@ export async function freshDatabase() {
   }
   const host = new URL(serverUrl).hostname;
   if (host !== '127.0.0.1' && host !== 'localhost') throw new Error(`benchmarks run only against 127.0.0.1 (DATABASE_URL names ${host})`);
-  const name = `xms_bench_${process.pid}`;
+  return serverUrl;
+}
+
+/**
+ * A superuser URL of a fresh database: in DATABASE_URL's server if set, else in a throw-away
+ * cluster (scripts/pg-cluster.sh) on 127.0.0.1. Both are removed at clean-up.
+ */
+let databases = 0;
+export async function freshDatabase() {
+  const serverUrl = postgresServer();
+  const name = `xms_bench_${process.pid}_${databases++}`;
   const admin = await connect(serverUrl);
   await admin.query(`create database ${name}`);
   await admin.end();
@@ -118,6 +142,107 @@ export function scaffold(args, options = {}) {
     timeout: options.timeout ?? 600_000,
   });
   return dir;
+}
+
+/**
+ * An installed app with the given features: --app <dir> (an installed app made by bench/index.mjs,
+ * reused by every benchmark of the run), else a new one scaffolded and installed from this checkout.
+ */
+export function installedApp(features) {
+  const given = option('app');
+  if (given) return given;
+  console.log(`scaffolding and installing an app (features: ${features || 'none'}) ...`);
+  return scaffold([...(features ? ['--features', features] : ['--preset', 'minimal']), '--yes', '--no-git', '--install']);
+}
+
+/**
+ * require() of a benchmark tool (autocannon, create-vite, ...): from --tools <dir> (bench/index.mjs
+ * installs them once per run), else installed now into a temp folder.
+ */
+export function toolsDir(specs) {
+  const given = option('tools');
+  if (given) return given;
+  const dir = tempDir('xms-bench-tools-');
+  sh('npm', ['init', '-y'], { cwd: dir });
+  sh('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', ...specs], { cwd: dir, timeout: 600_000 });
+  return dir;
+}
+export const requireFrom = (dir, name) => createRequire(join(dir, 'package.json'))(name);
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Stops a child process (SIGTERM, SIGKILL after 5 s); resolves when it has exited. */
+export function stopChild(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+/**
+ * Starts `cmd args` in cwd with env (in its own process group, stopped at clean-up) and waits until
+ * GET http://127.0.0.1:<port><path> answers 200. Returns { child, ms } (ms: start to first 200).
+ */
+export async function startServer(name, cwd, cmd, args, env, port, { path = '/health', timeoutMs = 60_000 } = {}) {
+  const started = now();
+  // env values set to undefined remove the variable
+  const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
+  const child = spawn(cmd, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  // the last 64 KiB of its output, for an error message (a server under load logs every request)
+  let output = '';
+  const keep = (d) => {
+    output += d;
+    if (output.length > 128 * 1024) output = output.slice(-64 * 1024);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      process.kill(-child.pid, 'SIGTERM'); // the group: npm run dev starts tsx, which starts node
+    } catch {
+      return;
+    }
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {}
+    }, 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  onCleanup(stop);
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${output}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      if (res.status === 200) return { child, ms: now() - started, stop, output: () => output };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`${name} did not answer on 127.0.0.1:${port} within ${timeoutMs / 1000} s:\n${output}`);
+}
+
+/** Peak resident set size (VmHWM) of a running process, in MiB. */
+export function peakRssMiB(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error(`no VmHWM for process ${pid}`);
+  return Number(m[1]) / 1024;
 }
 
 /** The app's migrations in version order (the file names start with the version). */

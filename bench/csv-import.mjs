@@ -1,129 +1,155 @@
-// The generated app's CSV import as a ratio to PostgreSQL's own COPY of the same file, in one run:
-//   npm run bench:csv-import [-- --quick] [-- --rows 100000 --runs 3]
+// The generated app's CSV import as a ratio to PostgreSQL's own COPY, in one run:
+//   npm run bench:csv-import [-- --quick] [-- --rows 1000000 --runs 3]
 // On a real PostgreSQL (DATABASE_URL's server, else a throw-away cluster from scripts/pg-cluster.sh on
-// 127.0.0.1), an app scaffolded with --features csv-import (installed from this checkout, migrations
-// applied as the superuser):
-//   import  importCsv(tx, IMPORT_TABLES.records, file) inside withRequestTransaction as a member, the
-//           way the app's route and tests call it: stream + parse + validate, staging in batches,
-//           de-duplication by content hash, the RLS-checked INSERT ... SELECT into app.records (its
-//           indexes, the unique content-hash index, the statement-level audit trigger), the ledger row
-//   COPY    psql's \copy of the same file into an unindexed plain table (title text, body text),
-//           as the superuser; its time is psql's own \timing of the command (no process start)
-// Each run writes a new file of --rows rows (quotes, commas, one embedded newline per 100 rows) and
-// empties both tables first; the rows/s are medians of --runs, the order alternates.
+// 127.0.0.1), an app with the csv-import feature (installed from this checkout, or --app <dir>),
+// migrated with `npm run db:migrate`:
+//   import  POST /api/imports/records with the file, as a logged-in user of the app's server
+//           (production mode, from source with tsx, connected as xms_app): stream + parse +
+//           validate, staging, de-duplication by content hash, the RLS-checked insert into
+//           app.records (its indexes, the unique content-hash index, the audit trigger), the
+//           ledger row; timed from sending the request to its 200 answer. The server is started
+//           fresh for each import, and its peak RSS (VmHWM) read after the import.
+//   COPY    psql's \copy of the de-duplicated file into bench.records_copy: a copy of app.records
+//           with the same columns, defaults, indexes (the unique content-hash index) and the
+//           content-hash trigger, but no RLS and no audit, as the superuser; psql's own \timing.
+// Each run writes a new file of --rows rows of which 5% repeat an earlier row (and the file
+// without them), empties the tables; medians of --runs, the order alternates.
+// Row of `npm run bench`: csv-import (value and baseline in rows/s of the file's unique rows).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, writeFileSync } from 'node:fs';
+import { createWriteStream, openAsBlob } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { applyMigrations, flag, freshDatabase, median, connect, pgBin, quick, run, scaffold, tempDir } from './_shared.mjs';
+import {
+  connect, emit, flag, freePort, freshDatabase, installedApp, median, now, peakRssMiB, pgBin, quick, run, sh, startServer, tempDir,
+} from './_shared.mjs';
 
-const rows = flag('rows', quick ? 2_000 : 100_000);
+const rows = flag('rows', quick ? 2_000 : 1_000_000);
 const runs = flag('runs', quick ? 1 : 3);
+const ORIGIN = 'https://bench.example.com';
 
-// Runs in the app's folder with tsx: its own modules, timed around the request transaction only.
-const IMPORTER = `// bench/csv-import.mjs: one import as the app runs it
-import { createReadStream } from 'node:fs';
-import { openDatabase } from './src/db/client.js';
-import { withRequestTransaction } from './src/db/request.js';
-import { importCsv } from './src/imports/csv-import.js';
-import { IMPORT_TABLES } from './src/imports/tables/index.js';
-
-const [file, token] = process.argv.slice(2);
-const db = await openDatabase({ url: process.env.DATABASE_URL });
-try {
-  const started = process.hrtime.bigint();
-  const report = await withRequestTransaction(db, { sessionToken: token!, dbRole: 'member' }, (tx) =>
-    importCsv(tx, IMPORT_TABLES.records!, createReadStream(file!), { filename: 'bench.csv' }),
-  );
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
-  console.log(JSON.stringify({ ms, rows: report.rows, inserted: report.inserted }));
-} finally {
-  await db.close();
-}
-`;
-
-async function writeCsv(file, tag) {
-  const out = createWriteStream(file);
-  out.write('title,body\r\n');
-  for (let i = 0; i < rows; i++) {
+/** Writes the file (every 20th row repeats the row 10 before it) and its de-duplicated twin. */
+async function writeCsv(file, dedupFile, tag) {
+  const all = createWriteStream(file);
+  const unique = createWriteStream(dedupFile);
+  let uniqueRows = 0;
+  const line = (i) => {
     const body = i % 100 === 0 ? `"line one of ${i}\r\nline two, with ""quotes"""` : `"body of row ${i}, with a comma"`;
-    if (!out.write(`Record ${tag} ${i},${body}\r\n`)) await once(out, 'drain');
+    return `Record ${tag} ${i},${body}\r\n`;
+  };
+  for (const out of [all, unique]) out.write('title,body\r\n');
+  for (let i = 0; i < rows; i++) {
+    const duplicate = i % 20 === 19;
+    const text = line(duplicate ? i - 10 : i);
+    if (!duplicate) {
+      uniqueRows++;
+      if (!unique.write(text)) await once(unique, 'drain');
+    }
+    if (!all.write(text)) await once(all, 'drain');
   }
-  out.end();
-  await once(out, 'finish');
+  for (const out of [all, unique]) {
+    out.end();
+    await once(out, 'finish');
+  }
+  return uniqueRows;
 }
 
 run(async () => {
-  console.log('scaffolding and installing the csv-import feature ...');
-  const app = scaffold(['--features', 'csv-import', '--yes', '--no-git', '--install']);
-  writeFileSync(join(app, 'bench-import.ts'), IMPORTER);
+  const app = installedApp('csv-import');
   const { url } = await freshDatabase();
   const work = tempDir('xms-bench-csv-');
+  sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url } });
 
   const owner = await connect(url);
-  await applyMigrations(owner, app);
-  const [tenant, user] = ['11111111-1111-4111-8111-111111111111', 'aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaa1'];
-  const token = randomBytes(32).toString('base64url');
-  await owner.query(`insert into app.tenants (id, name) values ($1, 'one')`, [tenant]);
-  await owner.query(`insert into app.users (id, display_name) values ($1, 'member')`, [user]);
-  await owner.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'member')`, [user, tenant]);
-  await owner.query(
-    `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
-     values (sha256(convert_to($1, 'UTF8')), $2, $3, 'xms_member', now() + interval '1 day', now() + interval '1 day')`,
-    [token, user, tenant],
-  );
-  await owner.query(`create schema bench`);
-  await owner.query(`create table bench.copy_plain (title text, body text)`);
   await owner.query(`alter role xms_app login password 'bench'`);
   const appUrl = new URL(url);
   appUrl.username = 'xms_app';
   appUrl.password = 'bench';
-
-  const importOnce = (file) => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', 'bench-import.ts', file, token], {
-      cwd: app,
-      encoding: 'utf8',
-      env: { ...process.env, DATABASE_URL: appUrl.toString() },
-      timeout: 600_000,
-    });
-    if (r.status !== 0) throw new Error(`the import failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-    const result = JSON.parse(r.stdout.trim().split('\n').pop());
-    if (result.inserted !== rows) throw new Error(`the import inserted ${result.inserted} of ${rows} rows`);
-    return result.ms;
+  const env = {
+    NODE_ENV: 'production', HOST: '127.0.0.1', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN,
+    IMPORT_MAX_BYTES: String(1024 * 1024 * 1024), API_LIMIT_PER_MINUTE: '1000000', AUTH_LIMIT_PER_IP: '100000',
   };
-  const copyOnce = async (file) => {
-    const r = spawnSync(pgBin('psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', `\\copy bench.copy_plain (title, body) from '${file}' with (format csv, header true)`], {
+  const startApp = async () => {
+    const port = await freePort();
+    const server = await startServer('the app', app, process.execPath, ['--import', 'tsx', 'src/server/index.ts'], { ...env, PORT: String(port) }, port);
+    return { ...server, port };
+  };
+
+  // a user (the admin of their new tenant), logged in once: the session outlives the servers
+  let server = await startApp();
+  const email = `bench-${randomBytes(4).toString('hex')}@example.com`;
+  const password = randomBytes(18).toString('base64url');
+  const post = (path, body) =>
+    fetch(`http://127.0.0.1:${server.port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify(body) });
+  const signup = await post('/api/auth/signup', { email, password, tenantName: 'Bench' });
+  if (signup.status !== 202) throw new Error(`sign-up answered ${signup.status}: ${await signup.text()}`);
+  const login = await post('/api/auth/login', { email, password });
+  if (login.status !== 200) throw new Error(`log-in answered ${login.status}: ${await login.text()}`);
+  const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');
+  await server.stop();
+  const { tenant_id: tenant, user_id: user } = (await owner.query(`select tenant_id, user_id from app.memberships limit 1`)).rows[0];
+
+  await owner.query(`create schema bench`);
+  await owner.query(`create table bench.records_copy (like app.records including all)`);
+  await owner.query(`alter table bench.records_copy alter column tenant_id set default '${tenant}', alter column owner_id set default '${user}'`);
+  await owner.query(`create trigger records_copy_content_hash before insert or update on bench.records_copy for each row execute function app.records_content_hash()`);
+
+  const importOnce = async (file, unique, duplicates) => {
+    server = await startApp();
+    const form = new FormData();
+    form.append('file', await openAsBlob(file, { type: 'text/csv' }), 'records.csv');
+    const started = now();
+    const res = await fetch(`http://127.0.0.1:${server.port}/api/imports/records`, { method: 'POST', headers: { cookie, origin: ORIGIN }, body: form });
+    const text = await res.text();
+    const ms = now() - started;
+    if (res.status !== 200) throw new Error(`the import answered ${res.status}: ${text.slice(0, 500)}`);
+    const report = JSON.parse(text);
+    if (report.inserted !== unique) throw new Error(`the import inserted ${report.inserted} of ${unique} unique rows: ${text.slice(0, 500)}`);
+    if (report.duplicates?.inFile !== undefined && report.duplicates.inFile !== duplicates) {
+      throw new Error(`the import found ${report.duplicates.inFile} duplicates in the file, not ${duplicates}`);
+    }
+    const rss = peakRssMiB(server.child.pid);
+    await server.stop();
+    return { ms, rss };
+  };
+  const copyOnce = async (file, unique) => {
+    const r = spawnSync(pgBin('psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', `\\copy bench.records_copy (title, body) from '${file}' with (format csv, header true)`], {
       encoding: 'utf8',
-      timeout: 600_000,
+      timeout: 1_800_000,
     });
     if (r.status !== 0) throw new Error(`psql \\copy failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     const ms = Number(/Time: ([\d.]+) ms/.exec(r.stdout)?.[1]);
     if (!Number.isFinite(ms)) throw new Error(`no \\timing in psql's output: ${r.stdout}`);
-    const n = Number((await owner.query(`select count(*) from bench.copy_plain`)).rows[0].count);
-    if (n !== rows) throw new Error(`COPY loaded ${n} of ${rows} rows`);
+    const n = Number((await owner.query(`select count(*) from bench.records_copy`)).rows[0].count);
+    if (n !== unique) throw new Error(`COPY loaded ${n} of ${unique} rows`);
     return ms;
   };
 
   const importMs = [];
   const copyMs = [];
+  const rss = [];
+  let unique = 0;
   for (let i = 0; i < runs; i++) {
     const file = join(work, `records-${i}.csv`);
-    await writeCsv(file, `${i}-${randomBytes(3).toString('hex')}`);
-    await owner.query(`truncate app.records, app.imports, audit.log, bench.copy_plain`);
+    const dedup = join(work, `records-${i}-unique.csv`);
+    unique = await writeCsv(file, dedup, `${i}-${randomBytes(3).toString('hex')}`);
+    await owner.query(`truncate app.records, app.imports, audit.log, bench.records_copy`);
     await owner.query(`checkpoint`);
-    const order = i % 2 ? ['import', 'copy'] : ['copy', 'import'];
-    for (const side of order) {
-      if (side === 'import') importMs.push(importOnce(file));
-      else copyMs.push(await copyOnce(file));
+    for (const side of i % 2 ? ['import', 'copy'] : ['copy', 'import']) {
+      if (side === 'import') {
+        const r = await importOnce(file, unique, rows - unique);
+        importMs.push(r.ms);
+        rss.push(r.rss);
+      } else copyMs.push(await copyOnce(dedup, unique));
     }
   }
   await owner.end();
 
-  const importRate = rows / (median(importMs) / 1000);
-  const copyRate = rows / (median(copyMs) / 1000);
-  console.log(`\nCSV of ${rows} rows on PostgreSQL, median of ${runs} run(s)`);
-  console.log(`  the app's import (RLS, validation, de-duplication, audit)  ${median(importMs).toFixed(0).padStart(7)} ms  ${importRate.toFixed(0).padStart(8)} rows/s`);
-  console.log(`  COPY into an unindexed plain table                         ${median(copyMs).toFixed(0).padStart(7)} ms  ${copyRate.toFixed(0).padStart(8)} rows/s`);
-  console.log(`  ratio import / COPY (rows/s)                               ${(importRate / copyRate).toFixed(3)}x (COPY is ${(copyRate / importRate).toFixed(1)}x faster)`);
+  const importRate = unique / (median(importMs) / 1000);
+  const copyRate = unique / (median(copyMs) / 1000);
+  console.log(`\nCSV of ${rows} rows (${rows - unique} duplicates) on PostgreSQL, median of ${runs} run(s)`);
+  console.log(`  the app's import over HTTP (RLS, validation, de-duplication, audit)  ${median(importMs).toFixed(0).padStart(7)} ms  ${importRate.toFixed(0).padStart(8)} rows/s, server peak RSS ${Math.max(...rss).toFixed(0)} MiB`);
+  console.log(`  COPY of the de-duplicated file (unique index, no RLS, no audit)     ${median(copyMs).toFixed(0).padStart(7)} ms  ${copyRate.toFixed(0).padStart(8)} rows/s`);
+  console.log(`  ratio import / COPY (rows/s)                                         ${(importRate / copyRate).toFixed(3)}x`);
+  emit({ 'csv-import': { unit: 'rows/s', value: importRate, baseline: copyRate, rows, unique, runs, peakRssMiB: Math.max(...rss) } });
 });

@@ -12,14 +12,22 @@
 //                 2 sessions per connection, and all connections on 1 session (its row update
 //                 serializes them)
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
-// alternating bare/app, plus a 1 s warm-up of each; req/s are the medians of the rounds.
-import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
+// alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds.
+// PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
+// with one and two app instances connected through PgBouncer in transaction pooling mode (started
+// on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
+// app connected directly; the two instances share the load (half the connections each).
+// Rows of `npm run bench`: health, api-me, api-me-pgbouncer-1, api-me-pgbouncer-2. After the
+// measurements, one more app instance runs GET /api/me under node --cpu-prof for --seconds: the
+// functions with the most self time go with the api-me row (why it costs what it costs).
+import { pgbouncerBinary } from './pgbouncer.mjs';
+import { chmodSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { flag, freshDatabase, median, connect, quick, ratio, run, scaffold, sh, onCleanup } from './_shared.mjs';
+import {
+  connect, emit, flag, freePort, freshDatabase, installedApp, median, now, onCleanup, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
+} from './_shared.mjs';
 
 const seconds = flag('seconds', quick ? 2 : 5);
 const rounds = flag('rounds', quick ? 1 : 3);
@@ -27,44 +35,106 @@ const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
+/**
+ * The functions with the most self time in a .cpuprofile, over its samples taken [from, to] µs
+ * before the profile's end (the load, not the start-up) and leaving out idle time: [{ fn, percent }].
+ */
+function topOfProfile(file, windowUs, count = 12) {
+  const { nodes, samples, timeDeltas, startTime, endTime } = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const hits = new Map();
+  let t = startTime;
+  let total = 0;
+  for (let i = 0; i < samples.length; i++) {
+    t += timeDeltas[i]; // sample i was taken at startTime + timeDeltas[0..i]
+    const age = endTime - t;
+    if (age < windowUs.from || age > windowUs.to) continue;
+    const { functionName, url, lineNumber } = byId.get(samples[i]).callFrame;
+    if (functionName === '(idle)') continue;
+    const where = url ? `${url.replace(/^file:\/\//, '').replace(/^.*\/node_modules\//, '')}:${lineNumber + 1}` : '';
+    const key = `${functionName || '(anonymous)'}${where ? ` ${where}` : ''}`;
+    hits.set(key, (hits.get(key) ?? 0) + 1);
+    total++;
+  }
+  return [...hits.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([fn, n]) => ({ fn, percent: (100 * n) / total }));
 }
 
-/** Starts `node file` in cwd with env and waits until GET /health answers 200. */
-async function startServer(name, cwd, args, env, port) {
-  const child = spawn(process.execPath, args, { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * PgBouncer on 127.0.0.1 in transaction pooling mode in front of the server of `url`; returns the
+ * URL of the same database (and user) through it. Stopped and its folder removed at clean-up.
+ */
+async function startPgbouncer(binary, url, users) {
+  const target = new URL(url);
+  const parent = mkdtempSync(join(tmpdir(), 'xms-bench-pgbouncer-'));
+  onCleanup(() => rmSync(parent, { recursive: true, force: true }));
+  chmodSync(parent, 0o755);
+  const port = await freePort();
+  const asRoot = process.getuid?.() === 0;
+  const files = {
+    'users.txt': users.map(([user, password]) => `"${user}" "${password}"`).join('\n') + '\n',
+    'pgbouncer.ini': [
+      '[databases]',
+      `* = host=127.0.0.1 port=${target.port || 5432}`,
+      '[pgbouncer]',
+      'listen_addr = 127.0.0.1',
+      `listen_port = ${port}`,
+      'unix_socket_dir =',
+      'auth_type = trust',
+      `auth_file = ${join(parent, 'users.txt')}`,
+      'pool_mode = transaction',
+      'max_client_conn = 500',
+      `default_pool_size = ${connections * 2}`,
+      'ignore_startup_parameters = extra_float_digits,options',
+      `pidfile = ${join(parent, 'pgbouncer.pid')}`,
+      '',
+    ].join('\n'),
+  };
+  for (const [name, text] of Object.entries(files)) {
+    writeFileSync(join(parent, name), text, { mode: 0o644 });
+    if (asRoot) chownSync(join(parent, name), Number(sh('id', ['-u', 'postgres']).trim()), Number(sh('id', ['-g', 'postgres']).trim()));
+  }
+  if (asRoot) chownSync(parent, Number(sh('id', ['-u', 'postgres']).trim()), Number(sh('id', ['-g', 'postgres']).trim()));
+  const [cmd, args] = asRoot ? ['runuser', ['-u', 'postgres', '--', binary, join(parent, 'pgbouncer.ini')]] : [binary, [join(parent, 'pgbouncer.ini')]];
+  const { spawn } = await import('node:child_process');
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
   onCleanup(
     () =>
       new Promise((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', resolve);
-        child.kill('SIGTERM');
-        setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        try {
+          process.kill(-child.pid, 'SIGTERM');
+        } catch {
+          resolve();
+        }
+        setTimeout(() => {
+          try {
+            process.kill(-child.pid, 'SIGKILL');
+          } catch {}
+        }, 5000).unref();
       }),
   );
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${output}`);
+  const via = new URL(url);
+  via.port = String(port);
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pgbouncer exited ${child.exitCode}:\n${output}`);
     try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.status === 200) return child;
-    } catch {
-      // not listening yet
+      const c = await connect(via.toString());
+      await c.query('select 1');
+      await c.end();
+      return via.toString();
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`pgbouncer did not accept connections within 20 s: ${error.message}\n${output}`);
+      await new Promise((r) => setTimeout(r, 100));
     }
-    await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${name} did not answer on 127.0.0.1:${port} within 60 s:\n${output}`);
 }
 
 const BARE_SERVER = `// bench/http.mjs: bare Fastify, same routes, no hooks
@@ -97,20 +167,21 @@ await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
 `;
 
 run(async () => {
-  console.log(`scaffolding and installing the minimal preset ...`);
-  const app = scaffold(['--preset', 'minimal', '--yes', '--no-git', '--install']);
-  sh('npm', ['install', '--no-save', '--no-audit', '--no-fund', 'autocannon@9'], { cwd: app, timeout: 300_000 });
-  const autocannon = createRequire(join(app, 'package.json'))('autocannon');
+  const app = installedApp('');
+  const autocannon = requireFrom(toolsDir(['autocannon@9']), 'autocannon');
 
   const appPort = await freePort();
   const barePort = await freePort();
   const common = { HOST: '127.0.0.1', API_LIMIT_PER_MINUTE: '1000000', AUTH_LIMIT_PER_IP: '100000', AUTH_LIMIT_PER_ACCOUNT: '1000' };
   let appEnv;
   let bareEnv;
+  let appUrl;
   if (usePglite) {
-    sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: '', PGLITE_DATA_DIR: '.data/pglite' } });
+    const data = mkdtempSync(join(tmpdir(), 'xms-bench-pglite-'));
+    onCleanup(() => rmSync(data, { recursive: true, force: true }));
+    sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: '', PGLITE_DATA_DIR: data } });
     // test mode: production refuses PGlite; the cookie is then `session` over http
-    appEnv = { ...common, NODE_ENV: 'test', DATABASE_URL: '', PGLITE_DATA_DIR: '.data/pglite', APP_ORIGIN: ORIGIN, COOKIE_SECURE: 'false' };
+    appEnv = { ...common, NODE_ENV: 'test', DATABASE_URL: '', PGLITE_DATA_DIR: data, APP_ORIGIN: ORIGIN, COOKIE_SECURE: 'false' };
     bareEnv = { DATABASE_URL: '' };
   } else {
     const { url } = await freshDatabase();
@@ -118,21 +189,22 @@ run(async () => {
     const owner = await connect(url);
     await owner.query(`alter role xms_app login password 'bench'`);
     await owner.end();
-    const appUrl = new URL(url);
+    appUrl = new URL(url);
     appUrl.username = 'xms_app';
     appUrl.password = 'bench';
     appEnv = { ...common, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN };
     bareEnv = { DATABASE_URL: appUrl.toString() };
   }
-  writeFileSync(join(app, 'bare-server.mjs'), BARE_SERVER);
-  // from source with tsx, as `npm run dev` does (compiled once at load: the steady state is the same);
-  // the built server (`npm run build && npm start`) cannot find data/common-passwords.txt at sign-up
-  await startServer('the app', app, ['--import', 'tsx', 'src/server/index.ts'], { ...appEnv, PORT: String(appPort) }, appPort);
-  await startServer('bare Fastify', app, ['bare-server.mjs'], { ...bareEnv, PORT: String(barePort) }, barePort);
+  const bareFile = `bare-server-${process.pid}.mjs`;
+  writeFileSync(join(app, bareFile), BARE_SERVER);
+  onCleanup(() => rmSync(join(app, bareFile), { force: true }));
+  // from source with tsx, as `npm run dev` does (compiled once at load: the steady state is the same)
+  const startApp = (port, env) => startServer('the app', app, process.execPath, ['--import', 'tsx', 'src/server/index.ts'], { ...env, PORT: String(port) }, port);
+  await startApp(appPort, appEnv);
+  await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
 
   // users of the app, logged in through its API (the cookie is the session): 2 per connection, so that
-  // concurrent requests rarely share a session (each request updates its session's row: requests of
-  // one session wait for each other, measured apart)
+  // concurrent requests rarely share a session
   const post = (path, body) =>
     fetch(`http://127.0.0.1:${appPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify(body) });
   const cookies = [];
@@ -150,13 +222,13 @@ run(async () => {
     cookies.push(cookie);
   }
 
-  const load = (port, path, duration, sessions = []) =>
+  const loadOne = (port, path, duration, sessions, conns) =>
     new Promise((resolve, reject) => {
       let next = 0;
       const requests = [
         { method: 'GET', path, setupRequest: (req) => (sessions.length ? { ...req, headers: { ...req.headers, cookie: sessions[next++ % sessions.length] } } : req) },
       ];
-      autocannon({ url: `http://127.0.0.1:${port}`, connections, duration, requests }, (err, result) => {
+      autocannon({ url: `http://127.0.0.1:${port}`, connections: conns, duration, requests }, (err, result) => {
         if (err) return reject(err);
         if (result.errors || result.non2xx || result.timeouts) {
           return reject(new Error(`${path} on ${port}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`));
@@ -164,30 +236,81 @@ run(async () => {
         resolve(result.requests.average);
       });
     });
+  // one or more servers sharing the connections (and the sessions); the sum of their req/s
+  const load = async (ports, path, duration, sessions = []) => {
+    const share = Math.max(1, Math.floor(connections / ports.length));
+    const parts = ports.map((port, i) => loadOne(port, path, duration, sessions.filter((_, k) => k % ports.length === i), share));
+    return (await Promise.all(parts)).reduce((a, b) => a + b, 0);
+  };
 
   const cases = [
-    { name: 'GET /health', path: '/health', sessions: [] },
-    { name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies },
-    { name: 'GET /api/me, 1 session', path: '/api/me', sessions: cookies.slice(0, 1) },
+    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort] } },
+    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort] } },
   ];
-  const results = [];
+  let pgbouncer = 'pgbouncer not installed';
+  const binary = usePglite ? null : pgbouncerBinary();
+  if (binary) {
+    const via = await startPgbouncer(binary, appUrl.toString(), [['xms_app', 'bench'], ['postgres', '']]);
+    const [p1, p2] = [await freePort(), await freePort()];
+    await startApp(p1, { ...appEnv, DATABASE_URL: via });
+    await startApp(p2, { ...appEnv, DATABASE_URL: via });
+    pgbouncer = sh(binary, ['--version']).split('\n')[0];
+    cases.push({
+      id: 'api-me-pgbouncer',
+      name: `GET /api/me via PgBouncer`,
+      path: '/api/me',
+      sessions: cookies,
+      sides: { direct: [appPort], pgbouncer1: [p1], pgbouncer2: [p1, p2] },
+    });
+  }
+  const results = {};
   for (const c of cases) {
-    await load(barePort, c.path, 1, c.sessions);
-    await load(appPort, c.path, 1, c.sessions);
-    const bare = [];
-    const secured = [];
+    const sides = Object.entries(c.sides);
+    for (const [, ports] of sides) await load(ports, c.path, 1, c.sessions);
+    const samples = Object.fromEntries(sides.map(([side]) => [side, []]));
     for (let i = 0; i < rounds; i++) {
-      bare.push(await load(barePort, c.path, seconds, c.sessions));
-      secured.push(await load(appPort, c.path, seconds, c.sessions));
+      // alternate which side goes first
+      for (const [side, ports] of i % 2 ? [...sides].reverse() : sides) samples[side].push(await load(ports, c.path, seconds, c.sessions));
     }
-    results.push({ name: c.name, bare: median(bare), secured: median(secured) });
+    results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v)])) };
   }
 
-  console.log(
-    `\nHTTP on 127.0.0.1 (${usePglite ? 'PGlite' : 'PostgreSQL'}), autocannon ${connections} connections, ${rounds} x ${seconds} s; median req/s; ratio = app / bare Fastify`,
+  // a CPU profile of the app under GET /api/me (a separate instance: profiling slows it down); the
+  // preload makes SIGTERM a normal exit, so that node writes the profile
+  const profDir = mkdtempSync(join(tmpdir(), 'xms-bench-prof-'));
+  onCleanup(() => rmSync(profDir, { recursive: true, force: true }));
+  writeFileSync(join(profDir, 'exit-on-term.cjs'), "process.on('SIGTERM', () => process.exit(0));\n");
+  const profPort = await freePort();
+  const profiled = await startServer(
+    'the app (profiled)', app, process.execPath,
+    ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), '--import', 'tsx', 'src/server/index.ts'],
+    { ...appEnv, PORT: String(profPort) }, profPort,
   );
-  console.log(`  ${'route'.padEnd(28)} ${'app'.padStart(8)} ${'bare'.padStart(8)}  ratio`);
-  for (const r of results) {
-    console.log(`  ${r.name.padEnd(28)} ${r.secured.toFixed(0).padStart(8)} ${r.bare.toFixed(0).padStart(8)}  ${ratio(r.secured, r.bare)}`);
+  const loadStarted = now();
+  await load([profPort], '/api/me', seconds, cookies);
+  const loadEnded = now();
+  await profiled.stop();
+  const stopMs = now() - loadEnded;
+  // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread (tsx's loader
+  // hooks run in another)
+  const profile = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  const top = profile ? topOfProfile(join(profDir, profile), { from: stopMs * 1000, to: (stopMs + loadEnded - loadStarted) * 1000 }) : [];
+
+  console.log(`\nHTTP on 127.0.0.1 (${usePglite ? 'PGlite' : 'PostgreSQL'}), autocannon ${connections} connections, ${rounds} x ${seconds} s; median req/s`);
+  for (const r of Object.values(results)) {
+    const { name, ...sides } = r;
+    const [first, second] = Object.values(sides);
+    console.log(`  ${name.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}  (${ratio(first, second)})`);
   }
+  const out = {
+    health: { unit: 'req/s', value: results.health.app, baseline: results.health.bare, connections, seconds, rounds },
+    'api-me': { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, connections, seconds, rounds, profile: top },
+  };
+  const pb = results['api-me-pgbouncer'];
+  for (const n of [1, 2]) {
+    out[`api-me-pgbouncer-${n}`] = pb
+      ? { unit: 'req/s', value: pb[`pgbouncer${n}`], baseline: pb.direct, pgbouncer, connections, seconds, rounds }
+      : { notMeasured: pgbouncer };
+  }
+  emit(out);
 });

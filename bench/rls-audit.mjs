@@ -1,5 +1,5 @@
 // RLS + audit overhead of a generated app, as ratios to the same queries without them, in one run:
-//   npm run bench:rls-audit [-- --quick] [-- --rows 200000 --runs 21]
+//   npm run bench:rls-audit [-- --quick] [-- --rows 1000000 --runs 21]
 // On a real PostgreSQL (DATABASE_URL's server, else a throw-away cluster from scripts/pg-cluster.sh on
 // 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
@@ -15,18 +15,36 @@
 // - parallel query is off on both connections: the identity helpers are not parallel safe, so (a)
 //   never gets a parallel plan (on idle cores a parallel seq scan would be a saving (b) has and (a)
 //   has not, for big scans).
-// `--explain` prints the plans of the reads on both sides.
+// `--explain` prints the plans of the reads on both sides. Rows of `npm run bench` (bench/index.mjs):
+//   rls-point     point lookup of one row by id, whole transaction (batches of --batch per sample)
+//   rls-page      the tenant's 50 newest rows, whole transaction (--page-batch per sample); with the plan's node types of both
+//                 sides (the goal wants an index scan and no Sort node)
+//   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers
+//   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
+//                 does not wait for the WAL flush and the CPU cost shows), with / without audit
 // interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
 // for context only.
 import { randomBytes } from 'node:crypto';
-import { applyMigrations, flag, freshDatabase, median, now, connect, quick, ratio, run, scaffold } from './_shared.mjs';
+import { applyMigrations, emit, flag, freshDatabase, median, now, connect, quick, ratio, run, scaffold } from './_shared.mjs';
 
-const rows = flag('rows', quick ? 5_000 : 200_000);
+const rows = flag('rows', quick ? 5_000 : 1_000_000);
 const runs = flag('runs', quick ? 5 : 21);
 const bigRuns = flag('big-runs', quick ? 3 : 7);
-const bigRows = quick ? 1_000 : 10_000;
+const bigRows = flag('big-rows', quick ? 1_000 : 10_000);
+const batch = flag('batch', quick ? 10 : 50);
+const pageBatch = flag('page-batch', quick ? 2 : 10);
+const singles = flag('singles', quick ? 50 : 1_000);
+
+/** The node types of an EXPLAIN (FORMAT JSON) plan, depth first. */
+function nodeTypes(plan, out = []) {
+  out.push(plan['Node Type']);
+  for (const child of plan.Plans ?? []) nodeTypes(child, out);
+  return out;
+}
 
 run(async () => {
+  // its own minimal app (not --app): the csv-import feature's unique content hash would refuse the
+  // repeated inserts of this bench
   const app = scaffold(['--preset', 'minimal', '--yes', '--no-install', '--no-git']);
   const { url } = await freshDatabase();
 
@@ -115,7 +133,33 @@ run(async () => {
   const expected = Number((await plain(`select count(*) from bench.records where tenant_id = (select $1::uuid)`, [t1])).rows[0].count);
   if (seen !== expected || seen >= rows) throw new Error(`RLS check failed: the member sees ${seen} rows, tenant 1 has ${expected} of ${rows}`);
 
+  const tenantIds = (await owner.query(`select id from app.records where tenant_id = $1 order by id limit 1000`, [t1])).rows.map((r) => r.id);
+  const pick = (i, k) => tenantIds[(Math.max(i, 0) * batch + k) % tenantIds.length];
+  const pointSql = `select id, owner_id, title, body, created_at from app.records where id = $1`;
+  const pointPlainSql = `select id, owner_id, title, body, created_at from bench.records where tenant_id = (select $2::uuid) and id = $1`;
+  const pageSql = `select id, owner_id, title, created_at from app.records order by created_at desc limit 50`;
+  const pagePlainSql = `select id, owner_id, title, created_at from bench.records where tenant_id = (select $1::uuid) order by created_at desc limit 50`;
   const cases = [
+    {
+      id: 'rls-point',
+      name: `point lookup by id (x${batch})`,
+      a: async (i) => {
+        for (let k = 0; k < batch; k++) if ((await secured(pointSql, [pick(i, k)])).rowCount !== 1) throw new Error('point lookup (a) found no row');
+      },
+      b: async (i) => {
+        for (let k = 0; k < batch; k++) if ((await plain(pointPlainSql, [pick(i, k), t1])).rowCount !== 1) throw new Error('point lookup (b) found no row');
+      },
+    },
+    {
+      id: 'rls-page',
+      name: `tenant page, newest 50 (x${pageBatch})`,
+      a: async () => {
+        for (let k = 0; k < pageBatch; k++) await secured(pageSql);
+      },
+      b: async () => {
+        for (let k = 0; k < pageBatch; k++) await plain(pagePlainSql, [t1]);
+      },
+    },
     {
       name: 'select count(*) (tenant 1)',
       a: () => secured(`select count(*) from app.records`),
@@ -174,8 +218,17 @@ run(async () => {
         (side === 'a' ? ta : tb).push(now() - s);
       }
     }
-    results.push({ name: `${c.name}`, a: median(ta), b: median(tb) });
+    results.push({ id: c.id, name: `${c.name}`, a: median(ta), b: median(tb) });
   }
+
+  // the tenant page's plans on both sides: node types (and the text, for the report's appendix)
+  const plan = async (fn, sql, params) => {
+    const json = (await fn(`explain (format json) ${sql}`, params)).rows[0]['QUERY PLAN'];
+    const text = (await fn(`explain (analyze, costs off, timing off, summary off) ${sql}`, params)).rows.map((r) => r['QUERY PLAN']).join('\n');
+    return { nodes: nodeTypes((typeof json === 'string' ? JSON.parse(json) : json)[0].Plan), text };
+  };
+  const pagePlans = { a: await plan(secured, pageSql, []), b: await plan(plain, pagePlainSql, [t1]) };
+  const pointPlans = { a: await plan(secured, pointSql, [pick(0, 0)]), b: await plan(plain, pointPlainSql, [pick(0, 0), t1]) };
 
   // the audit trigger alone: the same table shape with and without the statement-level triggers,
   // both as the owner (no RLS on either), emptied before each run
@@ -193,6 +246,23 @@ run(async () => {
   const audited = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_audited'`)).rows[0].count);
   if (audited !== (bigRuns + 1) * bigRows) throw new Error(`audit check failed: ${audited} audit rows for ${(bigRuns + 1) * bigRows} inserts`);
 
+  // single-row inserts, autocommit, synchronous_commit = off: the CPU cost of the audit per statement
+  const sa = [];
+  const sb = [];
+  await owner.query(`set synchronous_commit = off`);
+  const one = (table) => `insert into bench.${table} (tenant_id, owner_id, title, body) values ($1, $2, 'single', 'body')`;
+  for (let i = -1; i < runs; i++) {
+    await owner.query(`truncate bench.ins_plain, bench.ins_audited`);
+    for (const [table, into] of i % 2 ? [['ins_audited', sa], ['ins_plain', sb]] : [['ins_plain', sb], ['ins_audited', sa]]) {
+      const s = now();
+      for (let k = 0; k < singles; k++) await owner.query(one(table), [t1, u1]);
+      if (i >= 0) into.push(now() - s);
+    }
+  }
+  await owner.query(`set synchronous_commit = on`);
+  const auditedSingles = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_audited'`)).rows[0].count);
+  if (auditedSingles < (bigRuns + 1) * bigRows + (runs + 1) * singles) throw new Error(`audit check failed: ${auditedSingles} audit rows after ${singles} single inserts`);
+
   await appClient.end();
   await owner.end();
 
@@ -203,4 +273,16 @@ run(async () => {
   }
   const name = `audit trigger only: insert ${bigRows} rows`;
   console.log(`  ${name.padEnd(40)} ${median(ta).toFixed(2).padStart(8)} ${median(tb).toFixed(2).padStart(8)}  ${ratio(median(ta), median(tb))}  (with / without the statement-level audit triggers, both as owner)`);
+  const single = `audit trigger only: ${singles} single inserts`;
+  console.log(`  ${single.padEnd(40)} ${median(sa).toFixed(2).padStart(8)} ${median(sb).toFixed(2).padStart(8)}  ${ratio(median(sa), median(sb))}  (synchronous_commit = off)`);
+  console.log(`\ntenant page plan (a): ${pagePlans.a.nodes.join(' > ')}; (b): ${pagePlans.b.nodes.join(' > ')}`);
+
+  const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
+  emit({
+    'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, rows, batch, runs, plans: pointPlans },
+    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, rows, batch: pageBatch, runs, plans: pagePlans },
+    // throughput rows: value and baseline are rows/s
+    'audit-bulk': { unit: 'rows/s', value: bigRows / (median(ta) / 1000), baseline: bigRows / (median(tb) / 1000), rowsPerStatement: bigRows, runs: bigRuns },
+    'audit-single': { unit: 'rows/s', value: singles / (median(sa) / 1000), baseline: singles / (median(sb) / 1000), statements: singles, runs },
+  });
 });

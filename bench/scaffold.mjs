@@ -1,43 +1,54 @@
-// Scaffold cost as a ratio to starting Node itself, both measured in this run on this machine:
-//   npm run bench:scaffold [-- --runs 15]
-// Reports medians; the ratio is what holds across machines, the milliseconds are for context.
+// Scaffold time against other generators, all measured in this run on this machine:
+//   npm run bench:scaffold [-- --quick] [-- --runs 11]
+//   create-xms-app   --preset default --yes --no-install --no-git (this checkout)
+//   create-vite      --template react-ts --no-interactive --no-immediate (no install)
+//   create-t3-app    --CI --noGit --noInstall (its defaults)
+//   node -e 0        for scale
+// create-vite and create-t3-app are installed from npm into a temp folder once (or --tools <dir>)
+// and their binaries run directly with node; every run writes a new folder. Interleaved (the order
+// rotates each run), medians of --runs after one warm-up run each.
+// Rows of `npm run bench`: scaffold (vs create-vite), scaffold-t3 (vs create-t3-app).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { emit, flag, median, now, quick, root, run, tempDir, toolsDir } from './_shared.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const runsFlag = process.argv.indexOf('--runs');
-const runs = runsFlag > 0 ? Number(process.argv[runsFlag + 1]) : 11;
+const runs = flag('runs', quick ? 3 : 11);
 
-function time(args) {
-  const started = process.hrtime.bigint();
-  const result = spawnSync(process.execPath, args, { stdio: 'ignore', env: { ...process.env, CI: '1' } });
-  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited ${result.status}`);
-  return Number(process.hrtime.bigint() - started) / 1e6;
-}
+run(async () => {
+  const tools = toolsDir(['create-vite@9', 'create-t3-app@7']);
+  const bin = (name, path) => join(tools, 'node_modules', name, path);
+  const version = (name) => JSON.parse(readFileSync(join(tools, 'node_modules', name, 'package.json'), 'utf8')).version;
+  const work = tempDir('xms-bench-scaffold-');
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-const work = mkdtempSync(join(tmpdir(), 'xms-bench-'));
-try {
+  const time = (args, cwd = work) => {
+    const started = now();
+    const r = spawnSync(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env: { ...process.env, CI: '1' }, timeout: 300_000 });
+    const ms = now() - started;
+    if (r.status !== 0) throw new Error(`node ${args.join(' ')} exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+    return ms;
+  };
   const cases = {
     'node -e 0': () => time(['-e', '0']),
-    'create-xms-app --help': () => time([join(root, 'bin/create-xms-app.js'), '--help']),
-    'create-xms-app --preset full --yes --no-install --no-git': (i) =>
-      time([join(root, 'bin/create-xms-app.js'), join(work, `full-${i}`), '--preset', 'full', '--yes', '--no-install', '--no-git']),
+    'create-xms-app': (i) => time([join(root, 'bin/create-xms-app.js'), `xms-${i}`, '--preset', 'default', '--yes', '--no-install', '--no-git']),
+    'create-vite': (i) => time([bin('create-vite', 'index.js'), `vite-${i}`, '--template', 'react-ts', '--no-interactive', '--no-immediate']),
+    'create-t3-app': (i) => time([bin('create-t3-app', 'dist/index.js'), `t3-${i}`, '--CI', '--noGit', '--noInstall']),
   };
-  const results = {};
-  for (const [name, run] of Object.entries(cases)) {
-    run(-1); // warm the file system cache
-    results[name] = median(Array.from({ length: runs }, (_, i) => run(i)));
+  const names = Object.keys(cases);
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let i = -1; i < runs; i++) {
+    const order = names.map((_, k) => names[(k + Math.max(i, 0)) % names.length]);
+    for (const name of order) {
+      const ms = cases[name](`${i + 1}`);
+      if (i >= 0) samples[name].push(ms);
+    }
   }
-  const baseline = results['node -e 0'];
-  console.log(`median of ${runs} runs (ratio to node -e 0 in this run):`);
-  for (const [name, ms] of Object.entries(results)) {
-    console.log(`  ${name.padEnd(58)} ${ms.toFixed(0).padStart(5)} ms  ${(ms / baseline).toFixed(2)}x`);
-  }
-} finally {
-  rmSync(work, { recursive: true, force: true });
-}
+  const m = Object.fromEntries(names.map((n) => [n, median(samples[n])]));
+  console.log(`median of ${runs} runs (ratio to create-xms-app):`);
+  for (const name of names) console.log(`  ${name.padEnd(16)} ${m[name].toFixed(0).padStart(6)} ms  ${(m['create-xms-app'] / m[name]).toFixed(2)}x`);
+  const versions = { 'create-vite': version('create-vite'), 'create-t3-app': version('create-t3-app') };
+  emit({
+    scaffold: { unit: 'ms', value: m['create-xms-app'], baseline: m['create-vite'], nodeMs: m['node -e 0'], runs, versions },
+    'scaffold-t3': { unit: 'ms', value: m['create-xms-app'], baseline: m['create-t3-app'], nodeMs: m['node -e 0'], runs, versions },
+  });
+});

@@ -1,0 +1,247 @@
+// Every benchmark in one run, written up as docs/benchmarks.md:
+//   npm run bench [-- --quick] [-- --out <file>] [-- --tiny]
+// Each row is a ratio against its baseline measured in the same run (medians of interleaved runs,
+// see each bench file), with its goal and a verdict (met / missed); a missed row gets an appendix
+// with what the bench recorded about why (plans, peak RSS, the parts of a time). The report also
+// records the machine (cores, CPU model, memory, load average at the start) and the versions.
+//   --quick   seconds-to-a-minute sizes (a smoke run); the report says so
+//   --tiny    the smallest sizes and one run each (with --quick; for the test of this file)
+//   --out     where to write the report (default docs/benchmarks.md)
+//   --app <dir>, --tools <dir>   reuse an installed app (features admin + csv-import) and tools folder
+// Shared by the benchmarks of the run: one PostgreSQL server (DATABASE_URL's, else a throw-away
+// cluster), one installed app (features admin + csv-import, installed from this checkout), one
+// folder of tools from npm (autocannon, create-vite, create-t3-app). Each benchmark runs as a child
+// process (bench/<name>.mjs) and prints its measurements as one JSON line (RESULT_PREFIX).
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { RESULT_PREFIX, connect, onCleanup, option, postgresServer, quick, root, run, scaffold, toolsDir } from './_shared.mjs';
+import { pgbouncerBinary } from './pgbouncer.mjs';
+
+const tiny = process.argv.includes('--tiny');
+const out = option('out', join(root, 'docs/benchmarks.md'));
+const TOOLS = ['autocannon@9', 'create-vite@9', 'create-t3-app@7'];
+
+// --- the rows: id, what, baseline, goal (a function of the measurement: { met, ratio, goal text })
+const x = (r) => `${r.toFixed(2)}x`;
+const ms = (v) => (v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 2 : 0)} ms`);
+const fmt = (v, unit) => (unit === 'ms' ? ms(v) : `${v >= 100 ? v.toFixed(0) : v.toFixed(1)} ${unit}`);
+const atLeast = (limit) => (m) => ({ ratio: m.value / m.baseline, goal: `>= ${limit}x`, parts: [[m.value / m.baseline >= limit, `ratio ${x(m.value / m.baseline)} >= ${limit}x`]] });
+const atMost = (limit) => (m) => ({ ratio: m.value / m.baseline, goal: `<= ${limit}x`, parts: [[m.value / m.baseline <= limit, `ratio ${x(m.value / m.baseline)} <= ${limit}x`]] });
+export const ROWS = [
+  { id: 'api-me', bench: 'http', what: 'logged-in `GET /api/me` (req/s)', baseline: 'bare Fastify + pg route: `begin; select 1; commit`', judge: atLeast(0.6) },
+  { id: 'health', bench: 'http', what: '`GET /health` with every security hook (req/s)', baseline: 'bare Fastify', judge: atLeast(0.9) },
+  {
+    id: 'rls-point', bench: 'rls-audit', what: 'RLS point lookup by id as the request role (whole transaction)',
+    baseline: 'owner + explicit tenant filter', judge: atMost(1.1),
+  },
+  {
+    id: 'rls-page', bench: 'rls-audit', what: "tenant page, 50 newest rows as the request role (whole transaction)", baseline: 'owner + explicit tenant filter',
+    judge: (m) => {
+      const nodes = m.plans.a.nodes;
+      const indexed = nodes.some((n) => n === 'Index Scan' || n === 'Index Only Scan');
+      const r = m.value / m.baseline;
+      return {
+        ratio: r,
+        goal: '<= 1.10x; index (only) scan, no Sort',
+        parts: [[r <= 1.1, `ratio ${x(r)} <= 1.10x`], [indexed && !nodes.includes('Sort'), `plan ${nodes.join(' > ')}: an index scan and no Sort node`]],
+      };
+    },
+  },
+  { id: 'audit-bulk', bench: 'rls-audit', what: 'audited bulk insert, one statement (rows/s)', baseline: 'no audit', judge: atLeast(0.75) },
+  { id: 'audit-single', bench: 'rls-audit', what: 'audited single-row insert, `synchronous_commit=off` (rows/s)', baseline: 'no audit', judge: atLeast(0.8) },
+  {
+    id: 'csv-import', bench: 'csv-import', what: 'CSV import (5% duplicates): de-dup + RLS + audit, over HTTP (rows/s)',
+    baseline: 'COPY of the de-duplicated file into a copy of the table with its unique index, no audit',
+    judge: (m) => {
+      const r = m.value / m.baseline;
+      return { ratio: r, goal: '>= 0.6x; peak RSS < 200 MB', parts: [[r >= 0.6, `ratio ${x(r)} >= 0.6x`], [m.peakRssMiB < 200, `peak RSS ${m.peakRssMiB.toFixed(0)} MiB < 200`]] };
+    },
+  },
+  { id: 'scaffold', bench: 'scaffold', what: 'scaffold `default`, no install, no git (ms)', baseline: 'create-vite react-ts', judge: atMost(1.5) },
+  { id: 'scaffold-t3', bench: 'scaffold', what: 'scaffold `default`, no install, no git (ms)', baseline: 'create-t3-app', judge: atMost(0.5) },
+  {
+    id: 'add-table', bench: 'cli', what: '`xms add table` in an app, whole process (ms)', baseline: '`node -e 0`',
+    judge: (m) => {
+      const r = m.value / m.baseline;
+      return { ratio: r, goal: '< 300 ms and <= 3.5x', parts: [[m.value < 300, `${ms(m.value)} < 300 ms`], [r <= 3.5, `ratio ${x(r)} <= 3.5x`]] };
+    },
+  },
+  {
+    id: 'check', bench: 'cli', what: '`xms check` on a default app: wall time, peak RSS', baseline: 'absolute (ratio: time / 1 s)',
+    judge: (m) => ({
+      ratio: m.value / 1000,
+      goal: '<= 1 s, < 200 MiB',
+      parts: [[m.value <= 1000, `${ms(m.value)} <= 1 s`], [m.peakRssMiB < 200, `peak RSS ${m.peakRssMiB.toFixed(0)} MiB < 200`]],
+    }),
+  },
+  {
+    id: 'dev-warm', bench: 'cli', what: '`npm run dev` to first 200 on PGlite, warm (second start)', baseline: 'absolute (ratio: time / 2 s)',
+    judge: (m) => ({ ratio: m.value / 2000, goal: '<= 2 s', parts: [[m.value <= 2000, `${ms(m.value)} <= 2 s`]] }),
+  },
+  {
+    id: 'dev-cold', bench: 'cli', what: '`npm run dev` to first 200 on PGlite, cold (fresh app)', baseline: 'absolute (ratio: time / 6 s)',
+    judge: (m) => ({ ratio: m.value / 6000, goal: '<= 6 s', parts: [[m.value <= 6000, `${ms(m.value)} <= 6 s`]] }),
+  },
+  {
+    id: 'api-me-pgbouncer-1', bench: 'http', what: '`GET /api/me` through PgBouncer (transaction pooling), 1 app instance (req/s)',
+    baseline: 'the app connected directly', judge: (m) => ({ ratio: m.value / m.baseline, goal: 'none (reported)', parts: [] }),
+  },
+  {
+    id: 'api-me-pgbouncer-2', bench: 'http', what: '`GET /api/me` through PgBouncer (transaction pooling), 2 app instances (req/s)',
+    baseline: 'the app connected directly (1 instance)', judge: (m) => ({ ratio: m.value / m.baseline, goal: 'none (reported)', parts: [] }),
+  },
+];
+
+// --- sizes passed to each benchmark
+const sizes = {
+  http: tiny ? ['--seconds', '1', '--rounds', '1', '--connections', '4'] : [],
+  'rls-audit': tiny ? ['--rows', '2000', '--runs', '1', '--big-runs', '1', '--big-rows', '200', '--batch', '2', '--page-batch', '1', '--singles', '20'] : [],
+  'csv-import': tiny ? ['--rows', '400', '--runs', '1'] : [],
+  scaffold: tiny ? ['--runs', '1'] : [],
+  cli: tiny ? ['--runs', '1', '--dev-runs', '1'] : [],
+};
+
+function runBench(name, args) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bench', `${name}.mjs`), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    onCleanup(() => child.exitCode === null && child.signalCode === null && child.kill('SIGTERM'));
+    let stdout = '';
+    let stderr = '';
+    const relay = (chunk, into) => {
+      for (const line of String(chunk).split('\n')) if (line && !line.startsWith(RESULT_PREFIX)) console.log(`[${name}] ${line}`);
+      return into + chunk;
+    };
+    child.stdout.on('data', (d) => (stdout = relay(d, stdout)));
+    child.stderr.on('data', (d) => (stderr = relay(d, stderr)));
+    child.on('close', (code) => {
+      const line = stdout.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+      if (code === 0 && line) return resolve({ results: JSON.parse(line.slice(RESULT_PREFIX.length)) });
+      const why = (stderr.trim() || stdout.trim()).split('\n').find((l) => /error|failed|exited|answered/i.test(l)) ?? `exit code ${code}`;
+      resolve({ error: `${name} failed: ${why.trim().slice(0, 200)}` });
+    });
+  });
+}
+
+const version = (dir, pkg) => {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'node_modules', pkg, 'package.json'), 'utf8')).version;
+  } catch {
+    return 'not installed';
+  }
+};
+
+run(async () => {
+  const startedAt = new Date();
+  const cpus = os.cpus();
+  const machine = {
+    cores: cpus.length,
+    cpu: cpus[0]?.model ?? 'unknown',
+    memory: `${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+    load: os.loadavg().map((l) => l.toFixed(2)).join(', '),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+  };
+  const serverUrl = postgresServer();
+  process.env.DATABASE_URL = serverUrl; // every benchmark creates (and drops) its own database there
+  const admin = await connect(serverUrl);
+  const postgres = (await admin.query('show server_version')).rows[0].server_version;
+  await admin.end();
+
+  console.log('installing the tools and an app (features admin, csv-import) ...');
+  const tools = toolsDir(TOOLS);
+  const app = option('app') ?? scaffold(['--features', 'admin,csv-import', '--yes', '--no-git', '--install']);
+  const common = ['--app', app, '--tools', tools, ...(quick ? ['--quick'] : [])];
+
+  const measured = {};
+  const failed = {};
+  for (const name of ['scaffold', 'cli', 'rls-audit', 'csv-import', 'http']) {
+    console.log(`--- ${name}`);
+    const started = Date.now();
+    const r = await runBench(name, [...common, ...sizes[name]]);
+    console.log(`--- ${name}: ${r.error ?? 'done'} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+    if (r.error) failed[name] = r.error;
+    else Object.assign(measured, r.results);
+  }
+
+  const git = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' });
+  const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+  const pgbouncer = pgbouncerBinary();
+  const versions = [
+    ['node', process.version],
+    ['npm', spawnSync('npm', ['--version'], { encoding: 'utf8' }).stdout.trim()],
+    ['PostgreSQL', postgres],
+    ['PgBouncer', pgbouncer ? spawnSync(pgbouncer, ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0].replace(/^PgBouncer /, '') : 'not installed'],
+    ['create-xms-app', `${self}${git.status === 0 ? ` (${git.stdout.trim()})` : ''}`],
+    ...['fastify', 'pg', '@electric-sql/pglite', 'tsx', 'argon2', 'csv-parse', 'typescript'].map((p) => [p, version(app, p)]),
+    ...['autocannon', 'create-vite', 'create-t3-app'].map((p) => [p, version(tools, p)]),
+  ];
+
+  // --- the report
+  const rows = ROWS.map((row) => {
+    const m = measured[row.id];
+    if (!m) return { row, verdict: `not measured: ${failed[row.bench] ?? `${row.bench} reported no ${row.id}`}` };
+    if (m.notMeasured) return { row, verdict: `not measured: ${m.notMeasured}` };
+    const j = row.judge(m);
+    const verdict = j.parts.length === 0 ? 'no goal' : j.parts.every(([ok]) => ok) ? 'met' : 'missed';
+    return { row, m, j, verdict };
+  });
+  const cell = (s) => String(s).replace(/\|/g, '\\|');
+  const lines = [
+    '# Benchmarks',
+    '',
+    `Written by \`npm run bench${quick ? ' -- --quick' : ''}\` on ${startedAt.toISOString().replace(/\.\d+Z$/, 'Z')}${quick ? ' (quick: small sizes, a smoke run, not a measurement)' : ''}.`,
+    'Each ratio is against its baseline measured in the same run; medians of interleaved runs (see the',
+    'comment at the top of each `bench/*.mjs` for what exactly runs). Throughput rows: ratio = measured /',
+    'baseline (higher is better); time rows: ratio = measured / baseline (lower is better).',
+    '',
+    '## Machine',
+    '',
+    `- ${machine.cores} cores, ${machine.cpu}`,
+    `- memory ${machine.memory}; ${machine.os}`,
+    `- load average at start: ${machine.load}`,
+    '',
+    '## Versions',
+    '',
+    ...versions.map(([k, v]) => `- ${k} ${v}`),
+    '',
+    '## Results',
+    '',
+    '| id | measured | baseline | value | baseline value | ratio | goal | verdict |',
+    '|---|---|---|---|---|---|---|---|',
+    ...rows.map(({ row, m, j, verdict }) =>
+      m && j
+        ? `| ${row.id} | ${cell(row.what)} | ${cell(row.baseline)} | ${fmt(m.value, m.unit)}${m.peakRssMiB ? `, ${m.peakRssMiB.toFixed(0)} MiB peak RSS` : ''} | ${m.baseline !== undefined ? fmt(m.baseline, m.unit) : '-'} | ${x(j.ratio)} | ${cell(j.goal)} | ${verdict} |`
+        : `| ${row.id} | ${cell(row.what)} | ${cell(row.baseline)} | - | - | - | - | ${cell(verdict)} |`,
+    ),
+    '',
+  ];
+  const sizesLine = Object.entries(measured)
+    .map(([id, m]) => `${id}: ${Object.entries(m).filter(([k, v]) => Number.isInteger(v) && !['value', 'baseline', 'peakRssMiB'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    .filter((l) => !l.endsWith(': '));
+  lines.push('Sizes and runs: ' + sizesLine.join('; ') + '.', '');
+  const missed = rows.filter((r) => r.verdict === 'missed');
+  if (missed.length) {
+    lines.push('## Why rows missed', '');
+    for (const { row, m, j } of missed) {
+      lines.push(`### ${row.id}`, '');
+      for (const [ok, text] of j.parts) lines.push(`- ${ok ? 'met' : 'missed'}: ${text}`);
+      if (m.plans) {
+        lines.push('', 'Plans (EXPLAIN ANALYZE), request role then owner + filter:', '', '```', m.plans.a.text, '', m.plans.b.text, '```');
+      }
+      if (m.profile?.length) {
+        lines.push('', 'Top of a CPU profile of the app under this load (self time):', '', ...m.profile.map((p) => `- ${p.percent.toFixed(1)}% ${cell(p.fn)}`));
+      }
+      if (m.peakRssMiB !== undefined) lines.push(`- peak RSS ${m.peakRssMiB.toFixed(0)} MiB`);
+      if (row.id.startsWith('scaffold')) lines.push(`- for scale: \`node -e 0\` ${ms(m.nodeMs)}`);
+      lines.push('');
+    }
+  }
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, lines.join('\n'));
+  console.log(`\n${lines.filter((l) => l.startsWith('| ')).join('\n')}\n\nwrote ${out}`);
+  if (Object.keys(failed).length) {
+    console.error(`failed: ${Object.values(failed).join('; ')}`);
+    process.exitCode = 1;
+  }
+});
