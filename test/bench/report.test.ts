@@ -3,7 +3,8 @@
 // row of the benchmark table, each with a numeric ratio and a verdict against its goal. The report
 // goes to a temp file (--out); docs/benchmarks.md is never written by a test.
 // Needs PostgreSQL (DATABASE_URL, else binaries for scripts/pg-cluster.sh) and the npm registry
-// (the run installs an app and the tools it compares against); skipped, saying why, without PostgreSQL.
+// (the run installs an app and the tools it compares against); skipped, saying why, without PostgreSQL,
+// except in CI, where that is a failure.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -25,7 +26,12 @@ const hasPostgres =
   spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).status === 0;
 const hasPgbouncer = spawnSync('sh', ['-c', 'command -v pgbouncer'], { encoding: 'utf8' }).status === 0;
 
-if (!hasPostgres) {
+if (!hasPostgres && process.env.CI) {
+  // CI always sets PostgreSQL up (.ci/run): a missing server there is a failure, never a skip
+  test('npm run bench -- --quick needs PostgreSQL', () => {
+    assert.unreachable('no DATABASE_URL and no PostgreSQL binaries in CI');
+  });
+} else if (!hasPostgres) {
   console.log('bench report: skipped, no DATABASE_URL and no PostgreSQL binaries');
   test.skip('npm run bench -- --quick writes every row with a ratio and a verdict (no PostgreSQL here)', () => {});
 } else {
