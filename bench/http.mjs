@@ -7,10 +7,10 @@
 // PGlite). The bare server is Fastify from the app's node_modules, no hooks:
 //   GET /health   the same JSON; the app adds its security headers, CSRF and API-limit hooks
 //   GET /api/me   one `begin; select 1; commit` per request on the same database and pool size;
-//                 the app resumes the session (update, as xms_auth), reads the user under RLS
-//                 (set local role, set_config) and the e-mail (as xms_auth): 3 transactions;
-//                 2 sessions per connection, and all connections on 1 session (its row update
-//                 serializes them)
+//                 the app runs one transaction: begin + set local role xms_auth, the session check
+//                 that also enters the session's role and token (it writes only when the idle
+//                 expiry is due to slide, once a minute), the handler's query under RLS, commit;
+//                 2 sessions per connection, and all connections on 1 session
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
 // alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds.
 // PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
