@@ -61,14 +61,18 @@ async function shape(response: Response): Promise<string> {
   return JSON.stringify([response.status, describe(await response.json())]);
 }
 
-async function median(runs: number, fn: () => Promise<unknown>): Promise<number> {
-  const times: number[] = [];
+/** Median wall times of `a` and `b`, measured alternately (a change of machine load hits both alike). */
+async function medians(runs: number, a: () => Promise<unknown>, b: () => Promise<unknown>): Promise<[number, number]> {
+  const times: [number[], number[]] = [[], []];
   for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await fn();
-    times.push(performance.now() - start);
+    for (const [k, fn] of [a, b].entries()) {
+      const start = performance.now();
+      await fn();
+      times[k]!.push(performance.now() - start);
+    }
   }
-  return times.sort((x, y) => x - y)[Math.floor(runs / 2)]!;
+  const mid = (list: number[]) => list.sort((x, y) => x - y)[Math.floor(runs / 2)]!;
+  return [mid(times[0]), mid(times[1])];
 }
 
 test('creating a user whose address has an account (any tenant, any spelling) answers as for a new address', async () => {
@@ -85,6 +89,8 @@ test('creating a user whose address has an account (any tenant, any spelling) an
     ['an admin of another tenant', adminB.email, adminB.email],
     ['a member of another tenant', memberB.email, memberB.email],
     ['that member, upper case and full-width', fullWidth, memberB.email],
+    ['that member, with ℯ (U+212F) for e', memberB.email.replace('example', 'ℯxample'), memberB.email],
+    ['a decomposed (NFD) accent', `zoé-${pending}`.normalize('NFD'), `zoé-${pending}`.normalize('NFC')],
     ['a member of this tenant', adminA.email, adminA.email],
     ['a pending invitation', pending, pending],
   ];
@@ -94,9 +100,9 @@ test('creating a user whose address has an account (any tenant, any spelling) an
     assert.is(((await response.json()) as { user: { email: string } }).user.email, normalised, name);
   }
   // timing: the same code path (no lookup of the address), so within argon2-free noise of each other
-  const fresh = await median(7, () => create(randomEmail('new')));
-  const taken = await median(7, () => create(memberB.email));
-  assert.ok(Math.max(fresh, taken) / Math.min(fresh, taken) < 3, `new ${fresh.toFixed(1)} ms vs existing ${taken.toFixed(1)} ms`);
+  const [fresh, taken] = await medians(7, () => create(randomEmail('new')), () => create(memberB.email));
+  // generous: within a factor of 3, or 30 ms apart (a few database round-trips on a loaded machine)
+  assert.ok(Math.max(fresh, taken) / Math.min(fresh, taken) < 3 || Math.abs(fresh - taken) < 30, `new ${fresh.toFixed(1)} ms vs existing ${taken.toFixed(1)} ms`);
   // both show up in the list the same way: a pending user without an e-mail
   const list = (await (await adminA.client.request('GET', '/api/admin/users')).json()) as { users: { email: string | null }[] };
   assert.not.ok(list.users.some((u) => u.email === memberB.email), 'the other tenant\'s account is not listed');

@@ -115,7 +115,7 @@ test('sessions: creation and revocation are audited with the token hash redacted
       ),
     { actorId: userId },
   );
-  // the request path's resume: slides the idle expiry (as src/auth/sessions.ts resumeSession does)
+  // the request path's idle-expiry slide (as src/db/request.ts openSessionRequest does, once a minute)
   for (let i = 0; i < 3; i++) {
     await withAuthTransaction(t.db, (tx) =>
       tx.query(

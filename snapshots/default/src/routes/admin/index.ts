@@ -107,6 +107,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       // who signs up is one) cannot probe for accounts. Such an invitation cannot take the account
       // over: redeeming it would create a second credential for the address, which the unique e-mail
       // refuses (src/auth/accounts.ts redeemResetToken: "link invalid"), and nothing is changed.
+      // Whoever holds the link (the admin, until they hand it on) can still tell the cases apart by
+      // redeeming it themselves; closing that needs the link to travel by e-mail to the address.
       // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
       const created = await db.asAuth(
         (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
