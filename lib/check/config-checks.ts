@@ -1,8 +1,8 @@
 /**
  * Configuration checks of `xms check` read from src/config.ts (and where the server uses it):
  *   SRV015  session lifetimes: SESSION_IDLE_MINUTES / SESSION_ABSOLUTE_HOURS have sane defaults and are
- *           read through a helper that refuses values above 24 h / 30 days; the queries of
- *           src/auth/sessions.ts bind their expiry intervals to those settings;
+ *           read through a helper that refuses values above 24 h / 30 days; the session queries of
+ *           src/auth/sessions.ts and src/db/request.ts bind their expiry intervals to those settings;
  *   SRV016  proxy trust: no `trustProxy` can become "trust every hop" (true, '*', 0.0.0.0/0, ::/0) by
  *           default or by a list value, and production refuses TRUST_PROXY=true.
  * The defaults and the parsing are folded from the syntax tree (./syntax.ts); nothing is executed.
@@ -70,41 +70,53 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
 }
 
 /**
- * The session store must take its lifetimes from that config: in src/auth/sessions.ts every
- * make_interval(mins => $n) / make_interval(hours => $n) of a query is bound to config.sessionIdleMinutes
- * / config.sessionAbsoluteHours, no interval literal sets an expiry, and the insert sets both expiries.
+ * The session store must take its lifetimes from that config: in the session queries (src/auth/sessions.ts,
+ * and src/db/request.ts where the request path slides the idle expiry) every make_interval(mins => $n) /
+ * make_interval(hours => $n) is bound to a sessionIdleMinutes / sessionAbsoluteHours property (the
+ * config's), no interval literal appears in a query that sets an expiry, and the insert sets both
+ * expiries. A query is a string or template argument of a call, or a module constant passed as one.
  */
+const SESSION_QUERY_FILES = [join('src', 'auth', 'sessions.ts'), join('src', 'db', 'request.ts')];
+
 function sessionStore(syntax: Syntax): Finding[] {
   const { ts } = syntax;
-  const file = join('src', 'auth', 'sessions.ts');
-  const sf = syntax.source(file);
-  if (!sf) return [];
   const out: Finding[] = [];
   const fix = 'bind make_interval(mins => $n) to config.sessionIdleMinutes and make_interval(hours => $n) to config.sessionAbsoluteHours in the session queries';
   let inserts = 0;
-  for (const call of syntax.all(sf, ts.isCallExpression)) {
-    const [sqlArg, paramsArg] = call.arguments;
-    if (!sqlArg || !(ts.isStringLiteral(sqlArg) || ts.isNoSubstitutionTemplateLiteral(sqlArg) || ts.isTemplateExpression(sqlArg))) continue;
-    const sql = ts.isTemplateExpression(sqlArg) ? sqlArg.getText() : sqlArg.text;
-    if (!/\bexpires_at\b/.test(sql)) continue;
-    const params = paramsArg && ts.isArrayLiteralExpression(paramsArg) ? paramsArg.elements : undefined;
-    if (/^\s*insert\s+into\s+[\w.]*sessions\b/i.test(sql)) {
-      inserts++;
-      if (!/make_interval\(\s*mins\s*=>/.test(sql) || !/make_interval\(\s*hours\s*=>/.test(sql)) {
-        out.push(finding(SESSION, syntax.at(call), 'the session insert does not set idle_expires_at and expires_at from make_interval(mins => ...) and make_interval(hours => ...)', fix));
-      }
+  const isSqlText = (n: TS.Node | undefined): n is TS.StringLiteral | TS.NoSubstitutionTemplateLiteral | TS.TemplateExpression =>
+    !!n && (ts.isStringLiteral(n) || ts.isNoSubstitutionTemplateLiteral(n) || ts.isTemplateExpression(n));
+  for (const file of SESSION_QUERY_FILES) {
+    const sf = syntax.source(file);
+    if (!sf) {
+      if (file === SESSION_QUERY_FILES[0]) out.push(finding(SESSION, file, 'the session module is missing: the session lifetimes cannot be verified', fix));
+      continue;
     }
-    if (/\binterval\s+'/i.test(sql)) out.push(finding(SESSION, syntax.at(call), 'a session query sets an expiry from an interval literal instead of the configured lifetime', fix));
-    for (const m of sql.matchAll(/make_interval\(\s*(mins|hours)\s*=>\s*\$(\d+)/g)) {
-      const prop = m[1] === 'mins' ? 'sessionIdleMinutes' : 'sessionAbsoluteHours';
-      const param = params?.[Number(m[2]) - 1];
-      const bound = param && syntax.bare(param);
-      if (!bound || !ts.isPropertyAccessExpression(bound) || bound.name.text !== prop) {
-        out.push(finding(SESSION, syntax.at(call), `make_interval(${m[1]} => $${m[2]}) is bound to ${bound ? bound.getText() : '(nothing)'}, not config.${prop}: the session lifetime escapes its bound`, fix));
+    for (const call of syntax.all(sf, ts.isCallExpression)) {
+      const [arg, paramsArg] = call.arguments;
+      // the SQL itself, or the module constant holding it
+      const sqlArg = arg && ts.isIdentifier(arg) ? syntax.constant(sf, arg.text)?.initializer : arg;
+      if (!isSqlText(sqlArg)) continue;
+      const sql = ts.isTemplateExpression(sqlArg) ? sqlArg.getText() : sqlArg.text;
+      if (!/\bexpires_at\b/.test(sql)) continue;
+      const params = paramsArg && ts.isArrayLiteralExpression(paramsArg) ? paramsArg.elements : undefined;
+      if (/^\s*insert\s+into\s+[\w.]*sessions\b/i.test(sql)) {
+        inserts++;
+        if (!/make_interval\(\s*mins\s*=>/.test(sql) || !/make_interval\(\s*hours\s*=>/.test(sql)) {
+          out.push(finding(SESSION, syntax.at(call), 'the session insert does not set idle_expires_at and expires_at from make_interval(mins => ...) and make_interval(hours => ...)', fix));
+        }
+      }
+      if (/\binterval\s+'/i.test(sql)) out.push(finding(SESSION, syntax.at(call), 'a session query sets an expiry from an interval literal instead of the configured lifetime', fix));
+      for (const m of sql.matchAll(/make_interval\(\s*(mins|hours)\s*=>\s*\$(\d+)/g)) {
+        const prop = m[1] === 'mins' ? 'sessionIdleMinutes' : 'sessionAbsoluteHours';
+        const param = params?.[Number(m[2]) - 1];
+        const bound = param && syntax.bare(param);
+        if (!bound || !ts.isPropertyAccessExpression(bound) || bound.name.text !== prop) {
+          out.push(finding(SESSION, syntax.at(call), `make_interval(${m[1]} => $${m[2]}) is bound to ${bound ? bound.getText() : '(nothing)'}, not config.${prop}: the session lifetime escapes its bound`, fix));
+        }
       }
     }
   }
-  if (inserts === 0) out.push(finding(SESSION, file, 'no insert into the sessions table was found: the session lifetimes cannot be verified', fix));
+  if (inserts === 0) out.push(finding(SESSION, SESSION_QUERY_FILES[0]!, 'no insert into the sessions table was found: the session lifetimes cannot be verified', fix));
   return out;
 }
 

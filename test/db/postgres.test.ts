@@ -104,7 +104,10 @@ if (skipReason) {
       });
       await withClient(databaseUrl(url!, n), async (c) => {
         await c.query(SEED);
-        // let Supabase's authenticated users act as members (an explicit, reviewable grant)
+        // let Supabase's authenticated users act as members (an explicit, reviewable grant). The grant
+        // serves policies and privileges only to a role that inherits: the roles are cluster-wide, and
+        // another suite's Supabase shim may have created `authenticated` NOINHERIT, as Supabase does.
+        await c.query(`alter role authenticated inherit`);
         await c.query(`grant xms_member to authenticated`);
         await c.query(`grant anon, authenticated to xms_app`);
         await c.query(`alter role xms_app login password 'xms-gen-test'`);

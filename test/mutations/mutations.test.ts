@@ -234,7 +234,7 @@ const MUTATIONS: Mutation[] = [
     'create policy records_per_row on app.records for select to xms_member using (tenant_id = app.current_tenant_id());',
     'DB014-helper-not-wrapped',
   ),
-  sqlMutation('policy-column-unindexed', 'drop the index on a policy column', 'drop index app.records_tenant_id_owner_id_idx;', 'DB013-policy-column-unindexed'),
+  sqlMutation('policy-column-unindexed', 'drop the indexes that lead with a policy column', 'drop index app.records_tenant_id_owner_id_idx; drop index app.records_tenant_id_created_at_idx;', 'DB013-policy-column-unindexed'),
   // ---- functions, triggers and event triggers the xms migrations own; settings (I17)
   sqlMutation(
     'tenant-helper-reads-setting',
@@ -404,7 +404,7 @@ const MUTATIONS: Mutation[] = [
   {
     name: 'session-interval-literal',
     what: "slide the idle expiry by a literal interval '10 years'",
-    edits: [{ file: 'src/auth/sessions.ts', find: 'least(s.expires_at, now() + make_interval(mins => $2::int))', replace: "now() + interval '10 years'" }],
+    edits: [{ file: 'src/db/request.ts', find: 'least(s.expires_at, now() + make_interval(mins => $2::int))', replace: "now() + interval '10 years'" }],
     expect: 'SRV015-session-lifetime',
     groups: ['server'],
   },

@@ -27,7 +27,7 @@ test.after.each(async () => {
   for (const tx of opened.splice(0)) await tx.end(false).catch(() => undefined);
 });
 const open = async (user: FixtureUser) => {
-  const tx = await openSessionRequest(t.db, user.token!, IDLE_MINUTES);
+  const tx = await openSessionRequest(t.db, user.token!, { sessionIdleMinutes: IDLE_MINUTES });
   if (tx) opened.push(tx);
   return tx;
 };
@@ -61,7 +61,7 @@ test('enters the session role and identity in the transaction the handler uses',
 
 test('no live session: nothing is entered and nothing stays open', async () => {
   const admin = t.f.actor('admin', 2);
-  assert.is(await openSessionRequest(t.db, 'not-a-live-token-0000000000000000000000000', IDLE_MINUTES), undefined);
+  assert.is(await openSessionRequest(t.db, 'not-a-live-token-0000000000000000000000000', { sessionIdleMinutes: IDLE_MINUTES }), undefined);
   await t.owner.query(`update app_private.sessions set idle_expires_at = now() - interval '1 second' where token_hash = ${hash(admin)}`);
   assert.is(await open(admin), undefined, 'idle-expired');
   await t.owner.query(`update app_private.sessions set idle_expires_at = now() + interval '1 hour', revoked_at = now() where token_hash = ${hash(admin)}`);

@@ -14,7 +14,7 @@
  * names the actor the audit trigger records (app.actor_id, honoured only for xms_auth; see
  * nameAuditActor).
  *
- * openSessionRequest(db, token, idleMinutes) is the protected scope's request path: ONE transaction
+ * openSessionRequest(db, token, config) is the protected scope's request path: ONE transaction
  * for the whole HTTP request, held open from the session check to the response. Its first statement
  * after BEGIN checks the session (as xms_auth) and, in the same statement, switches to the session's
  * request role and sets its token; it writes only when the idle expiry is due to slide (at most once
@@ -96,10 +96,13 @@ export interface SessionRow {
   email: string | null;
 }
 
+/** The idle expiry slides at most this often: most requests then write nothing. */
+export const SLIDE_EVERY_SECONDS = 60;
+
 /**
  * Checks the session and enters it, in one statement run as xms_auth: the live session of the token
- * hash ($1) whose role is still its membership's; the idle expiry slides only when the last slide is
- * over a minute old (so most requests write nothing); set_config switches this transaction to the
+ * hash ($1) whose role is still its membership's; the idle expiry slides to now + the configured idle
+ * lifetime ($2) only when the last slide is over SLIDE_EVERY_SECONDS ($4) old; set_config switches this transaction to the
  * session's request role and sets its token ($3) for the identity helpers. No row: nothing entered.
  * The role is switched by the session user's (xms_app's) role membership: a db_role that xms_app was
  * not granted cannot be entered, whatever the table says.
@@ -120,7 +123,7 @@ with live as (
   update app_private.sessions s
      set idle_expires_at = least(s.expires_at, now() + make_interval(mins => $2::int)), last_seen_at = now()
     from live
-   where s.token_hash = live.token_hash and live.last_seen_at < now() - interval '1 minute'
+   where s.token_hash = live.token_hash and live.last_seen_at < now() - make_interval(secs => $4::int)
 )
 select live.user_id, live.tenant_id, live.db_role,
        (select c.email from app_private.credentials c where c.user_id = live.user_id) as email,
@@ -220,14 +223,23 @@ const ROLLBACK = Symbol('rollback');
  * Opens the protected-scope transaction of a request (see the top of this file). Returns undefined,
  * with nothing left open, for an unknown, revoked, expired or outdated session.
  */
-export function openSessionRequest(db: Database, token: string, idleMinutes: number): Promise<RequestTransaction | undefined> {
+export function openSessionRequest(
+  db: Database,
+  token: string,
+  config: { sessionIdleMinutes: number },
+): Promise<RequestTransaction | undefined> {
   return new Promise((resolve, reject) => {
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
     const done = db.transaction(async (tx) => {
       await tx.exec('set local role xms_auth');
-      const rows = await tx.query<SessionRow & { entered: boolean }>(ENTER_SESSION_SQL, [hashSessionToken(token), idleMinutes, token]);
+      const rows = await tx.query<SessionRow & { entered: boolean }>(ENTER_SESSION_SQL, [
+        hashSessionToken(token),
+        config.sessionIdleMinutes,
+        token,
+        SLIDE_EVERY_SECONDS,
+      ]);
       const row = rows.rows[0];
       if (!row?.entered || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(

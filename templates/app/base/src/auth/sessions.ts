@@ -91,7 +91,7 @@ export async function openSession(
   config: AppConfig,
   token: string,
 ): Promise<{ session: Session; tx: RequestTransaction } | undefined> {
-  const tx = await openSessionRequest(db, token, config.sessionIdleMinutes);
+  const tx = await openSessionRequest(db, token, config);
   if (!tx) return undefined;
   const row = tx.session;
   return {
