@@ -131,6 +131,13 @@ select live.user_id, live.tenant_id, live.db_role,
          and set_config('app.session_token', $3, true) is not null as entered
   from live`;
 
+/**
+ * The request transaction whose call is running in this async context, to refuse a nested call
+ * (it would wait for itself). ONE storage for the process: every AsyncLocalStorage that has run stays
+ * registered with Node's async hooks, so one per transaction would slow every promise down over time.
+ */
+const activeCall = new AsyncLocalStorage<RequestTransaction>();
+
 /** Thrown by RequestTransaction.run when called inside another of its own calls (it would deadlock). */
 export class NestedRequestTransactionError extends Error {
   override name = 'NestedRequestTransactionError';
@@ -143,7 +150,6 @@ export class NestedRequestTransactionError extends Error {
  */
 export class RequestTransaction {
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly inCall = new AsyncLocalStorage<true>();
   private ended: Promise<void> | undefined;
   private savepoints = 0;
   /** errors of auth() calls undone by their savepoint: they do not doom the transaction */
@@ -201,12 +207,12 @@ export class RequestTransaction {
   }
 
   private enqueue<T>(work: () => Promise<T>): Promise<T> {
-    if (this.inCall.getStore()) {
+    if (activeCall.getStore() === this) {
       return Promise.reject(new NestedRequestTransactionError('request.withDb() called inside request.withDb(): use the tx you were given'));
     }
     if (this.ended) return Promise.reject(new Error('the request transaction has ended'));
     if (this.failed) return Promise.reject(new Error('an earlier database call of this request failed: its transaction only rolls back'));
-    const result = this.queue.then(() => this.inCall.run(true, work));
+    const result = this.queue.then(() => activeCall.run(this, work));
     this.queue = result.then(
       () => undefined,
       (error: unknown) => {
