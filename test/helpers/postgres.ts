@@ -18,8 +18,16 @@ export interface PostgresServer {
 /**
  * A PostgreSQL server for one test file: DATABASE_URL's when set (as in CI), else a throw-away
  * cluster started with scripts/pg-cluster.sh, else a reason to skip (no PostgreSQL binaries here).
+ * In CI there is no skipping: a suite that cannot get its server fails (the error ends the file,
+ * which the test runner counts as a failure).
  */
 export function postgresServer(label: string): PostgresServer {
+  const server = findPostgresServer(label);
+  if (server.skipReason && process.env.CI) throw new Error(`PostgreSQL is required in CI: ${server.skipReason}`);
+  return server;
+}
+
+function findPostgresServer(label: string): PostgresServer {
   if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, skipReason: undefined, stop() {} };
   const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
   if (!hasPg) return { url: undefined, skipReason: 'DATABASE_URL is unset and pg_ctl is not installed', stop() {} };
