@@ -4,7 +4,7 @@
 // 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
 // RLS, no audit triggers) gets the same rows. Each query runs
-//   (a) as the app does: xms_app; begin; set local role xms_member; set_config('app.session_token');
+//   (a) as the app does: xms_app; begin; set_config('role', 'xms_member') and set_config('app.session_token') in one statement;
 //       query (RLS adds the tenant/owner filters, the statement-level audit triggers log the writes);
 //       commit
 //   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
@@ -111,8 +111,8 @@ run(async () => {
   await appClient.query(`set max_parallel_workers_per_gather = 0`);
   const secured = async (sql, params = []) => {
     await appClient.query('begin');
-    await appClient.query('set local role xms_member');
-    await appClient.query(`select set_config('app.session_token', $1, true)`, [token]);
+    // as the app's request transaction enters (src/db/request.ts): role and token in one statement
+    await appClient.query(`select set_config('role', 'xms_member', true), set_config('app.session_token', $1, true)`, [token]);
     const r = await appClient.query(sql, params);
     await appClient.query('commit');
     return r;

@@ -49,10 +49,15 @@ export function hashSessionToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
+/**
+ * One statement, one round trip: set_config('role', ..., true) is SET LOCAL ROLE (the same membership
+ * check of the session user), and the token is transaction-local too.
+ */
+const ENTER_SQL = `select set_config('role', $1, true), set_config('app.session_token', $2, true)`;
+
 async function enter(tx: Queryable, role: string, token: string | null): Promise<void> {
-  // role comes from the fixed list above: safe to quote as an identifier
-  await tx.query(`set local role "${role}"`);
-  await tx.query(`select set_config('app.session_token', $1, true)`, [token ?? '']);
+  // role comes from the fixed list above, and is a parameter here: never interpolated
+  await tx.query(ENTER_SQL, [role, token ?? '']);
 }
 
 /**

@@ -7,7 +7,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import type { Database, Queryable } from '../../src/db/client.js';
+import { NestedRequestTransactionError, openSessionRequest, withRequestTransaction, type RequestTransaction } from '../../src/db/request.js';
 import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
 
 const test = suite('request transaction');
@@ -45,6 +46,27 @@ async function nothingHeld(): Promise<void> {
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('a transaction was left open')), 5000).unref());
   assert.is(await Promise.race([probe, timeout]), 1);
 }
+
+test('withRequestTransaction enters the role and the token in one statement before the handler', async () => {
+  const member = t.f.actor('member');
+  const sent: string[] = [];
+  // the same database, its transactions' statements recorded
+  const db = Object.create(t.db) as Database;
+  db.transaction = (fn) =>
+    t.db.transaction((tx) => {
+      const recording: Queryable = {
+        query: (sql, params) => (sent.push(sql), tx.query(sql, params)),
+        exec: (sql) => (sent.push(sql), tx.exec(sql)),
+      };
+      return fn(recording);
+    });
+  const row = await withRequestTransaction(db, { sessionToken: member.token, dbRole: 'member' }, async (tx) => {
+    sent.push('(handler)');
+    return (await tx.query<{ role: string; tenant_id: string }>('select current_user as role, app.current_tenant_id() as tenant_id')).rows[0]!;
+  });
+  assert.equal(row, { role: 'xms_member', tenant_id: member.tenant });
+  assert.is(sent.indexOf('(handler)'), 1, `one statement before the handler, not: ${sent.slice(0, sent.indexOf('(handler)')).join(' | ')}`);
+});
 
 test('enters the session role and identity in the transaction the handler uses', async () => {
   const member = t.f.actor('member');
