@@ -290,7 +290,7 @@ export async function importCsv(
     const { tenant_id: tenantId, user_id: userId } = who.rows[0]!;
     const system = ['tenant_id', ...(spec.owner ? [spec.owner] : [])];
     const systemValues = ['$1::uuid', ...(spec.owner ? ['$2::uuid'] : [])];
-    await tx.query(`select pg_catalog.set_config('work_mem', $1, true)`, [WORK_MEM]);
+    await tx.query(`set local work_mem = '${WORK_MEM}'`); // this transaction only (and safe behind a transaction pooler)
     // one statement: the distinct rows (the first of each in the file), inserted, and both counted;
     // `returning 1` reads no column, so it needs no select right on the table
     const result = await tx.query<{ distinct_rows: number; inserted: number }>(
