@@ -209,36 +209,50 @@ test('export neutralises formula injection', async () => {
   assert.equal(cells, [["'\tTAB", 'ok'], ["'=1+2", "'+SUM(A1)"], ["'@cmd", "'-2+3"]]);
 });
 
-test('the file is streamed: rows reach the staging table long before the file has been read', async () => {
+test('the file is streamed with bounded memory: staging never lags far behind the reading', async () => {
   const member = await t.user({ role: 'member' });
   const ROWS = 20_000;
+  const PAD = 'p'.repeat(100);
   let produced = 0;
-  let producedAtFirstBatch: number | undefined;
+  /** bytes of the file up to the end of row k (header included) */
+  const ends: number[] = [];
   async function* source() {
-    yield Buffer.from('title,body\n');
+    const header = Buffer.from('title,body\n');
+    produced += header.length;
+    yield header;
     for (let i = 0; i < ROWS; i += 100) {
-      const chunk = Buffer.from(Array.from({ length: 100 }, (_, j) => `streamed ${i + j},body of row ${i + j}\n`).join(''));
-      produced += chunk.length;
-      yield chunk;
+      const lines = Array.from({ length: 100 }, (_, j) => `streamed ${i + j},${PAD} ${i + j}\n`);
+      for (const line of lines) ends.push((ends[ends.length - 1] ?? header.length) + Buffer.byteLength(line));
+      produced += Buffer.byteLength(lines.join(''));
+      yield Buffer.from(lines.join(''));
     }
   }
+  // at each staging step: how far the reading is ahead of the rows staged so far
+  let staged = 0;
+  let maxAhead = 0;
+  let producedAtFirstBatch: number | undefined;
+  const staging = (rows: number) => {
+    producedAtFirstBatch ??= produced;
+    maxAhead = Math.max(maxAhead, produced - (staged === 0 ? 0 : ends[staged - 1]!));
+    staged += rows;
+  };
   let copied = false;
   const report = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) => {
     const watched: Queryable = {
       query: (sql, params) => {
-        if (producedAtFirstBatch === undefined && /^insert into pg_temp\.xms_import_stage/.test(sql)) producedAtFirstBatch = produced;
+        if (/^insert into pg_temp\.xms_import_stage/.test(sql)) staging((params![0] as unknown[]).length);
         return tx.query(sql, params);
       },
       exec: (sql) => tx.exec(sql),
     };
-    // node-postgres stages with COPY FROM STDIN: the first chunk handed to the connection
+    // node-postgres stages with COPY FROM STDIN: each chunk as it is handed to the connection
     const copyFrom = tx.copyFrom;
     if (copyFrom) {
       watched.copyFrom = (sql, data) => {
         copied = /^copy pg_temp\.xms_import_stage /.test(sql);
         return copyFrom(sql, (async function* () {
           for await (const chunk of data) {
-            producedAtFirstBatch ??= produced;
+            staging(chunk.split('\n').length - 1); // a line break inside a value is escaped as \n
             yield chunk;
           }
         })());
@@ -247,8 +261,11 @@ test('the file is streamed: rows reach the staging table long before the file ha
     return importCsv(watched, IMPORT_TABLES.records!, Readable.from(source()));
   });
   assert.is(report.inserted, ROWS);
+  assert.is(staged, ROWS);
   assert.is(copied, t.db.kind === 'postgres');
   assert.ok(producedAtFirstBatch !== undefined && producedAtFirstBatch < produced / 4, `first batch staged after ${producedAtFirstBatch} of ${produced} bytes`);
+  // the file is 2.5 MB: neither it nor its rows pile up in memory
+  assert.ok(maxAhead < 512 * 1024, `reading ran ${maxAhead} bytes ahead of staging`);
 });
 
 test('a bad row at the end of a large file: the rows staged before it are rolled back, nothing is inserted', async () => {
