@@ -11,7 +11,8 @@
 //           fresh for each import, and its peak RSS (VmHWM) read after the import.
 //   COPY    psql's \copy of the de-duplicated file into bench.records_copy: a copy of app.records
 //           with the same columns, defaults, indexes (the unique content-hash index) and the
-//           content-hash trigger, but no RLS and no audit, as the superuser; psql's own \timing.
+//           content hash (its generated column, or its trigger in apps before it), but no RLS
+//           and no audit, as the superuser; psql's own \timing.
 // Each run writes a new file of --rows rows of which 5% repeat an earlier row (and the file
 // without them), empties the tables; medians of --runs, the order alternates.
 // Row of `npm run bench`: csv-import (value and baseline in rows/s of the file's unique rows).
@@ -92,7 +93,11 @@ run(async () => {
   await owner.query(`create schema bench`);
   await owner.query(`create table bench.records_copy (like app.records including all)`);
   await owner.query(`alter table bench.records_copy alter column tenant_id set default '${tenant}', alter column owner_id set default '${user}'`);
-  await owner.query(`create trigger records_copy_content_hash before insert or update on bench.records_copy for each row execute function app.records_content_hash()`);
+  // content_hash: a generated column (copied by LIKE ... INCLUDING ALL), or kept by a trigger (apps before it)
+  const generated = await owner.query(`select from pg_catalog.pg_attribute where attrelid = 'bench.records_copy'::regclass and attname = 'content_hash' and attgenerated <> ''`);
+  if (generated.rowCount === 0) {
+    await owner.query(`create trigger records_copy_content_hash before insert or update on bench.records_copy for each row execute function app.records_content_hash()`);
+  }
 
   const importOnce = async (file, unique, duplicates) => {
     server = await startApp();

@@ -14,7 +14,7 @@ const REGISTRY = 'src/imports/tables/index.ts';
 const ROUTES = 'src/routes/api/imports.ts';
 const LEDGER_MIGRATION = 'xms_imports';
 const SYSTEM_COLUMNS = ['id', 'tenant_id', 'owner_id', 'user_id', 'created_by', 'created_at', 'updated_at', 'content_hash'];
-const DEPENDENCIES: Record<string, string> = { '@fastify/multipart': '^10.1.0', 'csv-parse': '^6.1.0' };
+const DEPENDENCIES: Record<string, string> = { '@fastify/multipart': '^10.1.0', 'csv-parse': '^6.1.0', 'pg-copy-streams': '^7.0.0' };
 /** PostgreSQL type names (as the migrations reader reports them) -> importer value types */
 const PG_TYPES: Record<string, string> = Object.fromEntries([
   ...Object.entries(COLUMN_TYPES).map(([name, t]) => [t.pg, name]),
@@ -142,10 +142,13 @@ const generator: FeatureGenerator = {
 
     const columns = info.columns
       .filter((c) => !SYSTEM_COLUMNS.includes(c.name))
-      .map((c) => {
+      .map((c, i) => {
         const type = PG_TYPES[c.type];
         if (!type) throw new UserError(`--table: column ${table}.${c.name} has type ${c.type}, which the CSV importer does not handle.`);
-        return { name: c.name, csvType: COLUMN_TYPES[type]!.csv, type, required: c.notNull && !c.hasDefault, nullable: !c.notNull, sample: COLUMN_TYPES[type]!.sample };
+        const pg = COLUMN_TYPES[type]!.sql;
+        // the hash's argument: a timestamptz as its UTC time (its jsonb text would carry the session's offset)
+        const hashArg = pg === 'timestamptz' ? `pg_catalog.timezone('UTC', $${i + 1})` : `$${i + 1}`;
+        return { name: c.name, csvType: COLUMN_TYPES[type]!.csv, type, pg, hashArg, required: c.notNull && !c.hasDefault, nullable: !c.notNull, sample: COLUMN_TYPES[type]!.sample };
       });
     if (columns.length === 0) throw new UserError(`--table: app.${table} has no columns to import.`);
     for (const k of key) {
@@ -163,6 +166,8 @@ const generator: FeatureGenerator = {
       keyName: key.join('_'),
       keyText,
       keyJson: key.length ? JSON.stringify(key).replace(/"/g, "'") : 'null',
+      // set once per import to the caller (the xms tables' owner column)
+      owner: has('owner_id') ? 'owner_id' : '',
       headerJson: JSON.stringify(columns.map((c) => c.name)),
       rowJson: JSON.stringify(columns.map((c) => String(c.sample))),
     };
@@ -187,7 +192,7 @@ const generator: FeatureGenerator = {
 
   async after(appDir: string): Promise<string[]> {
     const lines = await recompileMatrix(appDir);
-    return [...lines, 'run npm install if package.json changed (@fastify/multipart, csv-parse)'];
+    return [...lines, 'run npm install if package.json changed (@fastify/multipart, csv-parse, pg-copy-streams)'];
   },
 };
 

@@ -45,14 +45,17 @@ test('natural key: the module, the ledger, dependencies, the matrix entry, the t
   assert.match(readFileSync(join(app.dir, 'src/generated/permissions.ts'), 'utf8'), /imports: \{ select: 'tenant', insert: 'tenant'/);
 });
 
-test('content hash (no --key): a content_hash column kept by a trigger, unique per tenant', async () => {
+test('content hash (no --key): a generated content_hash column, unique per tenant', async () => {
   await add(app.dir, 'csv-import', ['notes']);
   const path = findFile(app.dir, /_xms_import_notes\.sql$/);
   assertSnapshot('csv-import', app.dir, path);
   const sql = readFileSync(join(app.dir, path), 'utf8');
-  assert.ok(sql.includes('app.content_hash(pg_catalog.jsonb_build_array(new.title, new.body, new.pinned))'));
+  assert.ok(sql.includes('create or replace function app.notes_content_hash(title text, body text, pinned boolean)'));
+  assert.ok(sql.includes("pg_catalog.convert_to(pg_catalog.jsonb_build_array($1, $2, $3)::text, 'UTF8')"));
+  assert.ok(sql.includes('generated always as (app.notes_content_hash(title, body, pinned)) stored;'));
+  assert.not.match(sql, /trigger/);
   assert.ok(sql.includes('create unique index if not exists notes_tenant_id_content_hash_key on app.notes (tenant_id, content_hash);'));
-  assert.match(readFileSync(join(app.dir, 'src/imports/tables/notes.ts'), 'utf8'), /key: null/);
+  assert.match(readFileSync(join(app.dir, 'src/imports/tables/notes.ts'), 'utf8'), /key: null,\n  owner: 'owner_id',/);
 });
 
 test('second runs change nothing', async () => {

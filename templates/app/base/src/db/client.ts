@@ -20,6 +20,13 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   /** Several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * node-postgres inside a transaction only: `COPY ... FROM STDIN` fed from data as it is produced
+   * (backpressure: a slow server slows the producer); resolves to the rows copied. A producer that
+   * throws aborts the COPY (the transaction then only rolls back). PGlite has no COPY FROM STDIN
+   * (its COPY from a blob is a server-side file read, which needs pg_read_server_files).
+   */
+  copyFrom?(sql: string, data: AsyncIterable<string>): Promise<number>;
 }
 
 export interface Database extends Queryable {
@@ -108,6 +115,15 @@ async function openPostgres(url: string): Promise<Database> {
       await c.query(sql);
     },
   });
+  const wrapClient = (client: PoolClient): Queryable => ({
+    ...wrap(client),
+    async copyFrom(sql: string, data: AsyncIterable<string>) {
+      const [{ from }, { pipeline }, { Readable }] = await Promise.all([import('pg-copy-streams'), import('node:stream/promises'), import('node:stream')]);
+      const copy = client.query(from(sql));
+      await pipeline(Readable.from(data, { objectMode: false }), copy);
+      return copy.rowCount;
+    },
+  });
   const base = wrap(pool);
   return {
     kind: 'postgres',
@@ -125,7 +141,7 @@ async function openPostgres(url: string): Promise<Database> {
       client.on('error', lost);
       try {
         await client.query('begin');
-        const result = await fn(wrap(client));
+        const result = await fn(wrapClient(client));
         await client.query('commit');
         return result;
       } catch (err) {
