@@ -135,9 +135,8 @@ function migrationFailure(failure: { file: string; message: string }, consequenc
 
 /** checkServer(appDir) in a worker thread (./server-worker); its errors keep their name and message. */
 function serverChecksInWorker(appDir: string): Promise<Finding[]> {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL(`./server-worker${ext}`, import.meta.url), { workerData: { appDir } });
+    const worker = new Worker(new URL('./server-worker.js', import.meta.url), { workerData: { appDir } });
     worker.once('message', (message: { findings?: Finding[]; error?: { name: string; message: string; stack?: string } }) => {
       if (message.findings) resolve(message.findings);
       else {
@@ -159,8 +158,10 @@ export async function runCheck(appDir: string, options: CheckOptions = {}): Prom
   const findings: Finding[] = [];
   let database: Report['database'] = 'skipped';
   const withDatabase = groups.has('db') && !options.skipDatabase;
-  // independent of the database: alongside it in a worker thread, else here
-  const server = groups.has('server') ? (withDatabase ? serverChecksInWorker(appDir) : checkServer(appDir)) : Promise.resolve([]);
+  // independent of the database: alongside it in a worker thread (built code; TypeScript sources run
+  // under a loader that worker threads do not inherit), else here
+  const inWorker = withDatabase && !import.meta.url.endsWith('.ts');
+  const server = groups.has('server') ? (inWorker ? serverChecksInWorker(appDir) : checkServer(appDir)) : Promise.resolve([]);
   server.catch(() => {}); // awaited below, after the database checks
   if (withDatabase) {
     const url = options.databaseUrl ?? (process.env.DATABASE_URL || undefined);

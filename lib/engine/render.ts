@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join, basename } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, basename } from 'node:path';
 import type Handlebars from 'handlebars';
 import type { HelperDelegate } from 'handlebars';
 
 /** A precompiled template (handlebars' TemplateSpecification, global in its typings). */
 type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 import { UserError } from './errors.js';
+import { packageRoot } from './paths.js';
 import type { TemplateFile } from './templates.js';
 
 const require = createRequire(import.meta.url);
@@ -31,14 +31,14 @@ export function templateKey(source: string): string {
   return createHash('sha256').update(JSON.stringify(TEMPLATE_OPTIONS)).update('\0').update(source).digest('hex');
 }
 
-/** dist/precompiled-templates.cjs, written by `npm run build` (scripts/build-templates.mjs). */
-const PRECOMPILED_FILE = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'precompiled-templates.cjs');
 let precompiled: Record<string, TemplateSpecification> | undefined;
 
 function precompiledSpec(source: string): TemplateSpecification | undefined {
   if (!precompiled) {
     try {
-      precompiled = (process.env.XMS_NO_PRECOMPILED ? {} : require(PRECOMPILED_FILE)) as Record<string, TemplateSpecification>;
+      // dist/precompiled-templates.cjs, written by `npm run build` (scripts/build-templates.mjs)
+      const file = join(packageRoot(), 'dist', 'precompiled-templates.cjs');
+      precompiled = (process.env.XMS_NO_PRECOMPILED ? {} : require(file)) as Record<string, TemplateSpecification>;
     } catch {
       precompiled = {}; // running from sources, or a build without it: compile everything
     }
