@@ -5,9 +5,9 @@ import {
   assertNoUnrenderedPlaceholders,
   builtinTemplatesDir,
   collectLayers,
-  createHandlebars,
   packageRoot,
   renderFiles,
+  TemplateRenderer,
   type RenderedFile,
 } from '../../lib/engine/index.js';
 
@@ -85,8 +85,8 @@ export function appLayers(answers: AppAnswers, options: AppPlanOptions): string[
 /** Renders the whole app in memory; nothing touches the disk here. */
 export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): RenderedFile[] {
   const roots = [join(builtinTemplatesDir(), 'app'), ...(options.teamTemplateDir ? [options.teamTemplateDir] : [])];
-  const hbs = createHandlebars(roots.map((root) => join(root, 'partials')));
-  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers), hbs);
+  const renderer = new TemplateRenderer(roots.map((root) => join(root, 'partials')));
+  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers), renderer);
   if (answers.databaseUrl) {
     files.push({ path: '.env', contents: Buffer.from(`DATABASE_URL=${answers.databaseUrl}\n`), from: '--database-url' });
   }

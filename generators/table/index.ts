@@ -1,11 +1,21 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseDocument, isMap } from 'yaml';
+import { createRequire } from 'node:module';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations } from '../../lib/matrix/migrations.js';
 import { MIGRATIONS_DIR, MATRIX_FILE, nextVersion } from '../../lib/matrix/write.js';
 import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+
+/** yaml is loaded on first use: scaffolding imports this module for tableApiChanges only. */
+const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml');
+
+/** permissions.yml parsed once per content (the roles and the tables are both read from it). */
+let lastMatrix: { source: string; doc: ReturnType<typeof import('yaml').parseDocument> } | undefined;
+function matrixDocument(source: string) {
+  if (lastMatrix?.source !== source) lastMatrix = { source, doc: yaml().parseDocument(source) };
+  return lastMatrix.doc;
+}
 import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, renderTemplate, type Column } from './spec.js';
 import { harnessChanges, recompileMatrix } from './shared.js';
 
@@ -37,15 +47,16 @@ export function assertApp(appDir: string): void {
 /** Adds `name: { admin: tenant }` under the matrix's tables (nothing when the table is there already). */
 export function matrixChange(appDir: string, table: string, entry: string): FileChange {
   const before = readProjectFile(appDir, MATRIX_FILE)!;
-  const doc = parseDocument(before);
-  const tables = doc.get('tables');
+  const tables = matrixDocument(before).get('tables');
+  const { isMap } = yaml();
   if (isMap(tables) && tables.has(table)) return { path: MATRIX_FILE, before, after: before };
   return { path: MATRIX_FILE, before, after: insertAtMarker(before, MATRIX_FILE, MATRIX_MARKER, entry) };
 }
 
 /** The roles declared in the app's permissions.yml. */
 export function matrixRoles(appDir: string): string[] {
-  const roles = parseDocument(readProjectFile(appDir, MATRIX_FILE) ?? '').get('roles');
+  const roles = matrixDocument(readProjectFile(appDir, MATRIX_FILE) ?? '').get('roles');
+  const { isMap } = yaml();
   return isMap(roles) ? roles.items.map((pair) => String((pair.key as { value?: unknown } | null)?.value ?? pair.key)) : [];
 }
 

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
-import { createHandlebars } from '../../lib/engine/render.js';
+import { TemplateRenderer } from '../../lib/engine/render.js';
 import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 
 /** PostgreSQL's reserved key words (Appendix C) plus the statement verbs nobody should name a column after. */
@@ -124,13 +124,18 @@ export function formatColumns(columns: Column[]): string {
 }
 
 /** Renders templates/<folder>/<file> with the helpers and the partials of templates/<folder>/partials. */
+const renderers = new Map<string, TemplateRenderer>();
+
 export function renderTemplate(folder: string, file: string, context: object): string {
   const dir = join(builtinTemplatesDir(), folder);
-  const hbs = createHandlebars([join(dir, 'partials'), join(builtinTemplatesDir(), 'table', 'partials')]);
-  // {{pad name 11}}: the name and spaces up to a column (SQL column lists line up like the base migrations)
-  hbs.registerHelper('pad', (value: unknown, width: unknown) => String(value).padEnd(Number(width)));
-  const template = hbs.compile(readFileSync(join(dir, file), 'utf8'), { noEscape: true, strict: true });
-  const out = template(context);
+  let renderer = renderers.get(folder);
+  if (!renderer) {
+    renderer = new TemplateRenderer([join(dir, 'partials'), join(builtinTemplatesDir(), 'table', 'partials')]);
+    // {{pad name 11}}: the name and spaces up to a column (SQL column lists line up like the base migrations)
+    renderer.registerHelper('pad', (value: unknown, width: unknown) => String(value).padEnd(Number(width)));
+    renderers.set(folder, renderer);
+  }
+  const out = renderer.render(readFileSync(join(dir, file), 'utf8'), context);
   const index = out.indexOf('{{');
   if (index >= 0) throw new UserError(`Unrendered "{{" in templates/${folder}/${file}.`);
   return out;

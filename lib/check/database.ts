@@ -5,11 +5,11 @@
  * package, so the check needs nothing the app does not already have.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { newOwnedObjects, readObjects, recordMigration, type DbObject, type OwnedObjects } from './functions.js';
 import type { Queryable } from './types.js';
 
@@ -52,6 +52,16 @@ interface PGliteLike {
  * XMS_CHECK_NO_CACHE=1 turns the cache off.
  */
 export async function openPglite(appDir: string, options: { extensions?: string[] } = {}): Promise<Queryable> {
+  return (await startPglite(appDir, options)).db;
+}
+
+/** A PGlite for the check: its query interface, and a dump of its data folder (for the caches). */
+interface OpenedPglite {
+  db: Queryable;
+  dump(): Promise<Buffer | undefined>;
+}
+
+async function startPglite(appDir: string, options: { extensions?: string[]; snapshot?: Buffer } = {}): Promise<OpenedPglite> {
   const resolved = resolveFrom('@electric-sql/pglite', appDir);
   const mod = await importFrom<{ PGlite: new (options?: object) => PGliteLike }>('@electric-sql/pglite', appDir);
   // contrib extensions the migrations create (uuid-ossp, pgcrypto, citext, ...), when PGlite has them
@@ -71,7 +81,12 @@ export async function openPglite(appDir: string, options: { extensions?: string[
   const key = resolved ? createHash('sha256').update(`${resolved}:${statSync(resolved).size}:${statSync(resolved).mtimeMs}`).digest('hex').slice(0, 16) : '';
   const cacheFile = join(cacheDir(appDir), `pglite-${key}.tar.gz`);
   let pg: PGliteLike | undefined;
-  if (useCache && existsSync(cacheFile) && ownedByMe(cacheFile)) {
+  if (options.snapshot) {
+    // a migrated snapshot that does not load is an error for the caller (it migrates from scratch)
+    pg = new mod.PGlite({ loadDataDir: new Blob([new Uint8Array(options.snapshot)]), ...extra });
+    await pg.waitReady;
+  }
+  if (!pg && useCache && existsSync(cacheFile) && ownedByMe(cacheFile)) {
     try {
       pg = new mod.PGlite({ loadDataDir: new Blob([readFileSync(cacheFile)]), ...extra });
       await pg.waitReady;
@@ -96,12 +111,130 @@ export async function openPglite(appDir: string, options: { extensions?: string[
   }
   const db = pg;
   return {
-    query: (sql, params) => db.query(sql, params ?? []),
-    exec: async (sql) => {
-      await db.exec(sql);
+    db: {
+      query: (sql, params) => db.query(sql, params ?? []),
+      exec: async (sql) => {
+        await db.exec(sql);
+      },
+      close: () => db.close(),
     },
-    close: () => db.close(),
+    dump: async () => (db.dumpDataDir ? Buffer.from(await (await db.dumpDataDir('gzip')).arrayBuffer()) : undefined),
   };
+}
+
+/** The PGlite build's identity (its resolved file, size and time), '' when not resolvable. */
+function pgliteKey(appDir: string): string {
+  const resolved = resolveFrom('@electric-sql/pglite', appDir);
+  return resolved ? `${resolved}:${statSync(resolved).size}:${statSync(resolved).mtimeMs}` : '';
+}
+
+/** The code that decides what a migrated snapshot holds: this module and ./functions (readObjects, recordMigration). */
+function checkCodeHash(): string {
+  const h = createHash('sha256');
+  const here = dirname(fileURLToPath(import.meta.url));
+  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+  for (const name of ['database', 'functions']) h.update(readFileSync(join(here, `${name}${ext}`)));
+  return h.digest('hex');
+}
+
+interface AppliedJson {
+  policyOrigin: [string, string][];
+  expected: [string, { object: DbObject; file: string }][];
+  changedBy: [string, string][];
+  objects: [string, DbObject][];
+}
+
+/**
+ * A PGlite with the migrations applied, and what applying them recorded. Checking the same
+ * migrations again (only the server code or permissions.yml changed: the usual loop) starts from a
+ * snapshot of the migrated database instead of replaying every migration. The snapshot is keyed by
+ * the SHA-256 of every migration's path and content, the prelude, the extensions, the PGlite build and
+ * the code of this module and ./functions, and is written the second time a key is seen (a one-off
+ * set of migrations, like a mutation test's, costs no dump). Same trust rule as the empty-cluster
+ * snapshot: only files this user owns, in a folder nobody else can write to, are loaded.
+ * XMS_CHECK_NO_CACHE=1 turns it off.
+ */
+export async function openMigratedPglite(
+  appDir: string,
+  files: MigrationFile[],
+  options: { extensions?: string[]; prelude?: string; relativeTo?: string } = {},
+): Promise<{ db: Queryable; applied: Omit<AppliedDatabase, 'db'> }> {
+  const pglite = pgliteKey(appDir);
+  const useCache = !process.env.XMS_CHECK_NO_CACHE && pglite !== '';
+  const h = createHash('sha256').update(pglite).update('\0').update(checkCodeHash());
+  h.update('\0').update((options.extensions ?? []).join(',')).update('\0').update(options.prelude ?? '').update('\0').update(options.relativeTo ?? '');
+  for (const f of files) h.update('\0').update(f.file).update('\0').update(readFileSync(f.file));
+  const key = h.digest('hex').slice(0, 32);
+  const dir = cacheDir(appDir);
+  const snapshotFile = join(dir, `migrated-${key}.tar.gz`);
+  const appliedFile = join(dir, `migrated-${key}.json`);
+  const seenFile = join(dir, `migrated-${key}.seen`);
+
+  if (useCache && existsSync(snapshotFile) && existsSync(appliedFile) && ownedByMe(snapshotFile) && ownedByMe(appliedFile)) {
+    try {
+      const json = JSON.parse(readFileSync(appliedFile, 'utf8')) as AppliedJson;
+      const opened = await startPglite(appDir, { extensions: options.extensions, snapshot: readFileSync(snapshotFile) });
+      return {
+        db: opened.db,
+        applied: {
+          policyOrigin: new Map(json.policyOrigin),
+          owned: { expected: new Map(json.expected), changedBy: new Map(json.changedBy) },
+          objects: new Map(json.objects),
+        },
+      };
+    } catch {
+      // a torn or foreign entry: migrate from scratch
+    }
+  }
+
+  const opened = await startPglite(appDir, { extensions: options.extensions });
+  if (options.prelude) await opened.db.exec(options.prelude);
+  const applied = await applyMigrations(opened.db, files, { relativeTo: options.relativeTo });
+  if (useCache && !applied.failure) {
+    try {
+      if (existsSync(seenFile)) {
+        const snapshot = await opened.dump();
+        if (snapshot) {
+          const json: AppliedJson = {
+            policyOrigin: [...applied.policyOrigin],
+            expected: [...applied.owned.expected],
+            changedBy: [...applied.owned.changedBy],
+            objects: [...applied.objects],
+          };
+          writePrivate(appliedFile, JSON.stringify(json));
+          writePrivate(snapshotFile, snapshot);
+          rmSync(seenFile, { force: true });
+          pruneMigrated(dir);
+        }
+      } else {
+        writePrivate(seenFile, '');
+      }
+    } catch {
+      // the cache is an optimisation only
+    }
+  }
+  return { db: opened.db, applied };
+}
+
+function writePrivate(file: string, contents: string | Buffer): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, contents, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** Keeps the newest 4 migrated snapshots (and 50 seen-markers) of a cache folder. */
+function pruneMigrated(dir: string): void {
+  const byAge = (suffix: string) =>
+    readdirSync(dir)
+      .filter((f) => f.startsWith('migrated-') && f.endsWith(suffix))
+      .map((f) => ({ f, t: statSync(join(dir, f)).mtimeMs }))
+      .sort((a, b) => b.t - a.t);
+  for (const { f } of byAge('.tar.gz').slice(4)) {
+    rmSync(join(dir, f), { force: true });
+    rmSync(join(dir, f.replace(/\.tar\.gz$/, '.json')), { force: true });
+  }
+  for (const { f } of byAge('.seen').slice(50)) rmSync(join(dir, f), { force: true });
 }
 
 /**

@@ -9,8 +9,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { CHECKS } from './catalog.js';
-import { applyMigrations, extensionsIn, migrationFiles, openPglite, openPostgres } from './database.js';
+import { extensionsIn, migrationFiles, openMigratedPglite, openPostgres } from './database.js';
 import { APP_SCHEMA, SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkSettingReads, compareOwnedObjects, readObjects } from './functions.js';
@@ -71,10 +72,10 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
                   (select rolsuper from pg_catalog.pg_roles where rolname = current_user) as superuser`,
         )
       ).rows[0];
-      scratch = await openPglite(appDir, { extensions: extensionsIn(files) });
       // where the live database has Supabase's auth.uid(), the migrations take their Supabase branch
-      if (facts?.supabase) await scratch.exec(SUPABASE_SHIM);
-      const applied = await applyMigrations(scratch, files, { relativeTo: appDir });
+      const opened = await openMigratedPglite(appDir, files, { extensions: extensionsIn(files), prelude: facts?.supabase ? SUPABASE_SHIM : undefined, relativeTo: appDir });
+      scratch = opened.db;
+      const applied = opened.applied;
       if (applied.failure) {
         findings.push(migrationFailure(applied.failure, 'the expected policies, functions and triggers cannot be computed'));
         return { findings, kind: 'postgres' };
@@ -86,8 +87,9 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       }
       return { findings, kind: 'postgres' };
     }
-    live = await openPglite(appDir, { extensions: extensionsIn(files) });
-    const applied = await applyMigrations(live, files, { relativeTo: appDir });
+    const opened = await openMigratedPglite(appDir, files, { extensions: extensionsIn(files), relativeTo: appDir });
+    live = opened.db;
+    const applied = opened.applied;
     if (applied.failure) {
       findings.push(migrationFailure(applied.failure, 'no database check could run'));
       return { findings, kind: 'pglite' };
@@ -131,18 +133,43 @@ function migrationFailure(failure: { file: string; message: string }, consequenc
   };
 }
 
+/** checkServer(appDir) in a worker thread (./server-worker); its errors keep their name and message. */
+function serverChecksInWorker(appDir: string): Promise<Finding[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./server-worker.js', import.meta.url), { workerData: { appDir } });
+    worker.once('message', (message: { findings?: Finding[]; error?: { name: string; message: string; stack?: string } }) => {
+      if (message.findings) resolve(message.findings);
+      else {
+        const error = new Error(message.error!.message);
+        error.name = message.error!.name;
+        error.stack = message.error!.stack;
+        reject(error);
+      }
+      void worker.terminate();
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`the server checks' worker exited with code ${code}`)));
+  });
+}
+
 export async function runCheck(appDir: string, options: CheckOptions = {}): Promise<Report> {
   const started = performance.now();
   const groups = new Set(options.groups ?? ['db', 'server', 'repo']);
   const findings: Finding[] = [];
   let database: Report['database'] = 'skipped';
-  if (groups.has('db') && !options.skipDatabase) {
+  const withDatabase = groups.has('db') && !options.skipDatabase;
+  // independent of the database: alongside it in a worker thread (built code; TypeScript sources run
+  // under a loader that worker threads do not inherit), else here
+  const inWorker = withDatabase && !import.meta.url.endsWith('.ts');
+  const server = groups.has('server') ? (inWorker ? serverChecksInWorker(appDir) : checkServer(appDir)) : Promise.resolve([]);
+  server.catch(() => {}); // awaited below, after the database checks
+  if (withDatabase) {
     const url = options.databaseUrl ?? (process.env.DATABASE_URL || undefined);
     const db = await databaseFindings(appDir, url);
     findings.push(...db.findings);
     database = db.kind;
   }
-  if (groups.has('server')) findings.push(...(await checkServer(appDir)));
+  findings.push(...(await server));
   if (groups.has('repo')) findings.push(...checkBundle(appDir), ...checkEnvFiles(appDir));
   const ran = CHECKS.filter((c) => groups.has(c.group) && !(c.group === 'db' && database === 'skipped')).map((c) => c.id);
   return {

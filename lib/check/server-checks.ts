@@ -44,8 +44,8 @@ export async function checkServer(appDir: string): Promise<Finding[]> {
   const ts = (await importFrom<{ default: typeof TS }>('typescript', appDir)).default;
   const checks = new ServerChecks(ts, appDir);
   const findings = checks.run();
-  // the check families in their own modules (SRV015-SRV018), on the same parser
-  const syntax = new Syntax(ts, appDir);
+  // the check families in their own modules (SRV015-SRV018), on the same parsed files
+  const syntax = checks.syntax;
   findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(checks.found));
   return findings;
 }
@@ -60,11 +60,14 @@ export async function routeInventory(appDir: string): Promise<Array<{ method: st
 
 class ServerChecks {
   private readonly out: Finding[] = [];
-  private readonly cache = new Map<string, TS.SourceFile>();
   /** every route found (after run()) */
   found: Route[] = [];
+  /** the parser and its parsed files, shared with the check families of their own modules */
+  readonly syntax: Syntax;
 
-  constructor(private readonly ts: typeof TS, private readonly appDir: string) {}
+  constructor(private readonly ts: typeof TS, private readonly appDir: string) {
+    this.syntax = new Syntax(ts, appDir);
+  }
 
   run(): Finding[] {
     this.routes();
@@ -86,11 +89,7 @@ class ServerChecks {
   }
 
   private source(file: string): TS.SourceFile | undefined {
-    if (this.cache.has(file)) return this.cache.get(file);
-    if (!existsSync(file)) return undefined;
-    const sf = this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, /\.[jt]sx$/.test(file) ? this.ts.ScriptKind.TSX : this.ts.ScriptKind.TS);
-    this.cache.set(file, sf);
-    return sf;
+    return this.syntax.parse(file, /\.[jt]sx$/.test(file) ? this.ts.ScriptKind.TSX : this.ts.ScriptKind.TS);
   }
 
   private at(node: TS.Node): string {
@@ -381,8 +380,7 @@ class ServerChecks {
   /** A template URL built from the module's constants (`/${TABLE}/:id` with const TABLE = 'records'). */
   private templateUrl(node: TS.Expression | undefined): string | undefined {
     if (!node || !this.ts.isTemplateExpression(node)) return undefined;
-    const syntax = new Syntax(this.ts, this.appDir);
-    const value = syntax.evaluate(node, syntax.constants(node.getSourceFile()));
+    const value = this.syntax.evaluate(node, this.syntax.constants(node.getSourceFile()));
     return typeof value === 'string' ? value : undefined;
   }
 

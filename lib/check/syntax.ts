@@ -27,11 +27,19 @@ export class Syntax {
 
   /** The parsed file (a path relative to the app), or undefined when it does not exist. */
   source(path: string): TS.SourceFile | undefined {
-    const file = join(this.appDir, path);
-    if (!this.cache.has(file)) {
-      this.cache.set(file, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, this.ts.ScriptKind.TS) : undefined);
+    return this.parse(join(this.appDir, path), this.ts.ScriptKind.TS);
+  }
+
+  /**
+   * The parsed file (an absolute path), parsed once per kind for every check family sharing this
+   * instance (the server checks and the config, password-hash and namespace checks).
+   */
+  parse(file: string, kind: TS.ScriptKind): TS.SourceFile | undefined {
+    const key = `${kind}:${file}`;
+    if (!this.cache.has(key)) {
+      this.cache.set(key, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, kind) : undefined);
     }
-    return this.cache.get(file);
+    return this.cache.get(key);
   }
 
   /** The app's TypeScript sources under src/ (relative paths) whose text contains `word`. */

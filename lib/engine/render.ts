@@ -1,8 +1,17 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, basename } from 'node:path';
-import Handlebars from 'handlebars';
+import type Handlebars from 'handlebars';
+import type { HelperDelegate } from 'handlebars';
+
+/** A precompiled template (handlebars' TemplateSpecification, global in its typings). */
+type TemplateSpecification = Parameters<typeof Handlebars.template>[0];
 import { UserError } from './errors.js';
+import { packageRoot } from './paths.js';
 import type { TemplateFile } from './templates.js';
+
+const require = createRequire(import.meta.url);
 
 export interface RenderedFile {
   path: string;
@@ -11,39 +20,122 @@ export interface RenderedFile {
   from: string;
 }
 
-/** A handlebars instance with our helpers and every `partials/*.hbs` of the given layers. */
-export function createHandlebars(partialDirs: string[]): typeof Handlebars {
-  const hbs = Handlebars.create();
-  hbs.registerHelper('json', (value: unknown) => new hbs.SafeString(JSON.stringify(value, null, 2)));
-  hbs.registerHelper('eq', (a: unknown, b: unknown) => a === b);
-  hbs.registerHelper('or', (...args: unknown[]) => args.slice(0, -1).some(Boolean));
-  hbs.registerHelper('and', (...args: unknown[]) => args.slice(0, -1).every(Boolean));
-  for (const dir of partialDirs) {
-    if (!existsSync(dir)) continue;
-    for (const file of readdirSync(dir).sort()) {
-      if (file.endsWith('.hbs')) hbs.registerPartial(basename(file, '.hbs'), readFileSync(join(dir, file), 'utf8'));
+/** How every template is compiled: no HTML escaping (we write code, not HTML), a missing field is an error. */
+export const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
+
+/**
+ * The key of a template in the precompiled set: its source and the compile options. A template edited
+ * after the build (or a team's own template) has another key and is compiled at run time instead.
+ */
+export function templateKey(source: string): string {
+  return createHash('sha256').update(JSON.stringify(TEMPLATE_OPTIONS)).update('\0').update(source).digest('hex');
+}
+
+let precompiled: Record<string, TemplateSpecification> | undefined;
+
+function precompiledSpec(source: string): TemplateSpecification | undefined {
+  if (!precompiled) {
+    try {
+      // dist/precompiled-templates.cjs, written by `npm run build` (scripts/build-templates.mjs)
+      const file = join(packageRoot(), 'dist', 'precompiled-templates.cjs');
+      precompiled = (process.env.XMS_NO_PRECOMPILED ? {} : require(file)) as Record<string, TemplateSpecification>;
+    } catch {
+      precompiled = {}; // running from sources, or a build without it: compile everything
     }
   }
+  const key = templateKey(source);
+  return Object.prototype.hasOwnProperty.call(precompiled, key) ? precompiled[key] : undefined;
+}
+
+const BUILTIN_HELPERS: Record<string, (hbs: typeof Handlebars) => HelperDelegate> = {
+  json: (hbs) => (value: unknown) => new hbs.SafeString(JSON.stringify(value, null, 2)),
+  eq: () => (a: unknown, b: unknown) => a === b,
+  or: () => (...args: unknown[]) => args.slice(0, -1).some(Boolean),
+  and: () => (...args: unknown[]) => args.slice(0, -1).every(Boolean),
+};
+
+/**
+ * A handlebars instance with our helpers and every `partials/*.hbs` of the given layers, compiler
+ * included (for templates that are not part of the build, e.g. `xms harden`'s and the auth generator's).
+ */
+export function createHandlebars(partialDirs: string[]): typeof Handlebars {
+  const hbs = (require('handlebars') as typeof Handlebars).create();
+  for (const [name, helper] of Object.entries(BUILTIN_HELPERS)) hbs.registerHelper(name, helper(hbs));
+  for (const [name, source] of readPartials(partialDirs)) hbs.registerPartial(name, source);
   return hbs;
 }
 
+function readPartials(partialDirs: string[]): Map<string, string> {
+  const partials = new Map<string, string>();
+  for (const dir of partialDirs) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).sort()) {
+      if (file.endsWith('.hbs')) partials.set(basename(file, '.hbs'), readFileSync(join(dir, file), 'utf8'));
+    }
+  }
+  return partials;
+}
+
 /**
- * Renders `.hbs` templates (HTML escaping off: we write code, not HTML) and copies everything else.
+ * Renders templates with our helpers and the partials of the given folders. A template (or partial)
+ * that `npm run build` precompiled runs on the handlebars runtime alone; the compiler is loaded only
+ * when some template is not among them (a team's `--template` folder, an edit since the build). Both
+ * paths give the same output: precompiling is what `compile` does internally.
+ */
+export class TemplateRenderer {
+  private readonly partials: Map<string, string>;
+  private readonly helpers = new Map<string, HelperDelegate>();
+  private env: typeof Handlebars | undefined;
+  private withCompiler = false;
+
+  constructor(partialDirs: string[]) {
+    this.partials = readPartials(partialDirs);
+  }
+
+  registerHelper(name: string, helper: HelperDelegate): void {
+    this.helpers.set(name, helper);
+    this.env = undefined;
+  }
+
+  /** Renders one template source; throws handlebars' own error (callers add the file name). */
+  render(source: string, context: object): string {
+    const spec = precompiledSpec(source);
+    const env = this.environment(!spec);
+    const template = spec ? env.template(spec) : env.compile(source, TEMPLATE_OPTIONS);
+    return template(context);
+  }
+
+  private environment(needsCompiler: boolean): typeof Handlebars {
+    if (this.env && (this.withCompiler || !needsCompiler)) return this.env;
+    // a partial that was not precompiled needs the compiler too (it is compiled on first use)
+    const partialSpecs = new Map([...this.partials].map(([name, source]) => [name, precompiledSpec(source)]));
+    const compiler = needsCompiler || [...partialSpecs.values()].some((spec) => !spec);
+    const hbs = (compiler ? require('handlebars') : require('handlebars/runtime')) as typeof Handlebars;
+    const env = hbs.create();
+    for (const [name, helper] of Object.entries(BUILTIN_HELPERS)) env.registerHelper(name, helper(env));
+    for (const [name, helper] of this.helpers) env.registerHelper(name, helper);
+    for (const [name, source] of this.partials) {
+      const spec = partialSpecs.get(name);
+      env.registerPartial(name, spec ? env.template(spec) : source);
+    }
+    this.env = env;
+    this.withCompiler = compiler;
+    return env;
+  }
+}
+
+/**
+ * Renders `.hbs` templates and copies everything else.
  * A `{{` left in any output means a template or a copied file has a placeholder nobody filled in.
  */
-export function renderFiles(
-  files: Map<string, TemplateFile>,
-  context: object,
-  hbs: typeof Handlebars,
-): RenderedFile[] {
+export function renderFiles(files: Map<string, TemplateFile>, context: object, renderer: TemplateRenderer): RenderedFile[] {
   const out: RenderedFile[] = [];
   for (const [path, file] of [...files.entries()].sort(([a], [b]) => a.localeCompare(b))) {
     const raw = readFileSync(file.absolutePath);
     let contents: Buffer = raw;
     if (file.source.endsWith('.hbs')) {
       try {
-        const template = hbs.compile(raw.toString('utf8'), { noEscape: true, strict: true });
-        contents = Buffer.from(template(context), 'utf8');
+        contents = Buffer.from(renderer.render(raw.toString('utf8'), context), 'utf8');
       } catch (error) {
         const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
         throw new UserError(`Template ${file.absolutePath} failed to render: ${why}`);

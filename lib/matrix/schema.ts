@@ -71,13 +71,24 @@ type KeyOf = (schemaName: string | undefined, name: string) => string | undefine
 const appKey: KeyOf = (schemaName, name) => (schemaName === APP_SCHEMA ? name : undefined);
 const qualifiedKey: KeyOf = (schemaName, name) => `${schemaName ?? 'public'}.${name}`;
 
+type ParseTree = { stmts?: { stmt: Node }[] };
+/**
+ * Parse trees by SQL text, for this process: `xms add table` reads the schema before planning and the
+ * matrix compiler reads it again after the new migration is written; each file is parsed once.
+ * The trees are only read (applyTree builds new objects).
+ */
+const parsed = new Map<string, ParseTree>();
+
 /** Applies one migration's statements to the schema model. Throws with the file name on a parse error. */
 export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>', all?: Map<string, TableInfo>): void {
-  let tree: { stmts?: { stmt: Node }[] };
-  try {
-    tree = parseSync(sql);
-  } catch (err) {
-    throw new Error(`${file}: cannot parse SQL: ${(err as Error).message}`);
+  let tree = parsed.get(sql);
+  if (!tree) {
+    try {
+      tree = parseSync(sql) as ParseTree;
+    } catch (err) {
+      throw new Error(`${file}: cannot parse SQL: ${(err as Error).message}`);
+    }
+    parsed.set(sql, tree);
   }
   applyTree(schema, tree, appKey);
   if (all) applyTree(all, tree, qualifiedKey);
