@@ -1,8 +1,8 @@
 // Request throughput of a generated app's server as a ratio to a bare Fastify server with the same
 // routes, both on 127.0.0.1 in this run:
 //   npm run bench:http [-- --quick] [-- --seconds 5 --rounds 3 --connections 10] [-- --pglite]
-// The app (minimal preset, installed from this checkout, run from source with tsx) runs in
-// production mode on PostgreSQL (DATABASE_URL's server, else a throw-away cluster), connected as
+// The app (minimal preset, installed from this checkout, built with its `npm run build` and run as
+// its `npm start` does: node dist/src/server/index.js, what production runs) runs in production mode on PostgreSQL (DATABASE_URL's server, else a throw-away cluster), connected as
 // xms_app; with --pglite both servers use PGlite instead (the app in test mode: production refuses
 // PGlite). The bare server is Fastify from the app's node_modules, no hooks:
 //   GET /health   the same JSON; the app adds its security headers, CSRF and API-limit hooks
@@ -198,8 +198,10 @@ run(async () => {
   const bareFile = `bare-server-${process.pid}.mjs`;
   writeFileSync(join(app, bareFile), BARE_SERVER);
   onCleanup(() => rmSync(join(app, bareFile), { force: true }));
-  // from source with tsx, as `npm run dev` does (compiled once at load: the steady state is the same)
-  const startApp = (port, env) => startServer('the app', app, process.execPath, ['--import', 'tsx', 'src/server/index.ts'], { ...env, PORT: String(port) }, port);
+  // built and run as production runs it (`npm run build`, then `npm start`'s node dist/src/server/index.js)
+  sh('npm', ['run', 'build'], { cwd: app });
+  const SERVER = 'dist/src/server/index.js';
+  const startApp = (port, env) => startServer('the app', app, process.execPath, [SERVER], { ...env, PORT: String(port) }, port);
   await startApp(appPort, appEnv);
   await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
 
@@ -283,7 +285,7 @@ run(async () => {
   const profPort = await freePort();
   const profiled = await startServer(
     'the app (profiled)', app, process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), '--import', 'tsx', 'src/server/index.ts'],
+    ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), SERVER],
     { ...appEnv, PORT: String(profPort) }, profPort,
   );
   const loadStarted = now();
@@ -291,8 +293,7 @@ run(async () => {
   const loadEnded = now();
   await profiled.stop();
   const stopMs = now() - loadEnded;
-  // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread (tsx's loader
-  // hooks run in another)
+  // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread
   const profile = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
   const top = profile ? topOfProfile(join(profDir, profile), { from: stopMs * 1000, to: (stopMs + loadEnded - loadStarted) * 1000 }) : [];
 

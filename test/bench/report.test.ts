@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
+import { pgbouncerBinary } from '../helpers/pgbouncer.js';
 
 // the rows of the issue's table (ids of bench/index.mjs), then the PgBouncer rows
 const GOAL_ROWS = [
@@ -24,7 +25,8 @@ const hasPostgres =
   Boolean(process.env.DATABASE_URL) ||
   (existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))) ||
   spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).status === 0;
-const hasPgbouncer = spawnSync('sh', ['-c', 'command -v pgbouncer'], { encoding: 'utf8' }).status === 0;
+// found as bench/pgbouncer.mjs finds it (PATH, then Debian's /usr/sbin)
+const hasPgbouncer = pgbouncerBinary() !== null;
 
 if (!hasPostgres && process.env.CI) {
   // CI always sets PostgreSQL up (.ci/run): a missing server there is a failure, never a skip

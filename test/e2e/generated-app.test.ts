@@ -1,6 +1,7 @@
 // End to end: pack this checkout, scaffold an app that depends on the packed tarball (never the
 // registry's create-xms-app), install it, typecheck it and run the app's own test suite on PGlite
-// and, when DATABASE_URL points at a PostgreSQL server, on that server too.
+// and, when DATABASE_URL points at a PostgreSQL server, on that server too, through PgBouncer in
+// transaction pooling mode.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -8,6 +9,7 @@ import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
 import { freshDatabase, packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
+import { startPgbouncer } from '../helpers/pgbouncer.js';
 
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
 const { dir: work, cleanup } = tempDir('xms-e2e-');
@@ -35,17 +37,26 @@ test("the generated app's own tests pass on PGlite", () => {
   assert.ok(summary.total > 0, 'the app ran tests');
 });
 
-test("the generated app's own tests pass on real PostgreSQL", async () => {
+test("the generated app's own tests pass on real PostgreSQL, through PgBouncer in transaction pooling mode", async () => {
   if (!process.env.DATABASE_URL) {
     console.log('    skipped: DATABASE_URL is not set (no PostgreSQL server); the suite ran on PGlite only');
     return;
   }
+  // Scale out: every connection of the suite (migrations, the runtime login, the rate-limit test's two
+  // instances) goes through the pooler, four server connections per database and user, so state one
+  // transaction left on a server connection would reach the next (test/faults/pgbouncer.test.ts
+  // inspects the server connections after two app servers' requests).
+  const pooler = await startPgbouncer(process.env.DATABASE_URL, { poolSize: 4 });
+  if (!pooler && process.env.CI) assert.unreachable('pgbouncer is required in CI (.ci/run installs it with apt-get)');
+  if (!pooler) console.log('    pgbouncer is not installed: the suite connects to PostgreSQL directly');
   // a database of its own: nothing left by another run (or by a previous CI run on this server) leaks in
   const database = await freshDatabase(process.env.DATABASE_URL, 'e2e');
-  const result = sh('npm', ['test'], appDir, { DATABASE_URL: database.url });
+  const url = pooler ? pooler.via(database.url) : database.url;
+  const result = sh('npm', ['test'], appDir, { DATABASE_URL: url });
+  await pooler?.stop();
   await database.drop();
   const summary = uvuSummary(result.output);
-  console.log(`    generated app on PostgreSQL: ${summary.passed}/${summary.total} passed`);
+  console.log(`    generated app on PostgreSQL${pooler ? ` through ${pooler.version}` : ''}: ${summary.passed}/${summary.total} passed`);
   assert.is(result.status, 0, tail(result.output));
   assert.ok(summary.total > 0, 'the app ran tests');
 });

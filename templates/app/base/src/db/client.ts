@@ -31,8 +31,11 @@ export interface Queryable {
 
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
-  /** BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). `enter`: statements
+   * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -91,8 +94,11 @@ export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
     pglite: pg,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
-      return pg.transaction((tx) => fn(wrap(tx)));
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
+      return pg.transaction(async (tx) => {
+        if (options?.enter) await tx.exec(options.enter);
+        return fn(wrap(tx));
+      });
     },
     async close() {
       if (!pg.closed) await pg.close();
@@ -129,7 +135,7 @@ async function openPostgres(url: string): Promise<Database> {
     kind: 'postgres',
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
       const client = await pool.connect();
       let broken = false;
       // A connection lost while no statement is running (server restart, network) is emitted on the
@@ -140,7 +146,8 @@ async function openPostgres(url: string): Promise<Database> {
       };
       client.on('error', lost);
       try {
-        await client.query('begin');
+        // one simple-protocol message: BEGIN and the statements entering the transaction's role
+        await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
         const result = await fn(wrapClient(client));
         await client.query('commit');
         return result;

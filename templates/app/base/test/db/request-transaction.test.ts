@@ -7,8 +7,8 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Database, Queryable } from '../../src/db/client.js';
-import { NestedRequestTransactionError, openSessionRequest, withRequestTransaction, type RequestTransaction } from '../../src/db/request.js';
+import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import type { Database } from '../../src/db/client.js';
 import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
 
 const test = suite('request transaction');
@@ -47,27 +47,6 @@ async function nothingHeld(): Promise<void> {
   assert.is(await Promise.race([probe, timeout]), 1);
 }
 
-test('withRequestTransaction enters the role and the token in one statement before the handler', async () => {
-  const member = t.f.actor('member');
-  const sent: string[] = [];
-  // the same database, its transactions' statements recorded
-  const db = Object.create(t.db) as Database;
-  db.transaction = (fn) =>
-    t.db.transaction((tx) => {
-      const recording: Queryable = {
-        query: (sql, params) => (sent.push(sql), tx.query(sql, params)),
-        exec: (sql) => (sent.push(sql), tx.exec(sql)),
-      };
-      return fn(recording);
-    });
-  const row = await withRequestTransaction(db, { sessionToken: member.token, dbRole: 'member' }, async (tx) => {
-    sent.push('(handler)');
-    return (await tx.query<{ role: string; tenant_id: string }>('select current_user as role, app.current_tenant_id() as tenant_id')).rows[0]!;
-  });
-  assert.equal(row, { role: 'xms_member', tenant_id: member.tenant });
-  assert.is(sent.indexOf('(handler)'), 1, `one statement before the handler, not: ${sent.slice(0, sent.indexOf('(handler)')).join(' | ')}`);
-});
-
 test('enters the session role and identity in the transaction the handler uses', async () => {
   const member = t.f.actor('member');
   const tx = await mustOpen(member);
@@ -79,6 +58,31 @@ test('enters the session role and identity in the transaction the handler uses',
   await tx.end(true);
   assert.equal(row, { role: 'xms_member', user_id: member.id, tenant_id: member.tenant });
   assert.is(tx.session.db_role, 'xms_member');
+});
+
+test('before the handler, one round trip besides BEGIN: the switch to xms_auth goes with BEGIN, then the session check', async () => {
+  const sent: string[] = [];
+  const begins: (string | undefined)[] = [];
+  // the same database, recording what the request path sends inside its transaction
+  const recording: Database = {
+    ...t.db,
+    transaction: (fn, options) => {
+      begins.push(options?.enter);
+      return t.db.transaction(
+        (tx) => fn({ query: (sql, params) => (sent.push(sql), tx.query(sql, params)), exec: (sql) => (sent.push(sql), tx.exec(sql)) }),
+        options,
+      );
+    },
+  };
+  const member = t.f.actor('member');
+  const tx = await openSessionRequest(recording, member.token!, { sessionIdleMinutes: IDLE_MINUTES });
+  assert.ok(tx, 'the session opens');
+  const me = await tx!.run(async (q) => (await q.query<{ me: string }>('select app.current_user_id() as me')).rows[0]!.me);
+  await tx!.end(true);
+  assert.is(me, member.id);
+  assert.equal(begins, ['set local role xms_auth']);
+  assert.is(sent.length, 2, sent.join('\n---\n'));
+  assert.match(sent[0]!, /from app_private\.sessions/);
 });
 
 test('no live session: nothing is entered and nothing stays open', async () => {
