@@ -42,7 +42,7 @@ export async function createDevUi(server: Server): Promise<DevUi> {
   const vite = await createServer({
     configFile: fileURLToPath(new URL('vite.config.ts', `file://${WEB_DIR}`)),
     appType: 'custom',
-    server: { middlewareMode: true, hmr: { server } },
+    server: { middlewareMode: true, ws: { server } },
     html: { cspNonce: NONCE_PLACEHOLDER },
   });
   return {
