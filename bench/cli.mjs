@@ -5,12 +5,13 @@
 //   check       `node_modules/.bin/xms check` (PGlite with the app's migrations): wall time and the
 //               peak RSS of its Node processes (a preloaded module reports maxRSS at exit)
 //   dev-cold    `npm run dev` to the first 200 of GET /health in a freshly scaffolded app (no PGlite
-//               data, an empty temp folder, so tsx's cache is cold)
+//               data, no migrated-folder snapshot or compile stamp in node_modules/.cache/xms-dev,
+//               an empty temp folder, so tsx's cache is cold): the first start after an install
 //   dev-warm    the second start of the same app
 // Each app is scaffolded from this checkout (--no-install) with node_modules linked to one installed
 // app (--app, else installed once now). DATABASE_URL is removed from their environment.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { emit, flag, freePort, installedApp, median, now, quick, root, run, sh, startServer, tempDir } from './_shared.mjs';
 
@@ -87,6 +88,8 @@ run(async () => {
     const devApp = freshApp();
     const tmp = join(work, `tmp-${i}`);
     mkdirSync(tmp);
+    // the apps share one node_modules: a cold start must not find the previous app's dev cache
+    rmSync(join(devApp, 'node_modules', '.cache', 'xms-dev'), { recursive: true, force: true });
     for (const into of [cold, warm]) {
       const port = await freePort();
       const server = await startServer('npm run dev', devApp, 'npm', ['run', 'dev'], { DATABASE_URL: undefined, PORT: String(port), HOST: '127.0.0.1', TMPDIR: tmp }, port, {

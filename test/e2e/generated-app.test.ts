@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
+import { devServerTests } from '../helpers/dev-server.js';
 import { freshDatabase, packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
 import { startPgbouncer } from '../helpers/pgbouncer.js';
 
@@ -109,6 +110,9 @@ test('the generated app builds, and the built server (npm start) serves sign-up 
     server.kill();
   }
 });
+
+// npm run dev on the same installed app (after the build: it must not need one)
+devServerTests(test, () => appDir, assert);
 
 // The other presets use a subset of the full preset's dependencies: borrow its node_modules instead of
 // installing again, then typecheck and test them too (conditional template code is where typos hide).

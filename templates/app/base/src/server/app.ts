@@ -8,7 +8,7 @@ import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
 import { healthRoutes } from '../routes/public/health.js';
-import { uiRoutes } from '../routes/public/ui.js';
+import { uiRoutes, type UiOptions } from '../routes/public/ui.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
@@ -46,7 +46,10 @@ declare module 'fastify' {
  *         └─ protected scope  src/routes/api/*     (live session required: 401 otherwise)
  *               └─ admin scope  src/routes/admin/* (session role admin: 403 otherwise)
  */
-export async function buildApp(config: AppConfig, options: { db: Database; logStream?: LogDestination }): Promise<FastifyInstance> {
+export async function buildApp(
+  config: AppConfig,
+  options: { db: Database; logStream?: LogDestination; /** development: src/server/dev-server.ts */ ui?: UiOptions },
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
     // one access line per request, when the response is done (src/server/logging.ts)
@@ -136,7 +139,7 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
     tagScope(publicScope, 'public');
     await publicScope.register(healthRoutes);
     await publicScope.register(authRoutes);
-    await publicScope.register(uiRoutes);
+    await publicScope.register(uiRoutes, options.ui ?? {});
   });
 
   // The protected scope: every route here needs a live session; the admin scope lives inside it.
