@@ -41,6 +41,8 @@ export interface AppAnswers {
 export interface AppPlanOptions {
   /** A team's template folder, layered over the built-in templates. */
   teamTemplateDir?: string;
+  /** The create-xms-app dependency spec (the CLI decides it: lib/cli/self-spec.ts). */
+  xmsSpec?: string;
 }
 
 function xmsVersion(): string {
@@ -48,7 +50,7 @@ function xmsVersion(): string {
 }
 
 /** The render context every app template sees. */
-export function appContext(answers: AppAnswers) {
+export function appContext(answers: AppAnswers, xmsSpec?: string) {
   const version = xmsVersion();
   return {
     name: answers.name,
@@ -63,7 +65,7 @@ export function appContext(answers: AppAnswers) {
     run: answers.packageManager === 'npm' ? 'npm run' : answers.packageManager,
     xmsVersion: version,
     // Tests point this at a local `npm pack` tarball so the registry is never used.
-    xmsSpec: process.env.CREATE_XMS_APP_SPEC || `^${version}`,
+    xmsSpec: xmsSpec ?? (process.env.CREATE_XMS_APP_SPEC || `^${version}`),
   };
 }
 
@@ -86,7 +88,7 @@ export function appLayers(answers: AppAnswers, options: AppPlanOptions): string[
 export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): RenderedFile[] {
   const roots = [join(builtinTemplatesDir(), 'app'), ...(options.teamTemplateDir ? [options.teamTemplateDir] : [])];
   const hbs = createHandlebars(roots.map((root) => join(root, 'partials')));
-  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers), hbs);
+  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers, options.xmsSpec), hbs);
   if (answers.databaseUrl) {
     files.push({ path: '.env', contents: Buffer.from(`DATABASE_URL=${answers.databaseUrl}\n`), from: '--database-url' });
   }
