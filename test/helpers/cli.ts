@@ -17,7 +17,8 @@ export interface CliResult {
 export function runCli(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
   const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, CI: '1', ...options.env },
+    // a checkout packs itself for the apps it scaffolds (lib/cli/self-spec.ts): into a cache of the test runs
+    env: { ...process.env, CI: '1', XDG_CACHE_HOME: join(tmpdir(), 'xms-test-cache'), ...options.env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 120_000,
