@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
 import { freshDatabase, sh, tail, uvuSummary } from '../helpers/e2e.js';
 import { readDockerfile, runStage } from '../helpers/dockerfile.js';
@@ -22,6 +23,19 @@ test(`scaffold the "${PRESET}" preset from this checkout and install it (the CLI
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /Installing dependencies with npm/);
   assert.match(JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).devDependencies['create-xms-app'], /^file:.*\.tgz$/);
+});
+
+test("the app's engines.node lies inside every installed package's engines, and .nvmrc inside the app's", () => {
+  // semver comes with the app (fastify depends on it)
+  const semver = createRequire(join(appDir, 'package.json'))('semver') as { subset(sub: string, sup: string): boolean };
+  const range = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).engines.node as string;
+  const lock = JSON.parse(readFileSync(join(appDir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> };
+  const narrower = Object.entries(lock.packages)
+    .filter(([path, entry]) => path && !Array.isArray(entry.engines) && entry.engines?.node && !semver.subset(range, entry.engines.node))
+    .map(([path, entry]) => `${path.replace(/^.*node_modules\//, '')}@${entry.version} needs node ${(entry.engines as { node: string }).node}`);
+  assert.equal(narrower, [], `engines.node "${range}" promises versions these packages refuse (EBADENGINE)`);
+  const nvmrc = readFileSync(join(appDir, '.nvmrc'), 'utf8').trim();
+  assert.ok(semver.subset(`${nvmrc}.x`, range), `.nvmrc ${nvmrc} is inside ${range}`);
 });
 
 test('the generated app typechecks (strict)', () => {
