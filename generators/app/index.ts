@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import {
   UserError,
   assertNoUnrenderedPlaceholders,
@@ -126,6 +126,9 @@ export async function prepareApp(stagingDir: string): Promise<void> {
   // The built-in app.records table gets exactly the routes and tests `xms add table` writes.
   applyChanges(stagingDir, tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS)));
   await writeCompiled(stagingDir);
+  // git runs a hook only when it is executable (templates are written as plain files)
+  const hook = join(stagingDir, '.githooks', 'pre-commit');
+  if (existsSync(hook)) chmodSync(hook, 0o755);
 }
 
 /** The user-editable columns of app.records (supabase/migrations/*_xms_tables.sql), as a column spec. */

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
@@ -17,7 +17,7 @@ const appDir = join(work, 'e2e-app');
 test.after(cleanup);
 
 test(`scaffold the "${PRESET}" preset from this checkout and install it (the CLI packs itself: not on the registry)`, () => {
-  const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
+  const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--git'], {
     env: { CREATE_XMS_APP_SPEC: undefined, XDG_CACHE_HOME: join(work, 'cache') },
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
@@ -36,6 +36,30 @@ test("the app's engines.node lies inside every installed package's engines, and 
   assert.equal(narrower, [], `engines.node "${range}" promises versions these packages refuse (EBADENGINE)`);
   const nvmrc = readFileSync(join(appDir, '.nvmrc'), 'utf8').trim();
   assert.ok(semver.subset(`${nvmrc}.x`, range), `.nvmrc ${nvmrc} is inside ${range}`);
+});
+
+test("installing set up the pre-commit hook: a commit that weakens an invariant is refused with the fix, a clean one passes", () => {
+  const git = (...args: string[]) =>
+    spawnSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@example.test', ...args], { cwd: appDir, encoding: 'utf8', timeout: 120_000 });
+  assert.is(git('config', 'core.hooksPath').stdout.trim(), '.githooks', "the app's prepare script ran at install, inside the new repository");
+  assert.is(git('log', '--format=%s').stdout.trim(), 'Initial commit from create-xms-app');
+  const sessions = join(appDir, 'src/auth/sessions.ts');
+  const original = readFileSync(sessions, 'utf8');
+  assert.match(original, /httpOnly: true/);
+  writeFileSync(sessions, original.replace(/httpOnly: true/, 'httpOnly: false'));
+  git('add', '-A');
+  const weak = git('commit', '-m', 'a plausible fix that lets scripts read the session cookie');
+  assert.is.not(weak.status, 0, 'the weakening commit is refused');
+  const said = weak.stdout + weak.stderr;
+  assert.match(said, /SRV008-cookie-insecure/);
+  assert.match(said, /fix: .*httpOnly: true/, 'the finding says how to fix it');
+  assert.match(said, /commit refused/);
+  writeFileSync(sessions, original);
+  writeFileSync(join(appDir, 'NOTES.md'), 'A clean change.\n');
+  git('add', '-A');
+  const clean = git('commit', '-m', 'a clean change');
+  assert.is(clean.status, 0, clean.stdout + clean.stderr);
+  assert.is(git('log', '--format=%s').stdout.trim().split('\n').length, 2, 'only the clean commit was added');
 });
 
 test('the generated app typechecks (strict)', () => {
