@@ -19,6 +19,7 @@ test.after(cleanup);
 test(`scaffold the "${PRESET}" preset from this checkout and install it (the CLI packs itself: not on the registry)`, () => {
   const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--git'], {
     env: { CREATE_XMS_APP_SPEC: undefined, XDG_CACHE_HOME: join(work, 'cache') },
+    timeout: 600_000, // a full install on a busy machine can take minutes
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /Installing dependencies with npm/);
