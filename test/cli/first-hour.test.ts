@@ -5,11 +5,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir, REPO_ROOT } from '../helpers/cli.js';
 import { installSource } from '../../lib/cli/self-spec.js';
 import { installErrorLines } from '../../lib/cli/create.js';
+import { readDockerfile } from '../helpers/dockerfile.js';
 
 const { dir: work, cleanup } = tempDir('xms-first-hour-');
 test.after(cleanup);
@@ -54,6 +55,31 @@ test('scaffolded from this checkout, the app depends on a packed tarball of it, 
   // an explicit spec wins; set but empty means the registry's version
   assert.is(create([join(work, 'c'), ...quiet], { env: { XDG_CACHE_HOME: cache, CREATE_XMS_APP_SPEC: '' } }).status, 0);
   assert.is(specOf(join(work, 'c')), `^${version}`);
+});
+
+test('the app ships its deploy and guardrail files: a production Dockerfile, AGENTS.md, an executable pre-commit hook enabled by prepare, .nvmrc', () => {
+  const app = join(work, 'a');
+  const stages = readDockerfile(app);
+  assert.is(stages.length, 2, 'multi-stage: build, then runtime');
+  const runtime = stages[1]!.instructions;
+  const ops = (op: string) => runtime.filter((i) => i.op === op).map((i) => i.args);
+  assert.ok(ops('RUN').some((run) => /^npm ci --omit=dev\b/.test(run)), 'production dependencies only');
+  assert.equal(ops('USER'), ['node'], 'runs as the unprivileged node user');
+  assert.ok(runtime.findIndex((i) => i.op === 'USER') > runtime.map((i) => i.op).lastIndexOf('RUN'), 'USER after the last RUN: nothing runs as root at run time');
+  assert.match(ops('HEALTHCHECK')[0] ?? '', /\/health/);
+  assert.equal(ops('CMD'), ['["node", "dist/src/server/index.js"]']);
+  assert.match(readFileSync(join(app, '.dockerignore'), 'utf8'), /^\.env$/m, '.env never enters the build context');
+  const hook = join(app, '.githooks', 'pre-commit');
+  assert.ok((statSync(hook).mode & 0o111) !== 0, 'the hook is executable');
+  assert.match(readFileSync(hook, 'utf8'), /xms" check --skip-db/);
+  const manifest = JSON.parse(readFileSync(join(app, 'package.json'), 'utf8'));
+  assert.match(manifest.scripts.prepare, /git config core\.hooksPath \.githooks/);
+  assert.match(readFileSync(join(app, '.nvmrc'), 'utf8'), /^\d+\n$/);
+  const agents = readFileSync(join(app, 'AGENTS.md'), 'utf8');
+  for (const topic of ['xms add table', 'permissions.yml', 'xms add admin-function', 'security definer', 'pre-commit']) {
+    assert.ok(agents.toLowerCase().includes(topic.toLowerCase()), `AGENTS.md covers ${topic}`);
+  }
+  for (const file of ['netlify.toml', 'vercel.json']) assert.not.ok(existsSync(join(app, file)), `${file}: a static host cannot run this app`);
 });
 
 /** A PATH holding node, git and the given fake commands only (each a shell script). */
