@@ -139,8 +139,3 @@ export function renderTemplate(folder: string, file: string, context: object): s
 export function camel(value: string): string {
   return value.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
 }
-
-export function pascal(value: string): string {
-  const c = camel(value);
-  return c.charAt(0).toUpperCase() + c.slice(1);
-}

@@ -3,12 +3,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain ESM script without types
-import { discover, judge, parseUvuSummary, stripAnsi, summaryLine } from '../../scripts/run-tests.mjs';
+import { AREA_ORDER, discover, judge, parseUvuSummary, stripAnsi, summaryLine } from '../../scripts/run-tests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -113,6 +113,14 @@ test('discover: fixed area order, unknown areas alphabetically, e2e last, stray 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("AREA_ORDER names exactly this repository's test folders (none missing, none stale)", () => {
+  const folders = readdirSync(path.join(repo, 'test'), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && readdirSync(path.join(repo, 'test', e.name)).some((f) => f.endsWith('.test.ts')))
+    .map((e) => e.name)
+    .sort();
+  assert.equal([...AREA_ORDER].sort(), folders);
 });
 
 test('a full run sums every file into one closing line and fails on any failure', () => {
