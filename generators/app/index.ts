@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync } from 'node:fs';
 import {
   UserError,
   assertNoUnrenderedPlaceholders,
@@ -41,6 +41,8 @@ export interface AppAnswers {
 export interface AppPlanOptions {
   /** A team's template folder, layered over the built-in templates. */
   teamTemplateDir?: string;
+  /** The create-xms-app dependency spec (the CLI decides it: lib/cli/self-spec.ts). */
+  xmsSpec?: string;
 }
 
 function xmsVersion(): string {
@@ -48,7 +50,7 @@ function xmsVersion(): string {
 }
 
 /** The render context every app template sees. */
-export function appContext(answers: AppAnswers) {
+export function appContext(answers: AppAnswers, xmsSpec?: string) {
   const version = xmsVersion();
   return {
     name: answers.name,
@@ -63,7 +65,7 @@ export function appContext(answers: AppAnswers) {
     run: answers.packageManager === 'npm' ? 'npm run' : answers.packageManager,
     xmsVersion: version,
     // Tests point this at a local `npm pack` tarball so the registry is never used.
-    xmsSpec: process.env.CREATE_XMS_APP_SPEC || `^${version}`,
+    xmsSpec: xmsSpec ?? (process.env.CREATE_XMS_APP_SPEC || `^${version}`),
   };
 }
 
@@ -86,7 +88,7 @@ export function appLayers(answers: AppAnswers, options: AppPlanOptions): string[
 export function renderApp(answers: AppAnswers, options: AppPlanOptions = {}): RenderedFile[] {
   const roots = [join(builtinTemplatesDir(), 'app'), ...(options.teamTemplateDir ? [options.teamTemplateDir] : [])];
   const renderer = new TemplateRenderer(roots.map((root) => join(root, 'partials')));
-  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers), renderer);
+  const files = renderFiles(collectLayers(appLayers(answers, options)), appContext(answers, options.xmsSpec), renderer);
   if (answers.databaseUrl) {
     files.push({ path: '.env', contents: Buffer.from(`DATABASE_URL=${answers.databaseUrl}\n`), from: '--database-url' });
   }
@@ -124,6 +126,9 @@ export async function prepareApp(stagingDir: string): Promise<void> {
   // The built-in app.records table gets exactly the routes and tests `xms add table` writes.
   applyChanges(stagingDir, tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS)));
   await writeCompiled(stagingDir);
+  // git runs a hook only when it is executable (templates are written as plain files)
+  const hook = join(stagingDir, '.githooks', 'pre-commit');
+  if (existsSync(hook)) chmodSync(hook, 0o755);
 }
 
 /** The user-editable columns of app.records (supabase/migrations/*_xms_tables.sql), as a column spec. */

@@ -9,7 +9,8 @@ import { assertWritableTarget, listTree, writeAtomically } from '../engine/write
 import { renderApp, prepareApp, type AppAnswers } from '../../generators/app/index.js';
 import { CREATE_HELP, parseCreateArgs } from './args.js';
 import { resolveAnswers } from './answers.js';
-import { step, withSpinner } from './progress.js';
+import { paint, step, withSpinner } from './progress.js';
+import { xmsDependencySpec } from './self-spec.js';
 
 export async function main(argv: string[]): Promise<number> {
   const flags = parseCreateArgs(argv);
@@ -24,11 +25,16 @@ export async function main(argv: string[]): Promise<number> {
   if (flags.template) assertTemplateDir(flags.template, '--template');
 
   const interactive = Boolean(process.stdin.isTTY && process.stdout.isTTY) && !process.env.CI;
-  const answers = await resolveAnswers(flags, interactive);
+  const answers = await resolveAnswers(flags, interactive, (folder) => assertWritableTarget(folder, flags.force));
   const target = resolve(flags.dir ?? answers.name);
   assertWritableTarget(target, flags.force);
 
-  const files = renderApp(answers, { teamTemplateDir: flags.template ? resolve(flags.template) : undefined });
+  if (!flags.dryRun) console.log(`\nCreating ${answers.name} in ${target}\n`);
+  // The dry run writes no package.json to install from: it does not need the dependency spec.
+  const xmsSpec = flags.dryRun
+    ? undefined
+    : (await xmsDependencySpec(packageRoot(), (pack) => withSpinner('Packing this unpublished create-xms-app for the new app (once per build)', pack))).spec;
+  const files = renderApp(answers, { teamTemplateDir: flags.template ? resolve(flags.template) : undefined, xmsSpec });
 
   if (flags.dryRun) {
     // The exact tree, generated files included: build it in a throw-away folder, list it, remove it.
@@ -44,15 +50,30 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  console.log(`\nCreating ${answers.name} in ${target}\n`);
   await withSpinner(`Writing ${files.length} files`, () => writeAtomically(target, files, { force: flags.force, prepare: prepareApp }));
 
+  // git first: installing runs the app's `prepare` script, which points git at the app's hooks
+  const git = answers.git && (await initGit(target));
   let installFailed = false;
   if (answers.install) installFailed = !(await install(target, answers));
-  if (answers.git) await initGit(target);
+  if (git) await firstCommit(target);
 
+  if (xmsSpec?.startsWith('file:')) {
+    console.log(`\n  This create-xms-app is not the published package: the app depends on its packed copy,\n  ${xmsSpec.slice('file:'.length)}\n  (rewrite devDependencies["create-xms-app"] to "^<version>" once it is published).`);
+  }
   printNextSteps(target, answers, installFailed);
   return installFailed ? 1 : 0;
+}
+
+/**
+ * The lines of a failed install worth showing: the package manager's error lines, else its last
+ * lines, else how it ended. Never empty.
+ */
+export function installErrorLines(output: string | undefined, fallback: string): string[] {
+  const lines = (output ?? '').split(/\r?\n/).map((line) => line.trimEnd()).filter((line) => line.trim() !== '');
+  const errors = lines.filter((line) => /\b(err(or)?|ERR_[A-Z_]+|ERESOLVE|E404|ENOENT|EACCES)\b/i.test(line));
+  const shown = (errors.length > 0 ? errors : lines).slice(-12);
+  return shown.length > 0 ? shown : [fallback];
 }
 
 async function install(target: string, answers: AppAnswers): Promise<boolean> {
@@ -63,35 +84,56 @@ async function install(target: string, answers: AppAnswers): Promise<boolean> {
     );
     return true;
   } catch (error) {
-    const output = (error as { all?: string }).all ?? (error as Error).message;
-    const lastLines = output.trim().split('\n').slice(-5).join('\n    ');
-    console.error(`\n  Installing dependencies failed; the project is written. To finish:\n    cd ${relative(process.cwd(), target) || '.'} && ${answers.packageManager} install\n  Last output:\n    ${lastLines}\n`);
+    const failure = error as { all?: string; shortMessage?: string; message: string };
+    const lines = installErrorLines(failure.all, failure.shortMessage ?? failure.message.split('\n')[0]!);
+    console.error(
+      `\n  Installing dependencies failed; the project is written. To finish:\n    cd ${relative(process.cwd(), target) || '.'} && ${answers.packageManager} install\n  ${answers.packageManager} said:\n    ${lines.join('\n    ')}\n`,
+    );
     return false;
   }
 }
 
-async function initGit(target: string): Promise<void> {
+async function initGit(target: string): Promise<boolean> {
   const { execa } = await import('execa');
   try {
     await execa('git', ['init', '-q'], { cwd: target });
+    return true;
+  } catch (error) {
+    console.error(`  Could not initialise git (${(error as Error).message.split('\n')[0]}); run git init yourself.`);
+    return false;
+  }
+}
+
+async function firstCommit(target: string): Promise<void> {
+  const { execa } = await import('execa');
+  try {
     await execa('git', ['add', '-A'], { cwd: target });
     const identity = await execa('git', ['config', 'user.email'], { cwd: target, reject: false });
     const author = identity.exitCode === 0 ? [] : ['-c', 'user.name=create-xms-app', '-c', 'user.email=create-xms-app@localhost'];
-    await execa('git', [...author, 'commit', '-q', '-m', 'Initial commit from create-xms-app'], { cwd: target });
+    // --no-verify: the generated tree is what `xms check` is tested against; the hook guards the user's commits
+    await execa('git', [...author, 'commit', '-q', '--no-verify', '-m', 'Initial commit from create-xms-app'], { cwd: target });
     step('Initialised a git repository');
   } catch (error) {
-    console.error(`  Could not initialise git (${(error as Error).message.split('\n')[0]}); run git init yourself.`);
+    console.error(`  Could not make the first commit (${(error as Error).message.split('\n')[0]}); commit yourself.`);
   }
 }
 
 function printNextSteps(target: string, answers: AppAnswers, installFailed: boolean): void {
   const where = relative(process.cwd(), target) || '.';
   const run = answers.packageManager === 'npm' ? 'npm run' : answers.packageManager;
-  const lines = [`cd ${where}`];
-  if (!answers.install || installFailed) lines.push(`${answers.packageManager} install`);
-  if (answers.db !== 'pglite' && !answers.databaseUrl) lines.push('cp .env.example .env   # and set DATABASE_URL');
-  lines.push(`${run} db:migrate`, `${run} dev`, `${answers.packageManager} test`);
-  console.log(`\n${installFailed ? 'Created, but not installed.' : 'Done.'} Next steps:\n\n${lines.map((line) => `  ${line}`).join('\n')}\n`);
+  const steps: Array<[string, string]> = [];
+  if (where !== '.') steps.push([`cd ${where}`, '']);
+  if (!answers.install || installFailed) steps.push([`${answers.packageManager} install`, 'install the dependencies']);
+  if (answers.db !== 'pglite' && !answers.databaseUrl) steps.push(['cp .env.example .env', 'and set DATABASE_URL']);
+  steps.push(
+    [`${run} dev`, 'migrate, then serve with hot reload'],
+    [`${run} check`, 'prove the security invariants (also run by CI)'],
+    [`${answers.packageManager} test`, "the app's own test suite"],
+  );
+  const width = Math.max(...steps.map(([command]) => command.length));
+  const body = steps.map(([command, what]) => (what ? `  ${paint('cyan', command.padEnd(width))}   ${paint('dim', what)}` : `  ${paint('cyan', command)}`)).join('\n');
+  const title = installFailed ? paint('yellow', 'Created, but not installed.') : paint('green', `Created ${answers.name}.`);
+  console.log(`\n${title} ${paint('bold', 'Next steps:')}\n\n${body}\n\n  ${paint('dim', 'AGENTS.md says what must stay true and how to change the app safely.')}\n`);
 }
 
 export async function run(argv: string[]): Promise<void> {

@@ -26,3 +26,12 @@ export async function withSpinner<T>(message: string, work: () => Promise<T>): P
     clearInterval(timer);
   }
 }
+
+const STYLES = { bold: [1, 22], dim: [2, 22], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+
+/** ANSI colour on a terminal, plain text elsewhere and when NO_COLOR is set (no-color.org). */
+export function paint(style: keyof typeof STYLES, text: string): string {
+  if (!process.stdout.isTTY || process.env.NO_COLOR) return text;
+  const [open, close] = STYLES[style];
+  return `\x1b[${open}m${text}\x1b[${close}m`;
+}

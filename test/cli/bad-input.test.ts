@@ -97,7 +97,8 @@ test('a failing install keeps the project and says how to finish', () => {
   chmodSync(join(fakeBin, 'npm'), 0o755);
   const target = join(work, 'install-fails');
   const result = create([target, '--yes', '--no-git', '--package-manager', 'npm'], {
-    env: { PATH: `${fakeBin}:${process.env.PATH}` },
+    // the registry's spec: this checkout would otherwise pack itself with the failing fake npm
+    env: { PATH: `${fakeBin}:${process.env.PATH}`, CREATE_XMS_APP_SPEC: '' },
   });
   assert.is(result.status, 1);
   assert.match(result.stderr, /Installing dependencies failed; the project is written/);

@@ -1,15 +1,17 @@
-// End to end: pack this checkout, scaffold an app that depends on the packed tarball (never the
+// End to end: scaffold an app from this checkout (the CLI packs itself, so the app never uses the
 // registry's create-xms-app), install it, typecheck it and run the app's own test suite on PGlite
 // and, when DATABASE_URL points at a PostgreSQL server, on that server too, through PgBouncer in
 // transaction pooling mode.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
-import { symlinkSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
 import { devServerTests } from '../helpers/dev-server.js';
-import { freshDatabase, packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
+import { readDockerfile, runStage } from '../helpers/dockerfile.js';
+import { freshDatabase, sh, tail, uvuSummary } from '../helpers/e2e.js';
 import { startPgbouncer } from '../helpers/pgbouncer.js';
 
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
@@ -17,12 +19,51 @@ const { dir: work, cleanup } = tempDir('xms-e2e-');
 const appDir = join(work, 'e2e-app');
 test.after(cleanup);
 
-test(`scaffold the "${PRESET}" preset from a packed tarball of this checkout and install it`, () => {
-  const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
-    env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
+test(`scaffold the "${PRESET}" preset from this checkout and install it (the CLI packs itself: not on the registry)`, () => {
+  const result = create([appDir, '--preset', PRESET, '--db', 'pglite', '--package-manager', 'npm', '--install', '--git'], {
+    env: { CREATE_XMS_APP_SPEC: undefined, XDG_CACHE_HOME: join(work, 'cache') },
+    timeout: 600_000, // a full install on a busy machine can take minutes
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
   assert.match(result.stdout, /Installing dependencies with npm/);
+  assert.match(JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).devDependencies['create-xms-app'], /^file:.*\.tgz$/);
+});
+
+test("the app's engines.node lies inside every installed package's engines, and .nvmrc inside the app's", () => {
+  // semver comes with the app (fastify depends on it)
+  const semver = createRequire(join(appDir, 'package.json'))('semver') as { subset(sub: string, sup: string): boolean };
+  const range = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).engines.node as string;
+  const lock = JSON.parse(readFileSync(join(appDir, 'package-lock.json'), 'utf8')) as { packages: Record<string, { version?: string; engines?: { node?: string } | string[] }> };
+  const narrower = Object.entries(lock.packages)
+    .filter(([path, entry]) => path && !Array.isArray(entry.engines) && entry.engines?.node && !semver.subset(range, entry.engines.node))
+    .map(([path, entry]) => `${path.replace(/^.*node_modules\//, '')}@${entry.version} needs node ${(entry.engines as { node: string }).node}`);
+  assert.equal(narrower, [], `engines.node "${range}" promises versions these packages refuse (EBADENGINE)`);
+  const nvmrc = readFileSync(join(appDir, '.nvmrc'), 'utf8').trim();
+  assert.ok(semver.subset(`${nvmrc}.x`, range), `.nvmrc ${nvmrc} is inside ${range}`);
+});
+
+test("installing set up the pre-commit hook: a commit that weakens an invariant is refused with the fix, a clean one passes", () => {
+  const git = (...args: string[]) =>
+    spawnSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@example.test', ...args], { cwd: appDir, encoding: 'utf8', timeout: 120_000 });
+  assert.is(git('config', 'core.hooksPath').stdout.trim(), '.githooks', "the app's prepare script ran at install, inside the new repository");
+  assert.is(git('log', '--format=%s').stdout.trim(), 'Initial commit from create-xms-app');
+  const sessions = join(appDir, 'src/auth/sessions.ts');
+  const original = readFileSync(sessions, 'utf8');
+  assert.match(original, /httpOnly: true/);
+  writeFileSync(sessions, original.replace(/httpOnly: true/, 'httpOnly: false'));
+  git('add', '-A');
+  const weak = git('commit', '-m', 'a plausible fix that lets scripts read the session cookie');
+  assert.is.not(weak.status, 0, 'the weakening commit is refused');
+  const said = weak.stdout + weak.stderr;
+  assert.match(said, /SRV008-cookie-insecure/);
+  assert.match(said, /fix: .*httpOnly: true/, 'the finding says how to fix it');
+  assert.match(said, /commit refused/);
+  writeFileSync(sessions, original);
+  writeFileSync(join(appDir, 'NOTES.md'), 'A clean change.\n');
+  git('add', '-A');
+  const clean = git('commit', '-m', 'a clean change');
+  assert.is(clean.status, 0, clean.stdout + clean.stderr);
+  assert.is(git('log', '--format=%s').stdout.trim().split('\n').length, 2, 'only the clean commit was added');
 });
 
 test('the generated app typechecks (strict)', () => {
@@ -111,6 +152,95 @@ test('the generated app builds, and the built server (npm start) serves sign-up 
   }
 });
 
+// The production image: its runtime stage run outside Docker on this built app (the build stage is what
+// this suite already ran here: install, then build). Only production dependencies are installed, the
+// documented release step migrates from the image's files, and the server starts and passes the
+// image's own HEALTHCHECK command.
+test("the Dockerfile's production stage runs outside Docker: npm ci --omit=dev, migrate, start, HEALTHCHECK passes", async () => {
+  const [build, runtime, ...more] = readDockerfile(appDir);
+  assert.ok(build && runtime && more.length === 0, 'two stages: build, then runtime');
+  assert.equal(build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args), ['npm ci', 'npm run build']);
+  const buildDir = build.instructions.find((i) => i.op === 'WORKDIR')!.args;
+  const root = join(work, 'image-root');
+  // the npm cache is warm from this suite's install: no need to ask the registry again for each package
+  const npmEnv = { npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+  const image = runStage(runtime, { root, context: appDir, stageDirs: { [build.name!]: { root: appDir, workdir: buildDir } }, env: npmEnv });
+  assert.is(image.user, 'node', 'the server runs as the unprivileged node user');
+  assert.ok(image.cmd && image.healthcheck, 'CMD and HEALTHCHECK');
+  assert.ok(existsSync(join(image.workdir, 'node_modules/fastify')), 'production dependencies installed');
+  for (const dev of ['typescript', 'tsx', 'vite', 'create-xms-app']) {
+    assert.not.ok(existsSync(join(image.workdir, 'node_modules', dev)), `${dev} (a dev dependency) is not in the image`);
+  }
+  const port = 3990 + (process.pid % 9);
+  const base = { ...process.env, ...image.env, PORT: String(port), DATABASE_URL: '' };
+  let env: NodeJS.ProcessEnv;
+  let database: Awaited<ReturnType<typeof freshDatabase>> | undefined;
+  if (process.env.DATABASE_URL) {
+    // production for real: migrate as the owner (setting xms_app's password), serve as xms_app
+    database = await freshDatabase(process.env.DATABASE_URL, 'image');
+    const password = `image_${process.pid}_${Date.now()}`;
+    const migrated = spawnSync(process.execPath, ['dist/src/db/migrate.js'], {
+      cwd: image.workdir, env: { ...base, MIGRATION_DATABASE_URL: database.url, XMS_APP_PASSWORD: password }, encoding: 'utf8',
+    });
+    assert.is(migrated.status, 0, migrated.stdout + migrated.stderr);
+    const appUrl = new URL(database.url);
+    appUrl.username = 'xms_app';
+    appUrl.password = password;
+    env = { ...base, DATABASE_URL: appUrl.toString(), APP_ORIGIN: 'https://app.example.test' };
+  } else {
+    // no PostgreSQL here: production refuses the embedded database, so prove that, then serve in development
+    const refused = spawnSync(image.cmd![0]!, image.cmd!.slice(1), { cwd: image.workdir, env: { ...base, APP_ORIGIN: 'https://app.example.test' }, encoding: 'utf8', timeout: 60_000 });
+    assert.is(refused.status, 1);
+    assert.match(refused.stderr, /refusing to start in production: DATABASE_URL is not set/);
+    console.log('    no DATABASE_URL: the image started in development on PGlite (production needs PostgreSQL)');
+    env = { ...base, NODE_ENV: 'development', APP_ORIGIN: `http://127.0.0.1:${port}`, COOKIE_SECURE: 'false' };
+    const migrated = spawnSync(process.execPath, ['dist/src/db/migrate.js'], { cwd: image.workdir, env, encoding: 'utf8' });
+    assert.is(migrated.status, 0, migrated.stdout + migrated.stderr);
+  }
+  const command = image.cmd!.map((word) => (word === 'node' ? process.execPath : word));
+  const server = spawn(command[0]!, command.slice(1), { cwd: image.workdir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  server.stdout.on('data', (chunk) => (output += chunk));
+  server.stderr.on('data', (chunk) => (output += chunk));
+  try {
+    const started = Date.now();
+    const probe = image.healthcheck!.map((word) => (word === 'node' ? process.execPath : word));
+    while (spawnSync(probe[0]!, probe.slice(1), { env, stdio: 'ignore', timeout: 10_000 }).status !== 0) {
+      if (Date.now() - started > 60_000 || server.exitCode !== null) throw new Error(`the image's server never passed its HEALTHCHECK:\n${tail(output)}`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    const health = await fetch(`http://127.0.0.1:${port}/health`);
+    assert.is(health.status, 200);
+    assert.match(health.headers.get('content-security-policy') ?? '', /default-src 'self'/);
+  } finally {
+    server.kill();
+    await database?.drop();
+  }
+});
+
+test('with a Docker engine, the image builds, runs as a non-root user and refuses an unsafe config', () => {
+  if (spawnSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 }).status !== 0) {
+    console.log('    skipped: no Docker engine here (the production stage ran outside Docker above)');
+    return;
+  }
+  const spec = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')).devDependencies['create-xms-app'] as string;
+  if (spec.startsWith('file:')) {
+    console.log(`    skipped: this app depends on a local create-xms-app tarball (${spec}) outside the build context`);
+    return;
+  }
+  const tag = `xms-e2e-${process.pid}`;
+  const built = spawnSync('docker', ['build', '-q', '-t', tag, appDir], { encoding: 'utf8', timeout: 900_000 });
+  assert.is(built.status, 0, built.stdout + built.stderr);
+  try {
+    const uid = spawnSync('docker', ['run', '--rm', '--entrypoint', 'id', tag, '-u'], { encoding: 'utf8' });
+    assert.not.equal(uid.stdout.trim(), '0', 'not root');
+    const refused = spawnSync('docker', ['run', '--rm', tag], { encoding: 'utf8', timeout: 120_000 });
+    assert.is(refused.status, 1);
+    assert.match(refused.stderr, /refusing to start in production/);
+  } finally {
+    spawnSync('docker', ['rmi', '-f', tag], { stdio: 'ignore' });
+  }
+});
 // npm run dev on the same installed app (after the build: it must not need one)
 devServerTests(test, () => appDir, assert);
 

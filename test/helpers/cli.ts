@@ -14,18 +14,19 @@ export interface CliResult {
 }
 
 /** Runs a CLI of this repo (the built one in dist/) with no terminal attached, as CI would. */
-export function runCli(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function runCli(bin: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): CliResult {
   const result: SpawnSyncReturns<string> = spawnSync(process.execPath, [bin, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, CI: '1', ...options.env },
+    // a checkout packs itself for the apps it scaffolds (lib/cli/self-spec.ts): into a cache of the test runs
+    env: { ...process.env, CI: '1', XDG_CACHE_HOME: join(tmpdir(), 'xms-test-cache'), ...options.env },
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 120_000,
+    timeout: options.timeout ?? 120_000,
   });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-export function create(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): CliResult {
+export function create(args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): CliResult {
   return runCli(CREATE_BIN, args, options);
 }
 

@@ -359,8 +359,11 @@ const MUTATIONS: Mutation[] = [
   },
   {
     name: 'deploy-config-without-hsts',
-    what: 'weaken HSTS in the vercel.json the app deploys with',
-    edits: [{ file: 'vercel.json', find: /"value":\s*"max-age=\d+[^"]*"/, replace: '"value": "max-age=0"' }],
+    what: 'add a vercel.json whose HSTS is weaker than the server\'s',
+    edits: [{
+      file: 'vercel.json',
+      replace: JSON.stringify({ headers: [{ source: '/(.*)', headers: [{ key: 'Strict-Transport-Security', value: 'max-age=0' }] }] }, null, 2),
+    }],
     expect: 'SRV013-deploy-headers',
     groups: ['server'],
   },
