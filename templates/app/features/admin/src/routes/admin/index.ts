@@ -114,16 +114,17 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     await db.asAuth((tx) => tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [userId]), {
       actor: session.userId,
     });
-    const { expiresAt, tenantName } = await request.withDb(async (tx: Tx) => {
-      const inserted = await tx.query<{ expires_at: Date | string }>(
+    const tenantName = await request.withDb(async (tx: Tx) => {
+      // no RETURNING: an admin may write a token but never read one back
+      await tx.query(
         `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, purpose, created_by, expires_at)
-         values ($1, $2, (select app.current_tenant_id()), $3, 'invite', (select app.current_user_id()), now() + make_interval(hours => $4::int))
-         returning expires_at`,
+         values ($1, $2, (select app.current_tenant_id()), $3, 'invite', (select app.current_user_id()), now() + make_interval(hours => $4::int))`,
         [tokenHash(token), userId, email, INVITATION_HOURS],
       );
       const tenant = await tx.query<{ name: string }>('select name from app.tenants where id = (select app.current_tenant_id())');
-      return { expiresAt: new Date(inserted.rows[0]!.expires_at), tenantName: tenant.rows[0]?.name ?? '' };
+      return tenant.rows[0]?.name ?? '';
     });
+    const expiresAt = new Date(Date.now() + INVITATION_HOURS * 3_600_000);
     afterCommit(reply, async () => {
       const existing = await db.asAuth((tx) => tx.query('select 1 as found from app_private.credentials where email = $1', [email]));
       const appName = config.mail.appName;
@@ -200,11 +201,11 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       const pending = await db.asAuth((tx) =>
         tx.query<{ user_id: string }>(
           `select r.user_id from app_private.password_resets r
-            where r.tenant_id = (select app.current_tenant_id()) and r.email = $1 and r.purpose = 'invite'
+            where r.tenant_id = $2 and r.email = $1 and r.purpose = 'invite'
               and not exists (select from app_private.credentials c where c.user_id = r.user_id)
               and exists (select from app.memberships m where m.user_id = r.user_id and m.tenant_id = r.tenant_id)
             order by r.created_at desc limit 1`,
-          [email],
+          [email, request.session!.tenantId],
         ),
       );
       let userId = pending[0]?.user_id;
@@ -269,11 +270,10 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     }
     const email = facts.account_email;
     const token = newToken();
-    const inserted = await request.withDb((tx) =>
-      tx.query<{ expires_at: Date | string }>(
+    await request.withDb((tx) =>
+      tx.query(
         `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, purpose, created_by, expires_at)
-         values ($1, $2, (select app.current_tenant_id()), $3, 'reset', (select app.current_user_id()), now() + make_interval(mins => $4::int))
-         returning expires_at`,
+         values ($1, $2, (select app.current_tenant_id()), $3, 'reset', (select app.current_user_id()), now() + make_interval(mins => $4::int))`,
         [tokenHash(token), id, email, RESET_MINUTES],
       ),
     );
@@ -281,7 +281,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     afterCommit(reply, () =>
       mail.send({ to: email, ...passwordResetMessage({ appName: config.mail.appName, link: mail.link(resetPath(token)), minutes: RESET_MINUTES, byAdmin: true }) }),
     );
-    return { sent: 'reset', expiresAt: new Date(inserted.rows[0]!.expires_at).toISOString() };
+    return { sent: 'reset', expiresAt: new Date(Date.now() + RESET_MINUTES * 60_000).toISOString() };
   });
 
   app.post('/users/:id/deactivate', { schema: { params: idParams } }, async (request, reply) => {
