@@ -5,6 +5,7 @@ import { href, navigate, useRoute, type Route } from './router.js';
 import { Login } from './pages/Login.js';
 import { SignUp } from './pages/SignUp.js';
 import { ResetPassword } from './pages/ResetPassword.js';
+import { ForgotPassword } from './pages/ForgotPassword.js';
 import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
@@ -12,7 +13,7 @@ import { CsvImport } from './pages/CsvImport.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
-const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'reset-password'];
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation'];
 
 export function App() {
   const route = useRoute();
@@ -39,13 +40,13 @@ export function App() {
 
   useEffect(() => {
     if (session.status === 'anonymous' && (!route || !PUBLIC_PAGES.includes(route))) navigate('login');
-    if (session.status === 'signed-in' && (!route || route === 'login' || route === 'signup')) navigate('records');
+    if (session.status === 'signed-in' && (!route || route === 'login' || route === 'signup' || route === 'forgot-password')) navigate('records');
   }, [session, route]);
 
-  if (route === 'reset-password') {
+  if (route === 'reset-password' || route === 'invitation') {
     return (
       <Shell>
-        <ResetPassword />
+        <ResetPassword kind={route === 'invitation' ? 'invitation' : 'reset'} />
       </Shell>
     );
   }
@@ -57,7 +58,7 @@ export function App() {
     );
   }
   if (session.status === 'anonymous') {
-    return <Shell>{route === 'signup' ? <SignUp /> : <Login onLoggedIn={refresh} />}</Shell>;
+    return <Shell>{route === 'signup' ? <SignUp /> : route === 'forgot-password' ? <ForgotPassword /> : <Login onLoggedIn={refresh} />}</Shell>;
   }
 
   const user = session.user;
