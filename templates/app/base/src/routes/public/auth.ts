@@ -114,7 +114,7 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
       // what cannot be an address is answered like an unknown one (and counts only against the IP)
       const email = emailOrUndefined(raw);
       await limits.forgot.consume(request.ip, email);
-      if (email !== undefined) mail.background(async () => void (await sendPasswordReset(db, mail, config.mail.appName, email)));
+      if (email !== undefined) mail.background(() => sendPasswordReset(db, mail, config.mail.appName, email).then(() => undefined));
       return reply.code(202).send({
         status: 'accepted',
         message: `If this address has an account, a link to choose a new password is on its way. It works once, for ${RESET_MINUTES} minutes.`,
