@@ -7,6 +7,9 @@
 --                                         that names no creator, lives at most one hour and belongs
 --                                         to a live member of that tenant (the token: SHA-256 of 256
 --                                         random bits, 32 bytes, as every token column)
+--   app_private.sessions.user_agent       the browser a session was opened with (at most 200 characters),
+--                                         for the sessions page: a user sees their own live sessions
+--                                         and ends the others (src/routes/api/sessions.ts, as xms_auth)
 -- Audited like every change of password_resets (20240101000300_xms_auth.sql), token_hash redacted
 -- (permissions.yml audit.redact); the actor is the user the token is for (src/auth/accounts.ts).
 
@@ -30,5 +33,7 @@ create policy password_resets_auth_insert on app_private.password_resets for ins
                  where m.user_id = password_resets.user_id and m.tenant_id = password_resets.tenant_id
                    and m.deactivated_at is null)
   );
+
+alter table app_private.sessions add column if not exists user_agent text check (length(user_agent) <= 200);
 
 reset role;

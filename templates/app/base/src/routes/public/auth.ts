@@ -93,7 +93,7 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     // Session fixation: whatever token came with the request is revoked; a new one is issued.
     const previous = readSessionToken(request, config);
     if (previous) await revokeSession(db, previous, membership.userId);
-    const token = await createSession(db, config, membership);
+    const token = await createSession(db, config, membership, request.headers['user-agent']);
     setSessionCookie(reply, config, token);
     return { user: { id: membership.userId, tenantId: membership.tenantId, role: membership.role } };
   });
