@@ -270,6 +270,10 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await page.getByTestId('import-result').getByText(/imported before|Inserted 0 of 2/).waitFor();
     }
 
+    // the sessions page: this browser's session, marked as such
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByTestId('sessions').getByText('this browser').waitFor();
+
     // the session cookie exists, HttpOnly: JavaScript cannot read it
     const cookies = await context.cookies();
     const session = cookies.find((c) => c.name === SESSION_COOKIE);

@@ -6,6 +6,7 @@ import { Login } from './pages/Login.js';
 import { SignUp } from './pages/SignUp.js';
 import { ResetPassword } from './pages/ResetPassword.js';
 import { ForgotPassword } from './pages/ForgotPassword.js';
+import { Sessions } from './pages/Sessions.js';
 import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
@@ -76,6 +77,7 @@ export function App() {
   let page;
   if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'sessions') page = <Sessions onUnauthenticated={onUnauthenticated} />;
   else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
   else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
 
@@ -102,6 +104,9 @@ export function App() {
             </>
           )}
           <span className="spacer" />
+          <a href={href('sessions')} className={route === 'sessions' ? 'active' : undefined}>
+            Sessions
+          </a>
           <span className="muted" data-testid="whoami">
             {user.email ?? user.displayName ?? user.id} ({user.role})
           </span>

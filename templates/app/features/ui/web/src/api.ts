@@ -120,6 +120,15 @@ export interface Member {
   invitationExpiresAt: string | null;
 }
 
+/** GET /api/sessions: one of the caller's live sessions. */
+export interface SessionInfo {
+  id: string;
+  current: boolean;
+  userAgent: string | null;
+  createdAt: string;
+  lastSeenAt: string;
+}
+
 export interface AuditEntry {
   id: string;
   at: string;
@@ -196,6 +205,12 @@ export const api = {
   passwordPolicy: () => request<PasswordPolicy>('GET', '/api/auth/password-policy'),
   resetPassword: (token: string, password: string) => request<{ message: string }>('POST', '/api/auth/password-reset', { token, password }),
   forgotPassword: (email: string) => request<{ status: string; message: string }>('POST', '/api/auth/password-forgot', { email }),
+
+  sessions: {
+    list: async () => list<SessionInfo>(await request('GET', '/api/sessions'), 'sessions'),
+    end: (sessionId: string) => request<void>('DELETE', `/api/sessions/${encodeURIComponent(sessionId)}`),
+    endOthers: () => request<{ ended: number }>('POST', '/api/sessions/revoke-others'),
+  },
 
   records: {
     list: async () => list<Record<string, unknown>>(await request('GET', '/api/records'), 'records').map(toRecord),

@@ -4,9 +4,10 @@ import { useEffect, useState } from 'react';
  * Hash routing (`/#/records`): the server serves the SPA only at `/` and at the two paths e-mailed
  * links open (`/reset-password#token=...`, `/invitation#token=...`), so no other path needs to be public.
  */
-export type Route = 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'reset-password' | 'invitation';
+export type Route =
+  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation';
 
-const ROUTES: readonly Route[] = ['login', 'signup', 'forgot-password', 'records', 'users', 'audit', 'import'];
+const ROUTES: readonly Route[] = ['login', 'signup', 'forgot-password', 'records', 'users', 'audit', 'import', 'sessions'];
 
 export function currentRoute(): Route | undefined {
   if (window.location.pathname === '/reset-password') return 'reset-password';
