@@ -70,16 +70,14 @@ export async function createSession(
   userAgent?: string,
 ): Promise<string> {
   const token = newToken();
+  // shown on the user's sessions page only: printable characters, bounded
+  const agent = userAgent ? userAgent.replace(/[^\x20-\x7e]/g, '').slice(0, 200) : null;
   await db.asAuth(
     (tx) =>
       tx.query(
-        `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at, user_agent)
-         values ($1, $2, $3, $4, now() + make_interval(mins => $5::int), now() + make_interval(hours => $6::int), $7)`,
-        [
-          tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours,
-          // shown on the user's sessions page only; printable characters, bounded
-          userAgent ? userAgent.replace(/[^\x20-\x7e]/g, '').slice(0, 200) : null,
-        ],
+        `insert into app_private.sessions (user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values ($1, $2, $3, $4, $5, now() + make_interval(mins => $6::int), now() + make_interval(hours => $7::int))`,
+        [agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
       ),
     { actor: user.userId },
   );
