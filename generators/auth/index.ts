@@ -21,13 +21,20 @@ export const AUTH_FILES = [
   'src/security/rate-limit.ts',
   'src/security/tokens.ts',
   'src/routes/public/auth.ts',
+  'src/mail/mailer.ts',
+  'src/mail/messages.ts',
   'data/common-passwords.txt',
   'data/common-passwords.LICENSE.txt',
   'supabase/migrations/20240101000300_xms_auth.sql',
+  'supabase/migrations/20240101000350_xms_accounts.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
+  'test/http/password-forgot.test.ts',
+  'test/helpers/mail.ts',
 ];
-const AUTH_DEPENDENCIES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'rate-limiter-flexible'];
+/** What the restored tests need: a real SMTP server in-process and a parser for what it receives. */
+const AUTH_DEV_DEPENDENCIES = ['@types/mailparser', '@types/nodemailer', '@types/smtp-server', 'mailparser', 'smtp-server'];
+const AUTH_DEPENDENCIES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'nodemailer', 'rate-limiter-flexible'];
 
 function baseFile(path: string): string | undefined {
   const file = join(builtinTemplatesDir(), 'app', 'base', path);
@@ -35,14 +42,16 @@ function baseFile(path: string): string | undefined {
 }
 
 /** The dependency ranges the base app's package.json template gives the auth subsystem. */
-function baseDependencies(): Record<string, string> {
+function baseDependencies(): { dependencies: Record<string, string>; devDependencies: Record<string, string> } {
   const source = readFileSync(join(builtinTemplatesDir(), 'app', 'base', 'package.json.hbs'), 'utf8');
   const hbs = createHandlebars([]);
   const rendered = hbs.compile(source, { noEscape: true })({
     name: 'x', features: { admin: false, csvImport: false, ui: false }, db: 'pglite', packageManager: 'npm', run: 'npm run', xmsVersion: '0.0.0', xmsSpec: '*',
   });
-  const deps = (JSON.parse(rendered) as { dependencies?: Record<string, string> }).dependencies ?? {};
-  return Object.fromEntries(AUTH_DEPENDENCIES.filter((name) => deps[name]).map((name) => [name, deps[name]!]));
+  const pkg = JSON.parse(rendered) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
+  const pick = (names: string[], from: Record<string, string> = {}) =>
+    Object.fromEntries(names.filter((name) => from[name]).map((name) => [name, from[name]!]));
+  return { dependencies: pick(AUTH_DEPENDENCIES, pkg.dependencies), devDependencies: pick(AUTH_DEV_DEPENDENCIES, pkg.devDependencies) };
 }
 
 const generator: FeatureGenerator = {
@@ -71,19 +80,25 @@ const generator: FeatureGenerator = {
     }
     const before = readProjectFile(appDir, 'package.json');
     if (before !== undefined) {
-      const pkg = JSON.parse(before) as { dependencies?: Record<string, string> };
-      const deps = { ...(pkg.dependencies ?? {}) };
+      const pkg = JSON.parse(before) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
       let changed = false;
-      for (const [name, range] of Object.entries(baseDependencies())) {
-        if (!deps[name]) {
-          deps[name] = range;
+      const wanted = baseDependencies();
+      for (const field of ['dependencies', 'devDependencies'] as const) {
+        const deps = { ...(pkg[field] ?? {}) };
+        let fieldChanged = false;
+        for (const [name, range] of Object.entries(wanted[field])) {
+          // a package already present in either list is left where it is
+          if (!deps[name] && !pkg.dependencies?.[name] && !pkg.devDependencies?.[name]) {
+            deps[name] = range;
+            fieldChanged = true;
+          }
+        }
+        if (fieldChanged) {
+          pkg[field] = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
           changed = true;
         }
       }
-      if (changed) {
-        pkg.dependencies = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
-        changes.push({ path: 'package.json', before, after: `${JSON.stringify(pkg, null, 2)}\n` });
-      }
+      if (changed) changes.push({ path: 'package.json', before, after: `${JSON.stringify(pkg, null, 2)}\n` });
     }
     return changes;
   },

@@ -172,6 +172,8 @@ export function faultKit(label: string) {
         NODE_ENV: 'production',
         APP_ORIGIN: ORIGIN,
         DATABASE_URL: target.appUrl,
+        // production requires an SMTP server; nothing here sends mail (a connection is opened per message)
+        SMTP_URL: 'smtp://127.0.0.1:9',
         MIGRATION_DATABASE_URL: '',
         HOST: '127.0.0.1',
         PORT: String(port),

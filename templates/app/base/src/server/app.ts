@@ -9,6 +9,7 @@ import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
 import { healthRoutes } from '../routes/public/health.js';
 import { uiRoutes, type UiOptions } from '../routes/public/ui.js';
+import { Mailer } from '../mail/mailer.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
@@ -21,7 +22,9 @@ import { schemaErrorMessage } from './validation.js';
 export interface AppContext {
   config: AppConfig;
   db: AuthDb;
-  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter };
+  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter };
+  /** Outgoing e-mail and the background tasks that send it (src/mail/mailer.ts). */
+  mail: Mailer;
 }
 
 declare module 'fastify' {
@@ -71,8 +74,15 @@ export async function buildApp(
     login: new ActionLimiter(db.authQuery, 'login', config.authLimit),
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),
     reset: new ActionLimiter(db.authQuery, 'reset', config.authLimit),
+    forgot: new ActionLimiter(db.authQuery, 'forgot', config.authLimit),
   };
-  app.decorate('xms', { config, db, limits });
+  const mail = new Mailer(config, {
+    // links in e-mails: APP_ORIGIN (required in production), else this server's own address
+    origin: () => config.origin ?? listeningOrigin(app),
+    onError: (error) => app.log.error({ err: error }, 'background e-mail task failed'),
+  });
+  app.decorate('xms', { config, db, limits, mail });
+  app.addHook('onClose', async () => mail.close());
   // expired counters are deleted hourly, as xms_auth like every other limiter statement
   const sweeper = setInterval(() => {
     clearExpiredLimits(db.authQuery).catch((error: unknown) => app.log.warn({ err: error }, 'rate-limit sweep failed'));
@@ -211,6 +221,13 @@ export async function buildApp(
   });
 
   return app;
+}
+
+function listeningOrigin(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (!address || typeof address === 'string') return 'http://localhost';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
 }
 
 function isStream(payload: unknown): boolean {

@@ -25,7 +25,7 @@ let user: TestUser;
 test.before(async () => {
   t = await startTestApp({
     setupSql: FAIL_ON_BOOM,
-    env: { NODE_ENV: 'production', APP_ORIGIN: ORIGIN, DATABASE_URL: 'postgres://xms_app@db.invalid/app' },
+    env: { NODE_ENV: 'production', APP_ORIGIN: ORIGIN, DATABASE_URL: 'postgres://xms_app@db.invalid/app', SMTP_URL: 'smtp://127.0.0.1:9' },
     logStream: { write: (line) => void lines.push(line) },
     async extend(app) {
       // test routes, tagged like the protected scope's so the route registry accepts them

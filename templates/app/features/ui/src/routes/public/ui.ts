@@ -14,7 +14,8 @@ import { SECURITY_HEADERS } from '../../security/headers.js';
  *
  * Public, and nothing else (these exact lines are in src/server/public-routes.ts):
  *   GET /                 index.html (no data in it: the SPA asks /api/me, which needs a session)
- *   GET /reset-password   index.html (the invitation / reset link: /reset-password#token=...)
+ *   GET /reset-password   index.html (the e-mailed reset link: /reset-password#token=...)
+ *   GET /invitation       index.html (the e-mailed invitation link: /invitation#token=...)
  *   GET /assets/*         the hashed, immutable build output (@fastify/static, no listing, no dotfiles)
  * Every /api route stays where it was: protected unless declared public in that one list.
  *
@@ -23,7 +24,7 @@ import { SECURITY_HEADERS } from '../../security/headers.js';
  * (/src/..., /@vite/client, dependencies) are answered from the not-found handler, so the route list
  * is the same in both modes.
  */
-export const UI_PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /reset-password', 'GET /assets/*'];
+export const UI_PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /reset-password', 'GET /invitation', 'GET /assets/*'];
 
 /** The UI in development (src/server/dev-ui.ts, loaded by `npm run dev` only). */
 export interface DevUi {
@@ -64,6 +65,7 @@ export const uiRoutes: FastifyPluginAsync<UiOptions> = async (app, options) => {
 
   app.get('/', async (_request, reply) => sendIndex(reply));
   app.get('/reset-password', async (_request, reply) => sendIndex(reply));
+  app.get('/invitation', async (_request, reply) => sendIndex(reply));
 
   if (existsSync(assetsDir)) {
     await app.register(fastifyStatic, {
