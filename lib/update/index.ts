@@ -37,6 +37,7 @@ Options:
   --dry-run              list exactly what would change, with the conflicts; write nothing
   --yes                  outside git: go ahead without asking
   --template <dir>       the team template fork's folder (when it moved)
+  --no-check             do not run xms check at the end (when CI runs it next anyway)
 Apps without xms.json (generated before it existed):
   --from <version>       the version that generated the app (npm version, tarball or folder)
   --preset <name> | --features <a,b>   --db <target>   --package-manager <pm>   --name <name>
@@ -54,6 +55,7 @@ const OPTIONS = {
   db: { type: 'string' },
   'package-manager': { type: 'string' },
   add: { type: 'string', multiple: true },
+  'no-check': { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -159,6 +161,10 @@ export async function updateCommand(argv: string[], appDir: string): Promise<num
       console.log(`\nResolve the conflicts (the markers <<<<<<< ======= >>>>>>> in the files above), then run xms check.`);
       return 1;
     }
+    if (values['no-check']) {
+      console.log('\nRun xms check before you commit (--no-check).');
+      return 0;
+    }
     console.log('\nRunning xms check:');
     const { execa } = await import('execa');
     const check = await execa(process.execPath, [join(target.dir, 'bin', 'xms.js'), 'check', '--cwd', appDir], { stdio: 'inherit', reject: false });
@@ -175,7 +181,7 @@ function isOutside(appDir: string, source: string): boolean {
   return top === 'node_modules' || top === '.git' || top === 'dist';
 }
 
-const shortSpec = (spec: string) => `(${spec.length > 48 ? `...${spec.slice(-45)}` : spec})`;
+const shortSpec = (spec: string) => (spec === 'self' ? '(this xms)' : `(${spec.length > 48 ? `...${spec.slice(-45)}` : spec})`);
 
 /** Where the target can be fetched again: an npm spec pinned to the exact version, else the spec as given. */
 function recordedSource(target: GeneratorPackage, given: string | undefined): string {
@@ -316,7 +322,8 @@ async function addMigrations(stage: string, baseDir: string, theirsDir: string, 
   const { nextVersion } = await import('../matrix/write.js');
   const own = (dir: string) => listMigrations(join(dir, MIGRATIONS)).filter((m) => m.name !== COMPILED_NAME);
   const base = new Map(own(baseDir).map((m) => [m.name, readFileSync(m.file, 'utf8')]));
-  const app = new Set(listMigrations(join(stage, MIGRATIONS)).map((m) => m.name));
+  const appFiles = new Map(listMigrations(join(stage, MIGRATIONS)).map((m) => [m.name, `${m.version}_${m.name}.sql`]));
+  const app = new Set(appFiles.keys());
   const theirs = own(theirsDir);
   const add = (name: string, sql: string) => {
     const version = nextVersion(listMigrations(join(stage, MIGRATIONS)).map((m) => m.version));
@@ -337,7 +344,8 @@ async function addMigrations(stage: string, baseDir: string, theirsDir: string, 
     if (before === after) continue;
     if (!parserLoaded) await loadParser();
     parserLoaded = true;
-    const file = `${migration.version}_${migration.name}.sql`;
+    // named as the app has it (a generator's migration carries the version of the day it ran)
+    const file = appFiles.get(migration.name) ?? `${migration.version}_${migration.name}.sql`;
     const delta = migrationDelta(file, before, after);
     if (!delta.sql) continue;
     const header = `-- xms update: what ${labels.theirs} changed in ${file} since ${labels.base}.\n`
@@ -407,8 +415,11 @@ function writeAtomically(appDir: string, changes: Map<string, Buffer | null>): v
   for (const [path, contents] of changes) if (contents === null) rmSync(join(appDir, path), { force: true });
 }
 
-/** Rows of the README's security model table that the target has and the recorded version had not. */
-function newGuarantees(baseDir: string, theirsDir: string): string[] {
+/**
+ * The README's security model table (the guarantees an app ships, each proven by its tests): rows of
+ * the target the recorded version did not have, and rows whose text changed (a guarantee strengthened).
+ */
+function newGuarantees(baseDir: string, theirsDir: string): { added: string[]; changed: string[] } {
   const rows = (dir: string) => {
     const file = join(dir, 'README.md');
     if (!existsSync(file)) return [];
@@ -418,11 +429,15 @@ function newGuarantees(baseDir: string, theirsDir: string): string[] {
     return text.slice(start).split('\n').filter((line) => line.startsWith('| ') && !line.startsWith('| guarantee') && !line.startsWith('|---'))
       .map((line) => line.split(' | ')[0]!.replace(/^\|\s*/, '').trim());
   };
-  const before = new Set(rows(baseDir));
-  return rows(theirsDir).filter((row) => !before.has(row));
+  // a row is known by its subject: the text before its first colon, or its first six words
+  const subject = (row: string) => (row.includes(':') ? row.slice(0, row.indexOf(':')) : row.split(' ').slice(0, 6).join(' '));
+  const before = rows(baseDir);
+  const subjects = new Set(before.map(subject));
+  const fresh = rows(theirsDir).filter((row) => !before.includes(row));
+  return { added: fresh.filter((row) => !subjects.has(subject(row))), changed: fresh.filter((row) => subjects.has(subject(row))) };
 }
 
-function printSummary(plan: Plan, compiled: string[], guarantees: string[]): void {
+function printSummary(plan: Plan, compiled: string[], guarantees: { added: string[]; changed: string[] }): void {
   const groups: [string, string[]][] = [
     ['updated', plan.updated],
     ['merged (both sides changed, no conflict)', plan.merged],
@@ -439,8 +454,7 @@ function printSummary(plan: Plan, compiled: string[], guarantees: string[]): voi
     for (const path of paths) console.log(`    ${path}`);
   }
   for (const note of plan.notes) console.log(`  note: ${note}`);
-  if (guarantees.length > 0) {
-    console.log('New guarantees (README, security model):');
-    for (const row of guarantees) console.log(`  - ${row.length > 140 ? `${row.slice(0, 137)}...` : row}`);
-  }
+  const show = (row: string) => `  - ${row.length > 140 ? `${row.slice(0, 137)}...` : row}`;
+  if (guarantees.added.length > 0) console.log(`New guarantees (README, security model):\n${guarantees.added.map(show).join('\n')}`);
+  if (guarantees.changed.length > 0) console.log(`Guarantees strengthened (README, security model):\n${guarantees.changed.map(show).join('\n')}`);
 }
