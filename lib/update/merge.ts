@@ -24,7 +24,7 @@ export async function mergeFile(path: string, ours: Buffer, base: Buffer, theirs
     writeFileSync(files.base, base);
     writeFileSync(files.theirs, theirs);
     const result = await execa('git', ['merge-file', '-p', '-L', `${path} (yours)`, '-L', `${path} (${labels.base})`, '-L', `${path} (${labels.theirs})`,
-      files.ours, files.base, files.theirs], { reject: false, encoding: 'buffer', stdin: 'ignore' });
+      files.ours, files.base, files.theirs], { reject: false, encoding: 'buffer', stdin: 'ignore', stripFinalNewline: false });
     if ((result as { code?: string }).code === 'ENOENT') throw new UserError('xms update merges with "git merge-file": install git first.');
     const code = result.exitCode ?? -1;
     if (code < 0 || code > 127) throw new UserError(`git merge-file failed on ${path}: ${Buffer.from(result.stderr as Uint8Array).toString('utf8').trim().split('\n')[0]}`);

@@ -147,9 +147,12 @@ export function migrationDelta(file: string, before: string, after: string): Del
     if (s.kind === 'CreateStmt') conflict(`${s.identity} removed by the template (its data stays until you drop it)`, `-- drop ${s.identity}`);
     else if (dropFor(s)) dropped.push(`${dropFor(s)};`);
   }
-  if (dropped.length > 0) {
-    const role = now.find((s) => isContext(s) && /\brole\b/i.test(s.text) && !/^\s*reset/i.test(s.text.trim()));
+  if (dropped.length > 0 && wrote) {
+    out.push(...dropped); // before the pending closing `reset role`: still as the migration's role
+  } else if (dropped.length > 0) {
+    const role = now.find((s) => isContext(s) && /^set\s+role\b/i.test(s.text.trim()));
     out.push(...(role ? [`${role.text.trim()};`] : []), ...dropped, ...(role ? ['reset role;'] : []));
+    pendingContext = [];
     wrote = true;
   }
   if (!wrote) return { conflicts };

@@ -225,7 +225,7 @@ async function catalog(db: Queryable): Promise<Record<string, string[]>> {
   const queries: Record<string, string> = {
     columns: `select table_schema || '.' || table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') as x
                 from information_schema.columns where table_schema in ('app', 'app_private', 'audit')`,
-    tables: `select n.nspname || '.' || c.relname || ' ' || c.relkind || ' rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity || ' owner=' || pg_get_userbyid(c.relowner) as x
+    tables: `select n.nspname || '.' || c.relname || ' ' || c.relkind::text || ' rls=' || c.relrowsecurity || ' force=' || c.relforcerowsecurity || ' owner=' || pg_get_userbyid(c.relowner) as x
                from pg_class c join pg_namespace n on n.oid = c.relnamespace where ${schemas} and c.relkind in ('r', 'v', 'p')`,
     indexes: `select indexdef as x from pg_indexes where schemaname in ('app', 'app_private', 'audit')`,
     constraints: `select conrelid::regclass::text || ' ' || conname || ' ' || pg_get_constraintdef(c.oid) as x
