@@ -126,6 +126,17 @@ test('the generated package.json lists its dependencies sorted, as npm writes th
   }
 });
 
+test('PGlite is a production dependency only when it is the target database', () => {
+  for (const db of ['pglite', 'postgres', 'supabase']) {
+    const target = join(work, `deps-${db}`);
+    assert.is(create([target, '--preset', 'minimal', '--db', db, '--yes', ...quiet]).status, 0);
+    const manifest = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
+    const runtime = '@electric-sql/pglite' in manifest.dependencies;
+    assert.is(runtime, db === 'pglite', `${db}: in dependencies`);
+    assert.is('@electric-sql/pglite' in manifest.devDependencies, db !== 'pglite', `${db}: in devDependencies`);
+  }
+});
+
 test('presets differ by feature, and --features overrides the preset', () => {
   const minimal = join(work, 'p-minimal');
   const full = join(work, 'p-full');

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, extensionsIn, migrationFiles, openPglite } from '../../lib/check/database.js';
+import { checkSettingReads } from '../../lib/check/functions.js';
 import { formatHarden, harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
 import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
 
@@ -76,6 +77,12 @@ test('after the migration: RLS enabled and forced and the three audit triggers o
     const audit = (await db.query<{ action: string; actor_id: string; table_name: string }>(`select action, actor_id, table_name from audit.log order by id`)).rows;
     assert.is(audit.length, 2);
     assert.equal(audit[0], { action: 'INSERT', actor_id: '11111111-1111-1111-1111-111111111111', table_name: 'public.clients' });
+    // a setting any role can set_config() names no actor: only the JWT claims PostgREST sets do
+    await db.exec(`begin; select set_config('app.user_id', '22222222-2222-2222-2222-222222222222', true);
+      insert into public.clients (name) values ('forged'); commit;`);
+    const forged = (await db.query<{ actor_id: string | null }>(`select actor_id from audit.log order by id desc limit 1`)).rows[0]!;
+    assert.is(forged.actor_id, null);
+    assert.equal(await checkSettingReads(db, { schemaCondition: `n.nspname = 'audit'`, exposedSchemas: [] }), [], 'DB019 on the hardened audit functions');
     // the API roles cannot touch the log
     const priv = (await db.query<{ ok: boolean }>(`select has_table_privilege('authenticated', 'audit.log', 'UPDATE') or has_table_privilege('anon', 'audit.log', 'SELECT') as ok`)).rows[0]!;
     assert.is(priv.ok, false);
