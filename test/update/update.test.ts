@@ -51,7 +51,7 @@ const xms = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 const read = (dir: string, path: string) => readFileSync(join(dir, path), 'utf8');
-const sourceFiles = (dir: string) => listTree(dir).filter((path) => !path.startsWith('.git/') && !path.startsWith('node_modules/'));
+const sourceFiles = (dir: string) => listTree(dir).filter((path) => !path.startsWith('.git/') && path !== 'node_modules' && !path.startsWith('node_modules/'));
 const fingerprint = (dir: string) => new Map(sourceFiles(dir).map((path) => [path, createHash('sha256').update(readFileSync(join(dir, path))).digest('hex')]));
 const FROM = () => ['--from', tarball, '--preset', 'full', '--db', 'pglite', '--add', `table ${TABLE.join(' ')}`];
 
