@@ -121,7 +121,7 @@ export async function fetchGenerator(spec: string, appDir: string): Promise<Gene
   const kept = join(cache, `${npmSpec.replace(/[^\w.-]/g, '_')}.tgz`);
   if (!(exact && existsSync(kept))) {
     const { execa } = await import('execa');
-    const scratch = join(cache, `pack.${process.pid}.tmp`);
+    const scratch = join(cache, `pack.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
     rmSync(scratch, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
     try {
