@@ -36,7 +36,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 // install apps or start their own clusters follow. Every folder of test/ is listed (a test checks it).
 export const AREA_ORDER = [
   'infra', 'matrix', 'check', 'cli', 'generators', 'snapshots', 'harden', 'csv-import', 'db',
-  'mutations', 'faults', 'bench', 'e2e',
+  'mutations', 'update', 'faults', 'bench', 'e2e',
 ];
 const LAST_AREAS = ['e2e'];
 

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UserError } from '../engine/errors.js';
-import { applyChanges, effectiveChanges } from '../engine/changes.js';
+import { applyChanges, effectiveChanges, readProjectFile } from '../engine/changes.js';
 import { GENERATORS, generatorNames } from '../../generators/registry.js';
 import type { Answers, FeatureGenerator, GeneratorQuestion } from '../../generators/types.js';
 
@@ -83,6 +83,10 @@ export async function runGenerator(generator: FeatureGenerator, appDir: string, 
     for (const change of changes) lines.push(`  ${change.before === undefined ? 'create' : 'update'} ${change.path}`);
     return lines;
   }
+  // the run joins the app's record (xms.json), written with its changes, so `xms update` can replay it
+  const { recordWithRun, RECORD_FILE } = await import('../update/record.js');
+  const record = recordWithRun(appDir, generator.name, answers);
+  if (record !== undefined) changes.push({ path: RECORD_FILE, before: readProjectFile(appDir, RECORD_FILE), after: record });
   for (const path of applyChanges(appDir, changes)) {
     const change = changes.find((c) => c.path === path)!;
     lines.push(`  ${change.before === undefined ? 'created' : 'updated'} ${path}`);

@@ -35,6 +35,9 @@ export async function main(argv: string[]): Promise<number> {
     ? undefined
     : (await xmsDependencySpec(packageRoot(), (pack) => withSpinner('Packing this unpublished create-xms-app for the new app (once per build)', pack))).spec;
   const files = renderApp(answers, { teamTemplateDir: flags.template ? resolve(flags.template) : undefined, xmsSpec });
+  // xms.json: what produced the app, so `xms update` can render it again and merge newer templates
+  const { newRecord, serialiseRecord, RECORD_FILE } = await import('../update/record.js');
+  files.push({ path: RECORD_FILE, contents: Buffer.from(serialiseRecord(newRecord(answers, target, flags.template))), from: 'create-xms-app' });
 
   if (flags.dryRun) {
     // The exact tree, generated files included: build it in a throw-away folder, list it, remove it.

@@ -11,6 +11,8 @@ Commands (run inside an app scaffolded by create-xms-app):
   add <generator>    add a feature to this app (xms add <generator> --help lists its flags)
   check              prove the invariants on the repo and a database (DATABASE_URL, else PGlite
                      with the migrations); --json for tools; exit 1 on any error
+  update             merge what changed in the templates since this app was generated (xms.json)
+                     into it, three ways; --to <version>, --dry-run (xms update --help)
   harden             for a project this tool did not create: write one migration enabling and
                      forcing RLS and audit triggers on every table (--database-url <url> | --migrations <dir>)
   help               show this help
@@ -58,6 +60,13 @@ const COMMANDS: Record<string, Command> = {
         if (error instanceof HardenError) throw new UserError(error.message);
         throw error;
       }
+    },
+  },
+  update: {
+    summary: 'merge template changes into the app',
+    async run(args, cwd) {
+      const { updateCommand } = await import('../update/index.js');
+      return updateCommand(args, cwd);
     },
   },
   compile: {

@@ -19,6 +19,9 @@ export function normalise(path: string, contents: string, appDir: string): [stri
   const storedPath = path.replace(/(^|\/)\.gitignore$/, '$1_gitignore');
   const text = contents
     .split(appDir).join('<app-dir>')
+    // xms.json: the generator's version and source (this checkout's folder)
+    .split(`"version": "${version}"`).join('"version": "<xms-version>"')
+    .split(JSON.stringify(REPO_ROOT)).join('"<xms-source>"')
     .split(`^${version}`).join('^<xms-version>')
     .replace(/create-xms-app(\]\([^)]*\))? \d+\.\d+\.\d+/g, 'create-xms-app$1 <xms-version>');
   return [storedPath, text];
