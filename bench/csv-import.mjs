@@ -67,7 +67,7 @@ run(async () => {
   appUrl.username = 'xms_app';
   appUrl.password = 'bench';
   const env = {
-    NODE_ENV: 'production', HOST: '127.0.0.1', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN,
+    NODE_ENV: 'production', HOST: '127.0.0.1', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN, SMTP_URL: 'smtp://127.0.0.1:9',
     IMPORT_MAX_BYTES: String(1024 * 1024 * 1024), API_LIMIT_PER_MINUTE: '1000000', AUTH_LIMIT_PER_IP: '100000',
   };
   const startApp = async () => {

@@ -192,7 +192,7 @@ run(async () => {
     appUrl = new URL(url);
     appUrl.username = 'xms_app';
     appUrl.password = 'bench';
-    appEnv = { ...common, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN };
+    appEnv = { ...common, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN, SMTP_URL: 'smtp://127.0.0.1:9' };
     bareEnv = { DATABASE_URL: appUrl.toString() };
   }
   const bareFile = `bare-server-${process.pid}.mjs`;

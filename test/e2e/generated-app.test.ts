@@ -186,7 +186,8 @@ test("the Dockerfile's production stage runs outside Docker: npm ci --omit=dev, 
     const appUrl = new URL(database.url);
     appUrl.username = 'xms_app';
     appUrl.password = password;
-    env = { ...base, DATABASE_URL: appUrl.toString(), APP_ORIGIN: 'https://app.example.test' };
+    // no mail is sent here: production only requires the SMTP server to be named
+    env = { ...base, DATABASE_URL: appUrl.toString(), APP_ORIGIN: 'https://app.example.test', SMTP_URL: 'smtp://127.0.0.1:9' };
   } else {
     // no PostgreSQL here: production refuses the embedded database, so prove that, then serve in development
     const refused = spawnSync(image.cmd![0]!, image.cmd!.slice(1), { cwd: image.workdir, env: { ...base, APP_ORIGIN: 'https://app.example.test' }, encoding: 'utf8', timeout: 60_000 });

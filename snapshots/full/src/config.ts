@@ -15,6 +15,11 @@
  *                           never every address (0.0.0.0/0, ::/0), and never `true` in production
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
  *   LOG_LEVEL               info  (JSON lines; error at the quietest, so every 5xx is logged)
+ *   SMTP_URL                unset: development prints each message (and its links) on the console;
+ *                           production refuses to start without it (password resets and invitations
+ *                           travel by e-mail). smtp:// (STARTTLS when offered) or smtps://
+ *   MAIL_FROM               no-reply@<APP_ORIGIN host> (the From of every message)
+ *   APP_NAME                the APP_ORIGIN host (how e-mails name the app)
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
@@ -39,6 +44,8 @@ export interface AppConfig {
   logger: boolean;
   /** LOG_LEVEL: info by default (one line per request; every 5xx at error). */
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Outgoing e-mail (src/mail/mailer.ts): an SMTP server, or (not in production) the console. */
+  mail: { smtpUrl: string | undefined; from: string; appName: string };
 }
 
 export class ConfigError extends Error {
@@ -94,6 +101,28 @@ function logLevel(raw: string | undefined): AppConfig['logLevel'] {
   return level;
 }
 
+function parseSmtpUrl(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('SMTP_URL must be a URL such as smtps://user:password@smtp.example.com:465');
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError(`SMTP_URL must start with smtp:// or smtps:// (got "${url.protocol}")`);
+  if (!url.hostname) throw new ConfigError('SMTP_URL has no host');
+  return raw;
+}
+
+function mailFrom(raw: string | undefined, origin: string | undefined): string {
+  if (raw === undefined || raw === '') return `no-reply@${origin ? new URL(origin).hostname : 'localhost'}`;
+  // an address, or `Name <address>`; no line breaks (header injection)
+  if (!/^([^\r\n<>]{0,100}<[^\s@<>]+@[^\s@<>]+>|[^\s@<>]+@[^\s@<>]+)$/.test(raw)) {
+    throw new ConfigError(`MAIL_FROM must be an address or "Name <address>" (got "${raw.replace(/[\r\n]/g, ' ')}")`);
+  }
+  return raw;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const nodeEnv = env.NODE_ENV ?? 'development';
   if (nodeEnv !== 'development' && nodeEnv !== 'test' && nodeEnv !== 'production') {
@@ -142,6 +171,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     logger: nodeEnv !== 'test',
     logLevel: logLevel(env.LOG_LEVEL),
+    mail: {
+      smtpUrl: parseSmtpUrl(env.SMTP_URL),
+      from: mailFrom(env.MAIL_FROM, origin),
+      appName: (env.APP_NAME ?? '').replace(/[\p{Cc}\p{Cf}]/gu, '').trim().slice(0, 100) || (origin ? new URL(origin).hostname : 'localhost'),
+    },
   };
   if (config.env === 'production') assertProductionSafe(config);
   return config;
@@ -164,6 +198,9 @@ export function assertProductionSafe(config: AppConfig): void {
   if (!config.origin) throw new ConfigError('refusing to start in production: APP_ORIGIN is not set (the CSRF check needs the public origin)');
   if (!config.origin.startsWith('https://')) throw new ConfigError(`refusing to start in production: APP_ORIGIN must be https (got ${config.origin})`);
   if (!config.databaseUrl) throw new ConfigError('refusing to start in production: DATABASE_URL is not set (the embedded PGlite is for development)');
+  if (!config.mail.smtpUrl) {
+    throw new ConfigError('refusing to start in production: SMTP_URL is not set (password resets and invitations are sent by e-mail)');
+  }
 }
 
 /** What the start-up query about the runtime login role returns. */

@@ -11,11 +11,10 @@ import react from '@vitejs/plugin-react';
  *   - assetsInlineLimit 0: every asset is a file under /assets, never a data: URL inlined in JS or CSS;
  *   - CSS is imported from main.tsx and emitted as one external stylesheet.
  *
- * `npm run dev:ui` (the Vite dev server, hot reload) injects inline scripts and <style> tags: it is
- * NOT under the CSP. It proxies /api to the Fastify server (`npm run dev`, which serves the built SPA
- * under the real CSP at http://127.0.0.1:3000).
+ * `npm run dev` runs Vite in middleware mode inside the Fastify server (src/server/dev-ui.ts): one
+ * port, hot reload, the same CSP with a per-request nonce for the few inline tags Vite's dev client
+ * needs. Vite serves only web/ and the dependencies (server.fs.allow): never src/ or the app's files.
  */
-const apiTarget = process.env.XMS_API_URL ?? 'http://127.0.0.1:3000';
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
@@ -35,12 +34,9 @@ export default defineConfig({
     target: 'es2022',
   },
   server: {
-    host: '127.0.0.1',
-    port: 5173,
-    strictPort: true,
-    proxy: {
-      // Host is passed through unchanged, so the server's CSRF hook sees Origin == its own origin
-      '/api': { target: apiTarget },
+    fs: {
+      strict: true,
+      allow: [fileURLToPath(new URL('.', import.meta.url)), fileURLToPath(new URL('../node_modules', import.meta.url))],
     },
   },
 });

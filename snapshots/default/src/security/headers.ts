@@ -5,7 +5,8 @@ import helmet from 'helmet';
  *
  * This module is the single source: the server sets these headers in one hook (src/server/app.ts),
  * and `npm run headers:write` (src/security/write-deploy-headers.ts) writes the same headers into
- * netlify.toml and vercel.json; test/server/headers.test.ts fails when a deploy config drifts.
+ * netlify.toml and vercel.json for a CDN in front of the server (the app ships none: it deploys as one
+ * Node server, see the Dockerfile); test/server/headers.test.ts fails when such a config drifts.
  *
  * Rather than running helmet as middleware on every request (measured: the usual helmet + cookie +
  * rate-limit plugins keep 0.42x of bare Fastify's throughput), helmet runs once here against a fake

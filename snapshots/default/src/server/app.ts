@@ -8,20 +8,23 @@ import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
 import { healthRoutes } from '../routes/public/health.js';
-import { uiRoutes } from '../routes/public/ui.js';
+import { uiRoutes, type UiOptions } from '../routes/public/ui.js';
+import { Mailer } from '../mail/mailer.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
-import { loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { AccessLog, loggerOptions, newRequestId, type LogDestination } from './logging.js';
 import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
   config: AppConfig;
   db: AuthDb;
-  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter };
+  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter };
+  /** Outgoing e-mail and the background tasks that send it (src/mail/mailer.ts). */
+  mail: Mailer;
 }
 
 declare module 'fastify' {
@@ -46,9 +49,14 @@ declare module 'fastify' {
  *         └─ protected scope  src/routes/api/*     (live session required: 401 otherwise)
  *               └─ admin scope  src/routes/admin/* (session role admin: 403 otherwise)
  */
-export async function buildApp(config: AppConfig, options: { db: Database; logStream?: LogDestination }): Promise<FastifyInstance> {
+export async function buildApp(
+  config: AppConfig,
+  options: { db: Database; logStream?: LogDestination; /** development: src/server/dev-server.ts */ ui?: UiOptions },
+): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
+    // one access line per request, when the response is done (src/server/logging.ts)
+    logController: new AccessLog(),
     genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
@@ -66,8 +74,15 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
     login: new ActionLimiter(db.authQuery, 'login', config.authLimit),
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),
     reset: new ActionLimiter(db.authQuery, 'reset', config.authLimit),
+    forgot: new ActionLimiter(db.authQuery, 'forgot', config.authLimit),
   };
-  app.decorate('xms', { config, db, limits });
+  const mail = new Mailer(config, {
+    // links in e-mails: APP_ORIGIN (required in production), else this server's own address
+    origin: () => config.origin ?? listeningOrigin(app),
+    onError: (error) => app.log.error({ err: error }, 'background e-mail task failed'),
+  });
+  app.decorate('xms', { config, db, limits, mail });
+  app.addHook('onClose', async () => mail.close());
   // expired counters are deleted hourly, as xms_auth like every other limiter statement
   const sweeper = setInterval(() => {
     clearExpiredLimits(db.authQuery).catch((error: unknown) => app.log.warn({ err: error }, 'rate-limit sweep failed'));
@@ -76,14 +91,19 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
   app.addHook('onClose', async () => clearInterval(sweeper));
   app.decorateRequest('session', null);
   app.decorateRequest('xmsTransaction', null);
-  app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, _fn: (tx: Tx) => Promise<R>): Promise<R> {
-    return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));
+  // a method of every request (no closure per request): the protected scope's transaction, if any
+  app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, fn: (tx: Tx) => Promise<R>): Promise<R> {
+    const tx = this.xmsTransaction;
+    if (!tx) return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));
+    return tx.run(fn);
   });
   installRouteRegistry(app);
 
-  // Headers (I11): computed once at start-up from helmet, set in one synchronous hook and one call.
-  const pageHeaders = { ...SECURITY_HEADERS };
-  const apiHeaders = { ...SECURITY_HEADERS, 'cache-control': API_CACHE_CONTROL };
+  // Headers (I11): computed once at start-up from helmet, set in one synchronous hook and one call
+  // (names already in lower case, as Fastify stores them: nothing is converted per request).
+  const lowerCase = (headers: Record<string, string>) => Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const pageHeaders = lowerCase({ ...SECURITY_HEADERS });
+  const apiHeaders = lowerCase({ ...SECURITY_HEADERS, 'cache-control': API_CACHE_CONTROL });
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.headers(request.url.startsWith('/api/') ? apiHeaders : pageHeaders);
     reply.header('x-request-id', request.id);
@@ -117,9 +137,11 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
     }
     return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
   });
-  // every other 5xx (a route answering 503, say) is logged at error level too
-  app.addHook('onResponse', async (request, reply) => {
+  // every other 5xx (a route answering 503, say) is logged at error level too; synchronous: no
+  // promise per request
+  app.addHook('onResponse', (request, reply, done) => {
     if (reply.statusCode >= 500 && !loggedErrors.has(request)) request.log.error({ statusCode: reply.statusCode }, 'server error');
+    done();
   });
 
   // The one public scope.
@@ -127,7 +149,7 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
     tagScope(publicScope, 'public');
     await publicScope.register(healthRoutes);
     await publicScope.register(authRoutes);
-    await publicScope.register(uiRoutes);
+    await publicScope.register(uiRoutes, options.ui ?? {});
   });
 
   // The protected scope: every route here needs a live session; the admin scope lives inside it.
@@ -144,7 +166,6 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
       }
       request.session = opened.session;
       request.xmsTransaction = opened.tx;
-      request.withDb = (fn) => opened.tx.run(fn);
     });
     // The handler runs with the transaction as its async context, so the auth subsystem (src/server/db.ts)
     // joins it instead of opening a second one. Entered after the body is parsed, where the context holds.
@@ -171,11 +192,17 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
       return payload;
     });
     // After a streamed response, or a request that ended without one (aborted, timed out): end() is
-    // idempotent, so a transaction onSend already ended is left as it is.
-    protectedScope.addHook('onResponse', async (request, reply) => {
-      await request.xmsTransaction?.end(reply.statusCode < 400).catch((error: unknown) => {
-        request.log.error({ err: error, reqId: request.id }, 'request transaction failed after the response');
-      });
+    // idempotent, so a transaction onSend already ended is left as it is (the usual case: no promise).
+    protectedScope.addHook('onResponse', (request, reply, done) => {
+      const tx = request.xmsTransaction;
+      if (!tx?.open) return done();
+      tx.end(reply.statusCode < 400).then(
+        () => done(),
+        (error: unknown) => {
+          request.log.error({ err: error, reqId: request.id }, 'request transaction failed after the response');
+          done();
+        },
+      );
     });
     protectedScope.addHook('onRequestAbort', async (request) => {
       await request.xmsTransaction?.end(false).catch(() => undefined);
@@ -194,6 +221,13 @@ export async function buildApp(config: AppConfig, options: { db: Database; logSt
   });
 
   return app;
+}
+
+function listeningOrigin(app: FastifyInstance): string {
+  const address = app.server.address();
+  if (!address || typeof address === 'string') return 'http://localhost';
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
 }
 
 function isStream(payload: unknown): boolean {

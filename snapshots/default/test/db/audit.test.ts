@@ -110,6 +110,19 @@ test('an update of several rows is audited row by row with old and new values', 
   }
 });
 
+test('audit.log has one index besides its key, the one the audit view reads (tenant, newest id first)', async () => {
+  // every index is paid by each audited row: none over the jsonb row key, none nobody reads
+  const me = t.f.actor(testData.roles[0]!);
+  const r = await probe(t.db, me, async (tx) =>
+    (await tx.query<{ def: string }>(
+      `select regexp_replace(indexdef, '^.* USING ', '') as def from pg_indexes
+        where schemaname = 'audit' and tablename = 'log' and indexname <> 'log_pkey' order by 1`,
+    )).rows.map((x) => x.def),
+  );
+  assert.ok(r.ok, r.error);
+  assert.equal(r.value, ['btree (tenant_id, id)']);
+});
+
 for (const role of testData.roles) {
   test(`${role} cannot alter the audit log, RLS or triggers`, async () => {
     const me = t.f.actor(role);

@@ -2,27 +2,49 @@
  * Admin functions (I2, I4, I7, I16) over real HTTP: allowed for an admin in their tenant, refused for
  * a member (403), refused across tenants (404: RLS hides the other tenant's users), each write
  * audited with the acting admin as actor; sessions revoked on reset, deactivation, removal, role change.
+ * Invitation and reset links travel only by e-mail (a real SMTP server in this process:
+ * test/helpers/mail.ts), never in an answer to the admin.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { client, login, randomEmail, signUpAndLogin, startServer, strongPassword, testDatabase, type Account, type Server } from '../helpers/http.js';
+import { client, login, randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Account, type Server } from '../helpers/http.js';
+import { linkToken, mailLink, startInbox, type Inbox } from '../helpers/mail.js';
 
 let server: Server;
+let inbox: Inbox;
 test.before(async () => {
-  server = await startServer();
+  inbox = await startInbox();
+  server = await startServer(testConfig({ mail: inbox.mailConfig }));
 });
 test.after(async () => {
   await server.close();
+  await inbox.close();
   await (await testDatabase()).close();
 });
 
-/** Creates a user through the admin API and lets them set their password with the invitation link. */
+interface Member {
+  id: string;
+  email: string | null;
+  status: string;
+  active: boolean;
+  invitationExpiresAt: string | null;
+}
+
+async function members(admin: Account): Promise<Member[]> {
+  const response = await admin.client.request('GET', '/api/admin/users');
+  assert.is(response.status, 200);
+  return ((await response.json()) as { users: Member[] }).users;
+}
+
+/** Creates a user through the admin API and lets them set their password with the e-mailed link. */
 async function invite(admin: Account, role = 'member'): Promise<Account> {
   const email = randomEmail(role);
   const created = await admin.client.request('POST', '/api/admin/users', { email, role });
   assert.is(created.status, 201, await created.clone().text());
-  const { invitationLink } = (await created.json()) as { invitationLink: string };
-  const token = invitationLink.split('#token=')[1]!;
+  assert.not.match(await created.clone().text(), /token/i, 'no link in the answer to the admin');
+  const message = await inbox.next(email);
+  assert.match(mailLink(message.text), /\/invitation#token=/);
+  const token = linkToken(message.text);
   const password = strongPassword();
   const redeemed = await client(server).request('POST', '/api/auth/password-reset', { token, password });
   assert.is(redeemed.status, 200);
@@ -48,8 +70,112 @@ test('an admin creates a user in their tenant (invitation), audited with the adm
   assert.ok((await auditRows('app_private.password_resets', admin.userId)) >= 1);
   const pendingEmail = randomEmail('pending');
   assert.is((await admin.client.request('POST', '/api/admin/users', { email: pendingEmail, role: 'member' })).status, 201);
-  const list = (await (await admin.client.request('GET', '/api/admin/users')).json()) as { users: { id: string; email: string }[] };
-  assert.ok(list.users.some((u) => u.id === member.userId && u.email === member.email));
+  const list = await members(admin);
+  const accepted = list.find((u) => u.id === member.userId)!;
+  assert.equal([accepted.email, accepted.status, accepted.active, accepted.invitationExpiresAt], [member.email, 'active', true, null]);
+  const pending = list.find((u) => u.email === pendingEmail)!;
+  assert.is(pending.status, 'pending', 'a pending invitation is not shown as active');
+  assert.is(pending.active, false);
+  const hours = (Date.parse(pending.invitationExpiresAt!) - Date.now()) / 3_600_000;
+  assert.ok(hours > 47 && hours <= 48, `expires in ${hours} h`);
+});
+
+test('an invitation: resend (new link, the old one dead), re-invite resends, reset on it resends, revoke', async () => {
+  const admin = await signUpAndLogin(server);
+  const email = randomEmail('invitee');
+  assert.is((await admin.client.request('POST', '/api/admin/users', { email, role: 'member' })).status, 201);
+  const first = linkToken((await inbox.next(email)).text);
+  const id = (await members(admin)).find((u) => u.email === email)!.id;
+
+  const resent = await admin.client.request('POST', `/api/admin/users/${id}/invitation`, {});
+  assert.is(resent.status, 200);
+  const second = linkToken((await inbox.next(email)).text);
+  // re-inviting the same pending address resends too (no duplicate, no conflict)
+  const again = await admin.client.request('POST', '/api/admin/users', { email: email.toUpperCase(), role: 'admin' });
+  assert.is(again.status, 201, 're-inviting answers like inviting');
+  assert.is(((await again.json()) as { user: { id: string } }).user.id, id, 'the same pending member');
+  const third = linkToken((await inbox.next(email)).text);
+  // "reset password" on a pending invitee resends the invitation instead of 404
+  const reset = await admin.client.request('POST', `/api/admin/users/${id}/password-reset`, {});
+  assert.is(reset.status, 200);
+  assert.is(((await reset.json()) as { sent: string }).sent, 'invitation');
+  const fourth = linkToken((await inbox.next(email)).text);
+  const pendingRows = (await members(admin)).filter((u) => u.email === email);
+  assert.equal(pendingRows.map((u) => u.status), ['pending'], 'one pending entry');
+
+  for (const dead of [first, second, third]) {
+    const response = await client(server).request('POST', '/api/auth/password-reset', { token: dead, password: strongPassword() });
+    assert.is(response.status, 400, 'an earlier link is dead');
+  }
+  const password = strongPassword();
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: fourth, password })).status, 200);
+  const joined = await login(server, email, password);
+  assert.is(joined.tenantId, admin.tenantId);
+  assert.is(joined.role, 'admin', 'the role of the latest invitation');
+  assert.is((await members(admin)).find((u) => u.id === id)!.status, 'active');
+  assert.is((await admin.client.request('POST', `/api/admin/users/${id}/invitation`, {})).status, 409, 'accepted: nothing to resend');
+  assert.is((await admin.client.request('DELETE', `/api/admin/users/${id}/invitation`)).status, 409, 'accepted: nothing to revoke');
+
+  // revoke: the link dies and the pending member goes
+  const revoked = randomEmail('revoked');
+  assert.is((await admin.client.request('POST', '/api/admin/users', { email: revoked, role: 'member' })).status, 201);
+  const token = linkToken((await inbox.next(revoked)).text);
+  const revokedId = (await members(admin)).find((u) => u.email === revoked)!.id;
+  assert.is((await admin.client.request('DELETE', `/api/admin/users/${revokedId}/invitation`)).status, 204);
+  assert.not.ok((await members(admin)).some((u) => u.id === revokedId));
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token, password: strongPassword() })).status, 400, 'revoked');
+});
+
+test('an expired invitation is listed as expired, and resending revives it', async () => {
+  const admin = await signUpAndLogin(server);
+  const email = randomEmail('late');
+  await admin.client.request('POST', '/api/admin/users', { email, role: 'member' });
+  await inbox.next(email);
+  await (await testDatabase()).owner.query(`update app_private.password_resets set expires_at = now() - interval '1 second' where email = $1`, [email]);
+  const entry = (await members(admin)).find((u) => u.email === email)!;
+  assert.is(entry.status, 'expired');
+  assert.is((await admin.client.request('POST', `/api/admin/users/${entry.id}/invitation`, {})).status, 200);
+  await inbox.next(email);
+  assert.is((await members(admin)).find((u) => u.id === entry.id)!.status, 'pending');
+});
+
+test('an invitation to an address with an account: the admin sees what a new address gets; the mailbox gets no link', async () => {
+  const adminA = await signUpAndLogin(server, 'A');
+  const adminB = await signUpAndLogin(server, 'B');
+  const fresh = randomEmail('fresh');
+  const answers: string[] = [];
+  for (const email of [fresh, adminB.email]) {
+    const response = await adminA.client.request('POST', '/api/admin/users', { email, role: 'member' });
+    answers.push(await shape(response));
+  }
+  assert.is(answers[0], answers[1]);
+  const list = await members(adminA);
+  assert.equal(
+    [list.find((u) => u.email === fresh)!.status, list.find((u) => u.email === adminB.email)!.status],
+    ['pending', 'pending'],
+    'listed alike',
+  );
+  assert.not.ok(list.some((u) => u.id === adminB.userId), "the other tenant's account is not listed");
+  assert.match((await inbox.next(fresh)).text, /#token=/);
+  const note = await inbox.next(adminB.email);
+  assert.not.match(note.text, /token=/, 'no link that could set the password');
+  assert.match(note.text, /already has an account/);
+  // and however the pending entry is handled, the account stays its owner's
+  const pendingId = list.find((u) => u.email === adminB.email)!.id;
+  await adminA.client.request('POST', `/api/admin/users/${pendingId}/password-reset`, {});
+  assert.not.match((await inbox.next(adminB.email)).text, /token=/, 'a resend carries no link either');
+  assert.is((await adminB.client.request('GET', '/api/me')).status, 200);
+  assert.is((await login(server, adminB.email, adminB.password)).tenantId, adminB.tenantId);
+});
+
+test('invitation e-mails escape what the inviting tenant named itself', async () => {
+  const admin = await signUpAndLogin(server, '<b>Evil & "Co"</b>');
+  const email = randomEmail('escaped');
+  await admin.client.request('POST', '/api/admin/users', { email, role: 'member' });
+  const message = await inbox.next(email);
+  assert.match(message.html, /&lt;b&gt;Evil &amp; &quot;Co&quot;&lt;\/b&gt;/);
+  assert.not.match(message.html, /<b>Evil/);
+  assert.match(message.text, /<b>Evil & "Co"<\/b>/, 'plain text as typed');
 });
 
 /** The answer's shape: status, keys at every level, and the types of the values. */
@@ -103,26 +229,10 @@ test('creating a user whose address has an account (any tenant, any spelling) an
   const [fresh, taken] = await medians(7, () => create(randomEmail('new')), () => create(memberB.email));
   // generous: within a factor of 3, or 30 ms apart (a few database round-trips on a loaded machine)
   assert.ok(Math.max(fresh, taken) / Math.min(fresh, taken) < 3 || Math.abs(fresh - taken) < 30, `new ${fresh.toFixed(1)} ms vs existing ${taken.toFixed(1)} ms`);
-  // both show up in the list the same way: a pending user without an e-mail
-  const list = (await (await adminA.client.request('GET', '/api/admin/users')).json()) as { users: { email: string | null }[] };
-  assert.not.ok(list.users.some((u) => u.email === memberB.email), 'the other tenant\'s account is not listed');
-});
-
-test('an invitation for an address that has an account cannot take that account over', async () => {
-  const adminA = await signUpAndLogin(server, 'A');
-  const adminB = await signUpAndLogin(server, 'B');
-  const memberB = await invite(adminB);
-  for (const email of [memberB.email, adminB.email.toUpperCase()]) {
-    const created = await adminA.client.request('POST', '/api/admin/users', { email, role: 'admin' });
-    assert.is(created.status, 201);
-    const token = ((await created.json()) as { invitationLink: string }).invitationLink.split('#token=')[1]!;
-    const redeemed = await client(server).request('POST', '/api/auth/password-reset', { token, password: strongPassword() });
-    assert.is(redeemed.status, 400, 'no second credential for the address');
-  }
-  assert.is((await memberB.client.request('GET', '/api/me')).status, 200, 'the session lives on');
-  await login(server, memberB.email, memberB.password);
-  const relogged = await login(server, adminB.email, adminB.password);
-  assert.is(relogged.tenantId, adminB.tenantId, 'still in their own tenant');
+  // both show up in the list the same way: pending, with the address the admin typed
+  const list = await members(adminA);
+  assert.ok(list.filter((u) => u.email === memberB.email).every((u) => u.status === 'pending' && u.id !== memberB.userId));
+  assert.not.ok(list.some((u) => u.id === memberB.userId), 'the other tenant\'s account is not listed');
 });
 
 test('admin create uses the one e-mail normalisation: invisible characters and look-alikes are refused', async () => {
@@ -168,23 +278,24 @@ test('an admin cannot touch another tenant (404) and nothing changes there', asy
   assert.not.ok(listA.users.some((u) => u.id === target));
 });
 
-test('reset password: single-use expiring link, sessions revoked, audited', async () => {
+test('reset password: single-use expiring link by e-mail, sessions revoked, audited', async () => {
   const admin = await signUpAndLogin(server);
   const member = await invite(admin);
   const response = await admin.client.request('POST', `/api/admin/users/${member.userId}/password-reset`, {});
   assert.is(response.status, 200);
-  const { resetLink } = (await response.json()) as { resetLink: string };
+  assert.not.match(await response.clone().text(), /token/i, 'no link in the answer to the admin');
+  assert.is(((await response.json()) as { sent: string }).sent, 'reset');
   assert.is((await member.client.request('GET', '/api/me')).status, 401, 'sessions revoked');
   const password = strongPassword();
-  const token = resetLink.split('#token=')[1]!;
+  const token = linkToken((await inbox.next(member.email)).text);
   assert.is((await client(server).request('POST', '/api/auth/password-reset', { token, password })).status, 200);
   assert.is((await client(server).request('POST', '/api/auth/password-reset', { token, password })).status, 400, 'single use');
   await login(server, member.email, password);
   const failed = await client(server).request('POST', '/api/auth/login', { email: member.email, password: member.password });
   assert.is(failed.status, 401, 'the old password is gone');
   await (await testDatabase()).owner.query(`update app_private.password_resets set expires_at = now() - interval '1 second' where user_id = $1`, [member.userId]);
-  const next = await admin.client.request('POST', `/api/admin/users/${member.userId}/password-reset`, {});
-  const nextToken = ((await next.json()) as { resetLink: string }).resetLink.split('#token=')[1]!;
+  assert.is((await admin.client.request('POST', `/api/admin/users/${member.userId}/password-reset`, {})).status, 200);
+  const nextToken = linkToken((await inbox.next(member.email)).text);
   await (await testDatabase()).owner.query(`update app_private.password_resets set expires_at = now() - interval '1 second' where user_id = $1`, [member.userId]);
   assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: nextToken, password: strongPassword() })).status, 400, 'expired');
   assert.ok((await auditRows('app_private.password_resets', admin.userId)) >= 2);

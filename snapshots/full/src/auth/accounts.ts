@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config.js';
 import { nameAuditActor } from '../db/request.js';
+import type { Mailer } from '../mail/mailer.js';
+import { passwordResetMessage } from '../mail/messages.js';
 import { hashPassword, passwordProblem, verifyAgainstDummy, verifyPassword } from '../security/passwords.js';
-import { tokenHash } from '../security/tokens.js';
+import { newToken, tokenHash } from '../security/tokens.js';
 import type { AuthDb } from '../server/db.js';
 import { revokeUserSessions } from './sessions.js';
 
@@ -154,6 +156,48 @@ export async function authenticate(db: AuthDb, email: string | undefined, passwo
   const ok = await verifyPassword(row.password_hash, password);
   if (!ok || !row.tenant_id || !row.role) throw INVALID_CREDENTIALS;
   return { userId: row.user_id, tenantId: row.tenant_id, role: row.role };
+}
+
+/** How long a "forgot password" link lives (the database refuses more than an hour: 20240101000350_xms_accounts.sql). */
+export const RESET_MINUTES = 30;
+
+/** Where a reset link points: the token travels in the fragment (never sent to a server, never logged). */
+export function resetPath(token: string): string {
+  return `/reset-password#token=${token}`;
+}
+
+/**
+ * "Forgot password", the part that runs in the background after the route has answered (so the answer
+ * and its timing are the same whether or not the address has an account): for a registered address
+ * with a live membership, a single-use token valid RESET_MINUTES is stored (its SHA-256 only, audited
+ * with the user as the actor) and the link is e-mailed; for any other address nothing is stored or sent.
+ */
+export async function sendPasswordReset(db: AuthDb, mail: Mailer, appName: string, email: string): Promise<boolean> {
+  const token = newToken();
+  const issued = await db.asAuthTx(async (tx) => {
+    const found = await tx.query<{ user_id: string; tenant_id: string }>(
+      `select c.user_id, m.tenant_id
+         from app_private.credentials c
+         join lateral (select m.tenant_id from app.memberships m
+                        where m.user_id = c.user_id and m.deactivated_at is null
+                        order by m.created_at limit 1) m on true
+        where c.email = $1`,
+      [email],
+    );
+    const account = found.rows[0];
+    if (!account) return false;
+    await nameAuditActor(tx, account.user_id);
+    await tx.query(
+      `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, purpose, expires_at)
+       values ($1, $2, $3, $4, 'reset', now() + make_interval(mins => $5::int))`,
+      [tokenHash(token), account.user_id, account.tenant_id, email, RESET_MINUTES],
+    );
+    return true;
+  });
+  if (issued) {
+    await mail.send({ to: email, ...passwordResetMessage({ appName, link: mail.link(resetPath(token)), minutes: RESET_MINUTES, byAdmin: false }) });
+  }
+  return issued;
 }
 
 /** The e-mail of a live reset/invitation token (for the per-account rate limit), or undefined. */

@@ -20,12 +20,22 @@ export interface Queryable {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<QueryResult<T>>;
   /** Several statements, no parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /**
+   * node-postgres inside a transaction only: `COPY ... FROM STDIN` fed from data as it is produced
+   * (backpressure: a slow server slows the producer); resolves to the rows copied. A producer that
+   * throws aborts the COPY (the transaction then only rolls back). PGlite has no COPY FROM STDIN
+   * (its COPY from a blob is a server-side file read, which needs pg_read_server_files).
+   */
+  copyFrom?(sql: string, data: AsyncIterable<string>): Promise<number>;
 }
 
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
-  /** BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  /**
+   * BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). `enter`: statements
+   * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`).
+   */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -84,8 +94,11 @@ export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
     pglite: pg,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
-      return pg.transaction((tx) => fn(wrap(tx)));
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
+      return pg.transaction(async (tx) => {
+        if (options?.enter) await tx.exec(options.enter);
+        return fn(wrap(tx));
+      });
     },
     async close() {
       if (!pg.closed) await pg.close();
@@ -108,12 +121,21 @@ async function openPostgres(url: string): Promise<Database> {
       await c.query(sql);
     },
   });
+  const wrapClient = (client: PoolClient): Queryable => ({
+    ...wrap(client),
+    async copyFrom(sql: string, data: AsyncIterable<string>) {
+      const [{ from }, { pipeline }, { Readable }] = await Promise.all([import('pg-copy-streams'), import('node:stream/promises'), import('node:stream')]);
+      const copy = client.query(from(sql));
+      await pipeline(Readable.from(data, { objectMode: false }), copy);
+      return copy.rowCount;
+    },
+  });
   const base = wrap(pool);
   return {
     kind: 'postgres',
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>) {
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
       const client = await pool.connect();
       let broken = false;
       // A connection lost while no statement is running (server restart, network) is emitted on the
@@ -124,8 +146,9 @@ async function openPostgres(url: string): Promise<Database> {
       };
       client.on('error', lost);
       try {
-        await client.query('begin');
-        const result = await fn(wrap(client));
+        // one simple-protocol message: BEGIN and the statements entering the transaction's role
+        await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
+        const result = await fn(wrapClient(client));
         await client.query('commit');
         return result;
       } catch (err) {

@@ -49,9 +49,13 @@ export function hashSessionToken(token: string): Buffer {
   return createHash('sha256').update(token, 'utf8').digest();
 }
 
-async function enter(tx: Queryable, role: string, token: string | null): Promise<void> {
+/** The statement that switches a transaction to a request role, sent with its BEGIN (one round trip). */
+function enterRole(role: string): { enter: string } {
   // role comes from the fixed list above: safe to quote as an identifier
-  await tx.query(`set local role "${role}"`);
+  return { enter: `set local role "${role}"` };
+}
+
+async function setToken(tx: Queryable, token: string | null): Promise<void> {
   await tx.query(`select set_config('app.session_token', $1, true)`, [token ?? '']);
 }
 
@@ -71,9 +75,9 @@ export async function withRequestTransaction<T>(
 ): Promise<T> {
   const role = identity.sessionToken ? requestRoleName(identity.dbRole) : 'xms_anon';
   return db.transaction(async (tx) => {
-    await enter(tx, role, identity.sessionToken);
+    await setToken(tx, identity.sessionToken);
     return fn(tx);
-  });
+  }, enterRole(role));
 }
 
 export async function withAuthTransaction<T>(
@@ -82,10 +86,10 @@ export async function withAuthTransaction<T>(
   options: { sessionToken?: string | null; actorId?: string } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
-    await enter(tx, 'xms_auth', options.sessionToken ?? null);
+    await setToken(tx, options.sessionToken ?? null);
     if (options.actorId) await nameAuditActor(tx, options.actorId);
     return fn(tx);
-  });
+  }, enterRole('xms_auth'));
 }
 
 /** The live session a request transaction was opened for. */
@@ -238,8 +242,9 @@ export function openSessionRequest(
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
+    // besides the handler's own queries, three round trips: BEGIN with the switch to xms_auth (one
+    // message), the session check, and COMMIT at the end
     const done = db.transaction(async (tx) => {
-      await tx.exec('set local role xms_auth');
       const rows = await tx.query<SessionRow & { entered: boolean }>(ENTER_SESSION_SQL, [
         hashSessionToken(token),
         config.sessionIdleMinutes,
@@ -261,7 +266,7 @@ export function openSessionRequest(
       );
       resolve(opened);
       if (!(await settled)) throw ROLLBACK;
-    });
+    }, { enter: 'set local role xms_auth' });
     done.catch((error: unknown) => {
       if (opened) return; // reported by end()
       if (error === ROLLBACK) resolve(undefined);

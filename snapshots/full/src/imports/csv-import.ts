@@ -3,20 +3,24 @@
  * transaction (their role, their session: RLS decides), all or nothing:
  *
  *   1. stream the upload through SHA-256 and a UTF-8 check, then csv-parse (quotes, embedded newlines,
- *      BOM, CRLF); the file is never held in memory: rows go to a TEMP staging table in batches as
- *      they are parsed; a row holding bytes that are not UTF-8 is an invalid row (step 2);
+ *      BOM, CRLF); neither the file nor its rows are ever held in memory: rows stream into a TEMP
+ *      staging table as they are parsed (node-postgres: one COPY FROM STDIN; PGlite: multi-row
+ *      inserts of STAGE_ROWS rows); a row holding bytes that are not UTF-8 is an invalid row (step 2);
  *   2. map the header row to columns (unknown or missing required columns reject the file) and
  *      validate every cell; any invalid row rejects the whole file (nothing is inserted) and the
  *      answer lists up to MAX_REPORTED invalid rows with their line numbers and reasons;
  *   3. a file whose SHA-256 is already in the tenant's ledger (app.imports) for this table inserts
  *      nothing (re-upload);
  *   4. one INSERT ... SELECT DISTINCT ON (key) ... ON CONFLICT DO NOTHING: rows repeated in the file
- *      are inserted once, rows already in the tenant (same natural key, or same content hash) are
- *      skipped; tenant_id and owner_id come from the session, in the database;
+ *      are inserted once (the first one), rows already in the tenant (same natural key, or same
+ *      content hash) are skipped; the same statement counts the file's distinct rows. tenant_id and
+ *      owner_id are the session's, read once in the database and passed as parameters (not a
+ *      session lookup per row); RLS still checks every row against the session;
  *   5. the ledger row (file hash, who, when, counts) is written in the same transaction: a
  *      concurrent upload of the same file waits on its unique index and then inserts nothing.
  * Any failure (a constraint, a trigger, the connection) throws and the request transaction rolls
- * back: the table is as it was. COPY is not used: it is not allowed on tables under RLS.
+ * back: the table is as it was. COPY goes only into the staging table: COPY FROM is not allowed on
+ * tables under RLS, and the insert into the real table is the RLS-checked, audited statement.
  */
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
@@ -27,8 +31,17 @@ import { Utf8Lines } from './utf8.js';
 import { checkCell, normaliseHeader } from './validate.js';
 
 export const MAX_REPORTED = 100;
-const BATCH_ROWS = 500;
+/** PGlite (no COPY FROM STDIN): rows per staging insert */
+const STAGE_ROWS = 2000;
+/** node-postgres: bytes of COPY data per chunk handed to the connection */
+const COPY_CHUNK = 64 * 1024;
+/** the de-duplication sort of one import: in memory for files of a few hundred thousand rows */
+const WORK_MEM = '64MB';
 const STAGE = 'pg_temp.xms_import_stage';
+
+/** A value in COPY's text format: NULL is \N; backslash, tab and line breaks are escaped. */
+const copyValue = (value: string | null) => (value === null ? '\\N' : value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!));
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 export interface InvalidRow {
   line: number;
@@ -113,6 +126,7 @@ export async function importCsv(
   });
   file.on('error', (error) => parser.destroy(error));
   file.pipe(hashing).pipe(parser);
+  const records = (parser as AsyncIterable<{ record: string[]; info: { lines: number } }>)[Symbol.asyncIterator]();
   // the UTF-8 check is upstream of the parser: when a record comes out, its lines have been checked
   let nextBad = 0;
   const notUtf8 = (from: number, to: number): boolean => {
@@ -130,64 +144,97 @@ export async function importCsv(
   let rows = 0;
   let invalidCount = 0;
   const invalid: InvalidRow[] = [];
-  let batch: unknown[][] = [];
   let previousEnd = 0;
-
-  const flush = async () => {
-    if (batch.length === 0) return;
-    const width = used.length + 1;
-    const values = batch.map((_, r) => `(${Array.from({ length: width }, (_, c) => `$${r * width + c + 1}`).join(', ')})`).join(', ');
-    await tx.query(`insert into ${STAGE} (line, ${used.map((c) => quote(c.name)).join(', ')}) values ${values}`, batch.flat());
-    batch = [];
+  const reject = (line: number, reason: string) => {
+    invalidCount += 1;
+    if (invalid.length < MAX_REPORTED) invalid.push({ line, reason });
   };
 
-  try {
-    for await (const { record, info } of parser as AsyncIterable<{ record: string[]; info: { lines: number } }>) {
-      // the line the record starts on (a quoted cell may span lines); blank lines are skipped
-      const line = previousEnd + 1;
-      previousEnd = info.lines;
-      const badBytes = notUtf8(line, info.lines);
-      if (!columns) {
-        if (badBytes) {
-          throw new ImportRejected(`nothing was imported: the header (line ${line}) is ${NOT_UTF8}`, 422, {
-            invalid: [{ line, reason: `the header is ${NOT_UTF8}` }],
-            invalidCount: 1,
-            rows: 0,
-          });
-        }
-        columns = mapHeader(spec, record);
-        used = columns.filter((c): c is ImportColumn => c !== undefined);
-        await tx.query(`drop table if exists ${STAGE}`);
-        await tx.query(`create temp table ${STAGE} (line integer not null, ${used.map((c) => `${quote(c.name)} text`).join(', ')}) on commit drop`);
-        continue;
-      }
+  /** The next record and the line it starts on (a quoted cell may span lines; blank lines are skipped). */
+  const next = async () => {
+    const step = await records.next();
+    if (step.done) return undefined;
+    const line = previousEnd + 1;
+    previousEnd = step.value.info.lines;
+    return { record: step.value.record, line, badBytes: notUtf8(line, previousEnd) };
+  };
+
+  /**
+   * The valid rows as they are parsed, [line, ...values] (text in a canonical spelling), while
+   * counting and reporting the invalid ones; after the first invalid row nothing more is staged
+   * (nothing will be inserted) but every row is still checked, for the report.
+   */
+  async function* validRows(mapped: (ImportColumn | undefined)[]): AsyncGenerator<(string | null)[]> {
+    for (let r = await next(); r; r = await next()) {
+      const { record, line } = r;
       rows += 1;
-      if (badBytes) {
-        invalidCount += 1;
-        if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: NOT_UTF8 });
+      if (r.badBytes) {
+        reject(line, NOT_UTF8);
         continue;
       }
-      if (record.length > columns.length) {
-        invalidCount += 1;
-        if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: `${record.length} cells, the header has ${columns.length}` });
+      if (record.length > mapped.length) {
+        reject(line, `${record.length} cells, the header has ${mapped.length}`);
         continue;
       }
-      const values: unknown[] = [line];
+      const values: (string | null)[] = [String(line)];
       const reasons: string[] = [];
-      columns.forEach((column, i) => {
+      mapped.forEach((column, i) => {
         if (!column) return;
         const checked = checkCell(column, record[i]);
         if (checked.ok) values.push(checked.value);
         else reasons.push(checked.reason);
       });
-      if (reasons.length) {
-        invalidCount += 1;
-        if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: reasons.join('; ') });
-        continue;
+      if (reasons.length) reject(line, reasons.join('; '));
+      else if (invalidCount === 0) yield values;
+    }
+  }
+
+  const stageColumns = () => `line, ${used.map((c) => quote(c.name)).join(', ')}`;
+  /** node-postgres: the rows as COPY text, in chunks of about COPY_CHUNK bytes. */
+  async function* copyText(source: AsyncIterable<(string | null)[]>): AsyncGenerator<string> {
+    let chunk = '';
+    for await (const values of source) {
+      chunk += `${values.map(copyValue).join('\t')}\n`;
+      if (chunk.length >= COPY_CHUNK) {
+        yield chunk;
+        chunk = '';
       }
-      if (invalidCount > 0) continue; // nothing will be inserted: stop staging, keep validating
-      batch.push(values);
-      if (batch.length >= BATCH_ROWS) await flush();
+    }
+    if (chunk) yield chunk;
+  }
+  /** PGlite: STAGE_ROWS rows per insert, one array parameter per column. */
+  const insertBatches = async (source: AsyncIterable<(string | null)[]>) => {
+    const width = used.length + 1;
+    const sql = `insert into ${STAGE} (${stageColumns()}) select * from rows from (pg_catalog.unnest($1::integer[]), ${used.map((_, i) => `pg_catalog.unnest($${i + 2}::text[])`).join(', ')})`;
+    let batch: (string | null)[][] = Array.from({ length: width }, () => []);
+    const flush = async () => {
+      if (batch[0]!.length === 0) return;
+      await tx.query(sql, batch);
+      batch = Array.from({ length: width }, () => []);
+    };
+    for await (const values of source) {
+      values.forEach((v, i) => batch[i]!.push(v));
+      if (batch[0]!.length >= STAGE_ROWS) await flush();
+    }
+    await flush();
+  };
+
+  try {
+    const header = await next();
+    if (header) {
+      if (header.badBytes) {
+        throw new ImportRejected(`nothing was imported: the header (line ${header.line}) is ${NOT_UTF8}`, 422, {
+          invalid: [{ line: header.line, reason: `the header is ${NOT_UTF8}` }],
+          invalidCount: 1,
+          rows: 0,
+        });
+      }
+      columns = mapHeader(spec, header.record);
+      used = columns.filter((c): c is ImportColumn => c !== undefined);
+      await tx.query(`drop table if exists ${STAGE}`);
+      await tx.query(`create temp table ${STAGE} (line integer not null, ${used.map((c) => `${quote(c.name)} text`).join(', ')}) on commit drop`);
+      if (tx.copyFrom) await tx.copyFrom(`copy ${STAGE} (${stageColumns()}) from stdin`, copyText(validRows(columns)));
+      else await insertBatches(validRows(columns));
     }
   } catch (error) {
     if (options.isTruncated?.()) throw new ImportRejected('the file is larger than the upload limit', 413);
@@ -200,8 +247,7 @@ export async function importCsv(
   if (options.isTruncated?.()) throw new ImportRejected('the file is larger than the upload limit', 413);
   for (const line of utf8.badLines.slice(nextBad)) {
     // bytes after the last record (none is expected: any non-blank line is a record)
-    invalidCount += 1;
-    if (invalid.length < MAX_REPORTED) invalid.push({ line, reason: NOT_UTF8 });
+    reject(line, NOT_UTF8);
   }
   if (!columns) throw new ImportRejected('the file is empty (a header row is required)', 400);
   if (invalidCount > 0) {
@@ -211,7 +257,6 @@ export async function importCsv(
       { invalid, invalidCount, rows },
     );
   }
-  await flush();
   const fileSha256 = hash.digest('hex');
   const report: ImportReport = {
     table: spec.table,
@@ -229,27 +274,44 @@ export async function importCsv(
     return report;
   }
 
-  const cast = (c: ImportColumn) => `${quote(c.name)}::${SQL_TYPES[c.type]}`;
-  const dedup = spec.key
-    ? spec.key.map((k) => cast(used.find((c) => c.name === k)!)).join(', ')
-    : `app.content_hash(pg_catalog.jsonb_build_array(${used.map(cast).join(', ')}))`;
-  const conflict = spec.key ? `(tenant_id, ${spec.key.map(quote).join(', ')})` : '(tenant_id, content_hash)';
-  const distinct = await tx.query<{ n: number }>(`select count(*)::int as n from (select distinct ${dedup} from ${STAGE}) d`);
-  const unique = distinct.rows[0]!.n;
   if (rows > 0) {
-    const inserted = await tx.query(
-      `insert into app.${quote(spec.table)} (${used.map((c) => quote(c.name)).join(', ')})
-       select ${used.map((c) => quote(c.name)).join(', ')} from (
-         select distinct on (${dedup}) ${used.map(cast).join(', ')}
+    const cast = (c: ImportColumn) => `${quote(c.name)}::${SQL_TYPES[c.type]}`;
+    // rows are the same when their normalised values are: the typed values' jsonb text, which is
+    // what the table's content_hash column hashes (compared byte for byte: collation "C")
+    const dedup = spec.key
+      ? spec.key.map((k) => cast(used.find((c) => c.name === k)!)).join(', ')
+      : `pg_catalog.jsonb_build_array(${used.map(cast).join(', ')})::text collate "C"`;
+    const conflict = spec.key ? `(tenant_id, ${spec.key.map(quote).join(', ')})` : '(tenant_id, content_hash)';
+    const names = used.map((c) => quote(c.name));
+    // the caller's tenant and user, read once (not a default evaluated per row); RLS checks each row
+    const who = await tx.query<{ tenant_id: string | null; user_id: string | null }>(
+      'select app.current_tenant_id() as tenant_id, app.current_user_id() as user_id',
+    );
+    const { tenant_id: tenantId, user_id: userId } = who.rows[0]!;
+    const system = ['tenant_id', ...(spec.owner ? [spec.owner] : [])];
+    const systemValues = ['$1::uuid', ...(spec.owner ? ['$2::uuid'] : [])];
+    await tx.query(`set local work_mem = '${WORK_MEM}'`); // this transaction only (and safe behind a transaction pooler)
+    // one statement: the distinct rows (the first of each in the file), inserted, and both counted;
+    // `returning 1` reads no column, so it needs no select right on the table
+    const result = await tx.query<{ distinct_rows: number; inserted: number }>(
+      `with distinct_rows as (
+         select distinct on (${dedup}) ${used.map((c) => `${cast(c)} as ${quote(c.name)}`).join(', ')}
            from ${STAGE}
           order by ${dedup}, line
-       ) s
-       on conflict ${conflict} do nothing`,
+       ), inserted as (
+         insert into app.${quote(spec.table)} (${[...system.map(quote), ...names].join(', ')})
+         select ${[...systemValues, ...names].join(', ')} from distinct_rows
+         on conflict ${conflict} do nothing
+         returning 1
+       )
+       select (select count(*) from distinct_rows)::int as distinct_rows, (select count(*) from inserted)::int as inserted`,
+      spec.owner ? [tenantId, userId] : [tenantId],
     );
-    report.inserted = inserted.rowCount;
+    const { distinct_rows: unique, inserted } = result.rows[0]!;
+    report.inserted = inserted;
+    report.duplicates.inFile = rows - unique;
+    report.duplicates.existing = unique - inserted;
   }
-  report.duplicates.inFile = rows - unique;
-  report.duplicates.existing = unique - report.inserted;
 
   const ledger = await tx.query(
     `insert into app.imports (table_name, file_sha256, filename, rows_total, rows_inserted, duplicates_in_file, duplicates_existing)

@@ -25,9 +25,14 @@ export interface ImportTable {
   /**
    * The natural key: rows whose key is already in the tenant (or earlier in the file) are skipped.
    * The table needs a unique index on (tenant_id, ...key). null: the content hash of the normalised
-   * row (the table's content_hash column, unique per tenant, kept by a trigger).
+   * row (the table's content_hash column, unique per tenant, a generated column).
    */
   key: string[] | null;
+  /**
+   * The column naming who created the row (owner_id of an xms table): the import sets it to the
+   * caller once per file instead of evaluating its default per row. Omitted: the column's default.
+   */
+  owner?: string;
 }
 
 /** PostgreSQL type of each value type (staging holds text; the insert casts). */

@@ -1,3 +1,5 @@
+import { isUtf8 } from 'node:buffer';
+
 const LF = 0x0a;
 const CR = 0x0d;
 
@@ -29,10 +31,20 @@ export class Utf8Lines {
     if (this.eol === undefined) this.detectEol(chunk);
     let start = 0;
     if (this.eol !== undefined) {
+      const last = chunk.lastIndexOf(this.eol);
+      let tried = false;
       for (let end = chunk.indexOf(this.eol, start); end !== -1; end = chunk.indexOf(this.eol, start)) {
         this.check(chunk.subarray(start, end + 1), false);
         this.endLine();
         start = end + 1;
+        // the decoder holds nothing now: when the chunk's remaining whole lines are all UTF-8 (the
+        // usual case), they are counted without decoding them line by line (tried once per chunk)
+        if (!tried && start <= last && isUtf8(chunk.subarray(start, last + 1))) {
+          for (let at = chunk.indexOf(this.eol, start); at !== -1 && at <= last; at = chunk.indexOf(this.eol, at + 1)) this.endLine();
+          start = last + 1;
+          break;
+        }
+        tried = true;
       }
     }
     this.check(chunk.subarray(start), true);

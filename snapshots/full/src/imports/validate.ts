@@ -26,7 +26,7 @@ export function checkCell(column: ImportColumn, raw: string | undefined): Checke
   if (cell.includes('\u0000')) return { ok: false, reason: `${column.name} contains a NUL character` };
   switch (column.type) {
     case 'text': {
-      const length = [...cell].length;
+      const length = codePoints(cell);
       if (column.minLength !== undefined && length < column.minLength) return { ok: false, reason: `${column.name} is shorter than ${column.minLength} characters` };
       if (length > (column.maxLength ?? 10000)) return { ok: false, reason: `${column.name} is longer than ${column.maxLength ?? 10000} characters` };
       return { ok: true, value: cell };
@@ -65,6 +65,16 @@ export function checkCell(column: ImportColumn, raw: string | undefined): Checke
       if (!UUID.test(cell)) return { ok: false, reason: `${column.name} is not a UUID: "${clip(cell)}"` };
       return { ok: true, value: cell.toLowerCase() };
   }
+}
+
+/** Characters (code points) of a string, counted without building an array of them. */
+function codePoints(value: string): number {
+  let surrogates = 0;
+  for (let i = 0; i < value.length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0xdc00 && unit <= 0xdfff && i > 0 && value.charCodeAt(i - 1) >= 0xd800 && value.charCodeAt(i - 1) <= 0xdbff) surrogates += 1;
+  }
+  return value.length - surrogates;
 }
 
 function clip(value: string): string {

@@ -103,8 +103,9 @@ create table if not exists audit.log (
   old_row     jsonb,
   new_row     jsonb
 );
-create index if not exists log_tenant_id_at_idx on audit.log (tenant_id, at);
-create index if not exists log_table_row_idx on audit.log (table_name, row_key);
+-- One index besides the key, for what the audit views read: a tenant's entries, newest first, paged
+-- by id. Every index is paid by each audited row, so there is none over the jsonb row key.
+create index if not exists log_tenant_id_id_idx on audit.log (tenant_id, id);
 revoke all on audit.log from public;
 alter table audit.log enable row level security;
 alter table audit.log force row level security;
@@ -177,9 +178,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  pk text[] := tg_argv[1:];
   -- argv[0] = tenant column ('' for none), argv[1..] = primary key columns
   tenant_col text := nullif(tg_argv[0], '');
+  pk text[] := tg_argv[1:];
+  -- a one-column key (the usual case) is built inline; the others through audit.row_key()
+  key1 text := case when pg_catalog.cardinality(tg_argv) = 2 then tg_argv[1] end;
   actor uuid;
   actor_tenant uuid;
   -- the role the transaction runs as (SET LOCAL ROLE xms_<role>), not this function's owner
@@ -191,66 +194,56 @@ begin
   if tg_level is distinct from 'STATEMENT' or tg_when is distinct from 'AFTER' then
     raise exception 'audit.log_changes() must be an AFTER ... FOR EACH STATEMENT trigger';
   end if;
-  select r.redact, r.ignore_updates_of into secret, quiet from audit.table_rules r where r.table_name = tbl;
-  secret := coalesce(secret, '{}');
-  quiet := coalesce(quiet, '{}');
-
-  -- nothing to record: no row, or an UPDATE whose every row changed only ignored columns
-  -- (each query names only the transition tables this event has)
-  if tg_op = 'DELETE' then
-    if not exists (select from xms_old_rows) then
-      return null;
-    end if;
-  elsif not exists (select from xms_new_rows) then
-    return null;
-  elsif tg_op = 'UPDATE' and pg_catalog.cardinality(quiet) > 0 then
-    if not exists (select from xms_new_rows n
-                    where not exists (select from xms_old_rows o
-                                       where pg_catalog.to_jsonb(o) - quiet = pg_catalog.to_jsonb(n) - quiet)) then
-      return null;
-    end if;
-  end if;
-
+  -- the actor the auth subsystem names (honoured only for xms_auth), else the session's user
   if actor_role = 'xms_auth' then
     actor := nullif(pg_catalog.current_setting('app.actor_id', true), '')::uuid;
   end if;
-  if actor is null then
-    select s.user_id, s.tenant_id into actor, actor_tenant
-      from app_private.sessions s
-     where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
-             pg_catalog.current_setting('app.session_token', true), 'UTF8'))
-       and s.revoked_at is null
-       and s.expires_at > pg_catalog.now()
-       and s.idle_expires_at > pg_catalog.now();
-  end if;
+  -- one lookup per statement: the table's rules (none: nothing redacted, every update recorded)
+  -- and, unless named, the actor and tenant of the transaction's live session
+  select nullif(r.redact, '{}'), nullif(r.ignore_updates_of, '{}'), coalesce(actor, s.user_id), s.tenant_id
+    into secret, quiet, actor, actor_tenant
+    from (select) as one
+    left join audit.table_rules r on r.table_name = tbl
+    left join app_private.sessions s
+      on actor is null
+     and s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
+           pg_catalog.current_setting('app.session_token', true), 'UTF8'))
+     and s.revoked_at is null
+     and s.expires_at > pg_catalog.now()
+     and s.idle_expires_at > pg_catalog.now();
 
+  -- One INSERT ... SELECT per statement. Per row only built-in expressions run (to_jsonb, ->, ->>,
+  -- jsonb_build_object); the redaction runs only for tables that have secret columns.
+  -- `offset 0` keeps each row's jsonb computed once (the planner would otherwise repeat to_jsonb()
+  -- in every expression that reads it).
   if tg_op = 'INSERT' then
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor,
-           coalesce(case when tenant_col is not null then (j ->> tenant_col)::uuid end, actor_tenant),
-           actor_role, 'INSERT', tbl, audit.row_key(j, pk), null, j
-      from (select audit.redact(pg_catalog.to_jsonb(n), secret) as j from xms_new_rows n) as x;
+    select actor, coalesce((j ->> tenant_col)::uuid, actor_tenant), actor_role, 'INSERT', tbl,
+           case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end,
+           null, j
+      from (select case when secret is null then pg_catalog.to_jsonb(n) else audit.redact(pg_catalog.to_jsonb(n), secret) end as j
+              from xms_new_rows n offset 0) as x;
   elsif tg_op = 'DELETE' then
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor,
-           coalesce(case when tenant_col is not null then (j ->> tenant_col)::uuid end, actor_tenant),
-           actor_role, 'DELETE', tbl, audit.row_key(j, pk), j, null
-      from (select audit.redact(pg_catalog.to_jsonb(o), secret) as j from xms_old_rows o) as x;
+    select actor, coalesce((j ->> tenant_col)::uuid, actor_tenant), actor_role, 'DELETE', tbl,
+           case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end,
+           j, null
+      from (select case when secret is null then pg_catalog.to_jsonb(o) else audit.redact(pg_catalog.to_jsonb(o), secret) end as j
+              from xms_old_rows o offset 0) as x;
   elsif tg_op = 'UPDATE' then
-    -- old and new rows are paired by their real key; only what is stored is redacted
+    -- old and new rows are paired by their real key; only what is stored is redacted; an update
+    -- that changed only the ignored columns (quiet) of a row writes nothing for it
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor,
-           coalesce(case when tenant_col is not null then (coalesce(n.j, o.j) ->> tenant_col)::uuid end, actor_tenant),
-           actor_role, 'UPDATE', tbl,
-           audit.row_key(audit.redact(coalesce(n.j, o.j), secret), pk),
-           audit.redact(o.j, secret), audit.redact(n.j, secret)
-      from (select pg_catalog.to_jsonb(r) as j, audit.row_key(pg_catalog.to_jsonb(r), pk) as k
-              from xms_new_rows r) as n
-      full join (select pg_catalog.to_jsonb(r) as j, audit.row_key(pg_catalog.to_jsonb(r), pk) as k
-              from xms_old_rows r) as o
+    select actor, coalesce((coalesce(n.j, o.j) ->> tenant_col)::uuid, actor_tenant), actor_role, 'UPDATE', tbl,
+           case when secret is null then coalesce(n.k, o.k) else audit.row_key(audit.redact(coalesce(n.j, o.j), secret), pk) end,
+           case when secret is null then o.j else audit.redact(o.j, secret) end,
+           case when secret is null then n.j else audit.redact(n.j, secret) end
+      from (select j, case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end as k
+              from (select pg_catalog.to_jsonb(r) as j from xms_new_rows r offset 0) as r) as n
+      full join (select j, case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end as k
+              from (select pg_catalog.to_jsonb(r) as j from xms_old_rows r offset 0) as r) as o
         on n.k = o.k and pg_catalog.cardinality(pk) > 0
-     where pg_catalog.cardinality(quiet) = 0 or n.j is null or o.j is null
-        or n.j - quiet is distinct from o.j - quiet;
+     where quiet is null or n.j is null or o.j is null or n.j - quiet is distinct from o.j - quiet;
   end if;
   return null;
 end

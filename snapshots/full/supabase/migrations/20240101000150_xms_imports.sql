@@ -5,9 +5,10 @@
 --                 who imported it, when, and the counts. Tenant-scoped like every table: RLS enabled
 --                 and forced, policies from permissions.yml, audited. Unique per tenant, table and
 --                 file hash, so the same file imported twice (even concurrently) inserts nothing.
---   app.content_hash(jsonb)  the content hash of a normalised row, for tables without a natural key
---                 (a BEFORE trigger keeps <table>.content_hash up to date; a unique index per tenant
---                 makes INSERT ... ON CONFLICT DO NOTHING skip rows already there).
+--   app.content_hash(jsonb)  the content hash of a normalised row (a jsonb array of its typed values),
+--                 for tables without a natural key: <table>.content_hash is a generated column of the
+--                 same hash (app.<table>_content_hash), and a unique index per tenant makes
+--                 INSERT ... ON CONFLICT DO NOTHING skip rows already there.
 
 set role xms_owner;
 
@@ -46,32 +47,38 @@ $$;
 revoke all on function app.content_hash(jsonb) from public;
 grant execute on function app.content_hash(jsonb) to xms_request;
 
--- app.records: de-duplicated by content (title, body)
-alter table app.records add column if not exists content_hash text;
-
-create or replace function app.records_content_hash()
-returns trigger
+-- app.records: de-duplicated by content (title, body). content_hash is a stored generated column:
+-- computed by the insert itself (no trigger call per row) and impossible to set by hand.
+-- app.records_content_hash is app.content_hash of the row's values, written out so that it runs
+-- without a nested function call and without a SET clause (all names schema-qualified): it runs
+-- once per inserted row. IMMUTABLE holds for these argument types (text's jsonb form depends on no
+-- setting).
+create or replace function app.records_content_hash(title text, body text)
+returns text
 language plpgsql
+immutable
 security invoker
-set search_path = ''
 as $$
 begin
-  new.content_hash := app.content_hash(pg_catalog.jsonb_build_array(new.title, new.body));
-  return new;
+  return pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.jsonb_build_array($1, $2)::text, 'UTF8')), 'hex');
 end
 $$;
-revoke all on function app.records_content_hash() from public;
+revoke all on function app.records_content_hash(text, text) from public;
+grant execute on function app.records_content_hash(text, text) to xms_request;
 
 do $hash$
 begin
-  if not exists (select from pg_catalog.pg_trigger
-                  where tgrelid = 'app.records'::regclass and tgname = 'records_content_hash') then
-    create trigger records_content_hash before insert or update on app.records
-      for each row execute function app.records_content_hash();
+  -- an app migrated before content_hash was generated: its trigger-kept column is replaced
+  if exists (select from pg_catalog.pg_attribute
+              where attrelid = 'app.records'::regclass and attname = 'content_hash' and attgenerated = '') then
+    drop trigger if exists records_content_hash on app.records;
+    alter table app.records drop column content_hash;
   end if;
 end
 $hash$;
-update app.records set content_hash = app.content_hash(pg_catalog.jsonb_build_array(title, body)) where content_hash is null;
+drop function if exists app.records_content_hash();
+alter table app.records add column if not exists content_hash text
+  generated always as (app.records_content_hash(title, body)) stored;
 create unique index if not exists records_tenant_id_content_hash_key on app.records (tenant_id, content_hash);
 
 reset role;

@@ -8,6 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import type { Database } from '../../src/db/client.js';
 import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
 
 const test = suite('request transaction');
@@ -57,6 +58,31 @@ test('enters the session role and identity in the transaction the handler uses',
   await tx.end(true);
   assert.equal(row, { role: 'xms_member', user_id: member.id, tenant_id: member.tenant });
   assert.is(tx.session.db_role, 'xms_member');
+});
+
+test('before the handler, one round trip besides BEGIN: the switch to xms_auth goes with BEGIN, then the session check', async () => {
+  const sent: string[] = [];
+  const begins: (string | undefined)[] = [];
+  // the same database, recording what the request path sends inside its transaction
+  const recording: Database = {
+    ...t.db,
+    transaction: (fn, options) => {
+      begins.push(options?.enter);
+      return t.db.transaction(
+        (tx) => fn({ query: (sql, params) => (sent.push(sql), tx.query(sql, params)), exec: (sql) => (sent.push(sql), tx.exec(sql)) }),
+        options,
+      );
+    },
+  };
+  const member = t.f.actor('member');
+  const tx = await openSessionRequest(recording, member.token!, { sessionIdleMinutes: IDLE_MINUTES });
+  assert.ok(tx, 'the session opens');
+  const me = await tx!.run(async (q) => (await q.query<{ me: string }>('select app.current_user_id() as me')).rows[0]!.me);
+  await tx!.end(true);
+  assert.is(me, member.id);
+  assert.equal(begins, ['set local role xms_auth']);
+  assert.is(sent.length, 2, sent.join('\n---\n'));
+  assert.match(sent[0]!, /from app_private\.sessions/);
 });
 
 test('no live session: nothing is entered and nothing stays open', async () => {

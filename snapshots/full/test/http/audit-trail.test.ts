@@ -1,19 +1,23 @@
 /**
  * The audit trail of the whole account flow over real HTTP (invariant I7): sign-up, log-in, requests
  * that resume the session, an invitation, its redemption, an admin's password reset and its
- * redemption, log-out. Every audit row it writes names its actor, none holds a password hash or a
+ * redemption, "forgot password" and its e-mailed link, log-out. Every audit row it writes names its actor, none holds a password hash or a
  * token hash, and resuming a session on a request writes no audit row.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { client, login, signUpAndLogin, startServer, strongPassword, testDatabase, type Server } from '../helpers/http.js';
+import { client, login, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
+import { linkToken, startInbox, type Inbox } from '../helpers/mail.js';
 
 let server: Server;
+let inbox: Inbox;
 test.before(async () => {
-  server = await startServer();
+  inbox = await startInbox();
+  server = await startServer(testConfig({ mail: inbox.mailConfig }));
 });
 test.after(async () => {
   await server.close();
+  await inbox.close();
   await (await testDatabase()).close();
 });
 
@@ -38,9 +42,9 @@ test('every audit row of the account flow names its actor and holds no secret', 
   const email = `invited-${Date.now()}@example.test`;
   const created = await admin.client.request('POST', '/api/admin/users', { email, role: 'member' });
   assert.is(created.status, 201);
-  const { invitationLink, user } = (await created.json()) as { invitationLink: string; user: { id: string } };
+  const { user } = (await created.json()) as { user: { id: string } };
   const password = strongPassword();
-  const redeemed = await client(server).request('POST', '/api/auth/password-reset', { token: invitationLink.split('#token=')[1], password });
+  const redeemed = await client(server).request('POST', '/api/auth/password-reset', { token: linkToken((await inbox.next(email)).text), password });
   assert.is(redeemed.status, 200);
   const member = await login(server, email, password);
   assert.is((await member.client.request('GET', '/api/me')).status, 200);
@@ -48,14 +52,19 @@ test('every audit row of the account flow names its actor and holds no secret', 
   // an admin's password reset (revokes the member's sessions), redeemed by the member
   const reset = await admin.client.request('POST', `/api/admin/users/${user.id}/password-reset`, {});
   assert.is(reset.status, 200);
-  const { resetLink } = (await reset.json()) as { resetLink: string };
   const newPassword = strongPassword();
-  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: resetLink.split('#token=')[1], password: newPassword })).status, 200);
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: linkToken((await inbox.next(email)).text), password: newPassword })).status, 200);
   const again = await login(server, email, newPassword);
   assert.is((await again.client.request('POST', '/api/auth/logout')).status, 204);
 
+  // forgot password: the link goes by e-mail; redeeming it ends every session of the user
+  assert.is((await client(server).request('POST', '/api/auth/password-forgot', { email: admin.email })).status, 202);
+  const adminPassword = strongPassword();
+  const forgotToken = linkToken((await inbox.next(admin.email)).text);
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: forgotToken, password: adminPassword })).status, 200);
+
   // log-in again (the previous session is revoked: no fixation), then log out
-  const second = await login(server, admin.email, admin.password, admin.client);
+  const second = await login(server, admin.email, adminPassword, admin.client);
   assert.is((await second.client.request('POST', '/api/auth/logout')).status, 204);
 
   const rows = (

@@ -19,7 +19,12 @@ begin
 end $$;
 drop trigger if exists records_test_fail_on_boom on app.records;
 create trigger records_test_fail_on_boom before insert on app.records for each row execute function app.test_fail_on_boom();
-reset role;`;
+reset role;
+-- what the audit log holds for an actor's inserts into app.records (tests only: the log is not readable by request roles)
+create or replace function app.test_audited_record_inserts(actor uuid) returns integer language sql security definer set search_path = '' as $$
+  select count(*)::integer from audit.log where table_name = 'app.records' and action = 'INSERT' and actor_id = actor
+$$;
+grant execute on function app.test_audited_record_inserts(uuid) to xms_request;`;
 
 let t: TestApp;
 test.before(async () => {
@@ -204,31 +209,134 @@ test('export neutralises formula injection', async () => {
   assert.equal(cells, [["'\tTAB", 'ok'], ["'=1+2", "'+SUM(A1)"], ["'@cmd", "'-2+3"]]);
 });
 
-test('the file is streamed: rows reach the staging table long before the file has been read', async () => {
+test('the file is streamed with bounded memory: staging never lags far behind the reading', async () => {
   const member = await t.user({ role: 'member' });
   const ROWS = 20_000;
+  const PAD = 'p'.repeat(100);
   let produced = 0;
-  let producedAtFirstBatch: number | undefined;
+  /** bytes of the file up to the end of row k (header included) */
+  const ends: number[] = [];
   async function* source() {
-    yield Buffer.from('title,body\n');
+    const header = Buffer.from('title,body\n');
+    produced += header.length;
+    yield header;
     for (let i = 0; i < ROWS; i += 100) {
-      const chunk = Buffer.from(Array.from({ length: 100 }, (_, j) => `streamed ${i + j},body of row ${i + j}\n`).join(''));
-      produced += chunk.length;
-      yield chunk;
+      const lines = Array.from({ length: 100 }, (_, j) => `streamed ${i + j},${PAD} ${i + j}\n`);
+      for (const line of lines) ends.push((ends[ends.length - 1] ?? header.length) + Buffer.byteLength(line));
+      produced += Buffer.byteLength(lines.join(''));
+      yield Buffer.from(lines.join(''));
     }
   }
+  // at each staging step: how far the reading is ahead of the rows staged so far
+  let staged = 0;
+  let maxAhead = 0;
+  let producedAtFirstBatch: number | undefined;
+  const staging = (rows: number) => {
+    producedAtFirstBatch ??= produced;
+    maxAhead = Math.max(maxAhead, produced - (staged === 0 ? 0 : ends[staged - 1]!));
+    staged += rows;
+  };
+  let copied = false;
   const report = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) => {
     const watched: Queryable = {
       query: (sql, params) => {
-        if (producedAtFirstBatch === undefined && /^insert into pg_temp\.xms_import_stage/.test(sql)) producedAtFirstBatch = produced;
+        if (/^insert into pg_temp\.xms_import_stage/.test(sql)) staging((params![0] as unknown[]).length);
         return tx.query(sql, params);
       },
       exec: (sql) => tx.exec(sql),
     };
+    // node-postgres stages with COPY FROM STDIN: each chunk as it is handed to the connection
+    const copyFrom = tx.copyFrom;
+    if (copyFrom) {
+      watched.copyFrom = (sql, data) => {
+        copied = /^copy pg_temp\.xms_import_stage /.test(sql);
+        return copyFrom(sql, (async function* () {
+          for await (const chunk of data) {
+            staging(chunk.split('\n').length - 1); // a line break inside a value is escaped as \n
+            yield chunk;
+          }
+        })());
+      };
+    }
     return importCsv(watched, IMPORT_TABLES.records!, Readable.from(source()));
   });
   assert.is(report.inserted, ROWS);
-  assert.ok(producedAtFirstBatch !== undefined && producedAtFirstBatch < produced / 10, `first batch staged after ${producedAtFirstBatch} of ${produced} bytes`);
+  assert.is(staged, ROWS);
+  assert.is(copied, t.db.kind === 'postgres');
+  assert.ok(producedAtFirstBatch !== undefined && producedAtFirstBatch < produced / 4, `first batch staged after ${producedAtFirstBatch} of ${produced} bytes`);
+  // the file is 2.5 MB: neither it nor its rows pile up in memory
+  assert.ok(maxAhead < 512 * 1024, `reading ran ${maxAhead} bytes ahead of staging`);
+});
+
+test('a bad row at the end of a large file: the rows staged before it are rolled back, nothing is inserted', async () => {
+  const member = await t.user({ role: 'member' });
+  const ROWS = 30_000;
+  async function* source() {
+    yield Buffer.from('title,body\n');
+    for (let i = 0; i < ROWS; i += 1000) {
+      yield Buffer.from(Array.from({ length: 1000 }, (_, j) => `staged ${i + j},row ${i + j}\n`).join(''));
+    }
+    yield Buffer.from(',no title\n');
+  }
+  let staged = -1;
+  const rejected = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, async (tx) => {
+    const error = await importCsv(tx, IMPORT_TABLES.records!, Readable.from(source())).then(() => undefined, (e: unknown) => e);
+    // the rows before the bad one did reach the staging table (streamed, COPY on PostgreSQL) ...
+    staged = (await tx.query<{ n: number }>('select count(*)::int as n from pg_temp.xms_import_stage')).rows[0]!.n;
+    return error;
+  }).catch((error: unknown) => error);
+  assert.instance(rejected, ImportRejected);
+  assert.is((rejected as ImportRejected).status, 422);
+  assert.equal((rejected as ImportRejected).report?.invalid, [{ line: ROWS + 2, reason: 'title is required' }]);
+  assert.ok(staged > 0, `${staged} rows staged`);
+  // ... and none of them was inserted, audited or recorded in the ledger
+  assert.is((await exported(member)).length, 0);
+  const left = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    tx.query<{ audited: number; imports: number }>(
+      `select app.test_audited_record_inserts($1) as audited, (select count(*) from app.imports)::int as imports`,
+      [member.id],
+    ),
+  );
+  assert.equal(left.rows[0], { audited: 0, imports: 0 });
+});
+
+test('malformed CSV half-way through a COPY-staged file: 400, nothing inserted, the connection is usable again', async () => {
+  const member = await t.user({ role: 'member' });
+  const rows = Array.from({ length: 5000 }, (_, i) => `row ${i},body ${i}`);
+  const res = await upload(member, `title,body\n${rows.join('\n')}\n"unterminated,x\n`);
+  assert.is(res.statusCode, 400, res.body);
+  assert.match(res.json().message, /malformed CSV/);
+  assert.is((await exported(member)).length, 0);
+  const fixed = await upload(member, `title,body\n${rows.join('\n')}\n`);
+  assert.is(fixed.statusCode, 200, fixed.body);
+  assert.is(fixed.json().inserted, rows.length);
+});
+
+test('every imported row is audited with the importer as actor; owner and tenant are the importer\'s', async () => {
+  const member = await t.user({ role: 'member' });
+  const res = await upload(member, 'title,body\naudited one,1\naudited two,2\naudited one,1\n');
+  assert.is(res.statusCode, 200, res.body);
+  assert.is(res.json().inserted, 2);
+  const seen = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, async (tx) => ({
+    rows: (await tx.query<{ owner_id: string; tenant_id: string; content_hash: string; expected: string }>(
+      `select owner_id, tenant_id, content_hash, app.content_hash(pg_catalog.jsonb_build_array(title, body)) as expected
+         from app.records order by title`,
+    )).rows,
+    audited: (await tx.query<{ n: number }>('select app.test_audited_record_inserts($1) as n', [member.id])).rows[0]!.n,
+  }));
+  assert.is(seen.rows.length, 2);
+  for (const row of seen.rows) {
+    assert.is(row.owner_id, member.id);
+    assert.is(row.tenant_id, member.tenantId);
+    // content_hash is generated: the hash of the row's normalised values
+    assert.is(row.content_hash, row.expected);
+  }
+  assert.is(seen.audited, 2);
+  // and nobody can write it
+  const forged = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    tx.query(`insert into app.records (title, content_hash) values ('forged', 'not the hash')`),
+  ).then(() => 'inserted', (e: Error) => e.message);
+  assert.match(forged, /content_hash/);
 });
 
 test('an oversized file is refused with 413 and nothing is inserted', async () => {

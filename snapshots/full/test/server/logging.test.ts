@@ -25,7 +25,7 @@ let user: TestUser;
 test.before(async () => {
   t = await startTestApp({
     setupSql: FAIL_ON_BOOM,
-    env: { NODE_ENV: 'production', APP_ORIGIN: ORIGIN, DATABASE_URL: 'postgres://xms_app@db.invalid/app' },
+    env: { NODE_ENV: 'production', APP_ORIGIN: ORIGIN, DATABASE_URL: 'postgres://xms_app@db.invalid/app', SMTP_URL: 'smtp://127.0.0.1:9' },
     logStream: { write: (line) => void lines.push(line) },
     async extend(app) {
       // test routes, tagged like the protected scope's so the route registry accepts them
@@ -108,6 +108,22 @@ test('any other 5xx is logged at error level with its request id', async () => {
   assert.is(res.statusCode, 503);
   const id = String(res.headers['x-request-id']);
   assert.ok(entries().some((e) => e.reqId === id && e.level === 50 && e.statusCode === 503), lines.join(''));
+});
+
+test('one access line per request, at info, written when the response is done', async () => {
+  const before = lines.length;
+  const res = await t.call(user, 'GET', '/api/me?token=' + SECRETS.urlToken, undefined, headersFor());
+  assert.is(res.statusCode, 200, res.body);
+  const id = String(res.headers['x-request-id']);
+  const own = entries().slice(before).filter((e) => e.reqId === id);
+  assert.is(own.length, 1, lines.slice(before).join(''));
+  const line = own[0]!;
+  assert.is(line.level, 30);
+  assert.equal(Object.keys(line.req).sort(), ['method', 'path', 'remoteAddress']);
+  assert.equal([line.req.method, line.req.path], ['GET', '/api/me']);
+  assert.is(line.res.statusCode, 200);
+  assert.type(line.responseTime, 'number');
+  assert.not.ok(lines.join('').includes(SECRETS.urlToken), 'the query string is not logged');
 });
 
 test('LOG_LEVEL is validated: error is the quietest level (every 5xx must be logged)', async () => {

@@ -1,10 +1,12 @@
 /**
  * The built SPA served by the app (src/routes/public/ui.ts), over real HTTP on loopback:
- *   - GET /, /reset-password and /assets/* are the only routes it adds, all in the public scope
+ *   - GET /, /reset-password, /invitation and /assets/* are the only routes it adds, all in the public scope
  *     and on the one public list; they carry the strict CSP like every response;
  *   - in Chromium (playwright-core, when a Chromium binary exists; skipped with a reason otherwise):
- *     sign up, log in, create a record, visit every page, with no CSP violation reported, and the
- *     session cookie invisible to JavaScript (HttpOnly).
+ *     sign up, log in, create a record, visit every page, invite a member and accept through the
+ *     link e-mailed to the test SMTP server (test/helpers/mail.ts; the page survives a reload until
+ *     the link is used), "forgot password" through its e-mailed link, with no CSP violation reported,
+ *     and the session cookie invisible to JavaScript (HttpOnly).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import * as assert from 'uvu/assert';
 import { PUBLIC_ROUTES } from '../../src/server/public-routes.js';
 import { UI_PUBLIC_ROUTES } from '../../src/routes/public/ui.js';
 import { startServer, strongPassword, randomEmail, testConfig, testDatabase, type Server } from '../helpers/http.js';
+import { mailLink, startInbox, type Inbox } from '../helpers/mail.js';
 import { sharedBuild } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -21,11 +24,13 @@ const SESSION_COOKIE = '__Host-session';
 let outDir: string;
 let server: Server;
 let served = false;
+let inbox: Inbox;
 
 test.before(async () => {
   outDir = await sharedBuild();
   process.env.UI_DIR = outDir;
-  server = await startServer(testConfig());
+  inbox = await startInbox();
+  server = await startServer(testConfig({ mail: inbox.mailConfig }));
   served = server.app.xmsRoutes().some((r) => r.method === 'GET' && r.url === '/');
   if (!served) console.warn('  ui: GET / is not registered: src/server/app.ts does not register uiRoutes from src/routes/public/ui.ts');
 });
@@ -33,6 +38,7 @@ test.before(async () => {
 test.after(async () => {
   delete process.env.UI_DIR;
   await server?.close();
+  await inbox?.close();
   await (await testDatabase()).close();
 });
 
@@ -44,9 +50,9 @@ test('the UI routes are public, listed in src/server/public-routes.ts, and nothi
   for (const entry of UI_PUBLIC_ROUTES) assert.ok(PUBLIC_ROUTES.includes(entry), `${entry} is on the public list`);
 });
 
-test('GET / and /reset-password serve the SPA under the strict CSP; assets are immutable', async () => {
+test('GET /, /reset-password and /invitation serve the SPA under the strict CSP; assets are immutable', async () => {
   if (!served) return;
-  for (const path of ['/', '/reset-password']) {
+  for (const path of ['/', '/reset-password', '/invitation']) {
     const response = await fetch(`${server.url}${path}`);
     assert.is(response.status, 200, path);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
@@ -167,14 +173,22 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
     if ((await users.count()) > 0) {
       await users.click();
       await page.getByTestId('users').getByText(email).waitFor();
-      // create a member: the invitation link is shown once
+      // invite a member: the link goes by e-mail, never onto the admin's page
       const memberEmail = randomEmail('member');
       await page.getByRole('form', { name: 'New user' }).getByLabel('E-mail').fill(memberEmail);
       await page.getByRole('form', { name: 'New user' }).getByLabel('Role').selectOption('member');
       await page.getByRole('button', { name: 'Create user' }).click();
-      const link = await page.getByRole('textbox', { name: 'Link' }).inputValue();
-      assert.match(link, new RegExp(`^${server.url}/reset-password#token=`));
-      await page.getByTestId('users').getByText('invitation pending').waitFor();
+      await page.getByText(`Invitation sent to ${memberEmail}`).waitFor();
+      assert.not.match(await page.content(), /#token=/, 'no link on the admin page');
+      const invitedRow = page.getByTestId('users').getByRole('row', { name: memberEmail });
+      await invitedRow.getByTestId('status').filter({ hasText: /^pending \(expires / }).waitFor();
+      // resend: a new e-mail, the old link dead
+      const firstLink = mailLink((await inbox.next(memberEmail)).text);
+      await invitedRow.getByRole('button', { name: 'Resend invitation' }).click();
+      await page.getByText(/A new invitation was sent/).waitFor();
+      const link = mailLink((await inbox.next(memberEmail)).text);
+      assert.is.not(link, firstLink);
+      assert.match(link, new RegExp(`^${server.url}/invitation#token=`));
       await page.getByRole('link', { name: 'Audit log' }).click();
       await page.getByRole('heading', { name: 'Audit log' }).waitFor();
       const auditApi = await page.evaluate('fetch("/api/admin/audit", { credentials: "same-origin" }).then((r) => r.status)');
@@ -186,26 +200,59 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       const member = await memberContext.newPage();
       member.setDefaultTimeout(10_000);
       member.on('console', (message) => {
-        // the 403 of the deliberate admin-API probe below is expected
-        if (message.type() === 'error' && !/status of 403/.test(message.text())) problems.push(`member console: ${message.text()}`);
+        // expected: the 400s of the dead link and the weak password, the 401 after log-out, the 403 of the admin-API probe
+        if (message.type() === 'error' && !/status of (400|401|403)/.test(message.text())) problems.push(`member console: ${message.text()}`);
       });
       await member.addInitScript(
         'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
       );
+      // the dead first link is refused on the page
+      await member.goto(firstLink);
+      await member.getByLabel(/^New password/).fill(strongPassword());
+      await member.getByRole('button', { name: 'Accept and set password' }).click();
+      await member.getByRole('alert').filter({ hasText: /invalid or has expired/ }).waitFor();
       await member.goto(link);
-      assert.is(await member.evaluate('window.location.hash'), '', 'the token is removed from the address bar');
+      await member.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
+      // a weak password is refused; reloading the page keeps the link working until it is used
       await member.locator(`input[name="password"][minlength="${policy.minLength}"]`).waitFor();
+      await member.getByLabel(/^New password/).fill('passwordpassword1');
+      await member.getByRole('button', { name: 'Accept and set password' }).click();
+      await member.getByRole('alert').waitFor();
+      await member.reload();
       const memberPassword = strongPassword();
       await member.getByLabel(/^New password/).fill(memberPassword);
-      await member.getByRole('button', { name: 'Set password' }).click();
+      await member.getByRole('button', { name: 'Accept and set password' }).click();
       await member.getByRole('link', { name: 'Log in' }).click();
+      assert.is(await member.evaluate('window.location.hash'), '#/login', 'the used token is gone from the address bar');
       await member.getByLabel('E-mail').fill(memberEmail);
       await member.getByLabel('Password').fill(memberPassword);
       await member.getByRole('button', { name: 'Log in' }).click();
       await member.getByTestId('whoami').filter({ hasText: '(member)' }).waitFor();
+      await page.getByRole('link', { name: 'Users' }).click();
+      await page.getByTestId('users').getByRole('row', { name: memberEmail }).getByTestId('status').filter({ hasText: /^active$/ }).waitFor();
       // the browser gate hides the admin pages; the server refuses them anyway (I16)
       assert.is(await member.getByRole('link', { name: 'Users' }).count(), 0);
       assert.is(await member.evaluate('fetch("/api/admin/users", { credentials: "same-origin" }).then((r) => r.status)'), 403);
+
+      // forgot password: log out, ask for a link, follow the e-mailed link, set a new password
+      await member.getByRole('button', { name: 'Log out' }).click();
+      await member.getByRole('link', { name: 'Forgot password?' }).click();
+      await member.getByRole('form', { name: 'Forgot password' }).getByLabel('E-mail').fill(memberEmail.toUpperCase());
+      await member.getByRole('button', { name: 'Send me a link' }).click();
+      await member.getByText(/If this address has an account/).waitFor();
+      const resetLink = mailLink((await inbox.next(memberEmail)).text);
+      assert.match(resetLink, new RegExp(`^${server.url}/reset-password#token=`));
+      await member.goto(resetLink);
+      await member.getByRole('heading', { name: 'Choose a new password' }).waitFor();
+      await member.reload();
+      const newPassword = strongPassword();
+      await member.getByLabel(/^New password/).fill(newPassword);
+      await member.getByRole('button', { name: 'Set password' }).click();
+      await member.getByRole('link', { name: 'Log in' }).click();
+      await member.getByLabel('E-mail').fill(memberEmail);
+      await member.getByLabel('Password').fill(newPassword);
+      await member.getByRole('button', { name: 'Log in' }).click();
+      await member.getByTestId('whoami').filter({ hasText: '(member)' }).waitFor();
       assert.equal(await member.evaluate('window.__csp'), [], 'no CSP violation on the member pages');
       await memberContext.close();
     }
@@ -222,6 +269,10 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await page.getByRole('button', { name: 'Import' }).click();
       await page.getByTestId('import-result').getByText(/imported before|Inserted 0 of 2/).waitFor();
     }
+
+    // the sessions page: this browser's session, marked as such
+    await page.getByRole('link', { name: 'Sessions' }).click();
+    await page.getByTestId('sessions').getByText('this browser').waitFor();
 
     // the session cookie exists, HttpOnly: JavaScript cannot read it
     const cookies = await context.cookies();

@@ -5,6 +5,8 @@ import { href, navigate, useRoute, type Route } from './router.js';
 import { Login } from './pages/Login.js';
 import { SignUp } from './pages/SignUp.js';
 import { ResetPassword } from './pages/ResetPassword.js';
+import { ForgotPassword } from './pages/ForgotPassword.js';
+import { Sessions } from './pages/Sessions.js';
 import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
@@ -12,7 +14,7 @@ import { CsvImport } from './pages/CsvImport.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
-const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'reset-password'];
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation'];
 
 export function App() {
   const route = useRoute();
@@ -39,13 +41,13 @@ export function App() {
 
   useEffect(() => {
     if (session.status === 'anonymous' && (!route || !PUBLIC_PAGES.includes(route))) navigate('login');
-    if (session.status === 'signed-in' && (!route || route === 'login' || route === 'signup')) navigate('records');
+    if (session.status === 'signed-in' && (!route || route === 'login' || route === 'signup' || route === 'forgot-password')) navigate('records');
   }, [session, route]);
 
-  if (route === 'reset-password') {
+  if (route === 'reset-password' || route === 'invitation') {
     return (
       <Shell>
-        <ResetPassword />
+        <ResetPassword kind={route === 'invitation' ? 'invitation' : 'reset'} />
       </Shell>
     );
   }
@@ -57,7 +59,7 @@ export function App() {
     );
   }
   if (session.status === 'anonymous') {
-    return <Shell>{route === 'signup' ? <SignUp /> : <Login onLoggedIn={refresh} />}</Shell>;
+    return <Shell>{route === 'signup' ? <SignUp /> : route === 'forgot-password' ? <ForgotPassword /> : <Login onLoggedIn={refresh} />}</Shell>;
   }
 
   const user = session.user;
@@ -75,6 +77,7 @@ export function App() {
   let page;
   if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'sessions') page = <Sessions onUnauthenticated={onUnauthenticated} />;
   else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
   else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
 
@@ -101,6 +104,9 @@ export function App() {
             </>
           )}
           <span className="spacer" />
+          <a href={href('sessions')} className={route === 'sessions' ? 'active' : undefined}>
+            Sessions
+          </a>
           <span className="muted" data-testid="whoami">
             {user.email ?? user.displayName ?? user.id} ({user.role})
           </span>

@@ -110,10 +110,23 @@ export interface PasswordPolicy {
 
 export interface Member {
   id: string;
+  /** the account's address, or the invitee's */
   email: string | null;
   displayName: string | null;
   role: string;
+  /** pending / expired: an invitation not accepted (yet) */
+  status: 'active' | 'deactivated' | 'pending' | 'expired';
   active: boolean;
+  invitationExpiresAt: string | null;
+}
+
+/** GET /api/sessions: one of the caller's live sessions. */
+export interface SessionInfo {
+  id: string;
+  current: boolean;
+  userAgent: string | null;
+  createdAt: string;
+  lastSeenAt: string;
 }
 
 export interface AuditEntry {
@@ -191,6 +204,13 @@ export const api = {
   logout: () => request<void>('POST', '/api/auth/logout'),
   passwordPolicy: () => request<PasswordPolicy>('GET', '/api/auth/password-policy'),
   resetPassword: (token: string, password: string) => request<{ message: string }>('POST', '/api/auth/password-reset', { token, password }),
+  forgotPassword: (email: string) => request<{ status: string; message: string }>('POST', '/api/auth/password-forgot', { email }),
+
+  sessions: {
+    list: async () => list<SessionInfo>(await request('GET', '/api/sessions'), 'sessions'),
+    end: (sessionId: string) => request<void>('DELETE', `/api/sessions/${encodeURIComponent(sessionId)}`),
+    endOthers: () => request<{ ended: number }>('POST', '/api/sessions/revoke-others'),
+  },
 
   records: {
     list: async () => list<Record<string, unknown>>(await request('GET', '/api/records'), 'records').map(toRecord),
@@ -203,11 +223,13 @@ export const api = {
   admin: {
     users: async () => list<Member>(await request('GET', '/api/admin/users'), 'users'),
     createUser: (input: { email: string; role: string; displayName?: string }) =>
-      request<{ user: { id: string; email: string; role: string }; invitationLink: string; expiresInHours: number }>('POST', '/api/admin/users', input),
+      request<{ user: { id: string; email: string; role: string }; invitationExpiresAt: string; expiresInHours: number }>('POST', '/api/admin/users', input),
+    resendInvitation: (userId: string) => request<{ invitationExpiresAt: string }>('POST', `/api/admin/users/${id(userId)}/invitation`),
+    revokeInvitation: (userId: string) => request<void>('DELETE', `/api/admin/users/${id(userId)}/invitation`),
     setRole: (userId: string, role: string) => request<{ id: string; role: string }>('PUT', `/api/admin/users/${id(userId)}/role`, { role }),
     deactivate: (userId: string) => request<{ id: string; active: boolean }>('POST', `/api/admin/users/${id(userId)}/deactivate`),
     remove: (userId: string) => request<void>('DELETE', `/api/admin/users/${id(userId)}`),
-    resetPassword: (userId: string) => request<{ resetLink: string; expiresInHours: number }>('POST', `/api/admin/users/${id(userId)}/password-reset`),
+    resetPassword: (userId: string) => request<{ sent: 'reset' | 'invitation'; expiresAt: string }>('POST', `/api/admin/users/${id(userId)}/password-reset`),
     audit: async () => list<Record<string, unknown>>(await request('GET', '/api/admin/audit'), 'entries').map(toAudit),
   },
 

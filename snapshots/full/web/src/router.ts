@@ -1,15 +1,17 @@
 import { useEffect, useState } from 'react';
 
 /**
- * Hash routing (`/#/records`): the server serves the SPA only at `/` (and `/reset-password`, the
- * link an admin hands out), so no other path needs to be public.
+ * Hash routing (`/#/records`): the server serves the SPA only at `/` and at the two paths e-mailed
+ * links open (`/reset-password#token=...`, `/invitation#token=...`), so no other path needs to be public.
  */
-export type Route = 'login' | 'signup' | 'records' | 'users' | 'audit' | 'import' | 'reset-password';
+export type Route =
+  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation';
 
-const ROUTES: readonly Route[] = ['login', 'signup', 'records', 'users', 'audit', 'import'];
+const ROUTES: readonly Route[] = ['login', 'signup', 'forgot-password', 'records', 'users', 'audit', 'import', 'sessions'];
 
 export function currentRoute(): Route | undefined {
   if (window.location.pathname === '/reset-password') return 'reset-password';
+  if (window.location.pathname === '/invitation') return 'invitation';
   const name = window.location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] ?? '';
   return (ROUTES as readonly string[]).includes(name) ? (name as Route) : undefined;
 }

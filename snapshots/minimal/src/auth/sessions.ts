@@ -67,14 +67,17 @@ export async function createSession(
   db: AuthDb,
   config: AppConfig,
   user: { userId: string; tenantId: string; role: string },
+  userAgent?: string,
 ): Promise<string> {
   const token = newToken();
+  // shown on the user's sessions page only: printable characters, bounded
+  const agent = userAgent ? userAgent.replace(/[^\x20-\x7e]/g, '').slice(0, 200) : null;
   await db.asAuth(
     (tx) =>
       tx.query(
-        `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
-         values ($1, $2, $3, $4, now() + make_interval(mins => $5::int), now() + make_interval(hours => $6::int))`,
-        [tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
+        `insert into app_private.sessions (user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values ($1, $2, $3, $4, $5, now() + make_interval(mins => $6::int), now() + make_interval(hours => $7::int))`,
+        [agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
       ),
     { actor: user.userId },
   );

@@ -11,6 +11,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/signup',
   'POST /api/auth/login',
   'POST /api/auth/password-reset',
+  // "forgot password": answers the same for every address; the link goes by e-mail
+  'POST /api/auth/password-forgot',
   // the password rules (length, strength score) the sign-up and reset forms show: configuration only
   'GET /api/auth/password-policy',
 ];

@@ -330,9 +330,11 @@ async function openPostgresTestDatabase(url: string, options: OpenTestDatabaseOp
  * (SET LOCAL SESSION AUTHORIZATION would be closer, but PGlite keeps it after the transaction.)
  */
 function xmsAppView(owner: Database): Database {
-  const transaction: Database['transaction'] = (fn) =>
+  const transaction: Database['transaction'] = (fn, options) =>
     owner.transaction(async (tx) => {
       await tx.query('set local role xms_app');
+      // what a real login sends with its BEGIN (src/db/client.ts), as xms_app
+      if (options?.enter) await tx.exec(options.enter);
       return fn(tx);
     });
   return {

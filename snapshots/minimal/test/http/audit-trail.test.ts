@@ -1,18 +1,22 @@
 /**
  * The audit trail of the whole account flow over real HTTP (invariant I7): sign-up, log-in, requests
- * that resume the session, log-out. Every audit row it writes names its actor, none holds a password hash or a
+ * that resume the session, "forgot password" and its e-mailed link, log-out. Every audit row it writes names its actor, none holds a password hash or a
  * token hash, and resuming a session on a request writes no audit row.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { client, login, signUpAndLogin, startServer, strongPassword, testDatabase, type Server } from '../helpers/http.js';
+import { client, login, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
+import { linkToken, startInbox, type Inbox } from '../helpers/mail.js';
 
 let server: Server;
+let inbox: Inbox;
 test.before(async () => {
-  server = await startServer();
+  inbox = await startInbox();
+  server = await startServer(testConfig({ mail: inbox.mailConfig }));
 });
 test.after(async () => {
   await server.close();
+  await inbox.close();
   await (await testDatabase()).close();
 });
 
@@ -33,8 +37,14 @@ test('every audit row of the account flow names its actor and holds no secret', 
   const admin = await signUpAndLogin(server);
   for (let i = 0; i < 3; i++) assert.is((await admin.client.request('GET', '/api/me')).status, 200);
 
+  // forgot password: the link goes by e-mail; redeeming it ends every session of the user
+  assert.is((await client(server).request('POST', '/api/auth/password-forgot', { email: admin.email })).status, 202);
+  const adminPassword = strongPassword();
+  const forgotToken = linkToken((await inbox.next(admin.email)).text);
+  assert.is((await client(server).request('POST', '/api/auth/password-reset', { token: forgotToken, password: adminPassword })).status, 200);
+
   // log-in again (the previous session is revoked: no fixation), then log out
-  const second = await login(server, admin.email, admin.password, admin.client);
+  const second = await login(server, admin.email, adminPassword, admin.client);
   assert.is((await second.client.request('POST', '/api/auth/logout')).status, 204);
 
   const rows = (
@@ -44,7 +54,7 @@ test('every audit row of the account flow names its actor and holds no secret', 
     )
   ).rows;
   const tables = new Set(rows.map((r) => r.table_name));
-  for (const table of ['app.tenants', 'app.users', 'app.memberships', 'app_private.credentials', 'app_private.sessions']) {
+  for (const table of ['app.tenants', 'app.users', 'app.memberships', 'app_private.credentials', 'app_private.sessions', 'app_private.password_resets']) {
     assert.ok(tables.has(table), `the flow is audited on ${table}`);
   }
   const anonymous = rows.filter((r) => !r.actor_id);

@@ -6,6 +6,7 @@ const production = {
   NODE_ENV: 'production',
   APP_ORIGIN: 'https://app.example.com',
   DATABASE_URL: 'postgres://xms_app@db.example.com/app',
+  SMTP_URL: 'smtps://mailer:secret@smtp.example.com:465',
 };
 
 function refuses(env: NodeJS.ProcessEnv, reason: RegExp): void {
@@ -41,6 +42,19 @@ test('the password strength minimum: default 3, 0-4 only, below 3 refused in pro
   refuses({ NODE_ENV: 'development', PASSWORD_MIN_SCORE: '5' }, /PASSWORD_MIN_SCORE must be an integer between 0 and 4/);
   refuses({ ...production, PASSWORD_MIN_SCORE: '2' }, /PASSWORD_MIN_SCORE below 3/);
   assert.is(loadConfig({ ...production, PASSWORD_MIN_SCORE: '4' }).passwordMinScore, 4);
+});
+
+test('mail: production refuses to start without SMTP_URL; a malformed SMTP_URL or MAIL_FROM is refused everywhere', () => {
+  const { SMTP_URL: _unused, ...withoutMail } = production;
+  refuses(withoutMail, /refusing to start in production: SMTP_URL is not set/);
+  assert.is(loadConfig({ NODE_ENV: 'development' }).mail.smtpUrl, undefined, 'development prints messages instead');
+  refuses({ NODE_ENV: 'development', SMTP_URL: 'http://smtp.example.com' }, /SMTP_URL must start with smtp:\/\/ or smtps:\/\//);
+  refuses({ NODE_ENV: 'development', SMTP_URL: 'not a url' }, /SMTP_URL must be a URL/);
+  refuses({ ...production, MAIL_FROM: 'a@example.com\r\nBcc: victim@example.com' }, /MAIL_FROM must be an address/);
+  const config = loadConfig(production);
+  assert.is(config.mail.from, 'no-reply@app.example.com');
+  assert.is(config.mail.appName, 'app.example.com');
+  assert.is(loadConfig({ ...production, MAIL_FROM: 'Example <hello@example.com>', APP_NAME: 'Example' }).mail.from, 'Example <hello@example.com>');
 });
 
 test('a secure production config starts', () => {

@@ -1,7 +1,9 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { normaliseEmail, AccountError } from '../../auth/accounts.js';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { normaliseEmail, AccountError, RESET_MINUTES, resetPath } from '../../auth/accounts.js';
 import { revokeUserSessions } from '../../auth/sessions.js';
+import { invitationForExistingAccountMessage, invitationMessage, passwordResetMessage } from '../../mail/messages.js';
 import { newToken, tokenHash } from '../../security/tokens.js';
+import type { Tx } from '../../server/db.js';
 import { can, isRole, type Action } from '../../generated/permissions.js';
 // xms:admin-imports (`xms add admin-function` adds its imports above this line)
 
@@ -10,12 +12,19 @@ import { can, isRole, type Action } from '../../generated/permissions.js';
  * that the session's role is admin (src/server/app.ts). Every write runs in the admin's own request
  * transaction as xms_admin, so RLS bounds it to the admin's tenant (another tenant's user is simply
  * not found: 404) and the audit trigger records the admin as the actor. The auth subsystem (xms_auth)
- * only creates the bare user row and revokes sessions; nothing here uses a privileged credential.
+ * only creates the bare user row, retires tokens and revokes sessions, in the admin's name; nothing
+ * here uses a privileged credential. Links travel only by e-mail, after the transaction committed:
+ * no answer here carries a token.
  *
- *   GET    /api/admin/users                       members of the admin's tenant
- *   POST   /api/admin/users                       create a user in the tenant (invitation link); the same
- *                                                 answer whether or not the address has an account
- *   POST   /api/admin/users/:id/password-reset    single-use, expiring reset link; sessions revoked
+ *   GET    /api/admin/users                       members of the admin's tenant: active, deactivated,
+ *                                                 or an invitation (pending with its expiry, or expired)
+ *   POST   /api/admin/users                       invite by e-mail; the same answer whether or not the
+ *                                                 address has an account (re-inviting a pending
+ *                                                 address of this tenant resends its invitation)
+ *   POST   /api/admin/users/:id/invitation        resend: a new link by e-mail, the old one dead
+ *   DELETE /api/admin/users/:id/invitation        revoke: the link dies, the pending member goes
+ *   POST   /api/admin/users/:id/password-reset    a single-use, expiring reset link by e-mail;
+ *                                                 sessions revoked (a pending invitee: resend)
  *   POST   /api/admin/users/:id/deactivate        no more log-in; sessions revoked
  *   DELETE /api/admin/users/:id                   remove the user from the tenant; sessions revoked
  *   PUT    /api/admin/users/:id/role              change role; sessions revoked (new token at next log-in)
@@ -26,7 +35,8 @@ const ROLE_PATTERN = '^[a-z][a-z0-9_]{0,39}$';
 function allowed(role: string | undefined, action: Action): boolean {
   return can(role, 'memberships', action);
 }
-const RESET_HOURS = 24;
+/** How long an invitation link lives. */
+export const INVITATION_HOURS = 48;
 
 const idParams = {
   type: 'object',
@@ -34,20 +44,97 @@ const idParams = {
   properties: { id: { type: 'string', format: 'uuid' } },
 } as const;
 
-function resetLink(token: string): string {
+export type MemberStatus = 'active' | 'deactivated' | 'pending' | 'expired';
+
+/** What the auth subsystem knows of a member: their account's address, or their latest invitation. */
+interface AccountFacts {
+  user_id: string;
+  account_email: string | null;
+  invite_email: string | null;
+  invite_expires_at: string | null;
+  invite_live: boolean | null;
+}
+
+const ACCOUNT_FACTS_SQL = `
+  select u.user_id, c.email as account_email, i.email as invite_email, i.expires_at as invite_expires_at, i.live as invite_live
+    from unnest($1::uuid[]) as u(user_id)
+    left join app_private.credentials c on c.user_id = u.user_id
+    left join lateral (select r.email, r.expires_at, (r.used_at is null and r.expires_at > now()) as live
+                         from app_private.password_resets r
+                        where r.user_id = u.user_id and r.purpose = 'invite'
+                        order by r.created_at desc limit 1) i on true`;
+
+function invitationPath(token: string): string {
   // the token travels in the fragment: never sent to a server, never in a log
-  return `/reset-password#token=${token}`;
+  return `/invitation#token=${token}`;
 }
 
 export const adminRoutes: FastifyPluginAsync = async (app) => {
-  const { db } = app.xms;
+  const { db, mail, config } = app.xms;
 
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not_found', message: 'No such user in this tenant.' });
+  const notPending = (reply: FastifyReply) =>
+    reply.code(409).send({ error: 'not_pending', message: 'This member has accepted their invitation: use "reset password" instead.' });
   const forbidden = (reply: FastifyReply) =>
     reply.code(403).send({ error: 'forbidden', message: 'permissions.yml does not allow this for your role.' });
   const unknownRole = (reply: FastifyReply) => reply.code(400).send({ error: 'unknown_role', message: 'No such role in permissions.yml.' });
   const notSelf = (reply: FastifyReply) =>
     reply.code(400).send({ error: 'own_account', message: 'Administrators cannot do this to their own account.' });
+
+  /** Runs `task` once the response went out with a success (the transaction has committed). */
+  const afterCommit = (reply: FastifyReply, task: () => Promise<void>) =>
+    reply.then(
+      () => {
+        if (reply.statusCode < 400) mail.background(task);
+      },
+      () => undefined,
+    );
+
+  /** The auth subsystem's facts about members of this tenant (inside the admin's transaction). */
+  const accountFacts = (ids: string[]) => (ids.length ? db.asAuth((tx) => tx.query<AccountFacts>(ACCOUNT_FACTS_SQL, [ids])) : Promise.resolve([]));
+
+  /** A member of this tenant (RLS bounds the lookup), with what the auth subsystem knows of them. */
+  async function member(request: FastifyRequest, id: string): Promise<AccountFacts | undefined> {
+    const found = await request.withDb((tx) =>
+      tx.query('select 1 as found from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id())', [id]),
+    );
+    if (found.rows.length === 0) return undefined;
+    return (await accountFacts([id]))[0];
+  }
+
+  /**
+   * Issues an invitation to `userId` (a pending member of this tenant): every earlier link of theirs
+   * dies, a new one is stored (its SHA-256, in the admin's request transaction: audited, admin as
+   * actor), and e-mailed after the commit: the invitation, or, to an address that already has an
+   * account, a note without a link (the account is never taken over; only the mailbox learns it exists).
+   */
+  async function invite(request: FastifyRequest, reply: FastifyReply, userId: string, email: string): Promise<Date> {
+    const token = newToken();
+    const session = request.session!;
+    await db.asAuth((tx) => tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [userId]), {
+      actor: session.userId,
+    });
+    const tenantName = await request.withDb(async (tx: Tx) => {
+      // no RETURNING: an admin may write a token but never read one back
+      await tx.query(
+        `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, purpose, created_by, expires_at)
+         values ($1, $2, (select app.current_tenant_id()), $3, 'invite', (select app.current_user_id()), now() + make_interval(hours => $4::int))`,
+        [tokenHash(token), userId, email, INVITATION_HOURS],
+      );
+      const tenant = await tx.query<{ name: string }>('select name from app.tenants where id = (select app.current_tenant_id())');
+      return tenant.rows[0]?.name ?? '';
+    });
+    const expiresAt = new Date(Date.now() + INVITATION_HOURS * 3_600_000);
+    afterCommit(reply, async () => {
+      const existing = await db.asAuth((tx) => tx.query('select 1 as found from app_private.credentials where email = $1', [email]));
+      const appName = config.mail.appName;
+      const body = existing.length
+        ? invitationForExistingAccountMessage({ appName, tenantName, loginLink: mail.link('/') })
+        : invitationMessage({ appName, tenantName, link: mail.link(invitationPath(token)), hours: INVITATION_HOURS });
+      await mail.send({ to: email, ...body });
+    });
+    return expiresAt;
+  }
 
   app.get('/users', async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return forbidden(reply);
@@ -59,19 +146,24 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
           order by m.created_at`,
       ),
     );
-    const ids = members.rows.map((row) => row.user_id);
-    const emails = ids.length
-      ? await db.asAuth((tx) => tx.query<{ user_id: string; email: string }>('select user_id, email from app_private.credentials where user_id = any($1::uuid[])', [ids]))
-      : [];
-    const emailOf = new Map(emails.map((row) => [row.user_id, row.email]));
+    const facts = new Map((await accountFacts(members.rows.map((row) => row.user_id))).map((row) => [row.user_id, row]));
     return {
-      users: members.rows.map((row) => ({
-        id: row.user_id,
-        email: emailOf.get(row.user_id) ?? null,
-        displayName: row.display_name,
-        role: row.role,
-        active: row.deactivated_at === null,
-      })),
+      users: members.rows.map((row) => {
+        const fact = facts.get(row.user_id);
+        const status: MemberStatus = fact?.account_email
+          ? row.deactivated_at === null ? 'active' : 'deactivated'
+          : fact?.invite_live ? 'pending' : 'expired';
+        return {
+          id: row.user_id,
+          // an invitee's address is the one the admin typed: nothing about any account is revealed
+          email: fact?.account_email ?? fact?.invite_email ?? null,
+          displayName: row.display_name,
+          role: row.role,
+          status,
+          active: status === 'active',
+          invitationExpiresAt: fact?.account_email ? null : fact?.invite_expires_at ? new Date(fact.invite_expires_at).toISOString() : null,
+        };
+      }),
     };
   });
 
@@ -102,51 +194,94 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
         if (error instanceof AccountError) return reply.code(error.status).send({ error: error.code, message: error.message });
         throw error;
       }
-      // No lookup of the address: an address registered anywhere (another tenant, this one, a pending
-      // invitation) gets exactly the answer a new one gets, by the same code path, so an admin (anyone
-      // who signs up is one) cannot probe for accounts. Such an invitation cannot take the account
-      // over: redeeming it would create a second credential for the address, which the unique e-mail
-      // refuses (src/auth/accounts.ts redeemResetToken: "link invalid"), and nothing is changed.
-      // Whoever holds the link (the admin, until they hand it on) can still tell the cases apart by
-      // redeeming it themselves; closing that needs the link to travel by e-mail to the address.
-      // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
-      const created = await db.asAuth(
-        (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
-        { actor: request.session!.userId },
+      // No lookup of any account: an address registered anywhere (another tenant, this one) gets
+      // exactly the answer a new one gets, by the same code path, and the link goes to the mailbox,
+      // not to the admin, so an admin (anyone who signs up is one) cannot probe for accounts. The
+      // one lookup is of this tenant's own pending invitations: inviting that address again resends.
+      const pending = await db.asAuth((tx) =>
+        tx.query<{ user_id: string }>(
+          `select r.user_id from app_private.password_resets r
+            where r.tenant_id = $2 and r.email = $1 and r.purpose = 'invite'
+              and not exists (select from app_private.credentials c where c.user_id = r.user_id)
+              and exists (select from app.memberships m where m.user_id = r.user_id and m.tenant_id = r.tenant_id)
+            order by r.created_at desc limit 1`,
+          [email, request.session!.tenantId],
+        ),
       );
-      const userId = created[0]!.id;
-      const token = newToken();
-      await request.withDb(async (tx) => {
-        await tx.query('insert into app.memberships (user_id, tenant_id, role) values ($1, (select app.current_tenant_id()), $2)', [userId, body.role]);
-        await tx.query(
-          `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, created_by, expires_at)
-           values ($1, $2, (select app.current_tenant_id()), $3, (select app.current_user_id()), now() + make_interval(hours => $4::int))`,
-          [tokenHash(token), userId, email, RESET_HOURS],
+      let userId = pending[0]?.user_id;
+      if (userId) {
+        await request.withDb((tx) =>
+          tx.query('update app.memberships set role = $2 where user_id = $1 and tenant_id = (select app.current_tenant_id())', [userId, body.role]),
         );
+      } else {
+        // the bare user row is written by the auth subsystem, in the admin's name (audit.log actor)
+        const created = await db.asAuth(
+          (tx) => tx.query<{ id: string }>('insert into app.users (display_name) values ($1) returning id', [(body.displayName ?? '').trim()]),
+          { actor: request.session!.userId },
+        );
+        userId = created[0]!.id;
+        await request.withDb((tx) =>
+          tx.query('insert into app.memberships (user_id, tenant_id, role) values ($1, (select app.current_tenant_id()), $2)', [userId, body.role]),
+        );
+      }
+      const expiresAt = await invite(request, reply, userId, email);
+      return reply.code(201).send({
+        user: { id: userId, email, role: body.role, status: 'pending' },
+        invitationExpiresAt: expiresAt.toISOString(),
+        expiresInHours: INVITATION_HOURS,
       });
-      return reply.code(201).send({ user: { id: userId, email, role: body.role }, invitationLink: resetLink(token), expiresInHours: RESET_HOURS });
     },
   );
+
+  app.post('/users/:id/invitation', { schema: { params: idParams } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!allowed(request.session?.role, 'insert')) return forbidden(reply);
+    const facts = await member(request, id);
+    if (!facts) return notFound(reply);
+    if (facts.account_email || !facts.invite_email) return notPending(reply);
+    const expiresAt = await invite(request, reply, id, facts.invite_email);
+    return { id, status: 'pending', invitationExpiresAt: expiresAt.toISOString(), expiresInHours: INVITATION_HOURS };
+  });
+
+  app.delete('/users/:id/invitation', { schema: { params: idParams } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    if (!allowed(request.session?.role, 'delete')) return forbidden(reply);
+    const facts = await member(request, id);
+    if (!facts) return notFound(reply);
+    if (facts.account_email) return notPending(reply);
+    await db.asAuth((tx) => tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [id]), {
+      actor: request.session!.userId,
+    });
+    await request.withDb((tx) => tx.query('delete from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id())', [id]));
+    return reply.code(204).send();
+  });
 
   app.post('/users/:id/password-reset', { schema: { params: idParams } }, async (request, reply) => {
     const { id } = request.params as { id: string };
     const session = request.session!;
     if (!allowed(session.role, 'select')) return forbidden(reply);
+    const facts = await member(request, id);
+    if (!facts) return notFound(reply);
+    if (!facts.account_email) {
+      // an invitee has no password yet: "reset" resends their invitation
+      if (!facts.invite_email) return notFound(reply);
+      const expiresAt = await invite(request, reply, id, facts.invite_email);
+      return { sent: 'invitation', expiresAt: expiresAt.toISOString() };
+    }
+    const email = facts.account_email;
     const token = newToken();
-    const emails = await db.asAuth((tx) => tx.query<{ email: string }>('select email from app_private.credentials where user_id = $1', [id]));
-    const found = await request.withDb(async (tx) => {
-      const member = await tx.query('select 1 as found from app.memberships where user_id = $1 and tenant_id = (select app.current_tenant_id())', [id]);
-      if (member.rows.length === 0 || !emails[0]) return false;
-      await tx.query(
-        `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, created_by, expires_at)
-         values ($1, $2, (select app.current_tenant_id()), $3, (select app.current_user_id()), now() + make_interval(hours => $4::int))`,
-        [tokenHash(token), id, emails[0].email, RESET_HOURS],
-      );
-      return true;
-    });
-    if (!found) return notFound(reply);
+    await request.withDb((tx) =>
+      tx.query(
+        `insert into app_private.password_resets (token_hash, user_id, tenant_id, email, purpose, created_by, expires_at)
+         values ($1, $2, (select app.current_tenant_id()), $3, 'reset', (select app.current_user_id()), now() + make_interval(mins => $4::int))`,
+        [tokenHash(token), id, email, RESET_MINUTES],
+      ),
+    );
     if (id !== session.userId) await revokeUserSessions(db, id, session.userId);
-    return { resetLink: resetLink(token), expiresInHours: RESET_HOURS };
+    afterCommit(reply, () =>
+      mail.send({ to: email, ...passwordResetMessage({ appName: config.mail.appName, link: mail.link(resetPath(token)), minutes: RESET_MINUTES, byAdmin: true }) }),
+    );
+    return { sent: 'reset', expiresAt: new Date(Date.now() + RESET_MINUTES * 60_000).toISOString() };
   });
 
   app.post('/users/:id/deactivate', { schema: { params: idParams } }, async (request, reply) => {

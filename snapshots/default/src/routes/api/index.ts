@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
+import { sessionRoutes } from './sessions.js';
 import { recordsRoutes } from './records.js';
 // xms:api-imports (generators add their route imports above this line)
 
@@ -10,6 +11,7 @@ import { recordsRoutes } from './records.js';
  */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
+  await app.register(sessionRoutes);
   await app.register(importRoutes);
   await app.register(recordsRoutes);
   // xms:api-routes (generators register their routes above this line)

@@ -1,5 +1,16 @@
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
-import { AccountError, authenticate, checkPassword, emailOrUndefined, normaliseEmail, redeemResetToken, resetTokenEmail, signUp } from '../../auth/accounts.js';
+import {
+  AccountError,
+  authenticate,
+  checkPassword,
+  emailOrUndefined,
+  normaliseEmail,
+  redeemResetToken,
+  RESET_MINUTES,
+  resetTokenEmail,
+  sendPasswordReset,
+  signUp,
+} from '../../auth/accounts.js';
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
@@ -26,7 +37,7 @@ function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
 }
 
 export const authRoutes: FastifyPluginAsync = async (app) => {
-  const { config, db, limits } = app.xms;
+  const { config, db, limits, mail } = app.xms;
 
   // What the sign-up and reset forms ask for: the browser's hints follow the server's configuration.
   app.get('/api/auth/password-policy', async () => ({
@@ -82,10 +93,34 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     // Session fixation: whatever token came with the request is revoked; a new one is issued.
     const previous = readSessionToken(request, config);
     if (previous) await revokeSession(db, previous, membership.userId);
-    const token = await createSession(db, config, membership);
+    const token = await createSession(db, config, membership, request.headers['user-agent']);
     setSessionCookie(reply, config, token);
     return { user: { id: membership.userId, tenantId: membership.tenantId, role: membership.role } };
   });
+
+  // Forgot password: the same answer, at once, whether or not the address has an account. The lookup,
+  // the token and the e-mail happen in the background (src/auth/accounts.ts sendPasswordReset), so
+  // neither the answer nor its timing depends on the address; every request counts against the IP's
+  // and the address's limits (no success ever gives a point back: the requester proves nothing).
+  app.post(
+    '/api/auth/password-forgot',
+    {
+      schema: {
+        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: { type: 'string', maxLength: 320 } } },
+      },
+    },
+    async (request, reply) => {
+      const { email: raw } = request.body as { email: string };
+      // what cannot be an address is answered like an unknown one (and counts only against the IP)
+      const email = emailOrUndefined(raw);
+      await limits.forgot.consume(request.ip, email);
+      if (email !== undefined) mail.background(() => sendPasswordReset(db, mail, config.mail.appName, email).then(() => undefined));
+      return reply.code(202).send({
+        status: 'accepted',
+        message: `If this address has an account, a link to choose a new password is on its way. It works once, for ${RESET_MINUTES} minutes.`,
+      });
+    },
+  );
 
   app.post(
     '/api/auth/password-reset',

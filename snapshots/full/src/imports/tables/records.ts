@@ -8,4 +8,5 @@ export const records: ImportTable = {
     { name: 'body', type: 'text', required: false, nullable: false, maxLength: 100000 },
   ],
   key: null,
+  owner: 'owner_id',
 };

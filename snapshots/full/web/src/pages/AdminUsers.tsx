@@ -14,7 +14,7 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
   const [email, setEmail] = useState('');
   const [displayName, setDisplayName] = useState('');
   const [role, setRole] = useState('member');
-  const [link, setLink] = useState<{ label: string; url: string; hours: number } | undefined>();
+  const [notice, setNotice] = useState('');
   const { busy, error, run, setError } = useAction(onUnauthenticated);
 
   const load = useCallback(async () => {
@@ -30,17 +30,38 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
     void load();
   }, [load]);
 
-  const absolute = (path: string) => new URL(path, window.location.origin).toString();
-
+  // links travel only by e-mail: the page says where one went, never shows it
   const create = onSubmit(async () => {
+    setNotice('');
     const result = await run(() => api.admin.createUser({ email: email.trim(), role, displayName: displayName.trim() }));
     if (result) {
       setEmail('');
       setDisplayName('');
-      setLink({ label: `Invitation link for ${result.user.email}`, url: absolute(result.invitationLink), hours: result.expiresInHours });
+      setNotice(`Invitation sent to ${result.user.email} (valid ${result.expiresInHours} h).`);
       await load();
     }
   });
+
+  const resend = async (user: Member) => {
+    setNotice('');
+    if (await run(() => api.admin.resendInvitation(user.id))) {
+      setNotice(`A new invitation was sent to ${user.email ?? user.id}; the previous link no longer works.`);
+      await load();
+    }
+  };
+
+  const revoke = async (user: Member) => {
+    if (!window.confirm(`Revoke the invitation of ${user.email ?? user.id}? Its link stops working.`)) return;
+    setNotice('');
+    const revoked = await run(async () => {
+      await api.admin.revokeInvitation(user.id);
+      return true;
+    });
+    if (revoked) {
+      setNotice(`The invitation of ${user.email ?? user.id} was revoked.`);
+      await load();
+    }
+  };
 
   const changeRole = async (user: Member, next: string) => {
     if (next === user.role) return;
@@ -53,8 +74,9 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
   };
 
   const resetPassword = async (user: Member) => {
+    setNotice('');
     const result = await run(() => api.admin.resetPassword(user.id));
-    if (result) setLink({ label: `Password reset link for ${user.email ?? user.id}`, url: absolute(result.resetLink), hours: result.expiresInHours });
+    if (result) setNotice(`A password reset link was sent to ${user.email ?? user.id}; their sessions were ended.`);
   };
 
   return (
@@ -81,17 +103,7 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
         </button>
       </form>
       <Alert kind="error">{error}</Alert>
-      {link && (
-        <div className="alert alert-info" role="status">
-          <p>
-            {link.label} (single use, expires in {link.hours} h). Hand it over in person or through a channel you trust:
-          </p>
-          <input className="mono" readOnly value={link.url} onFocus={(e) => e.target.select()} aria-label="Link" />
-          <button type="button" className="link" onClick={() => setLink(undefined)}>
-            Dismiss
-          </button>
-        </div>
-      )}
+      <Alert kind="ok">{notice}</Alert>
       <table className="table" data-testid="users">
         <thead>
           <tr>
@@ -107,7 +119,7 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
             const isSelf = user.id === self.id;
             return (
               <tr key={user.id} className={user.active ? undefined : 'inactive'}>
-                <td>{user.email ?? <span className="muted">invitation pending</span>}</td>
+                <td>{user.email}</td>
                 <td>{user.displayName}</td>
                 <td>
                   <select
@@ -123,12 +135,23 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
                     ))}
                   </select>
                 </td>
-                <td>{user.active ? 'active' : 'deactivated'}</td>
+                <td data-testid="status">{statusText(user)}</td>
                 <td className="actions">
-                  <button type="button" className="secondary" disabled={busy} onClick={() => void resetPassword(user)}>
-                    Reset password
-                  </button>
-                  {!isSelf && user.active && (
+                  {user.status === 'pending' || user.status === 'expired' ? (
+                    <>
+                      <button type="button" className="secondary" disabled={busy} onClick={() => void resend(user)}>
+                        Resend invitation
+                      </button>
+                      <button type="button" className="danger" disabled={busy} onClick={() => void revoke(user)}>
+                        Revoke
+                      </button>
+                    </>
+                  ) : (
+                    <button type="button" className="secondary" disabled={busy} onClick={() => void resetPassword(user)}>
+                      Reset password
+                    </button>
+                  )}
+                  {!isSelf && user.status === 'active' && (
                     <button type="button" className="danger" disabled={busy} onClick={() => void deactivate(user)}>
                       Deactivate
                     </button>
@@ -141,4 +164,13 @@ export function AdminUsers({ self, onUnauthenticated }: { self: User; onUnauthen
       </table>
     </section>
   );
+}
+
+/** "active", "deactivated", "pending (expires …)" or "invitation expired". */
+function statusText(user: Member): string {
+  if (user.status === 'pending' && user.invitationExpiresAt) {
+    return `pending (expires ${new Date(user.invitationExpiresAt).toLocaleString()})`;
+  }
+  if (user.status === 'expired') return 'invitation expired';
+  return user.status;
 }

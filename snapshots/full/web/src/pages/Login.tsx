@@ -39,6 +39,9 @@ export function Login({ onLoggedIn }: { onLoggedIn: () => Promise<void> }) {
         </button>
       </form>
       <p className="muted">
+        <a href={href('forgot-password')}>Forgot password?</a>
+      </p>
+      <p className="muted">
         No account? <a href={href('signup')}>Sign up</a>
       </p>
     </section>

@@ -4,43 +4,52 @@ import { href } from '../router.js';
 import { Alert, Field, onSubmit, passwordHint, useAction, usePasswordPolicy } from '../ui.js';
 
 /**
- * `/reset-password#token=...`: the link an admin hands out (invitation or reset). The token is in
- * the fragment, so it never reaches a server log; it is read once into memory and removed from the
- * address bar at once (not kept in history, storage or a Referer).
+ * The pages e-mailed links open: `/reset-password#token=...` ("forgot password", an admin's reset)
+ * and `/invitation#token=...` (an admin's invitation). The token is in the fragment, which the
+ * browser sends to no server and puts in no Referer. It stays in the address bar until the link is
+ * used, so reloading the page keeps working (a refused password, a closed tab); once the password is
+ * set it is removed from the address bar and the history entry.
  */
-function takeToken(): string {
+function readToken(): string {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
-  if (match) window.history.replaceState(null, '', window.location.pathname);
   return match ? decodeURIComponent(match[1] ?? '') : '';
 }
 
-export function ResetPassword() {
-  const [token] = useState(takeToken);
+const TEXT = {
+  reset: { heading: 'Choose a new password', button: 'Set password', missing: 'This link is incomplete. Ask for a new one on the log-in page.' },
+  invitation: { heading: 'Accept your invitation', button: 'Accept and set password', missing: 'This link is incomplete. Ask your administrator to resend the invitation.' },
+} as const;
+
+export function ResetPassword({ kind }: { kind: 'reset' | 'invitation' }) {
+  const [token] = useState(readToken);
   const [password, setPassword] = useState('');
   const [done, setDone] = useState('');
   const { busy, error, run } = useAction();
   const policy = usePasswordPolicy();
+  const text = TEXT[kind];
 
   const submit = onSubmit(async () => {
     const result = await run(() => api.resetPassword(token, password));
     if (result) {
       setPassword('');
       setDone(result.message);
+      // used: the link is dead now; drop it from the address bar and this history entry
+      window.history.replaceState(null, '', window.location.pathname);
     }
   });
 
   return (
     <section className="card narrow">
-      <h1>Choose a password</h1>
+      <h1>{text.heading}</h1>
       {done ? (
         <>
           <Alert kind="ok">{done}</Alert>
           <a href={href('login')}>Log in</a>
         </>
       ) : !token ? (
-        <Alert kind="error">This link is incomplete. Ask an administrator for a new one.</Alert>
+        <Alert kind="error">{text.missing}</Alert>
       ) : (
-        <form onSubmit={submit} className="form" aria-label="Choose a password">
+        <form onSubmit={submit} className="form" aria-label={text.heading}>
           <Field label={`New password${passwordHint(policy)}`}>
             <input
               name="password"
@@ -55,7 +64,7 @@ export function ResetPassword() {
           </Field>
           <Alert kind="error">{error}</Alert>
           <button type="submit" disabled={busy}>
-            Set password
+            {text.button}
           </button>
         </form>
       )}

@@ -1,38 +1,31 @@
 -- xms CSV import for app.notes (written by `xms add csv-import notes`).
 -- key: content hash
 --
--- De-duplication by content: content_hash is the SHA-256 of the row's normalised values
--- (app.content_hash), kept by a trigger and unique within a tenant, so INSERT ... ON CONFLICT
--- DO NOTHING skips rows the tenant already has with the same content.
+-- De-duplication by content: content_hash is the SHA-256 of the row's normalised values (the same
+-- hash as app.content_hash of their jsonb array), a stored generated column - computed by the insert
+-- itself, impossible to set by hand - unique within a tenant, so INSERT ... ON CONFLICT DO NOTHING
+-- skips rows the tenant already has with the same content. app.notes_content_hash is written
+-- out without a nested call or a SET clause (every name schema-qualified): it runs once per row.
+-- It is IMMUTABLE, as a generated column needs: a timestamptz is hashed as its UTC time, so the
+-- hash does not depend on the session's TimeZone.
 
 set role xms_owner;
 
-alter table app.notes add column if not exists content_hash text;
-
-create or replace function app.notes_content_hash()
-returns trigger
+create or replace function app.notes_content_hash(title text, body text, pinned boolean)
+returns text
 language plpgsql
+immutable
 security invoker
-set search_path = ''
 as $$
 begin
-  new.content_hash := app.content_hash(pg_catalog.jsonb_build_array(new.title, new.body, new.pinned));
-  return new;
+  return pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.jsonb_build_array($1, $2, $3)::text, 'UTF8')), 'hex');
 end
 $$;
-revoke all on function app.notes_content_hash() from public;
+revoke all on function app.notes_content_hash(text, text, boolean) from public;
+grant execute on function app.notes_content_hash(text, text, boolean) to xms_request;
 
-do $hash$
-begin
-  if not exists (select from pg_catalog.pg_trigger
-                  where tgrelid = 'app.notes'::regclass and tgname = 'notes_content_hash') then
-    create trigger notes_content_hash before insert or update on app.notes
-      for each row execute function app.notes_content_hash();
-  end if;
-end
-$hash$;
-update app.notes set content_hash = app.content_hash(pg_catalog.jsonb_build_array(title, body, pinned))
- where content_hash is null;
+alter table app.notes add column if not exists content_hash text
+  generated always as (app.notes_content_hash(title, body, pinned)) stored;
 create unique index if not exists notes_tenant_id_content_hash_key on app.notes (tenant_id, content_hash);
 
 reset role;

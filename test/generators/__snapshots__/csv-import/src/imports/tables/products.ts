@@ -9,4 +9,5 @@ export const products: ImportTable = {
     { name: 'notes', type: 'text', required: false, nullable: true },
   ],
   key: ['sku'],
+  owner: 'owner_id',
 };

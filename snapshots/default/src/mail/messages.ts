@@ -1,0 +1,79 @@
+/**
+ * Every e-mail the app sends, in one place: each function returns the subject, a plain-text body and
+ * an HTML body. Anything that comes from a user (a tenant's name) is escaped in the HTML; links are
+ * built by the server from APP_ORIGIN (never from the request's Host header, which an attacker
+ * chooses), and a token only ever travels in a link's fragment (#token=...), which browsers send to
+ * no server and put in no Referer.
+ */
+export interface MessageBody {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** HTML-escapes a value for text or a quoted attribute. */
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (char) => ENTITIES[char]!);
+}
+
+/** Paragraphs, then the link (its label in HTML, the bare URL in text), then closing paragraphs. */
+function compose(subject: string, before: string[], link: { url: string; label: string }, after: string[]): MessageBody {
+  const html = (paragraphs: string[]) => paragraphs.map((p) => `<p>${escapeHtml(p)}</p>\n`).join('');
+  return {
+    subject,
+    text: `${[...before, link.url, ...after].join('\n\n')}\n`,
+    html:
+      '<!doctype html>\n<html><body>\n' +
+      html(before) +
+      `<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>\n` +
+      html(after) +
+      '</body></html>\n',
+  };
+}
+
+/** "Forgot password" and an administrator's reset: a single-use link, valid `minutes`. */
+export function passwordResetMessage(input: { appName: string; link: string; minutes: number; byAdmin: boolean }): MessageBody {
+  return compose(
+    `Reset your ${input.appName} password`,
+    [
+      input.byAdmin
+        ? `An administrator of ${input.appName} asked for your password to be reset.`
+        : `Someone (we hope you) asked to reset the password of your ${input.appName} account.`,
+      'Choose a new password here:',
+    ],
+    { url: input.link, label: 'Choose a new password' },
+    [
+      `The link works once and expires in ${input.minutes} minutes. Using it signs you out everywhere.`,
+      input.byAdmin ? 'Your sessions have already been ended.' : 'If you did not ask for this, ignore this message: your password stays as it is.',
+    ],
+  );
+}
+
+/** An invitation to a tenant: the link lets the invitee choose a password (valid `hours`). */
+export function invitationMessage(input: { appName: string; tenantName: string; link: string; hours: number }): MessageBody {
+  return compose(
+    `You are invited to ${input.tenantName} on ${input.appName}`,
+    [`You have been invited to join "${input.tenantName}" on ${input.appName}.`, 'Choose your password to accept:'],
+    { url: input.link, label: 'Accept the invitation' },
+    [`The link works once and expires in ${input.hours} hours.`, 'If you did not expect this invitation, ignore this message.'],
+  );
+}
+
+/**
+ * An invitation sent to an address that already has an account: no link that sets a password (the
+ * account is never taken over), and the inviting administrator gets the same answer as for a new
+ * address: only the mailbox learns that the account exists.
+ */
+export function invitationForExistingAccountMessage(input: { appName: string; tenantName: string; loginLink: string }): MessageBody {
+  return compose(
+    `Your invitation to ${input.tenantName} on ${input.appName}`,
+    [
+      `You have been invited to join "${input.tenantName}" on ${input.appName}, but this address already has an account there.`,
+      'An account belongs to one organisation: ask the administrator who invited you to use another address, or log in as usual.',
+    ],
+    { url: input.loginLink, label: 'Log in' },
+    ['If you did not expect this invitation, ignore this message.'],
+  );
+}

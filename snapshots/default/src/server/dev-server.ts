@@ -1,0 +1,59 @@
+/**
+ * The development server that `npm run dev` runs (and restarts: src/server/dev.ts). It is the
+ * production server (src/server/app.ts: the same hooks, headers, scopes and CSP) plus what development
+ * adds; `npm start` runs src/server/index.ts and loads none of this:
+ *
+ * - migrations applied here, before listening (src/db/dev-data.ts): PGlite is opened once, as the
+ *   runtime role xms_app, when the data folder is already migrated;
+ * - human-readable log lines (pino-pretty) instead of JSON; the same fields and redaction;
+ * - one "Ready: http://..." line when it listens; a busy port says how to choose another.
+ */
+import pretty from 'pino-pretty';
+import { checkDatabaseRole, ConfigError, DATABASE_ROLE_FACTS_SQL, loadConfig, type DatabaseRoleFacts } from '../config.js';
+import { openDevDatabase } from '../db/dev-data.js';
+import { buildApp } from './app.js';
+import { requestDb } from './db.js';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  if (config.env === 'production') throw new ConfigError('npm run dev is for development: in production, npm run build then npm start');
+  const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) });
+  const facts = (await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL)))[0];
+  if (!facts) throw new ConfigError('could not read the database login role');
+  for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
+
+  const logStream = pretty({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true });
+  const app = await buildApp(config, { db, logStream });
+  // the database closes after the server (a PGlite data folder is then left consistent)
+  app.addHook('onClose', async () => db.close());
+
+  let closing: Promise<void> | undefined;
+  const shutdown = () => {
+    closing ??= app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+  // the supervisor went away (killed): never outlive it
+  process.on('disconnect', shutdown);
+
+  try {
+    await app.listen({ host: config.host, port: config.port, listenTextResolver: (address) => `Ready: ${address}` });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      await app.close();
+      throw new ConfigError(
+        `Port ${config.port} on ${config.host} is in use: stop the server using it, or choose another port: PORT=${config.port + 1} npm run dev`,
+      );
+    }
+    throw error;
+  }
+  process.send?.({ ready: true });
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof ConfigError ? error.message : error);
+  process.exit(1);
+});
