@@ -11,7 +11,7 @@ import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
 import { devServerTests } from '../helpers/dev-server.js';
 import { readDockerfile, runStage } from '../helpers/dockerfile.js';
-import { freshDatabase, sh, tail, uvuSummary } from '../helpers/e2e.js';
+import { freshDatabase, sh, shAsync, tail, uvuSummary } from '../helpers/e2e.js';
 import { startPgbouncer } from '../helpers/pgbouncer.js';
 
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
@@ -71,36 +71,40 @@ test('the generated app typechecks (strict)', () => {
   assert.is(result.status, 0, tail(result.output));
 });
 
-test("the generated app's own tests pass on PGlite", () => {
-  const result = sh('npm', ['test'], appDir, { DATABASE_URL: '' });
-  const summary = uvuSummary(result.output);
-  console.log(`    generated app on PGlite: ${summary.passed}/${summary.total} passed`);
-  assert.is(result.status, 0, tail(result.output));
-  assert.ok(summary.total > 0, 'the app ran tests');
-});
-
-test("the generated app's own tests pass on real PostgreSQL, through PgBouncer in transaction pooling mode", async () => {
-  if (!process.env.DATABASE_URL) {
-    console.log('    skipped: DATABASE_URL is not set (no PostgreSQL server); the suite ran on PGlite only');
-    return;
-  }
-  // Scale out: every connection of the suite (migrations, the runtime login, the rate-limit test's two
-  // instances) goes through the pooler, four server connections per database and user, so state one
-  // transaction left on a server connection would reach the next (test/faults/pgbouncer.test.ts
+// The two runs share nothing (PGlite in-process snapshots vs a database of its own on the server), so
+// they run side by side: this file runs alone at the end of CI, and a core would otherwise sit idle.
+test("the generated app's own tests pass on PGlite, and on real PostgreSQL through PgBouncer in transaction pooling mode", async () => {
+  if (!process.env.DATABASE_URL && process.env.CI) assert.unreachable('CI must provide DATABASE_URL (a PostgreSQL server)');
+  // Scale out: every connection of the PostgreSQL run (migrations, the runtime login, the rate-limit
+  // test's two instances) goes through the pooler, four server connections per database and user, so
+  // state one transaction left on a server connection would reach the next (test/faults/pgbouncer.test.ts
   // inspects the server connections after two app servers' requests).
-  const pooler = await startPgbouncer(process.env.DATABASE_URL, { poolSize: 4 });
-  if (!pooler && process.env.CI) assert.unreachable('pgbouncer is required in CI (.ci/run installs it with apt-get)');
-  if (!pooler) console.log('    pgbouncer is not installed: the suite connects to PostgreSQL directly');
+  const pooler = process.env.DATABASE_URL ? await startPgbouncer(process.env.DATABASE_URL, { poolSize: 4 }) : null;
+  if (process.env.DATABASE_URL && !pooler && process.env.CI) assert.unreachable('pgbouncer is required in CI (.ci/run installs it with apt-get)');
+  if (process.env.DATABASE_URL && !pooler) console.log('    pgbouncer is not installed: the suite connects to PostgreSQL directly');
   // a database of its own: nothing left by another run (or by a previous CI run on this server) leaks in
-  const database = await freshDatabase(process.env.DATABASE_URL, 'e2e');
-  const url = pooler ? pooler.via(database.url) : database.url;
-  const result = sh('npm', ['test'], appDir, { DATABASE_URL: url });
-  await pooler?.stop();
-  await database.drop();
-  const summary = uvuSummary(result.output);
-  console.log(`    generated app on PostgreSQL${pooler ? ` through ${pooler.version}` : ''}: ${summary.passed}/${summary.total} passed`);
-  assert.is(result.status, 0, tail(result.output));
-  assert.ok(summary.total > 0, 'the app ran tests');
+  const database = process.env.DATABASE_URL ? await freshDatabase(process.env.DATABASE_URL, 'e2e') : null;
+  try {
+    const url = database && (pooler ? pooler.via(database.url) : database.url);
+    const [onPglite, onPostgres] = await Promise.all([
+      shAsync('npm', ['test'], appDir, { DATABASE_URL: '' }),
+      url ? shAsync('npm', ['test'], appDir, { DATABASE_URL: url }) : null,
+    ]);
+    const label = `PostgreSQL${pooler ? ` through ${pooler.version}` : ''}`;
+    for (const [name, result] of [['PGlite', onPglite], [label, onPostgres]] as const) {
+      if (!result) {
+        console.log(`    skipped on ${name}: DATABASE_URL is not set (no PostgreSQL server)`);
+        continue;
+      }
+      const summary = uvuSummary(result.output);
+      console.log(`    generated app on ${name}: ${summary.passed}/${summary.total} passed`);
+      assert.is(result.status, 0, `${name}:\n${tail(result.output)}`);
+      assert.ok(summary.total > 0, `the app ran tests on ${name}`);
+    }
+  } finally {
+    await pooler?.stop();
+    await database?.drop();
+  }
 });
 
 test("the app's database tests pass on a Supabase-shaped database migrated by the real Supabase CLI", () => {
@@ -247,20 +251,24 @@ devServerTests(test, () => appDir, assert);
 
 // The other presets use a subset of the full preset's dependencies: borrow its node_modules instead of
 // installing again, then typecheck and test them too (conditional template code is where typos hide).
-for (const preset of ['minimal', 'default'].filter((name) => name !== PRESET)) {
-  test(`the "${preset}" preset typechecks and passes its own tests (dependencies borrowed from ${PRESET})`, () => {
-    const dir = join(work, `e2e-${preset}`);
-    const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
-    assert.is(result.status, 0, result.stderr);
-    symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
-    const typecheck = sh('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
-    assert.is(typecheck.status, 0, tail(typecheck.output));
-    const tests = sh('npm', ['test'], dir, { DATABASE_URL: '' });
-    const summary = uvuSummary(tests.output);
-    console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
-    assert.is(tests.status, 0, tail(tests.output));
-    assert.ok(summary.total > 0, 'the app ran tests');
-  });
-}
+// Both presets run side by side (two cores).
+const otherPresets = ['minimal', 'default'].filter((name) => name !== PRESET);
+test(`the ${otherPresets.map((p) => `"${p}"`).join(' and ')} presets typecheck and pass their own tests (dependencies borrowed from ${PRESET})`, async () => {
+  await Promise.all(
+    otherPresets.map(async (preset) => {
+      const dir = join(work, `e2e-${preset}`);
+      const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
+      assert.is(result.status, 0, result.stderr);
+      symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      const typecheck = await shAsync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
+      assert.is(typecheck.status, 0, `${preset}: ${tail(typecheck.output)}`);
+      const tests = await shAsync('npm', ['test'], dir, { DATABASE_URL: '' });
+      const summary = uvuSummary(tests.output);
+      console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
+      assert.is(tests.status, 0, `${preset}: ${tail(tests.output)}`);
+      assert.ok(summary.total > 0, `the ${preset} app ran tests`);
+    }),
+  );
+});
 
 test.run();

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
@@ -14,6 +14,29 @@ export function sh(command: string, args: string[], cwd: string, env: NodeJS.Pro
     maxBuffer: 64 * 1024 * 1024,
   });
   return { status: result.status, output: `${result.stdout}\n${result.stderr}`, stdout: result.stdout };
+}
+
+/**
+ * `sh` without blocking the event loop, so two long suites (e.g. the app's tests on PGlite and on
+ * PostgreSQL) can run side by side on a two-core machine instead of one after the other.
+ */
+export function shAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return new Promise<{ status: number | null; output: string; stdout: string }>((resolve, reject) => {
+    const child = spawn(command, args, { cwd, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ status: code, output: `${stdout}\n${stderr}`, stdout });
+    });
+  });
 }
 
 /** The last lines of a long output, for a readable failure message. */
