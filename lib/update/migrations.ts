@@ -86,7 +86,8 @@ function dropFor(s: Statement): string | undefined {
     case 'ViewStmt':
       return `drop view if exists ${relation(node.view)}`;
     case 'CreateFunctionStmt':
-      return `drop ${s.identity}`;
+      // if exists: the template's own new statements may already drop what it no longer creates
+      return `drop function if exists ${s.identity!.slice('function '.length)}`;
     default:
       return undefined;
   }
@@ -129,7 +130,12 @@ export function migrationDelta(file: string, before: string, after: string): Del
       else pendingContext.push(text);
       continue;
     }
-    if (oldTrees.has(s.tree)) continue; // unchanged
+    if (oldTrees.has(s.tree)) {
+      // Unchanged, but a changed statement before it may have dropped what it made (a column dropped and
+      // added again takes its indexes along): an idempotent index is made again, a no-op when it stands.
+      if (wrote && s.kind === 'IndexStmt' && s.node.if_not_exists) emit(s.text);
+      continue;
+    }
     const previous = s.identity ? oldByIdentity.get(s.identity) : undefined;
     if (s.kind === 'CreateStmt' && previous) {
       conflict(`table ${s.identity!.slice(6)} changed its columns`, s.text);
@@ -140,9 +146,10 @@ export function migrationDelta(file: string, before: string, after: string): Del
       emit(replaceable(s));
     }
   }
-  // objects the template no longer creates
+  // objects the template no longer creates, dropped in the reverse order of their creation (a trigger
+  // before its function)
   const dropped: string[] = [];
-  for (const s of old) {
+  for (const s of [...old].reverse()) {
     if (!s.identity || nowIdentities.has(s.identity)) continue;
     if (s.kind === 'CreateStmt') conflict(`${s.identity} removed by the template (its data stays until you drop it)`, `-- drop ${s.identity}`);
     else if (dropFor(s)) dropped.push(`${dropFor(s)};`);

@@ -166,8 +166,9 @@ test("the Dockerfile's production stage runs outside Docker: npm ci --omit=dev, 
   assert.equal(build.instructions.filter((i) => i.op === 'RUN').map((i) => i.args), ['npm ci', 'npm run build']);
   const buildDir = build.instructions.find((i) => i.op === 'WORKDIR')!.args;
   const root = join(work, 'image-root');
-  // the npm cache is warm from this suite's install: no need to ask the registry again for each package
-  const npmEnv = { npm_config_prefer_offline: 'true', npm_config_audit: 'false', npm_config_fund: 'false' };
+  // A cache of the image's own: its `npm cache clean --force` must not empty this machine's cache (other
+  // installs may be reading it at the same time); filled from the registry, as a Docker build would be.
+  const npmEnv = { npm_config_cache: join(work, 'image-npm-cache'), npm_config_audit: 'false', npm_config_fund: 'false' };
   const image = runStage(runtime, { root, context: appDir, stageDirs: { [build.name!]: { root: appDir, workdir: buildDir } }, env: npmEnv });
   assert.is(image.user, 'node', 'the server runs as the unprivileged node user');
   assert.ok(image.cmd && image.healthcheck, 'CMD and HEALTHCHECK');

@@ -48,6 +48,34 @@ test('changed statements become re-runnable ones, in order, inside the same role
   ]);
 });
 
+test('a column replaced by the template takes its indexes along: they are made again; removed functions are dropped if they still exist, after their triggers', () => {
+  const before = `set role xms_owner;
+alter table app.things add column if not exists hash text;
+create function app.things_hash() returns trigger language plpgsql as $$ begin return new; end $$;
+create trigger things_hash before insert on app.things for each row execute function app.things_hash();
+create unique index if not exists things_hash_key on app.things (hash);
+reset role;
+`;
+  const after = `set role xms_owner;
+alter table app.things drop column if exists hash;
+drop function if exists app.things_hash() cascade;
+alter table app.things add column if not exists hash text generated always as (md5(name)) stored;
+create unique index if not exists things_hash_key on app.things (hash);
+reset role;
+`;
+  const statements = migrationDelta('x.sql', before, after).sql!.split(';').map((s) => s.replace(/\s+/g, ' ').trim()).filter(Boolean);
+  assert.equal(statements, [
+    'set role xms_owner',
+    'alter table app.things drop column if exists hash',
+    'drop function if exists app.things_hash() cascade',
+    'alter table app.things add column if not exists hash text generated always as (md5(name)) stored',
+    'create unique index if not exists things_hash_key on app.things (hash)',
+    'drop trigger if exists things_hash on app.things',
+    'drop function if exists app.things_hash()',
+    'reset role',
+  ]);
+});
+
 test('a table whose columns changed is left to the team between conflict markers', () => {
   const after = BEFORE.replace('name text not null', 'name text not null, note text');
   const { sql, conflicts } = migrationDelta('x.sql', BEFORE, after);

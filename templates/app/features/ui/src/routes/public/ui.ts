@@ -102,8 +102,10 @@ const devUiRoutes = async (app: Parameters<FastifyPluginAsync>[0], starting: Pro
     if (csp) reply.header('content-security-policy', csp);
     done(null, payload);
   });
+  // the same pages as in production (a test compares both lists with UI_PUBLIC_ROUTES)
   app.get('/', async (request, reply) => sendPage(request.url, request.host, reply));
   app.get('/reset-password', async (request, reply) => sendPage(request.url, request.host, reply));
+  app.get('/invitation', async (request, reply) => sendPage(request.url, request.host, reply));
   // Vite serves modules from web/, not a build: nothing under /assets in development
   app.get('/assets/*', async (_request, reply) => reply.code(404).type('text/plain; charset=utf-8').send('Not found\n'));
   app.setNotFoundHandler((request, reply) => {
