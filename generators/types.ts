@@ -21,6 +21,18 @@ export interface FileChange {
   path: string;
   before?: string;
   after: string;
+  /** Written by the permission matrix compiler (the plan's compilation step). */
+  compiled?: boolean;
+}
+
+/**
+ * Everything a run does: the file changes (the compiled matrix included), written by the one
+ * writer in one atomic batch, and the lines to print once they are written.
+ */
+export interface Plan {
+  changes: FileChange[];
+  /** Printed after the changes are written (never computed then: a dry run lists exactly what a run writes). */
+  notes?: string[];
 }
 
 export interface FeatureGenerator {
@@ -31,7 +43,5 @@ export interface FeatureGenerator {
    * Plans every change without writing anything. Running a generator a second time must plan no
    * change (or throw a UserError saying why it refuses); it never duplicates code, routes or policies.
    */
-  plan(appDir: string, answers: Answers): Promise<FileChange[]>;
-  /** Runs after the changes are written, e.g. to recompile the permission matrix. */
-  after?(appDir: string, answers: Answers): Promise<string[]>;
+  plan(appDir: string, answers: Answers): Promise<Plan>;
 }

@@ -2,10 +2,10 @@ import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
-import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { assertApp, matrixChange, matrixRoles } from '../table/index.js';
 import { SQL_KEYWORDS, camel, renderTemplate } from '../table/spec.js';
-import { harnessChanges, recompileMatrix } from '../table/shared.js';
+import { harnessChanges, withCompiledMatrix } from '../table/shared.js';
 
 const ADMIN_INDEX = 'src/routes/admin/index.ts';
 const TRAIL_MIGRATION = 'xms_admin_operations';
@@ -29,7 +29,7 @@ const generator: FeatureGenerator = {
     { name: 'description', message: 'What it does (one line):', type: 'input', default: 'an admin operation.' },
   ],
 
-  async plan(appDir: string, answers: Answers): Promise<FileChange[]> {
+  async plan(appDir: string, answers: Answers): Promise<Plan> {
     const name = String(answers.name ?? '');
     const verdict = nameProblem(name);
     if (verdict !== true) throw new UserError(`--name: ${verdict}`);
@@ -64,11 +64,7 @@ const generator: FeatureGenerator = {
     let after = insertAtMarker(before, ADMIN_INDEX, '// xms:admin-imports', `import { ${identifier}AdminFunction } from './${name}.js';`);
     after = insertAtMarker(after, ADMIN_INDEX, '// xms:admin-routes', `await app.register(${identifier}AdminFunction);`);
     changes.push({ path: ADMIN_INDEX, before, after });
-    return changes;
-  },
-
-  async after(appDir: string): Promise<string[]> {
-    return recompileMatrix(appDir);
+    return { changes: await withCompiledMatrix(appDir, changes) };
   },
 };
 

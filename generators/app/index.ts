@@ -119,13 +119,14 @@ function normalisePackageJson(file: RenderedFile): Buffer {
  * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
  */
 export async function prepareApp(stagingDir: string): Promise<void> {
-  const { writeCompiled } = await import('../../lib/matrix/write.js');
   const { applyChanges } = await import('../../lib/engine/changes.js');
   const { tableApiChanges } = await import('../table/index.js');
   const { parseColumns } = await import('../table/spec.js');
-  // The built-in app.records table gets exactly the routes and tests `xms add table` writes.
-  applyChanges(stagingDir, tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS)));
-  await writeCompiled(stagingDir);
+  const { withCompiledMatrix } = await import('../table/shared.js');
+  // The built-in app.records table gets exactly the routes and tests `xms add table` writes; one
+  // plan with the compiled matrix, one write.
+  const records = tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS));
+  applyChanges(stagingDir, await withCompiledMatrix(stagingDir, records));
   // git runs a hook only when it is executable (templates are written as plain files)
   const hook = join(stagingDir, '.githooks', 'pre-commit');
   if (existsSync(hook)) chmodSync(hook, 0o755);

@@ -4,7 +4,7 @@ import { UserError } from '../../lib/engine/errors.js';
 import { readProjectFile } from '../../lib/engine/changes.js';
 import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 import { createHandlebars } from '../../lib/engine/render.js';
-import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { assertApp } from '../table/index.js';
 
 /**
@@ -61,7 +61,7 @@ const generator: FeatureGenerator = {
     'restores the base app\'s files an app lacks; identical files are left alone, different ones are a refusal.',
   questions: [],
 
-  async plan(appDir: string, _answers: Answers): Promise<FileChange[]> {
+  async plan(appDir: string, _answers: Answers): Promise<Plan> {
     assertApp(appDir);
     const changes: FileChange[] = [];
     const conflicts: string[] = [];
@@ -100,11 +100,7 @@ const generator: FeatureGenerator = {
       }
       if (changed) changes.push({ path: 'package.json', before, after: `${JSON.stringify(pkg, null, 2)}\n` });
     }
-    return changes;
-  },
-
-  async after(_appDir: string): Promise<string[]> {
-    return ['run npm install, then npm run db:migrate (the auth migration) and npm test'];
+    return { changes, notes: ['run npm install, then npm run db:migrate (the auth migration) and npm test'] };
   },
 };
 

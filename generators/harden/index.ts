@@ -3,12 +3,9 @@
  * triggers onto a Supabase / PostgreSQL project this tool did not create. The work is done by
  * lib/check/harden.ts (also `xms harden`); this file gives it the one generator signature: it plans
  * ONE new migration (nothing when every table is already hardened, so a second run changes nothing)
- * and reports the tables that now have no policy.
+ * and, in the plan's notes, reports the tables that now have no policy.
  */
-import type { Answers, FeatureGenerator, FileChange } from '../types.js';
-import type { HardenResult } from '../../lib/check/harden.js';
-
-const last = new Map<string, HardenResult>();
+import type { Answers, FeatureGenerator, Plan } from '../types.js';
 
 function options(answers: Answers) {
   const url = String(answers['database-url'] ?? '').trim();
@@ -35,23 +32,19 @@ const generator: FeatureGenerator = {
       validate: (v) => (v.split(',').every((s) => /^[A-Za-z_][A-Za-z0-9_$]*$/.test(s.trim())) ? true : 'plain schema names, comma-separated'),
     },
   ],
-  async plan(appDir: string, answers: Answers): Promise<FileChange[]> {
-    const { harden, HardenError } = await import('../../lib/check/harden.js');
+  async plan(appDir: string, answers: Answers): Promise<Plan> {
+    const { harden, formatHarden, HardenError } = await import('../../lib/check/harden.js');
     const { UserError } = await import('../../lib/engine/errors.js');
     try {
       const result = await harden(appDir, options(answers));
-      last.set(appDir, result);
-      return result.migration ? [{ path: result.migration.path, after: result.migration.sql }] : [];
+      return {
+        changes: result.migration ? [{ path: result.migration.path, after: result.migration.sql }] : [],
+        notes: formatHarden(result).split('\n'),
+      };
     } catch (error) {
       if (error instanceof HardenError) throw new UserError(error.message);
       throw error;
     }
-  },
-  async after(appDir: string): Promise<string[]> {
-    const result = last.get(appDir);
-    if (!result) return [];
-    const { formatHarden } = await import('../../lib/check/harden.js');
-    return formatHarden(result).split('\n');
   },
 };
 

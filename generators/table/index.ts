@@ -5,7 +5,7 @@ import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations } from '../../lib/matrix/migrations.js';
 import { MIGRATIONS_DIR, MATRIX_FILE, nextVersion } from '../../lib/matrix/write.js';
-import type { Answers, FeatureGenerator, FileChange } from '../types.js';
+import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 
 /** yaml is loaded on first use: scaffolding imports this module for tableApiChanges only. */
 const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml');
@@ -17,7 +17,7 @@ function matrixDocument(source: string) {
   return lastMatrix.doc;
 }
 import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, renderTemplate, type Column } from './spec.js';
-import { harnessChanges, recompileMatrix } from './shared.js';
+import { harnessChanges, withCompiledMatrix } from './shared.js';
 
 export const API_INDEX = 'src/routes/api/index.ts';
 export const API_IMPORTS_MARKER = '// xms:api-imports';
@@ -149,7 +149,7 @@ const generator: FeatureGenerator = {
     },
   ],
 
-  async plan(appDir: string, answers: Answers): Promise<FileChange[]> {
+  async plan(appDir: string, answers: Answers): Promise<Plan> {
     const table = String(answers.name ?? '');
     assertIdentifier(table, 'table name', 'name');
     const columns = parseColumns(String(answers.columns ?? ''));
@@ -180,7 +180,7 @@ const generator: FeatureGenerator = {
     }
 
     const file = (path: string, after: string): FileChange => ({ path, before: readProjectFile(appDir, path), after });
-    return [
+    const changes: FileChange[] = [
       // an existing migration may already be applied: it is never rewritten
       existing
         ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') }
@@ -192,10 +192,7 @@ const generator: FeatureGenerator = {
         matrixRoles(appDir).includes('admin') ? `${table}:\n  admin: tenant` : `${table}: # no role may use it until you add one`,
       ),
     ];
-  },
-
-  async after(appDir: string): Promise<string[]> {
-    return recompileMatrix(appDir);
+    return { changes: await withCompiledMatrix(appDir, changes) };
   },
 };
 

@@ -18,9 +18,21 @@ export function harnessChanges(appDir: string): FileChange[] {
   return [{ path: HARNESS_PATH, after }];
 }
 
-/** Recompiles permissions.yml (a new policy migration only when the matrix changed). */
-export async function recompileMatrix(appDir: string): Promise<string[]> {
-  const { writeCompiled } = await import('../../lib/matrix/write.js');
-  const result = await writeCompiled(appDir);
-  return result.written.map((path) => `compiled ${path}`);
+/**
+ * The plan's compilation step: `changes` plus the compiled matrix as it must be once they are applied
+ * (the guard map, its test data, a new policy migration when the policies change). A plan that
+ * changes nothing stays empty: a second run must not pick up matrix edits awaiting `xms compile`.
+ */
+export async function withCompiledMatrix(appDir: string, changes: FileChange[]): Promise<FileChange[]> {
+  if (!changes.some((change) => change.before !== change.after)) return changes;
+  const { planCompiled } = await import('../../lib/matrix/write.js');
+  const compiled = await planCompiled(appDir, changes);
+  const merged = [...changes];
+  for (const change of compiled.changes) {
+    const index = merged.findIndex((c) => c.path === change.path);
+    const entry: FileChange = { path: change.path, before: change.before?.toString(), after: String(change.after), compiled: true };
+    if (index >= 0) merged[index] = { ...entry, before: merged[index]!.before };
+    else merged.push(entry);
+  }
+  return merged;
 }

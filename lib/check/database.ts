@@ -304,15 +304,8 @@ export interface MigrationFile {
   file: string;
 }
 
-/** supabase/migrations/<version>_<name>.sql in version order. */
-export function migrationFiles(dir: string): MigrationFile[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
-    .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
-}
+/** supabase/migrations/<version>_<name>.sql in version order (the one listing: lib/matrix/migrations.ts). */
+export { listMigrations as migrationFiles } from '../matrix/migrations.js';
 
 export interface PolicyRow {
   schemaname: string;

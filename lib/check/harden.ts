@@ -11,7 +11,8 @@
  * It prints which tables now have no policy (they fail closed, visibly). When everything is already
  * hardened it writes nothing.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { newMigrationFileName } from '../matrix/migrations.js';
 import { join, relative, resolve } from 'node:path';
 import { applyMigrations, extensionsIn, migrationFiles, MissingModuleError, openPglite, openPostgres } from './database.js';
 import type { Queryable } from './types.js';
@@ -99,17 +100,6 @@ async function readState(db: Queryable, schemas: string[]): Promise<{ tables: Ta
   return { tables, auditInstalled: Boolean(audit.rows[0]?.ok) };
 }
 
-function utcVersion(now: Date): string {
-  return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
-
-function nextVersion(existing: string[], now: Date): string {
-  const latest = existing.reduce((a, b) => (b > a ? b : a), '0');
-  const candidate = utcVersion(now);
-  if (candidate.length === latest.length ? candidate > latest : candidate.length > latest.length) return candidate;
-  return (BigInt(latest) + 1n).toString().padStart(latest.length, '0');
-}
-
 const sqlLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
 export async function harden(cwd: string, options: HardenOptions): Promise<HardenResult> {
@@ -179,13 +169,11 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
     noPolicy,
     tables: state.tables.map((t) => ({ qualified: t.qualified, literal: t.qualified.replace(/'/g, "''"), state: describe(t) })),
   });
-  const versions = migrationFiles(outDir).map((m) => m.version);
-  const path = join(outDir, `${nextVersion(versions, options.now ?? new Date())}_xms_harden.sql`);
+  const fileName = newMigrationFileName(migrationFiles(outDir), 'xms_harden', options.now);
+  const path = join(outDir, fileName);
   if (!options.dryRun) {
-    mkdirSync(outDir, { recursive: true });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, sql);
-    renameSync(tmp, path);
+    const { applyChanges } = await import('../engine/changes.js');
+    applyChanges(outDir, [{ path: fileName, after: sql }]);
   }
   result.migration = { path: relative(cwd, path), sql };
   return result;

@@ -70,28 +70,33 @@ export async function resolveGeneratorAnswers(
   return { answers, dryRun: Boolean(values['dry-run']) };
 }
 
-/** Plans, then writes (or lists, with --dry-run) and reports; the second run of a generator says "nothing to change". */
+/**
+ * Plans, then writes (or lists, with --dry-run) and reports; the second run of a generator says
+ * "nothing to change". The plan is complete (the compiled matrix and the app's record included), so
+ * the dry run lists exactly the files the run writes, and the one writer applies them in one batch.
+ */
 export async function runGenerator(generator: FeatureGenerator, appDir: string, answers: Answers, dryRun: boolean): Promise<string[]> {
-  const changes = effectiveChanges(await generator.plan(appDir, answers));
+  const plan = await generator.plan(appDir, answers);
+  const changes = effectiveChanges(plan.changes);
   const lines: string[] = [];
   if (changes.length === 0) {
     lines.push(`${generator.name}: nothing to change (already applied).`);
-    return lines;
-  }
-  if (dryRun) {
-    lines.push(`${generator.name}: would change ${changes.length} files (dry run, nothing written):`);
-    for (const change of changes) lines.push(`  ${change.before === undefined ? 'create' : 'update'} ${change.path}`);
     return lines;
   }
   // the run joins the app's record (xms.json), written with its changes, so `xms update` can replay it
   const { recordWithRun, RECORD_FILE } = await import('../update/record.js');
   const record = recordWithRun(appDir, generator.name, answers);
   if (record !== undefined) changes.push({ path: RECORD_FILE, before: readProjectFile(appDir, RECORD_FILE), after: record });
+  if (dryRun) {
+    lines.push(`${generator.name}: would change ${changes.length} files (dry run, nothing written):`);
+    for (const change of changes) lines.push(`  ${change.before === undefined ? 'create' : 'update'} ${change.path}`);
+    return lines;
+  }
   for (const path of applyChanges(appDir, changes)) {
     const change = changes.find((c) => c.path === path)!;
-    lines.push(`  ${change.before === undefined ? 'created' : 'updated'} ${path}`);
+    lines.push(`  ${change.compiled ? 'compiled' : change.before === undefined ? 'created' : 'updated'} ${path}`);
   }
-  for (const extra of (await generator.after?.(appDir, answers)) ?? []) lines.push(`  ${extra}`);
+  for (const note of plan.notes ?? []) lines.push(`  ${note}`);
   return lines;
 }
 

@@ -1,32 +1,50 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UserError } from './errors.js';
 import { assertSafeRelativePath } from './names.js';
 
 export interface PlannedChange {
   path: string;
-  before?: string;
-  after: string;
+  /** The content the plan was made from; undefined: the file must not exist. */
+  before?: string | Buffer;
+  /** The new content; null deletes the file. */
+  after: string | Buffer | null;
+  /** Written by the permission matrix compiler (reported as "compiled"). */
+  compiled?: boolean;
 }
+
+const sameContent = (a: string | Buffer | null | undefined, b: string | Buffer | null | undefined): boolean =>
+  a == null || b == null ? (a ?? undefined) === (b ?? undefined) : Buffer.from(a).equals(Buffer.from(b));
 
 /** Only the changes that actually change something. */
 export function effectiveChanges<T extends PlannedChange>(changes: T[]): T[] {
-  return changes.filter((change) => change.before !== change.after);
+  return changes.filter((change) => !sameContent(change.before, change.after));
 }
 
 /**
- * Writes planned changes into an existing project: every new content goes to a temporary file next to
- * its target first, and only when all are written are they renamed into place, so a failure while
- * writing leaves the project as it was. A file changed on disk since it was planned is refused.
+ * The one writer: every plan (a scaffold's tree, a generator's changes with their compiled matrix,
+ * `xms compile`, `xms update`) is applied here. Every new content goes to a temporary file next to
+ * its target first, and only when all are written are they renamed into place (deletions last), so a
+ * failure while writing leaves the project as it was. A file changed on disk since it was planned is
+ * refused (`checkBefore: false` for a tree written over on purpose, e.g. `--force`).
  */
-export function applyChanges(root: string, changes: PlannedChange[]): string[] {
+export function applyChanges(root: string, changes: PlannedChange[], options: { checkBefore?: boolean } = {}): string[] {
   const staged: { tmp: string; target: string; path: string }[] = [];
+  const deleted: PlannedChange[] = [];
+  const effective = options.checkBefore === false ? changes : effectiveChanges(changes);
   try {
-    for (const change of effectiveChanges(changes)) {
+    for (const change of effective) {
       assertSafeRelativePath(change.path);
       const target = join(root, change.path);
-      const current = existsSync(target) ? readFileSync(target, 'utf8') : undefined;
-      if (current !== change.before) throw new UserError(`${change.path} changed since it was read; run the generator again.`);
+      if (existsSync(target) && statSync(target).isDirectory()) throw new UserError(`Cannot write "${target}": a folder is in the way.`);
+      if (options.checkBefore !== false) {
+        const current = existsSync(target) ? readFileSync(target) : undefined;
+        if (!sameContent(current, change.before)) throw new UserError(`${change.path} changed since it was read; run the generator again.`);
+      }
+      if (change.after === null) {
+        deleted.push(change);
+        continue;
+      }
       mkdirSync(dirname(target), { recursive: true });
       const tmp = `${target}.xms-${process.pid}.tmp`;
       writeFileSync(tmp, change.after);
@@ -37,7 +55,8 @@ export function applyChanges(root: string, changes: PlannedChange[]): string[] {
     throw error;
   }
   for (const { tmp, target } of staged) renameSync(tmp, target);
-  return staged.map(({ path }) => path);
+  for (const change of deleted) rmSync(join(root, change.path), { force: true });
+  return [...staged.map(({ path }) => path), ...deleted.map(({ path }) => path)];
 }
 
 /** Reads a file of the project as it is now (undefined when absent), for a `before`. */

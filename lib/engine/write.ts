@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.js';
-import { assertSafeRelativePath } from './names.js';
+import { applyChanges } from './changes.js';
 
 export interface OutputFile {
   path: string;
@@ -31,14 +31,9 @@ export function assertWritableTarget(target: string, force: boolean): void {
   }
 }
 
-/** Writes files into `dir`, creating folders as needed. */
+/** Writes a new tree into `dir` (through the one writer: nothing is there yet to compare with). */
 export function writeTree(dir: string, files: OutputFile[]): void {
-  for (const file of files) {
-    assertSafeRelativePath(file.path);
-    const full = join(dir, file.path);
-    mkdirSync(dirname(full), { recursive: true });
-    writeFileSync(full, file.contents);
-  }
+  applyChanges(dir, files.map((file) => ({ path: file.path, after: file.contents })));
 }
 
 /**
@@ -73,21 +68,17 @@ export async function writeAtomically(
   }
 }
 
+/** `--force` into a non-empty folder: our files replace theirs (through the one writer), other files stay. */
 function moveInto(from: string, to: string): void {
-  for (const entry of readdirSync(from, { withFileTypes: true })) {
-    const source = join(from, entry.name);
-    const destination = join(to, entry.name);
-    if (entry.isDirectory()) {
-      if (existsSync(destination) && !statSync(destination).isDirectory()) rmSync(destination);
-      mkdirSync(destination, { recursive: true });
-      moveInto(source, destination);
-    } else {
-      if (existsSync(destination) && statSync(destination).isDirectory()) {
-        throw new UserError(`Cannot write "${destination}": a folder is in the way.`);
-      }
-      copyFileSync(source, destination);
+  for (const path of listTree(from)) {
+    // a file where the tree needs a folder is in the way of every file below it
+    const parts = path.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const folder = join(to, ...parts.slice(0, i));
+      if (existsSync(folder) && !statSync(folder).isDirectory()) rmSync(folder);
     }
   }
+  applyChanges(to, listTree(from).map((path) => ({ path, after: readFileSync(join(from, path)) })), { checkBefore: false });
 }
 
 /** Lists every file below `dir` (relative, sorted): used by dry runs and tests. */

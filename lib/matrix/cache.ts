@@ -31,9 +31,9 @@ function compilerHash(): string {
 }
 
 /** The key of a compilation: compiler code, matrix source, migrations (name and content, in order). */
-export function compileKey(matrixSource: string, migrations: { file: string }[]): string {
+export function compileKey(matrixSource: string, migrations: { file: string; sql?: string }[]): string {
   const h = createHash('sha256').update(compilerHash()).update('\0').update(matrixSource);
-  for (const m of migrations) h.update('\0').update(m.file.split(/[\\/]/).pop()!).update('\0').update(readFileSync(m.file));
+  for (const m of migrations) h.update('\0').update(m.file.split(/[\\/]/).pop()!).update('\0').update(m.sql ?? readFileSync(m.file));
   return h.digest('hex');
 }
 

@@ -1,6 +1,6 @@
 export { ACTIONS, SCOPES, AUDIT_KEYS, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions, type AuditRules } from './parse.js';
 export { compileKey } from './cache.js';
-export { readSchema, readSchemaFromSql, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
+export { readSchema, readSchemaFromSql, readSchemaFromFiles, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
 export {
   compileMatrix,
   tableModels,
@@ -16,6 +16,7 @@ export {
 } from './compile.js';
 export {
   writeCompiled,
+  planCompiled,
   compileApp,
   nextVersion,
   MATRIX_FILE,
@@ -24,4 +25,6 @@ export {
   TEST_DATA_FILE,
   FIRST_PERMISSIONS_VERSION,
   type WriteResult,
+  type CompiledPlan,
 } from './write.js';
+export { newMigrationFileName, migrationFileName } from './migrations.js';

@@ -163,10 +163,15 @@ function applyTree(schema: Map<string, TableInfo>, tree: { stmts?: { stmt: Node 
 
 /** The tables of schema `app` after applying every migration of `dir` in version order. */
 export async function readSchema(migrationsDir: string): Promise<SchemaInfo> {
+  return readSchemaFromFiles(listMigrations(migrationsDir).map((m) => ({ file: m.file, sql: readFileSync(m.file, 'utf8') })));
+}
+
+/** Same as readSchema, from migrations in version order that may not be on disk yet (a plan's). */
+export async function readSchemaFromFiles(migrations: { file: string; sql: string }[]): Promise<SchemaInfo> {
   await loadSqlParser();
   const tables = new Map<string, TableInfo>();
   const all = new Map<string, TableInfo>();
-  for (const m of listMigrations(migrationsDir)) applySql(tables, readFileSync(m.file, 'utf8'), m.file, all);
+  for (const m of migrations) applySql(tables, m.sql, m.file, all);
   return { tables: sorted(tables), allTables: sorted(all) };
 }
 

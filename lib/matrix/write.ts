@@ -1,18 +1,23 @@
 /**
- * writeCompiled(appDir): compiles <appDir>/permissions.yml against the tables of
- * <appDir>/supabase/migrations and writes
- *   - src/generated/permissions.ts and src/generated/permissions.testdata.ts (only when they change);
- *   - a new permissions migration, only when the compiled SQL differs from the latest existing
- *     `*_xms_permissions.sql` (an unchanged matrix writes nothing). The first one is
+ * The permission matrix as a step of a plan. planCompiled(appDir, planned) compiles
+ * <appDir>/permissions.yml against the tables of <appDir>/supabase/migrations, both as they will be
+ * once `planned` (a generator's other changes) is applied, and returns the file changes:
+ *   - src/generated/permissions.ts and src/generated/permissions.testdata.ts (when they change);
+ *   - a new permissions migration, only when the compiled SQL differs from the latest
+ *     `*_xms_permissions.sql` (an unchanged matrix changes nothing). The first one is
  *     20240101000200_xms_permissions.sql; later ones take the current UTC time as version (always
  *     after the latest migration), so `supabase db push` and the app's migrator apply them in order.
+ * Nothing here writes: the changes join the plan they belong to, which the one writer
+ * (lib/engine/changes.ts) applies; writeCompiled is `xms compile`'s plan-then-write.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { applyChanges, type PlannedChange } from '../engine/changes.js';
 import { appCacheDir, compileKey, packageCacheDir, readCached, writeCached } from './cache.js';
 import type { Compiled } from './compile.js';
-import { listMigrations } from './migrations.js';
+import { listMigrations, migrationFileName, nextVersion } from './migrations.js';
 
+export { nextVersion };
 export const MATRIX_FILE = 'permissions.yml';
 export const MIGRATIONS_DIR = join('supabase', 'migrations');
 export const FIRST_PERMISSIONS_VERSION = '20240101000200';
@@ -37,72 +42,110 @@ export interface CompileOptions {
   cache?: 'app' | 'package';
 }
 
+/** One migration as a compilation reads it (from disk, or planned). */
+interface MigrationInput {
+  version: string;
+  name: string;
+  /** `<version>_<name>.sql` below the migrations folder */
+  file: string;
+  sql: string;
+}
+
+interface MatrixInputs {
+  source: string;
+  migrations: MigrationInput[];
+}
+
+const slashes = (path: string) => path.split('\\').join('/');
+const MIGRATION_PATH = /^supabase\/migrations\/(\d+)_(.+)\.sql$/;
+
+/** permissions.yml and the migrations as the app has them once `planned` is applied. */
+function readInputs(appDir: string, planned: PlannedChange[]): MatrixInputs {
+  const overlay = new Map(planned.map((change) => [slashes(change.path), change.after]));
+  const text = (value: string | Buffer | null | undefined) => (value == null ? value : value.toString());
+  const source = overlay.has(MATRIX_FILE) ? text(overlay.get(MATRIX_FILE)) : readFileSync(join(appDir, MATRIX_FILE), 'utf8');
+  if (source == null) throw new Error(`${MATRIX_FILE} is deleted by the plan`);
+  const migrations = new Map<string, MigrationInput>();
+  for (const m of listMigrations(join(appDir, MIGRATIONS_DIR))) {
+    const file = migrationFileName(m.version, m.name);
+    migrations.set(`${slashes(MIGRATIONS_DIR)}/${file}`, { version: m.version, name: m.name, file: join(MIGRATIONS_DIR, file), sql: readFileSync(m.file, 'utf8') });
+  }
+  for (const [path, after] of overlay) {
+    const match = MIGRATION_PATH.exec(path);
+    if (!match) continue;
+    if (after === null) migrations.delete(path);
+    else migrations.set(path, { version: match[1]!, name: match[2]!, file: path, sql: text(after)! });
+  }
+  const ordered = [...migrations.values()].sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  return { source, migrations: ordered };
+}
+
 /** Compiles the app's matrix (no writes to the app), from the cache when nothing changed. */
 export async function compileApp(appDir: string, options: CompileOptions = {}): Promise<Compiled> {
-  const source = readFileSync(join(appDir, MATRIX_FILE), 'utf8');
-  const migrationsDir = join(appDir, MIGRATIONS_DIR);
-  const key = compileKey(source, listMigrations(migrationsDir));
+  return compileInputs(appDir, readInputs(appDir, []), options);
+}
+
+async function compileInputs(appDir: string, inputs: MatrixInputs, options: CompileOptions): Promise<Compiled> {
+  const key = compileKey(inputs.source, inputs.migrations);
   const useApp = (options.cache ?? 'app') === 'app';
   const cached = readCached(key, useApp ? [packageCacheDir(), appCacheDir(appDir)] : [packageCacheDir()]);
   if (cached) return cached;
   // a miss: only now load the YAML and SQL parsers
-  const [{ auditTableColumns, compileMatrix, knownTableNames }, { parseMatrix }, { readSchema }] = await Promise.all([
+  const [{ auditTableColumns, compileMatrix, knownTableNames }, { parseMatrix }, { readSchemaFromFiles }] = await Promise.all([
     import('./compile.js'),
     import('./parse.js'),
     import('./schema.js'),
   ]);
-  const schema = await readSchema(migrationsDir);
-  const matrix = parseMatrix(source, { file: MATRIX_FILE, tables: knownTableNames(schema), auditTables: auditTableColumns(schema) });
+  const schema = await readSchemaFromFiles(inputs.migrations.map((m) => ({ file: join(appDir, m.file), sql: m.sql })));
+  const matrix = parseMatrix(inputs.source, { file: MATRIX_FILE, tables: knownTableNames(schema), auditTables: auditTableColumns(schema) });
   const compiled = compileMatrix(matrix, schema);
   if (process.env.XMS_MATRIX_CACHE_DIR) writeCached(key, packageCacheDir(), compiled);
   else if (useApp && existsSync(join(appDir, 'node_modules'))) writeCached(key, appCacheDir(appDir), compiled);
   return compiled;
 }
 
-function writeIfChanged(path: string, contents: string): boolean {
-  if (existsSync(path) && readFileSync(path, 'utf8') === contents) return false;
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, contents);
-  renameSync(tmp, path);
-  return true;
+export interface CompiledPlan {
+  compiled: Compiled;
+  /** the compiled files that change (marked `compiled`), relative to appDir */
+  changes: PlannedChange[];
+  /** the new permissions migration, relative to appDir, if one is planned */
+  migration?: string;
 }
 
-function utcVersion(now: Date): string {
-  return now.toISOString().replace(/[-:T]/g, '').slice(0, 14);
-}
-
-/** The version for a new migration: now (UTC), or one after the latest existing version. */
-export function nextVersion(existing: string[], now = new Date()): string {
-  const latest = existing.reduce((a, b) => (b > a ? b : a), '0');
-  const candidate = utcVersion(now);
-  if (candidate.length === latest.length ? candidate > latest : candidate.length > latest.length) return candidate;
-  return (BigInt(latest) + 1n).toString().padStart(latest.length, '0');
-}
-
-export async function writeCompiled(appDir: string, options: { now?: Date } = {}): Promise<WriteResult> {
-  const compiled = await compileApp(appDir);
-  const written: string[] = [];
-  const rel = (p: string) => relative(appDir, p);
-
-  for (const [file, contents] of [
+/**
+ * The compilation step of a plan: the compiled files as they must be once `planned` is applied
+ * (only those that change). `planned` is not included in the result.
+ */
+export async function planCompiled(appDir: string, planned: PlannedChange[] = [], options: { now?: Date } = {}): Promise<CompiledPlan> {
+  const inputs = readInputs(appDir, planned);
+  const compiled = await compileInputs(appDir, inputs, {});
+  const overlay = new Map(planned.map((change) => [slashes(change.path), change]));
+  const current = (path: string): string | undefined => {
+    const change = overlay.get(slashes(path));
+    if (change) return change.after == null ? undefined : change.after.toString();
+    return existsSync(join(appDir, path)) ? readFileSync(join(appDir, path), 'utf8') : undefined;
+  };
+  const changes: PlannedChange[] = [];
+  for (const [path, after] of [
     [GUARD_MAP_FILE, compiled.guardMapTs],
     [TEST_DATA_FILE, compiled.testDataTs],
   ] as const) {
-    const path = join(appDir, file);
-    if (writeIfChanged(path, contents)) written.push(rel(path));
+    const before = current(path);
+    if (before !== after) changes.push({ path, before: overlay.get(slashes(path))?.before ?? before, after, compiled: true });
   }
-
-  const dir = join(appDir, MIGRATIONS_DIR);
-  const migrations = listMigrations(dir);
-  const previous = migrations.filter((m) => m.name === PERMISSIONS_MIGRATION_NAME).pop();
+  const previous = inputs.migrations.filter((m) => m.name === PERMISSIONS_MIGRATION_NAME).pop();
   let migration: string | undefined;
-  if (!previous || readFileSync(previous.file, 'utf8') !== compiled.sql) {
-    const version = previous ? nextVersion(migrations.map((m) => m.version), options.now) : FIRST_PERMISSIONS_VERSION;
-    const path = join(dir, `${version}_${PERMISSIONS_MIGRATION_NAME}.sql`);
-    writeIfChanged(path, compiled.sql);
-    migration = rel(path);
-    written.push(migration);
+  if (!previous || previous.sql !== compiled.sql) {
+    const version = previous ? nextVersion(inputs.migrations.map((m) => m.version), options.now) : FIRST_PERMISSIONS_VERSION;
+    migration = join(MIGRATIONS_DIR, migrationFileName(version, PERMISSIONS_MIGRATION_NAME));
+    changes.push({ path: migration, before: current(migration), after: compiled.sql, compiled: true });
   }
+  return { compiled, changes, migration };
+}
+
+/** `xms compile`: plans the compiled files and writes them through the one writer. */
+export async function writeCompiled(appDir: string, options: { now?: Date } = {}): Promise<WriteResult> {
+  const { compiled, changes, migration } = await planCompiled(appDir, [], options);
+  const written = applyChanges(appDir, changes);
   return { compiled, written, migration };
 }

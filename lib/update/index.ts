@@ -13,7 +13,7 @@
  *      into place), then `xms check` runs.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -154,7 +154,9 @@ export async function updateCommand(argv: string[], appDir: string): Promise<num
         return 1;
       }
     }
-    writeAtomically(appDir, changes);
+    const { applyChanges } = await import('../engine/changes.js');
+    const current = (path: string) => (existsSync(join(appDir, path)) ? readFileSync(join(appDir, path)) : undefined);
+    applyChanges(appDir, [...changes].map(([path, after]) => ({ path, before: current(path), after })));
     console.log(header);
     printSummary(plan, compiled, guarantees);
     if (plan.conflicts.length > 0) {
@@ -393,26 +395,6 @@ function sourceFiles(root: string): Set<string> {
   };
   walk('');
   return out;
-}
-
-/** Every new content goes to a temporary file next to its target; only then are they renamed into place. */
-function writeAtomically(appDir: string, changes: Map<string, Buffer | null>): void {
-  const staged: { tmp: string; target: string }[] = [];
-  try {
-    for (const [path, contents] of changes) {
-      if (contents === null) continue;
-      const target = join(appDir, path);
-      mkdirSync(dirname(target), { recursive: true });
-      const tmp = `${target}.xms-update-${process.pid}.tmp`;
-      writeFileSync(tmp, contents);
-      staged.push({ tmp, target });
-    }
-  } catch (error) {
-    for (const { tmp } of staged) rmSync(tmp, { force: true });
-    throw error;
-  }
-  for (const { tmp, target } of staged) renameSync(tmp, target);
-  for (const [path, contents] of changes) if (contents === null) rmSync(join(appDir, path), { force: true });
 }
 
 /**
