@@ -4,7 +4,8 @@ import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { assertApp, matrixChange, matrixRoles } from '../table/index.js';
-import { SQL_KEYWORDS, camel, renderTemplate } from '../table/spec.js';
+import { SQL_KEYWORDS, camel } from '../table/spec.js';
+import { forkOf, renderTemplate } from '../templates.js';
 import { harnessChanges, withCompiledMatrix } from '../table/shared.js';
 
 const ADMIN_INDEX = 'src/routes/admin/index.ts';
@@ -40,12 +41,13 @@ const generator: FeatureGenerator = {
     }
     const identifier = camel(name.replace(/-/g, '_'));
 
-    const changes: FileChange[] = [...harnessChanges(appDir)];
+    const fork = await forkOf(appDir);
+    const changes: FileChange[] = [...harnessChanges(appDir, fork)];
     const migrations = listMigrations(join(appDir, MIGRATIONS_DIR));
     if (!migrations.some((m) => m.name === TRAIL_MIGRATION)) {
       changes.push({
         path: join(MIGRATIONS_DIR, `${nextVersion(migrations.map((m) => m.version))}_${TRAIL_MIGRATION}.sql`),
-        after: renderTemplate('admin-function', 'migration.sql.hbs', {}),
+        after: renderTemplate('admin-function', 'migration.sql.hbs', {}, fork),
       });
     }
     changes.push(matrixChange(appDir, 'admin_operations', 'admin_operations:\n  admin: { select: tenant, insert: tenant }'));
@@ -56,7 +58,7 @@ const generator: FeatureGenerator = {
     for (const [path, template] of [[routePath, 'route.ts.hbs'], [testPath, 'route.test.ts.hbs']] as const) {
       const before = readProjectFile(appDir, path);
       // an existing file is the generator's earlier output, maybe edited since: it is left alone
-      changes.push({ path, before, after: before ?? renderTemplate('admin-function', template, context) });
+      changes.push({ path, before, after: before ?? renderTemplate('admin-function', template, context, fork) });
     }
 
     const before = readProjectFile(appDir, ADMIN_INDEX);

@@ -49,10 +49,27 @@ function xmsVersion(): string {
   return JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version as string;
 }
 
-/** The render context every app template sees. */
+/**
+ * The generated app's dependency versions, by package name: templates/app/versions.json is the one
+ * list (package.json.hbs takes them with `{{dep "<name>"}}`, generators that add a dependency read
+ * them here).
+ */
+export function appVersions(): Record<string, string> {
+  return JSON.parse(readFileSync(join(builtinTemplatesDir(), 'app', 'versions.json'), 'utf8')) as Record<string, string>;
+}
+
+/** The version range of one dependency of the generated app (an unknown name is a bug: it throws). */
+export function appVersion(name: string): string {
+  const range = appVersions()[name];
+  if (range === undefined) throw new Error(`templates/app/versions.json has no version for ${name}`);
+  return range;
+}
+
+/** The render context every app template sees (the one context builder of the app templates). */
 export function appContext(answers: AppAnswers, xmsSpec?: string) {
   const version = xmsVersion();
   return {
+    versions: appVersions(),
     name: answers.name,
     features: {
       admin: answers.features.includes('admin'),
@@ -118,14 +135,17 @@ function normalisePackageJson(file: RenderedFile): Buffer {
  * Runs after the tree is written to the staging folder and before it is moved into place: compiles
  * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
  */
-export async function prepareApp(stagingDir: string): Promise<void> {
+export async function prepareApp(stagingDir: string, options: Pick<AppPlanOptions, 'teamTemplateDir'> = {}): Promise<void> {
   const { applyChanges } = await import('../../lib/engine/changes.js');
   const { tableApiChanges } = await import('../table/index.js');
   const { parseColumns } = await import('../table/spec.js');
   const { withCompiledMatrix } = await import('../table/shared.js');
   // The built-in app.records table gets exactly the routes and tests `xms add table` writes; one
   // plan with the compiled matrix, one write.
-  const records = tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS));
+  const fork = options.teamTemplateDir;
+  const { forkHasAppFile } = await import('../templates.js');
+  // a route or test the fork supplies itself is its own, not replaced by the (forked) table template
+  const records = tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS), { fork, keepExisting: (path) => forkHasAppFile(fork, path) });
   applyChanges(stagingDir, await withCompiledMatrix(stagingDir, records));
   // git runs a hook only when it is executable (templates are written as plain files)
   const hook = join(stagingDir, '.githooks', 'pre-commit');

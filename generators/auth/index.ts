@@ -1,11 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { readProjectFile } from '../../lib/engine/changes.js';
-import { builtinTemplatesDir } from '../../lib/engine/paths.js';
-import { createHandlebars } from '../../lib/engine/render.js';
+import { appTemplateFile, forkOf } from '../templates.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { assertApp } from '../table/index.js';
+import { appVersion } from '../app/index.js';
 
 /**
  * The accounts, sessions and rate-limit files of the base app (the HTTP issue's auth subsystem), as
@@ -36,22 +34,11 @@ export const AUTH_FILES = [
 const AUTH_DEV_DEPENDENCIES = ['@types/mailparser', '@types/nodemailer', '@types/smtp-server', 'mailparser', 'smtp-server'];
 const AUTH_DEPENDENCIES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'nodemailer', 'rate-limiter-flexible'];
 
-function baseFile(path: string): string | undefined {
-  const file = join(builtinTemplatesDir(), 'app', 'base', path);
-  return existsSync(file) ? readFileSync(file, 'utf8') : undefined;
-}
 
-/** The dependency ranges the base app's package.json template gives the auth subsystem. */
+/** The dependency ranges the base app gives the auth subsystem (templates/app/versions.json). */
 function baseDependencies(): { dependencies: Record<string, string>; devDependencies: Record<string, string> } {
-  const source = readFileSync(join(builtinTemplatesDir(), 'app', 'base', 'package.json.hbs'), 'utf8');
-  const hbs = createHandlebars([]);
-  const rendered = hbs.compile(source, { noEscape: true })({
-    name: 'x', features: { admin: false, csvImport: false, ui: false }, db: 'pglite', packageManager: 'npm', run: 'npm run', xmsVersion: '0.0.0', xmsSpec: '*',
-  });
-  const pkg = JSON.parse(rendered) as { dependencies?: Record<string, string>; devDependencies?: Record<string, string> };
-  const pick = (names: string[], from: Record<string, string> = {}) =>
-    Object.fromEntries(names.filter((name) => from[name]).map((name) => [name, from[name]!]));
-  return { dependencies: pick(AUTH_DEPENDENCIES, pkg.dependencies), devDependencies: pick(AUTH_DEV_DEPENDENCIES, pkg.devDependencies) };
+  const pick = (names: string[]) => Object.fromEntries(names.map((name) => [name, appVersion(name)]));
+  return { dependencies: pick(AUTH_DEPENDENCIES), devDependencies: pick(AUTH_DEV_DEPENDENCIES) };
 }
 
 const generator: FeatureGenerator = {
@@ -63,10 +50,11 @@ const generator: FeatureGenerator = {
 
   async plan(appDir: string, _answers: Answers): Promise<Plan> {
     assertApp(appDir);
+    const fork = await forkOf(appDir);
     const changes: FileChange[] = [];
     const conflicts: string[] = [];
     for (const path of AUTH_FILES) {
-      const wanted = baseFile(path);
+      const wanted = appTemplateFile(`base/${path}`, fork);
       if (wanted === undefined) continue; // not part of this version of the templates
       const present = readProjectFile(appDir, path);
       if (present === undefined) changes.push({ path, after: wanted });

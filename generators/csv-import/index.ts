@@ -1,46 +1,34 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 import { listMigrations, readSchema, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { apiIndexChange, assertApp, matrixChange, matrixRoles } from '../table/index.js';
-import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem, renderTemplate } from '../table/spec.js';
+import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem } from '../table/spec.js';
+import { appTemplateFile, appTemplateFiles, forkOf, renderTemplate } from '../templates.js';
 import { withCompiledMatrix } from '../table/shared.js';
+import { appVersion } from '../app/index.js';
 
-const FEATURE_DIR = join('app', 'features', 'csv-import');
+const FEATURE_DIR = 'features/csv-import';
 const REGISTRY = 'src/imports/tables/index.ts';
 const ROUTES = 'src/routes/api/imports.ts';
 const LEDGER_MIGRATION = 'xms_imports';
 const SYSTEM_COLUMNS = ['id', 'tenant_id', 'owner_id', 'user_id', 'created_by', 'created_at', 'updated_at', 'content_hash'];
-const DEPENDENCIES: Record<string, string> = { '@fastify/multipart': '^10.1.0', 'csv-parse': '^6.1.0', 'pg-copy-streams': '^7.0.0' };
+/** What the importer needs at run time (versions: templates/app/versions.json). */
+const DEPENDENCIES = ['@fastify/multipart', 'csv-parse', 'pg-copy-streams'];
 /** PostgreSQL type names (as the migrations reader reports them) -> importer value types */
 const PG_TYPES: Record<string, string> = Object.fromEntries([
   ...Object.entries(COLUMN_TYPES).map(([name, t]) => [t.pg, name]),
   ['varchar', 'text'], ['bpchar', 'text'], ['citext', 'text'], ['int2', 'int'], ['serial', 'int'], ['bigserial', 'bigint'],
 ]);
 
-function listFiles(root: string): string[] {
-  const out: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir)) {
-      const full = join(dir, entry);
-      if (statSync(full).isDirectory()) walk(full);
-      else out.push(relative(root, full).split(sep).join('/'));
-    }
-  };
-  walk(root);
-  return out.sort();
-}
-
 /** The csv-import feature's files an app is missing (the module, its routes, tests, the ledger migration). */
-function featureChanges(appDir: string): FileChange[] {
-  const root = join(builtinTemplatesDir(), FEATURE_DIR);
+function featureChanges(appDir: string, fork: string | undefined): FileChange[] {
   const changes: FileChange[] = [];
   const migrations = listMigrations(join(appDir, MIGRATIONS_DIR));
-  for (const path of listFiles(root)) {
-    const after = readFileSync(join(root, path), 'utf8');
+  for (const path of appTemplateFiles(FEATURE_DIR, fork)) {
+    const after = appTemplateFile(`${FEATURE_DIR}/${path}`, fork)!;
     if (path.startsWith('supabase/migrations/')) {
       if (migrations.some((m) => m.name === LEDGER_MIGRATION)) continue;
       // a new version: after every migration the app may already have applied
@@ -62,9 +50,9 @@ function packageJsonChange(appDir: string): FileChange[] {
   const pkg = JSON.parse(before) as { dependencies?: Record<string, string> };
   const deps = { ...(pkg.dependencies ?? {}) };
   let changed = false;
-  for (const [name, range] of Object.entries(DEPENDENCIES)) {
+  for (const name of DEPENDENCIES) {
     if (!deps[name]) {
-      deps[name] = range;
+      deps[name] = appVersion(name);
       changed = true;
     }
   }
@@ -110,7 +98,8 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
   if (table === 'imports') throw new UserError('--table: app.imports is the import ledger itself.');
 
   // featureChanges includes the test harness (its one source is the feature folder)
-  const changes: FileChange[] = [...featureChanges(appDir), ...packageJsonChange(appDir)];
+  const fork = await forkOf(appDir);
+  const changes: FileChange[] = [...featureChanges(appDir, fork), ...packageJsonChange(appDir)];
   changes.push(apiIndexChange(appDir, `import { importRoutes } from './imports.js';`, 'await app.register(importRoutes);'));
   // the ledger: admins see and write the tenant's; other roles write their own (the route checks
   // insert on the target table first) and see the tenant's, so a file re-uploaded by a colleague is found
@@ -120,7 +109,7 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
   changes.push(matrixChange(appDir, 'imports', `imports:${ledgerRoles.join('')}`));
 
   const registryBefore = readProjectFile(appDir, REGISTRY);
-  const registryText = registryBefore ?? readFileSync(join(builtinTemplatesDir(), FEATURE_DIR, REGISTRY), 'utf8');
+  const registryText = registryBefore ?? appTemplateFile(`${FEATURE_DIR}/${REGISTRY}`, fork)!;
   const specPath = `src/imports/tables/${table}.ts`;
   const alreadyRegistered = new RegExp(`^\\s*${camel(table)},`, 'm').test(registryText);
 
@@ -184,9 +173,9 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
     return { path, before, after: existing && before !== undefined ? before : render() };
   };
   // an existing migration may already be applied: it is never rewritten
-  changes.push(keep(migrationPath, () => renderTemplate('csv-import', 'migration.sql.hbs', context)));
-  changes.push(keep(specPath, () => renderTemplate('csv-import', 'table-spec.ts.hbs', context)));
-  changes.push(keep(`test/imports/${table}.test.ts`, () => renderTemplate('csv-import', 'import.test.ts.hbs', context)));
+  changes.push(keep(migrationPath, () => renderTemplate('csv-import', 'migration.sql.hbs', context, fork)));
+  changes.push(keep(specPath, () => renderTemplate('csv-import', 'table-spec.ts.hbs', context, fork)));
+  changes.push(keep(`test/imports/${table}.test.ts`, () => renderTemplate('csv-import', 'import.test.ts.hbs', context, fork)));
   let registry = insertAtMarker(registryText, REGISTRY, '// xms:import-table-imports', `import { ${context.camel} } from './${table}.js';`);
   registry = insertAtMarker(registry, REGISTRY, '// xms:import-tables', `${context.camel},`);
   const registryIndex = changes.findIndex((c) => c.path === REGISTRY);

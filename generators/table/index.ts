@@ -16,7 +16,8 @@ function matrixDocument(source: string) {
   if (lastMatrix?.source !== source) lastMatrix = { source, doc: yaml().parseDocument(source) };
   return lastMatrix.doc;
 }
-import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, renderTemplate, type Column } from './spec.js';
+import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, type Column } from './spec.js';
+import { forkOf, renderTemplate } from '../templates.js';
 import { harnessChanges, withCompiledMatrix } from './shared.js';
 
 export const API_INDEX = 'src/routes/api/index.ts';
@@ -111,17 +112,23 @@ function tableContext(table: string, columns: Column[]) {
  * `records` table, so every app starts with the same routes a generated table gets.
  * With `keepExisting`, files a first run wrote are left as they are (the user may have edited them).
  */
-export function tableApiChanges(appDir: string, table: string, columns: Column[], options: { keepExisting?: boolean } = {}): FileChange[] {
+export function tableApiChanges(
+  appDir: string,
+  table: string,
+  columns: Column[],
+  options: { keepExisting?: boolean | ((path: string) => boolean); fork?: string } = {},
+): FileChange[] {
   const context = tableContext(table, columns);
+  const keep = typeof options.keepExisting === 'function' ? options.keepExisting : () => Boolean(options.keepExisting);
   const keepOrWrite = (path: string, template: string): FileChange => {
     const before = readProjectFile(appDir, path);
-    if (options.keepExisting && before !== undefined) return { path, before, after: before };
-    return { path, before, after: renderTemplate('table', template, context) };
+    if (before !== undefined && keep(path)) return { path, before, after: before };
+    return { path, before, after: renderTemplate('table', template, context, options.fork) };
   };
   return [
     keepOrWrite(`src/routes/api/${table}.ts`, 'routes.ts.hbs'),
     keepOrWrite(`test/tables/${table}.test.ts`, 'routes.test.ts.hbs'),
-    ...harnessChanges(appDir),
+    ...harnessChanges(appDir, options.fork),
     apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
   ];
 }
@@ -154,6 +161,7 @@ const generator: FeatureGenerator = {
     assertIdentifier(table, 'table name', 'name');
     const columns = parseColumns(String(answers.columns ?? ''));
     assertApp(appDir);
+    const fork = await forkOf(appDir);
     if (BUILTIN_TABLES.includes(table)) throw new UserError(`--name: "${table}" is a built-in table of every xms app; choose another name.`);
     if (RESERVED_ROUTES.includes(table)) throw new UserError(`--name: "${table}" would collide with the app's /api/${table} routes; choose another name.`);
 
@@ -184,8 +192,8 @@ const generator: FeatureGenerator = {
       // an existing migration may already be applied: it is never rewritten
       existing
         ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') }
-        : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', tableContext(table, columns))),
-      ...tableApiChanges(appDir, table, columns, { keepExisting: Boolean(existing) }),
+        : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', tableContext(table, columns), fork)),
+      ...tableApiChanges(appDir, table, columns, { keepExisting: Boolean(existing), fork }),
       matrixChange(
         appDir,
         table,

@@ -1,7 +1,5 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { readProjectFile } from '../../lib/engine/changes.js';
-import { builtinTemplatesDir } from '../../lib/engine/paths.js';
+import { appTemplateFile } from '../templates.js';
 import type { FileChange } from '../types.js';
 
 /**
@@ -11,10 +9,11 @@ import type { FileChange } from '../types.js';
  */
 export const HARNESS_PATH = 'test/helpers/app.ts';
 
-export function harnessChanges(appDir: string): FileChange[] {
+export function harnessChanges(appDir: string, fork?: string): FileChange[] {
   const before = readProjectFile(appDir, HARNESS_PATH);
   if (before !== undefined) return [];
-  const after = readFileSync(join(builtinTemplatesDir(), 'app', 'base', HARNESS_PATH), 'utf8');
+  const after = appTemplateFile(`base/${HARNESS_PATH}`, fork);
+  if (after === undefined) throw new Error(`templates/app/base/${HARNESS_PATH} is missing`);
   return [{ path: HARNESS_PATH, after }];
 }
 

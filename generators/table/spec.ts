@@ -3,11 +3,7 @@
  * spec (`name:type[:unique][?]`), the types a generated table may use and how each maps to SQL, to a
  * Fastify JSON schema and to the CSV importer's validators.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
-import { TemplateRenderer } from '../../lib/engine/render.js';
-import { builtinTemplatesDir } from '../../lib/engine/paths.js';
 
 /** PostgreSQL's reserved key words (Appendix C) plus the statement verbs nobody should name a column after. */
 export const SQL_KEYWORDS = new Set(
@@ -121,24 +117,6 @@ export function parseColumns(spec: string, flag = 'columns'): Column[] {
 /** The canonical spec text (stored in the migration header; the second run compares it). */
 export function formatColumns(columns: Column[]): string {
   return columns.map((c) => `${c.name}:${c.type}${c.unique ? ':unique' : ''}${c.nullable ? '?' : ''}`).join(',');
-}
-
-/** Renders templates/<folder>/<file> with the helpers and the partials of templates/<folder>/partials. */
-const renderers = new Map<string, TemplateRenderer>();
-
-export function renderTemplate(folder: string, file: string, context: object): string {
-  const dir = join(builtinTemplatesDir(), folder);
-  let renderer = renderers.get(folder);
-  if (!renderer) {
-    renderer = new TemplateRenderer([join(dir, 'partials'), join(builtinTemplatesDir(), 'table', 'partials')]);
-    // {{pad name 11}}: the name and spaces up to a column (SQL column lists line up like the base migrations)
-    renderer.registerHelper('pad', (value: unknown, width: unknown) => String(value).padEnd(Number(width)));
-    renderers.set(folder, renderer);
-  }
-  const out = renderer.render(readFileSync(join(dir, file), 'utf8'), context);
-  const index = out.indexOf('{{');
-  if (index >= 0) throw new UserError(`Unrendered "{{" in templates/${folder}/${file}.`);
-  return out;
 }
 
 export function camel(value: string): string {

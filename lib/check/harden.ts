@@ -157,11 +157,9 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
       t.auditTriggers < 3 ? `${t.auditTriggers}/3 audit triggers` : 'audited',
       t.policies === 0 ? 'NO POLICY' : `${t.policies} ${t.policies === 1 ? 'policy' : 'policies'}`,
     ].join('; ');
-  const { createHandlebars } = await import('../engine/render.js');
+  const { TemplateRenderer } = await import('../engine/render.js');
   const { builtinTemplatesDir, packageRoot } = await import('../engine/paths.js');
-  const hbs = createHandlebars([]);
-  const template = hbs.compile(readFileSync(join(builtinTemplatesDir(), 'harden', 'migration.sql.hbs'), 'utf8'), { noEscape: true });
-  const sql = template({
+  const sql = new TemplateRenderer([]).render(readFileSync(join(builtinTemplatesDir(), 'harden', 'migration.sql.hbs'), 'utf8'), {
     xmsVersion: JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version,
     source,
     schemaList: schemas.map((s) => `schema ${s}`).join(', '),

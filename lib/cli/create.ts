@@ -34,7 +34,9 @@ export async function main(argv: string[]): Promise<number> {
   const xmsSpec = flags.dryRun
     ? undefined
     : (await xmsDependencySpec(packageRoot(), (pack) => withSpinner('Packing this unpublished create-xms-app for the new app (once per build)', pack))).spec;
-  const files = renderApp(answers, { teamTemplateDir: flags.template ? resolve(flags.template) : undefined, xmsSpec });
+  const teamTemplateDir = flags.template ? resolve(flags.template) : undefined;
+  const files = renderApp(answers, { teamTemplateDir, xmsSpec });
+  const prepare = (dir: string) => prepareApp(dir, { teamTemplateDir });
   // xms.json: what produced the app, so `xms update` can render it again and merge newer templates
   const { newRecord, serialiseRecord, RECORD_FILE } = await import('../update/record.js');
   files.push({ path: RECORD_FILE, contents: Buffer.from(serialiseRecord(newRecord(answers, target, flags.template))), from: 'create-xms-app' });
@@ -43,7 +45,7 @@ export async function main(argv: string[]): Promise<number> {
     // The exact tree, generated files included: build it in a throw-away folder, list it, remove it.
     const scratch = mkdtempSync(join(tmpdir(), 'xms-dry-run-'));
     try {
-      await writeAtomically(join(scratch, 'app'), files, { force: false, prepare: prepareApp });
+      await writeAtomically(join(scratch, 'app'), files, { force: false, prepare });
       const paths = listTree(join(scratch, 'app'));
       console.log(`Would write ${paths.length} files to ${target} (dry run, nothing written):`);
       for (const path of paths) console.log(`  ${path}`);
@@ -53,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  await withSpinner(`Writing ${files.length} files`, () => writeAtomically(target, files, { force: flags.force, prepare: prepareApp }));
+  await withSpinner(`Writing ${files.length} files`, () => writeAtomically(target, files, { force: flags.force, prepare }));
 
   // git first: installing runs the app's `prepare` script, which points git at the app's hooks
   const git = answers.git && (await initGit(target));

@@ -52,18 +52,16 @@ const BUILTIN_HELPERS: Record<string, (hbs: typeof Handlebars) => HelperDelegate
   eq: () => (a: unknown, b: unknown) => a === b,
   or: () => (...args: unknown[]) => args.slice(0, -1).some(Boolean),
   and: () => (...args: unknown[]) => args.slice(0, -1).every(Boolean),
+  // {{pad name 11}}: the name and spaces up to a column (SQL column lists line up like the base migrations)
+  pad: () => (value: unknown, width: unknown) => String(value).padEnd(Number(width)),
+  // {{dep "fastify"}}: `"fastify": "<range>"` from the context's `versions` (templates/app/versions.json,
+  // the one list of the generated app's dependency versions); a package missing there is an error
+  dep: () => (name: unknown, options: { data?: { root?: { versions?: Record<string, string> } } }) => {
+    const range = options.data?.root?.versions?.[String(name)];
+    if (typeof range !== 'string') throw new Error(`dep "${String(name)}": no version for it in templates/app/versions.json`);
+    return `${JSON.stringify(String(name))}: ${JSON.stringify(range)}`;
+  },
 };
-
-/**
- * A handlebars instance with our helpers and every `partials/*.hbs` of the given layers, compiler
- * included (for templates that are not part of the build, e.g. `xms harden`'s and the auth generator's).
- */
-export function createHandlebars(partialDirs: string[]): typeof Handlebars {
-  const hbs = (require('handlebars') as typeof Handlebars).create();
-  for (const [name, helper] of Object.entries(BUILTIN_HELPERS)) hbs.registerHelper(name, helper(hbs));
-  for (const [name, source] of readPartials(partialDirs)) hbs.registerPartial(name, source);
-  return hbs;
-}
 
 function readPartials(partialDirs: string[]): Map<string, string> {
   const partials = new Map<string, string>();
@@ -77,24 +75,20 @@ function readPartials(partialDirs: string[]): Map<string, string> {
 }
 
 /**
- * Renders templates with our helpers and the partials of the given folders. A template (or partial)
+ * The one renderer: every template (the app's, every generator's, `xms harden`'s, a fork's) is
+ * rendered here, with our helpers and the partials of the given folders, strict (a missing field is
+ * an error) and without HTML escaping. A template (or partial)
  * that `npm run build` precompiled runs on the handlebars runtime alone; the compiler is loaded only
  * when some template is not among them (a team's `--template` folder, an edit since the build). Both
  * paths give the same output: precompiling is what `compile` does internally.
  */
 export class TemplateRenderer {
   private readonly partials: Map<string, string>;
-  private readonly helpers = new Map<string, HelperDelegate>();
   private env: typeof Handlebars | undefined;
   private withCompiler = false;
 
   constructor(partialDirs: string[]) {
     this.partials = readPartials(partialDirs);
-  }
-
-  registerHelper(name: string, helper: HelperDelegate): void {
-    this.helpers.set(name, helper);
-    this.env = undefined;
   }
 
   /** Renders one template source; throws handlebars' own error (callers add the file name). */
@@ -113,7 +107,6 @@ export class TemplateRenderer {
     const hbs = (compiler ? require('handlebars') : require('handlebars/runtime')) as typeof Handlebars;
     const env = hbs.create();
     for (const [name, helper] of Object.entries(BUILTIN_HELPERS)) env.registerHelper(name, helper(env));
-    for (const [name, helper] of this.helpers) env.registerHelper(name, helper);
     for (const [name, source] of this.partials) {
       const spec = partialSpecs.get(name);
       env.registerPartial(name, spec ? env.template(spec) : source);
