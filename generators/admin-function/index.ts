@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { listMigrations, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
+import { listMigrations, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { assertApp, matrixChange, matrixRoles } from '../table/index.js';
 import { SQL_KEYWORDS, camel } from '../table/spec.js';
@@ -46,7 +46,7 @@ const generator: FeatureGenerator = {
     const migrations = listMigrations(join(appDir, MIGRATIONS_DIR));
     if (!migrations.some((m) => m.name === TRAIL_MIGRATION)) {
       changes.push({
-        path: join(MIGRATIONS_DIR, `${nextVersion(migrations.map((m) => m.version))}_${TRAIL_MIGRATION}.sql`),
+        path: join(MIGRATIONS_DIR, newMigrationFileName(migrations, TRAIL_MIGRATION)),
         after: renderTemplate('admin-function', 'migration.sql.hbs', {}, fork),
       });
     }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { listMigrations, readSchema, MIGRATIONS_DIR, nextVersion } from '../../lib/matrix/index.js';
+import { listMigrations, migrationFileName, readSchema, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { apiIndexChange, assertApp, matrixChange, matrixRoles } from '../table/index.js';
 import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem } from '../table/spec.js';
@@ -32,7 +32,7 @@ function featureChanges(appDir: string, fork: string | undefined): FileChange[] 
     if (path.startsWith('supabase/migrations/')) {
       if (migrations.some((m) => m.name === LEDGER_MIGRATION)) continue;
       // a new version: after every migration the app may already have applied
-      changes.push({ path: join(MIGRATIONS_DIR, `${nextVersion(migrations.map((m) => m.version))}_${LEDGER_MIGRATION}.sql`), after });
+      changes.push({ path: join(MIGRATIONS_DIR, newMigrationFileName(migrations, LEDGER_MIGRATION)), after });
       continue;
     }
     const before = readProjectFile(appDir, path);
@@ -165,9 +165,11 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
     headerJson: JSON.stringify(columns.map((c) => c.name)),
     rowJson: JSON.stringify(columns.map((c) => String(c.sample))),
   };
+  // after the migrations this plan adds too (the ledger's)
+  const plannedVersions = changes.filter((c) => c.path.startsWith(MIGRATIONS_DIR)).map((c) => /(\d+)_/.exec(c.path.slice(MIGRATIONS_DIR.length + 1))![1]!);
   const migrationPath = existing
-    ? join(MIGRATIONS_DIR, `${existing.version}_xms_import_${table}.sql`)
-    : join(MIGRATIONS_DIR, `${nextVersion(listMigrations(join(appDir, MIGRATIONS_DIR)).map((m) => m.version).concat(changes.filter((c) => c.path.startsWith(MIGRATIONS_DIR)).map((c) => /(\d+)_/.exec(c.path.slice(MIGRATIONS_DIR.length + 1))![1]!)))}_xms_import_${table}.sql`);
+    ? join(MIGRATIONS_DIR, migrationFileName(existing.version, `xms_import_${table}`))
+    : join(MIGRATIONS_DIR, newMigrationFileName([...listMigrations(join(appDir, MIGRATIONS_DIR)), ...plannedVersions], `xms_import_${table}`));
   const keep = (path: string, render: () => string): FileChange => {
     const before = readProjectFile(appDir, path);
     return { path, before, after: existing && before !== undefined ? before : render() };

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { listMigrations } from '../../lib/matrix/migrations.js';
-import { MIGRATIONS_DIR, MATRIX_FILE, nextVersion } from '../../lib/matrix/write.js';
+import { listMigrations, migrationFileName, newMigrationFileName } from '../../lib/matrix/migrations.js';
+import { MIGRATIONS_DIR, MATRIX_FILE } from '../../lib/matrix/write.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 
 /** yaml is loaded on first use: scaffolding imports this module for tableApiChanges only. */
@@ -175,7 +175,7 @@ const generator: FeatureGenerator = {
           `table "${table}" was already generated with columns "${recorded}"; refusing to change it. Write a new migration to alter it.`,
         );
       }
-      migrationPath = join(MIGRATIONS_DIR, `${existing.version}_xms_table_${table}.sql`);
+      migrationPath = join(MIGRATIONS_DIR, migrationFileName(existing.version, `xms_table_${table}`));
     } else {
       // the SQL parser is loaded here, not at import: scaffolding uses this module without it
       const { readSchema } = await import('../../lib/matrix/schema.js');
@@ -183,8 +183,7 @@ const generator: FeatureGenerator = {
       if (schema.tables.some((t) => t.name === table)) {
         throw new UserError(`--name: table app.${table} already exists in supabase/migrations; choose another name.`);
       }
-      const versions = listMigrations(join(appDir, MIGRATIONS_DIR)).map((m) => m.version);
-      migrationPath = join(MIGRATIONS_DIR, `${nextVersion(versions)}_xms_table_${table}.sql`);
+      migrationPath = join(MIGRATIONS_DIR, newMigrationFileName(listMigrations(join(appDir, MIGRATIONS_DIR)), `xms_table_${table}`));
     }
 
     const file = (path: string, after: string): FileChange => ({ path, before: readProjectFile(appDir, path), after });

@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { UserError } from '../engine/errors.js';
-import { listMigrations } from '../matrix/migrations.js';
+import { listMigrations, migrationFileName, newMigrationFileName } from '../matrix/migrations.js';
 import { isBinary, mergeFile } from './merge.js';
 import { loadParser, migrationDelta } from './migrations.js';
 import { forkCommit, ownSource, presetOf, readRecord, RECORD_FILE, serialiseRecord, templateFolder, type AppRecord, type GeneratorRun } from './record.js';
@@ -321,15 +321,13 @@ async function mergeTrees(stage: string, base: Tree, theirs: Tree, labels: { bas
 
 /** Template migrations: a new one goes after the app's own; a changed one becomes a new migration of its difference. */
 async function addMigrations(stage: string, baseDir: string, theirsDir: string, plan: Plan, labels: { base: string; theirs: string }): Promise<void> {
-  const { nextVersion } = await import('../matrix/write.js');
   const own = (dir: string) => listMigrations(join(dir, MIGRATIONS)).filter((m) => m.name !== COMPILED_NAME);
   const base = new Map(own(baseDir).map((m) => [m.name, readFileSync(m.file, 'utf8')]));
-  const appFiles = new Map(listMigrations(join(stage, MIGRATIONS)).map((m) => [m.name, `${m.version}_${m.name}.sql`]));
+  const appFiles = new Map(listMigrations(join(stage, MIGRATIONS)).map((m) => [m.name, migrationFileName(m.version, m.name)]));
   const app = new Set(appFiles.keys());
   const theirs = own(theirsDir);
   const add = (name: string, sql: string) => {
-    const version = nextVersion(listMigrations(join(stage, MIGRATIONS)).map((m) => m.version));
-    const path = `supabase/migrations/${version}_${name}.sql`;
+    const path = `supabase/migrations/${newMigrationFileName(listMigrations(join(stage, MIGRATIONS)), name)}`;
     mkdirSync(join(stage, MIGRATIONS), { recursive: true });
     writeFileSync(join(stage, path), sql);
     plan.migrations.push(path);
@@ -347,7 +345,7 @@ async function addMigrations(stage: string, baseDir: string, theirsDir: string, 
     if (!parserLoaded) await loadParser();
     parserLoaded = true;
     // named as the app has it (a generator's migration carries the version of the day it ran)
-    const file = appFiles.get(migration.name) ?? `${migration.version}_${migration.name}.sql`;
+    const file = appFiles.get(migration.name) ?? migrationFileName(migration.version, migration.name);
     const delta = migrationDelta(file, before, after);
     if (!delta.sql) continue;
     const header = `-- xms update: what ${labels.theirs} changed in ${file} since ${labels.base}.\n`
