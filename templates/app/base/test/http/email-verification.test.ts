@@ -170,8 +170,8 @@ test('the database: no session row for an unverified account, whoever writes it;
   const { email } = await signUp();
   const id = await userId(email);
   // the runtime role, as the auth subsystem (the only request role that may write sessions)
-  const runtime = await (await testDatabase()).open();
-  const db = requestDb(runtime);
+  // (closed with the test database)
+  const db = requestDb(await (await testDatabase()).open());
   const tenant = await db.asAuth((tx) => tx.query<{ tenant_id: string }>('select tenant_id from app.memberships where user_id = $1', [id]));
   try {
     await db.asAuth((tx) =>
@@ -206,7 +206,6 @@ test('the database: no session row for an unverified account, whoever writes it;
       assert.is((error as { code?: string }).code, '23514', sql);
     }
   }
-  await runtime.close();
 });
 
 test('a session row smuggled past the trigger (by the owner) still opens no request', async () => {
