@@ -356,7 +356,11 @@ const MUTATIONS: Mutation[] = [
     what: 'count a log-in attempt only after the password was verified (a parallel burst passes)',
     edits: [
       { file: 'src/routes/public/auth.ts', find: /^.*limits\.login\.consume\(.*\n/m, replace: '' },
-      { file: 'src/routes/public/auth.ts', find: '    } catch (error) {\n      return sendAccountError(reply, error);', replace: '    } catch (error) {\n      await limits.login.consume(request.ip, email);\n      return sendAccountError(reply, error);' },
+      {
+        file: 'src/routes/public/auth.ts',
+        find: '    } catch (error) {\n      if (error instanceof TenantChoiceRequired)',
+        replace: '    } catch (error) {\n      await limits.login.consume(request.ip, email);\n      if (error instanceof TenantChoiceRequired)',
+      },
     ],
     expect: 'SRV010-auth-not-rate-limited',
     groups: ['server'],
