@@ -172,6 +172,28 @@ run(async () => {
 
   const appPort = await freePort();
   const barePort = await freePort();
+  // sign-up e-mails a confirmation link (the account logs in only once it is followed): a local SMTP
+  // server (the app's own test dependency) receives it and the bench follows it
+  const confirmations = new Map();
+  const { SMTPServer } = requireFrom(app, 'smtp-server');
+  const smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    logger: false,
+    onData(stream, session, callback) {
+      let raw = '';
+      stream.on('data', (chunk) => (raw += chunk));
+      stream.on('end', () => {
+        // quoted-printable: soft line breaks joined, `=` written as =3D
+        const match = /#token=(?:3D)?([A-Za-z0-9_-]{43})/.exec(raw.replace(/=\r?\n/g, ''));
+        if (match) for (const rcpt of session.envelope.rcptTo) confirmations.set(rcpt.address, match[1]);
+        callback();
+      });
+    },
+  });
+  await new Promise((resolve) => smtp.listen(0, '127.0.0.1', resolve));
+  onCleanup(() => smtp.close());
+  const smtpUrl = `smtp://127.0.0.1:${smtp.server.address().port}`;
   const common = { HOST: '127.0.0.1', API_LIMIT_PER_MINUTE: '1000000', AUTH_LIMIT_PER_IP: '100000', AUTH_LIMIT_PER_ACCOUNT: '1000' };
   let appEnv;
   let bareEnv;
@@ -181,7 +203,7 @@ run(async () => {
     onCleanup(() => rmSync(data, { recursive: true, force: true }));
     sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: '', PGLITE_DATA_DIR: data } });
     // test mode: production refuses PGlite; the cookie is then `session` over http
-    appEnv = { ...common, NODE_ENV: 'test', DATABASE_URL: '', PGLITE_DATA_DIR: data, APP_ORIGIN: ORIGIN, COOKIE_SECURE: 'false' };
+    appEnv = { ...common, NODE_ENV: 'test', DATABASE_URL: '', PGLITE_DATA_DIR: data, APP_ORIGIN: ORIGIN, COOKIE_SECURE: 'false', SMTP_URL: smtpUrl };
     bareEnv = { DATABASE_URL: '' };
   } else {
     const { url } = await freshDatabase();
@@ -192,7 +214,7 @@ run(async () => {
     appUrl = new URL(url);
     appUrl.username = 'xms_app';
     appUrl.password = 'bench';
-    appEnv = { ...common, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN, SMTP_URL: 'smtp://127.0.0.1:9' };
+    appEnv = { ...common, NODE_ENV: 'production', DATABASE_URL: appUrl.toString(), APP_ORIGIN: ORIGIN, SMTP_URL: smtpUrl };
     bareEnv = { DATABASE_URL: appUrl.toString() };
   }
   const bareFile = `bare-server-${process.pid}.mjs`;
@@ -215,6 +237,11 @@ run(async () => {
     const password = randomBytes(18).toString('base64url');
     const signup = await post('/api/auth/signup', { email, password, tenantName: `Bench ${i}` });
     if (signup.status !== 202) throw new Error(`sign-up answered ${signup.status}: ${await signup.text()}`);
+    for (const started = Date.now(); !confirmations.has(email); await new Promise((resolve) => setTimeout(resolve, 20))) {
+      if (Date.now() - started > 15_000) throw new Error(`no confirmation e-mail for ${email}`);
+    }
+    const verified = await post('/api/auth/verify-email', { token: confirmations.get(email) });
+    if (verified.status !== 200) throw new Error(`verify-email answered ${verified.status}: ${await verified.text()}`);
     const login = await post('/api/auth/login', { email, password });
     if (login.status !== 200) throw new Error(`log-in answered ${login.status}: ${await login.text()}`);
     const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ');

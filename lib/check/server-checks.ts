@@ -26,7 +26,7 @@ import type { Finding } from './types.js';
 export type Scope = 'public' | 'protected' | 'admin' | 'root';
 
 const ROUTE_METHODS = new Set(['get', 'post', 'put', 'patch', 'delete', 'head', 'options', 'all']);
-const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password/i;
+const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email/i;
 
 interface Route {
   method: string;
@@ -321,7 +321,7 @@ class ServerChecks {
       // consume first: an attempt counted only after the secret was verified lets a parallel burst
       // through (every request passes the check before any of them is counted)
       const consumed = /\blimits\s*\.\s*\w+\s*\.\s*consume(Ip)?\s*\(/.exec(r.handler);
-      const verifies = /\b(authenticate|verifyPassword|redeemResetToken|signUp|checkPassword)\s*\(/.exec(r.handler);
+      const verifies = /\b(authenticate|verifyPassword|redeemResetToken|redeemVerification|signUp|checkPassword)\s*\(/.exec(r.handler);
       if (!consumed || (verifies && verifies.index < consumed.index)) {
         this.add('SRV010-auth-not-rate-limited', r.at, `${r.method} ${r.url} does not consume its rate limiter before verifying (limits.<action>.consume)`,
           'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success');

@@ -174,6 +174,24 @@ const MUTATIONS: Mutation[] = [
     'set role xms_owner;\ncreate view app.all_records as select * from app.records;\ngrant select on app.all_records to xms_member;\nreset role;',
     'DB012-view-not-security-invoker',
   ),
+  // ---- e-mail verification: no session for an unverified account
+  sqlMutation(
+    'unverified-session-allowed',
+    'redefine the function that refuses a session for an unverified address so that it lets every row through',
+    [
+      'set role xms_owner;',
+      "create or replace function app_private.refuse_unverified_session() returns trigger language plpgsql security invoker set search_path = ''",
+      '  as $$ begin return new; end $$;',
+      'reset role;',
+    ].join('\n'),
+    'DB017-function-drift',
+  ),
+  sqlMutation(
+    'unverified-session-trigger-dropped',
+    'drop the trigger that refuses a session for an unverified address',
+    'drop trigger sessions_refuse_unverified on app_private.sessions;',
+    'DB018-trigger-drift',
+  ),
   sqlMutation('drop-audit-trigger', 'drop the audit trigger from one table', 'drop trigger xms_audit_delete on app.records;', 'DB005-audit-trigger-missing'),
   // ---- audit exemptions and secrets (I7)
   sqlMutation(
@@ -320,11 +338,29 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'remove-verify-email-rate-limit',
+    what: 'remove the rate limit of the e-mailed verification link (its tokens could be guessed at full speed)',
+    edits: [{ file: 'src/routes/public/auth.ts', find: /^.*limits\.verify\.consumeIp\(.*\n/m, replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'remove-verify-resend-rate-limit',
+    what: 'remove the rate limit of "send the link again" (a mailbox could be flooded)',
+    edits: [{ file: 'src/routes/public/auth.ts', find: /^.*limits\.verify\.consume\(.*\n/m, replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
     name: 'login-rate-limit-after-verify',
     what: 'count a log-in attempt only after the password was verified (a parallel burst passes)',
     edits: [
       { file: 'src/routes/public/auth.ts', find: /^.*limits\.login\.consume\(.*\n/m, replace: '' },
-      { file: 'src/routes/public/auth.ts', find: '    } catch (error) {\n      return sendAccountError(reply, error);', replace: '    } catch (error) {\n      await limits.login.consume(request.ip, email);\n      return sendAccountError(reply, error);' },
+      {
+        file: 'src/routes/public/auth.ts',
+        find: '    } catch (error) {\n      if (error instanceof TenantChoiceRequired)',
+        replace: '    } catch (error) {\n      await limits.login.consume(request.ip, email);\n      if (error instanceof TenantChoiceRequired)',
+      },
     ],
     expect: 'SRV010-auth-not-rate-limited',
     groups: ['server'],

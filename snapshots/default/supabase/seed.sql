@@ -31,9 +31,10 @@ insert into app.memberships (user_id, tenant_id, role) values
 on conflict (user_id, tenant_id) do nothing;
 
 -- argon2id (m=19456, t=2, p=1: src/security/passwords.ts) of the password above
-insert into app_private.credentials (user_id, email, password_hash) values
-  ('5eed0000-0000-4000-8000-00000000a001', 'admin@example.test', '$argon2id$v=19$m=19456,p=1,t=2$P/v0f3dUetP+cJrS/b8I3g$wED11kjpFT77AUe8IBWLxU16jD8zB1nPYP/3SseriwY'),
-  ('5eed0000-0000-4000-8000-00000000b001', 'member@example.test', '$argon2id$v=19$m=19456,p=1,t=2$P/v0f3dUetP+cJrS/b8I3g$wED11kjpFT77AUe8IBWLxU16jD8zB1nPYP/3SseriwY')
+-- (the addresses count as verified: example.test receives no mail)
+insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values
+  ('5eed0000-0000-4000-8000-00000000a001', 'admin@example.test', '$argon2id$v=19$m=19456,p=1,t=2$P/v0f3dUetP+cJrS/b8I3g$wED11kjpFT77AUe8IBWLxU16jD8zB1nPYP/3SseriwY', now()),
+  ('5eed0000-0000-4000-8000-00000000b001', 'member@example.test', '$argon2id$v=19$m=19456,p=1,t=2$P/v0f3dUetP+cJrS/b8I3g$wED11kjpFT77AUe8IBWLxU16jD8zB1nPYP/3SseriwY', now())
 on conflict (user_id) do nothing;
 
 insert into app.records (id, tenant_id, owner_id, title, body) values

@@ -105,7 +105,7 @@ export const SLIDE_EVERY_SECONDS = 60;
 
 /**
  * Checks the session and enters it, in one statement run as xms_auth: the live session of the token
- * hash ($1) whose role is still its membership's; the idle expiry slides to now + the configured idle
+ * hash ($1) whose role is still its membership's and whose account's address is verified; the idle expiry slides to now + the configured idle
  * lifetime ($2) only when the last slide is over SLIDE_EVERY_SECONDS ($4) old; set_config switches this transaction to the
  * session's request role and sets its token ($3) for the identity helpers. No row: nothing entered.
  * The role is switched by the session user's (xms_app's) role membership: a db_role that xms_app was
@@ -123,6 +123,8 @@ with live as (
      and exists (select from app.memberships m
                   where m.user_id = s.user_id and m.tenant_id = s.tenant_id
                     and 'xms_' || m.role = s.db_role and m.deactivated_at is null)
+     -- no session row is written for an unverified address (20240101000370_xms_account_email.sql); checked here too
+     and not exists (select from app_private.credentials c where c.user_id = s.user_id and c.email_verified_at is null)
 ), slide as (
   update app_private.sessions s
      set idle_expires_at = least(s.expires_at, now() + make_interval(mins => $2::int)), last_seen_at = now()

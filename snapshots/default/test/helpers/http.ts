@@ -13,6 +13,7 @@ import { loadConfig, type AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { buildApp } from '../../src/server/app.js';
 import { adminUrl, openTestDatabase } from './db.js';
+import { takeSignupConfirmation } from './mail.js';
 
 export const ON_POSTGRES = Boolean(adminUrl());
 
@@ -124,14 +125,31 @@ export interface Account {
   role: string;
 }
 
-/** Signs up a new tenant (the user is its admin) and logs in. */
+/**
+ * Signs up a new tenant (the user is its admin), confirms the address and logs in. The confirmation
+ * follows the e-mailed link when a test SMTP server (test/helpers/mail.ts) received it, and is
+ * otherwise written directly (a server without SMTP_URL sends nothing to follow).
+ */
 export async function signUpAndLogin(server: Server, tenantName = 'Tenant'): Promise<Account> {
   const email = randomEmail('admin');
   const password = strongPassword();
   const c = client(server);
   const signup = await c.request('POST', '/api/auth/signup', { email, password, tenantName });
   if (signup.status !== 202) throw new Error(`signup: ${signup.status} ${await signup.text()}`);
+  await server.app.xms.mail.settled();
+  const token = await takeSignupConfirmation(email);
+  if (token) {
+    const verified = await c.request('POST', '/api/auth/verify-email', { token });
+    if (verified.status !== 200) throw new Error(`verify-email: ${verified.status} ${await verified.text()}`);
+  } else {
+    await markVerified(email);
+  }
   return login(server, email, password, c);
+}
+
+/** Marks an address verified (owner connection: test set-up only). */
+export async function markVerified(email: string): Promise<void> {
+  await (await testDatabase()).owner.query('update app_private.credentials set email_verified_at = now() where email = $1 and email_verified_at is null', [email]);
 }
 
 export async function login(server: Server, email: string, password: string, c: Client = client(server)): Promise<Account> {

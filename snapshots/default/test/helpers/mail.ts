@@ -32,6 +32,9 @@ export interface Inbox {
   close(): Promise<void>;
 }
 
+/** The inboxes open in this process (signUpAndLogin follows the confirmation link it finds there). */
+export const openInboxes = new Set<Inbox>();
+
 export async function startInbox(): Promise<Inbox> {
   const messages: ReceivedMail[] = [];
   const taken = new Set<ReceivedMail>();
@@ -58,7 +61,7 @@ export async function startInbox(): Promise<Inbox> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.server.address() as AddressInfo;
-  return {
+  const inbox: Inbox = {
     mailConfig: { smtpUrl: `smtp://127.0.0.1:${port}`, from: 'Test app <no-reply@example.test>', appName: 'Test app' },
     messages,
     async next(to, timeoutMs = 10_000) {
@@ -74,8 +77,26 @@ export async function startInbox(): Promise<Inbox> {
       }
     },
     count: (to) => messages.filter((m) => m.to === to).length,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () => {
+      openInboxes.delete(inbox);
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
   };
+  openInboxes.add(inbox);
+  return inbox;
+}
+
+/**
+ * Takes the sign-up confirmation sent to `to` from whichever open inbox received it, and returns its
+ * token; undefined when no inbox got one (a server without SMTP_URL prints its mail instead).
+ */
+export async function takeSignupConfirmation(to: string): Promise<string | undefined> {
+  for (const inbox of openInboxes) {
+    if (inbox.messages.some((m) => m.to === to && /^Confirm your e-mail address/.test(m.subject))) {
+      return linkToken((await inbox.next(to)).text);
+    }
+  }
+  return undefined;
 }
 
 /** The link of a message (the first http(s) URL of its text). */

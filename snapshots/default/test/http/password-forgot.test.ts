@@ -94,7 +94,7 @@ test('the answer is the same, and comes before any lookup, whether or not the ad
   assert.equal(work, [1, 1, 1], 'the same work in the background: one lookup transaction each');
   // only the registered mailbox receives something
   const message = await inbox.next(account.email);
-  assert.is(inbox.count(account.email), 2, 'two requests for the account, two links');
+  assert.is(inbox.messages.filter((m) => m.to === account.email && /^Reset/.test(m.subject)).length, 2, 'two requests for the account, two links');
   assert.is(inbox.count(unknown), 0);
   assert.match(message.subject, /Reset your Test app password/);
   assert.match(message.from, /no-reply@example\.test/);
@@ -170,7 +170,7 @@ test('a deactivated member gets no link (they could not log in anyway)', async (
   await owner.query('update app.memberships set deactivated_at = now() where user_id = $1', [admin.userId]);
   assert.is((await forgot(admin.email)).status, 202);
   await server.app.xms.mail.settled();
-  assert.is(inbox.count(admin.email), 0);
+  assert.is(inbox.messages.filter((m) => m.to === admin.email && /^Reset/.test(m.subject)).length, 0);
 });
 
 test('the auth subsystem cannot store a long-lived or creator-naming reset token (the database refuses)', async () => {

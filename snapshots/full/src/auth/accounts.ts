@@ -24,6 +24,13 @@ export class AccountError extends Error {
 
 export const INVALID_CREDENTIALS = new AccountError(401, 'invalid_credentials', 'E-mail or password is incorrect.');
 
+/** The right password for an account whose address is not verified yet (said only after the password matched). */
+export const EMAIL_NOT_VERIFIED = new AccountError(
+  403,
+  'email_not_verified',
+  'Confirm your e-mail address first: follow the link we sent to it, or ask for a new one.',
+);
+
 const EMAIL = /^[^\s@]{1,200}@[^\s@]{1,200}\.[^\s@]{1,100}$/;
 
 /**
@@ -138,8 +145,8 @@ export async function authenticate(db: AuthDb, email: string | undefined, passwo
     throw INVALID_CREDENTIALS;
   }
   const rows = await db.asAuth((tx) =>
-    tx.query<{ user_id: string; password_hash: string; tenant_id: string | null; role: string | null }>(
-      `select c.user_id, c.password_hash, m.tenant_id, m.role
+    tx.query<{ user_id: string; password_hash: string; verified: boolean; tenant_id: string | null; role: string | null }>(
+      `select c.user_id, c.password_hash, c.email_verified_at is not null as verified, m.tenant_id, m.role
          from app_private.credentials c
          left join lateral (select m.tenant_id, m.role from app.memberships m
                              where m.user_id = c.user_id and m.deactivated_at is null
@@ -155,6 +162,7 @@ export async function authenticate(db: AuthDb, email: string | undefined, passwo
   }
   const ok = await verifyPassword(row.password_hash, password);
   if (!ok || !row.tenant_id || !row.role) throw INVALID_CREDENTIALS;
+  if (!row.verified) throw EMAIL_NOT_VERIFIED;
   return { userId: row.user_id, tenantId: row.tenant_id, role: row.role };
 }
 
@@ -214,7 +222,8 @@ export async function resetTokenEmail(db: AuthDb, token: string): Promise<string
 
 /**
  * Redeems a single-use reset (or invitation) token: sets the password, marks the token used, and
- * revokes every session of the user. Throws one generic error for an unknown, used or expired token.
+ * revokes every session of the user. The link came to the account's address, so following it also
+ * verifies that address (an invitation's account is created verified). Throws one generic error for an unknown, used or expired token.
  */
 export async function redeemResetToken(db: AuthDb, config: AppConfig, token: string, password: unknown): Promise<void> {
   const email = await resetTokenEmail(db, token);
@@ -238,12 +247,15 @@ export async function redeemResetToken(db: AuthDb, config: AppConfig, token: str
     const reset = used.rows[0];
     if (!reset) return undefined;
     await tx.query(
-      `insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)
-       on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now()`,
+      `insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values ($1, $2, $3, now())
+       on conflict (user_id) do update set password_hash = excluded.password_hash, updated_at = now(),
+         email_verified_at = coalesce(app_private.credentials.email_verified_at,
+                                      case when app_private.credentials.email = excluded.email then now() end)`,
       [reset.user_id, reset.email, hash],
     );
-    // every other outstanding token of this user dies too
+    // every other outstanding token of this user dies too (a pending address change included)
     await tx.query('update app_private.password_resets set used_at = now() where user_id = $1 and used_at is null', [reset.user_id]);
+    await tx.query('update app_private.email_verifications set used_at = now() where user_id = $1 and used_at is null', [reset.user_id]);
     return reset.user_id;
   }).catch((error: unknown) => {
     // an invitation whose address was registered meanwhile (unique e-mail): nothing was changed

@@ -499,6 +499,9 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; aud
       ],
       "app_private.password_resets": [
         "token_hash"
+      ],
+      "app_private.email_verifications": [
+        "token_hash"
       ]
     },
     "ignoreUpdatesOf": {

@@ -56,6 +56,9 @@ export const audit: {
     ],
     "app_private.password_resets": [
       "token_hash"
+    ],
+    "app_private.email_verifications": [
+      "token_hash"
     ]
   },
   "ignoreUpdatesOf": {

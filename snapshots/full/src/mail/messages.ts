@@ -77,3 +77,34 @@ export function invitationForExistingAccountMessage(input: { appName: string; te
     ['If you did not expect this invitation, ignore this message.'],
   );
 }
+
+/**
+ * "Confirm your address": after sign-up (`purpose` signup) or for a new address of an existing
+ * account (`purpose` change). The link works once, for `hours`.
+ */
+export function verifyEmailMessage(input: { appName: string; link: string; hours: number; purpose: 'signup' | 'change' }): MessageBody {
+  const signup = input.purpose === 'signup';
+  return compose(
+    signup ? `Confirm your e-mail address for ${input.appName}` : `Confirm your new e-mail address for ${input.appName}`,
+    [
+      signup
+        ? `Someone (we hope you) signed up to ${input.appName} with this address. Confirm it to start using the account:`
+        : `Someone (we hope you) asked to use this address for a ${input.appName} account. It takes effect when you confirm it:`,
+    ],
+    { url: input.link, label: 'Confirm this address' },
+    [`The link works once and expires in ${input.hours} hours.`, 'If you did not ask for this, ignore this message: nothing changes.'],
+  );
+}
+
+/** Told to the current address when a change to another one is asked for: it names the new one, so the owner recognises a change they did not ask for. */
+export function emailChangeNoticeMessage(input: { appName: string; newAddress: string; loginLink: string }): MessageBody {
+  return compose(
+    `Your ${input.appName} e-mail address is about to change`,
+    [
+      `Someone signed in to your ${input.appName} account asked to change its e-mail address to ${input.newAddress}.`,
+      'The change takes effect only when the new address is confirmed. Until then, this address stays the account\'s.',
+    ],
+    { url: input.loginLink, label: `Log in to ${input.appName}` },
+    ['If this was not you, log in and change your password now: that ends every session, and the pending change with it.'],
+  );
+}

@@ -13,11 +13,15 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/password-reset',
   // "forgot password": answers the same for every address; the link goes by e-mail
   'POST /api/auth/password-forgot',
+  // e-mail verification: the e-mailed link, and a new link for an address still waiting for it
+  'POST /api/auth/verify-email',
+  'POST /api/auth/verify-email/resend',
   // the password rules (length, strength score) the sign-up and reset forms show: configuration only
   'GET /api/auth/password-policy',
   // the web UI (src/routes/public/ui.ts): the SPA's HTML and hashed assets, no data
   'GET /',
   'GET /reset-password',
   'GET /invitation',
+  'GET /verify-email',
   'GET /assets/*',
 ];

@@ -86,7 +86,7 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
       const tenant = tenantId ?? (await tx.query<{ id: string }>(`insert into app.tenants (name) values ('test tenant') returning id`)).rows[0]!.id;
       await tx.query(`insert into app.users (id, display_name) values ($1, 'test user')`, [userId]);
       await tx.query('insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)', [userId, tenant, role]);
-      await tx.query(`insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, 'not-a-hash')`, [userId, email]);
+      await tx.query(`insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values ($1, $2, 'not-a-hash', now())`, [userId, email]);
       await tx.query(
         `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
          values ($1, $2, $3, $4, now() + interval '1 hour', now() + interval '2 hours')`,

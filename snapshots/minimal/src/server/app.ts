@@ -22,7 +22,7 @@ import { schemaErrorMessage } from './validation.js';
 export interface AppContext {
   config: AppConfig;
   db: AuthDb;
-  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter };
+  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter; verify: ActionLimiter; emailChange: ActionLimiter };
   /** Outgoing e-mail and the background tasks that send it (src/mail/mailer.ts). */
   mail: Mailer;
 }
@@ -75,6 +75,9 @@ export async function buildApp(
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),
     reset: new ActionLimiter(db.authQuery, 'reset', config.authLimit),
     forgot: new ActionLimiter(db.authQuery, 'forgot', config.authLimit),
+    // e-mail verification: following a link, asking for a new one; changing the address
+    verify: new ActionLimiter(db.authQuery, 'verify', config.authLimit),
+    emailChange: new ActionLimiter(db.authQuery, 'email-change', config.authLimit),
   };
   const mail = new Mailer(config, {
     // links in e-mails: APP_ORIGIN (required in production), else this server's own address

@@ -49,7 +49,7 @@ async function rowsSince(since: string, table?: string): Promise<AuditRow[]> {
   return r.rows;
 }
 
-/** A new user with a membership in tenant 1, as the auth subsystem creates one (actor: the user). */
+/** A new user with a membership in tenant 1 and a verified address, as the auth subsystem creates one (actor: the user). */
 async function newAccount(): Promise<{ userId: string; email: string; passwordHash: string }> {
   const userId = randomUUID();
   const email = `audit-${randomBytes(4).toString('hex')}@example.test`;
@@ -59,7 +59,7 @@ async function newAccount(): Promise<{ userId: string; email: string; passwordHa
     async (tx) => {
       await tx.query('insert into app.users (id, display_name) values ($1, $2)', [userId, 'audited']);
       await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)`, [userId, t.f.tenant1, testData.roles[0]]);
-      await tx.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, email, passwordHash]);
+      await tx.query('insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values ($1, $2, $3, now())', [userId, email, passwordHash]);
     },
     { actorId: userId },
   );
@@ -72,6 +72,7 @@ test('permissions.yml declares the secrets of the auth tables and exempts only w
   assert.ok(redacted('app_private.credentials').includes('password_hash'));
   assert.ok(redacted('app_private.sessions').includes('token_hash'));
   assert.ok(redacted('app_private.password_resets').includes('token_hash'));
+  assert.ok(redacted('app_private.email_verifications').includes('token_hash'));
   for (const [table, reason] of Object.entries(audit.exempt)) assert.ok(reason.trim().length > 0, `${table} has a reason`);
 });
 

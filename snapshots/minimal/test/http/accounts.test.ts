@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as passwords from '../../src/security/passwords.js';
 import { requestDb } from '../../src/server/db.js';
-import { client, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
+import { client, markVerified, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
 
 let server: Server;
 test.before(async () => {
@@ -44,6 +44,7 @@ test('one identity per mailbox: NFD, full-width, ℯ and case/space variants rea
   const email = `${local}@example.test`;
   const password = strongPassword();
   assert.is((await signUp(email, password)).status, 202);
+  await markVerified(email);
   const owner = await logIn(email, password);
   assert.is(owner.status, 200);
   const variants = {

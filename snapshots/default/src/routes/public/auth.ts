@@ -11,7 +11,9 @@ import {
   sendPasswordReset,
   signUp,
 } from '../../auth/accounts.js';
+import { INVALID_LINK, redeemVerification, sendSignupVerification, VERIFY_HOURS, verificationTokenEmail } from '../../auth/email.js';
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
+import { chooseTenant, TenantChoiceRequired } from '../../auth/tenants.js';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
 
@@ -28,10 +30,13 @@ const credentialsSchema = {
   properties: {
     email: { type: 'string', maxLength: 320 },
     password: { type: 'string', maxLength: 1024 },
+    // one of the user's tenants, when they belong to several (src/auth/tenants.ts)
+    tenantId: { type: 'string', maxLength: 36 },
   },
 } as const;
 
 function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
+  if (error instanceof TenantChoiceRequired) return reply.code(error.status).send({ error: error.code, message: error.message, tenants: error.tenants });
   if (error instanceof AccountError) return reply.code(error.status).send({ error: error.code, message: error.message });
   throw error;
 }
@@ -70,23 +75,77 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
         await limits.signup.consume(request.ip, email); // every sign-up attempt counts
         const password = checkPassword(config, body.password, email);
         await signUp(db, config, { email, password, tenantName: body.tenantName.trim(), displayName: (body.displayName ?? '').trim() });
+        // the link goes out after the answer: an address already registered (and verified) gets nothing
+        mail.background(() => sendSignupVerification(db, mail, config.mail.appName, email).then(() => undefined));
       } catch (error) {
         return sendAccountError(reply, error);
       }
       // The same answer whether the address was new or already registered.
-      return reply.code(202).send({ status: 'accepted', message: 'If this address can be registered, the account is ready: log in.' });
+      return reply.code(202).send({
+        status: 'verify_email',
+        message: `Check your e-mail: a link to confirm the address is on its way. It works once, for ${VERIFY_HOURS} hours.`,
+      });
+    },
+  );
+
+  // E-mail verification (src/auth/email.ts): the link's token, once. Limited per IP before the token is
+  // looked up, then per address, like the password reset.
+  app.post(
+    '/api/auth/verify-email',
+    {
+      schema: {
+        body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string', maxLength: 100 } } },
+      },
+    },
+    async (request, reply) => {
+      const { token } = request.body as { token: string };
+      await limits.verify.consumeIp(request.ip);
+      const email = isWellFormedToken(token) ? await verificationTokenEmail(db, token) : undefined;
+      if (email) await limits.verify.consumeAccount(email);
+      let verified;
+      try {
+        if (!isWellFormedToken(token)) throw INVALID_LINK;
+        verified = await redeemVerification(db, token);
+      } catch (error) {
+        return sendAccountError(reply, error);
+      }
+      // the address is verified; a session still takes the password (the link alone proves the mailbox only)
+      return { status: 'verified', email: verified.email, purpose: verified.purpose };
+    },
+  );
+
+  // A new sign-up link: the same answer, at once, whatever the address (the lookup runs in the background).
+  app.post(
+    '/api/auth/verify-email/resend',
+    {
+      schema: {
+        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: { type: 'string', maxLength: 320 } } },
+      },
+    },
+    async (request, reply) => {
+      const { email: raw } = request.body as { email: string };
+      const email = emailOrUndefined(raw);
+      await limits.verify.consume(request.ip, email);
+      if (email !== undefined) mail.background(() => sendSignupVerification(db, mail, config.mail.appName, email).then(() => undefined));
+      return reply.code(202).send({
+        status: 'accepted',
+        message: `If this address is waiting for confirmation, a new link is on its way. It works once, for ${VERIFY_HOURS} hours.`,
+      });
     },
   );
 
   app.post('/api/auth/login', { schema: { body: credentialsSchema } }, async (request, reply) => {
-    const body = request.body as { email: string; password: string };
+    const body = request.body as { email: string; password: string; tenantId?: string };
     // the sign-up normalisation; what cannot be an address is answered as an unknown account
     const email = emailOrUndefined(body.email);
     await limits.login.consume(request.ip, email);
     let membership;
     try {
       membership = await authenticate(db, email, body.password);
+      // the password was right: the session's one tenant (the user picks it when they have several)
+      membership = await chooseTenant(db, membership.userId, body.tenantId);
     } catch (error) {
+      if (error instanceof TenantChoiceRequired) await limits.login.succeeded(request.ip, email);
       return sendAccountError(reply, error);
     }
     await limits.login.succeeded(request.ip, email);

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { accountRoutes } from './account.js';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
 import { sessionRoutes } from './sessions.js';
+import { tenantRoutes } from './tenants.js';
 import { recordsRoutes } from './records.js';
 // xms:api-imports (generators add their route imports above this line)
 
@@ -12,6 +14,8 @@ import { recordsRoutes } from './records.js';
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
   await app.register(sessionRoutes);
+  await app.register(accountRoutes);
+  await app.register(tenantRoutes);
   await app.register(importRoutes);
   await app.register(recordsRoutes);
   // xms:api-routes (generators register their routes above this line)

@@ -1,20 +1,53 @@
 import { useState } from 'react';
-import { api } from '../api.js';
+import { api, ApiError, type TenantOption } from '../api.js';
 import { href } from '../router.js';
 import { Alert, Field, onSubmit, useAction } from '../ui.js';
+import { CheckEmail, TenantPicker } from './Account.js';
 
-export function Login({ onLoggedIn }: { onLoggedIn: () => Promise<void> }) {
-  const [email, setEmail] = useState('');
+/**
+ * The password, then (src/auth/tenants.ts) the tenant when the user belongs to several; an address
+ * not confirmed yet leads to "check your e-mail" (src/auth/email.ts).
+ */
+export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: () => Promise<void>; email?: string }) {
+  const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
+  const [tenants, setTenants] = useState<TenantOption[]>();
+  const [unconfirmed, setUnconfirmed] = useState(false);
   const { busy, error, run } = useAction();
 
-  const submit = onSubmit(async () => {
-    const done = await run(() => api.login(email.trim(), password));
+  const attempt = async (tenantId?: string) => {
+    const done = await run(async () => {
+      try {
+        return await api.login(email.trim(), password, tenantId);
+      } catch (caught) {
+        if (caught instanceof ApiError && caught.code === 'choose_tenant') {
+          setTenants((caught.details as { tenants: TenantOption[] }).tenants);
+          return undefined;
+        }
+        if (caught instanceof ApiError && caught.code === 'email_not_verified') {
+          setUnconfirmed(true);
+          return undefined;
+        }
+        throw caught;
+      }
+    });
     if (done) {
       setPassword('');
       await onLoggedIn();
     }
-  });
+  };
+  const submit = onSubmit(() => attempt());
+
+  if (unconfirmed) return <CheckEmail email={email.trim()} />;
+  if (tenants) {
+    return (
+      <section className="card narrow">
+        <h1>Choose an organisation</h1>
+        <TenantPicker tenants={tenants} busy={busy} onPick={(tenantId) => void attempt(tenantId)} />
+        <Alert kind="error">{error}</Alert>
+      </section>
+    );
+  }
 
   return (
     <section className="card narrow">

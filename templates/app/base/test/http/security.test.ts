@@ -10,6 +10,7 @@ import { tokenHash } from '../../src/security/tokens.js';
 import {
   client,
   login,
+  markVerified,
   randomEmail,
   signUpAndLogin,
   startServer,
@@ -65,7 +66,7 @@ test('every admin route as a member: 403; a forged or unknown cookie: 401', asyn
   const memberId = users.rows[0]!.id;
   await tdb.owner.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'member')`, [memberId, admin.tenantId]);
   const { hashPassword } = await import('../../src/security/passwords.js');
-  await tdb.owner.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [memberId, email, await hashPassword(password)]);
+  await tdb.owner.query('insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values ($1, $2, $3, now())', [memberId, email, await hashPassword(password)]);
   const member = await login(server, email, password);
   assert.is(member.role, 'member');
   const adminRoutes = server.app.xmsRoutes().filter((r) => r.scope === 'admin' && r.method !== 'HEAD');
@@ -84,6 +85,7 @@ test('session cookie: __Host- prefix, HttpOnly, Secure, SameSite, Path=/; no tok
   const password = strongPassword();
   const c = client(server);
   assert.is((await c.request('POST', '/api/auth/signup', { email, password, tenantName: 'Acme' })).status, 202);
+  await markVerified(email);
   const response = await c.request('POST', '/api/auth/login', { email, password });
   assert.is(response.status, 200);
   const setCookie = response.headers.getSetCookie();
@@ -214,6 +216,7 @@ test('passwords: 14 characters refused, 15 accepted, common refused, containing 
   assert.ok(long.length >= 64);
   const longEmail = randomEmail();
   assert.is((await signup(longEmail, long)).status, 202, '64+ characters');
+  await markVerified(longEmail);
   await login(server, longEmail, long);
 });
 

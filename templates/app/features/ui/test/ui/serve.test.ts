@@ -3,7 +3,8 @@
  *   - GET /, /reset-password, /invitation and /assets/* are the only routes it adds, all in the public scope
  *     and on the one public list; they carry the strict CSP like every response;
  *   - in Chromium (playwright-core, when a Chromium binary exists; skipped with a reason otherwise):
- *     sign up, log in, create a record, visit every page, invite a member and accept through the
+ *     sign up, "check your e-mail", confirm the address through the e-mailed link (the page survives a
+ *     reload until it is used), log in with the address already filled in, create a record, visit every page, invite a member and accept through the
  *     link e-mailed to the test SMTP server (test/helpers/mail.ts; the page survives a reload until
  *     the link is used), "forgot password" through its e-mailed link, with no CSP violation reported,
  *     and the session cookie invisible to JavaScript (HttpOnly).
@@ -50,9 +51,9 @@ test('the UI routes are public, listed in src/server/public-routes.ts, and nothi
   for (const entry of UI_PUBLIC_ROUTES) assert.ok(PUBLIC_ROUTES.includes(entry), `${entry} is on the public list`);
 });
 
-test('GET /, /reset-password and /invitation serve the SPA under the strict CSP; assets are immutable', async () => {
+test('GET /, /reset-password, /invitation and /verify-email serve the SPA under the strict CSP; assets are immutable', async () => {
   if (!served) return;
-  for (const path of ['/', '/reset-password', '/invitation']) {
+  for (const path of ['/', '/reset-password', '/invitation', '/verify-email']) {
     const response = await fetch(`${server.url}${path}`);
     assert.is(response.status, 200, path);
     assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
@@ -142,10 +143,24 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel(/^Password/).fill(password);
     await page.getByRole('button', { name: 'Sign up' }).click();
-    await page.getByRole('button', { name: 'Go to log in' }).click();
+    // "check your e-mail": the address is not typed again anywhere after this
+    await page.getByRole('heading', { name: 'Check your e-mail' }).waitFor();
+    await page.getByTestId('check-email').getByText(email).waitFor();
 
-    // log in
-    await page.getByLabel('E-mail').fill(email);
+    // the e-mailed link: the page survives a reload until the link is used
+    const confirmLink = mailLink((await inbox.next(email)).text);
+    assert.match(confirmLink, new RegExp(`^${server.url}/verify-email#token=`));
+    await page.goto(confirmLink);
+    await page.getByRole('button', { name: 'Confirm my address' }).waitFor();
+    await page.reload();
+    await page.getByRole('button', { name: 'Confirm my address' }).click();
+    await page.getByText(`${email} is confirmed.`).waitFor();
+    assert.is(new URL(page.url()).hash, '', 'the used token left the address bar');
+    await page.getByRole('button', { name: 'Continue' }).click();
+
+    // log in: the confirmed address is already filled in
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    assert.is(await page.getByLabel('E-mail').inputValue(), email);
     await page.getByLabel('Password').fill(password);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.getByTestId('whoami').filter({ hasText: email }).waitFor();

@@ -11,14 +11,17 @@ import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { CsvImport } from './pages/CsvImport.js';
+import { TenantSwitcher, VerifyEmail } from './pages/Account.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
-const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation'];
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation', 'verify-email'];
 
 export function App() {
   const route = useRoute();
   const [session, setSession] = useState<SessionState>({ status: 'loading' });
+  // the address a confirmation link just verified: the log-in form starts with it
+  const [confirmedEmail, setConfirmedEmail] = useState('');
 
   const refresh = useCallback(async () => {
     try {
@@ -51,6 +54,18 @@ export function App() {
       </Shell>
     );
   }
+  if (route === 'verify-email') {
+    const onVerified = (email: string) => {
+      setConfirmedEmail(email);
+      navigate(session.status === 'signed-in' ? 'records' : 'login');
+      void refresh();
+    };
+    return (
+      <Shell>
+        <VerifyEmail onVerified={onVerified} />
+      </Shell>
+    );
+  }
   if (session.status === 'loading') {
     return (
       <Shell>
@@ -59,7 +74,7 @@ export function App() {
     );
   }
   if (session.status === 'anonymous') {
-    return <Shell>{route === 'signup' ? <SignUp /> : route === 'forgot-password' ? <ForgotPassword /> : <Login onLoggedIn={refresh} />}</Shell>;
+    return <Shell>{route === 'signup' ? <SignUp /> : route === 'forgot-password' ? <ForgotPassword /> : <Login onLoggedIn={refresh} email={confirmedEmail} />}</Shell>;
   }
 
   const user = session.user;
@@ -107,6 +122,8 @@ export function App() {
           <a href={href('sessions')} className={route === 'sessions' ? 'active' : undefined}>
             Sessions
           </a>
+          {/* a new session for another of the user's tenants: every page starts again from the server */}
+          <TenantSwitcher onSwitched={async () => window.location.reload()} onUnauthenticated={onUnauthenticated} />
           <span className="muted" data-testid="whoami">
             {user.email ?? user.displayName ?? user.id} ({user.role})
           </span>

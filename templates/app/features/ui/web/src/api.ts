@@ -120,6 +120,13 @@ export interface Member {
   invitationExpiresAt: string | null;
 }
 
+/** One of the user's tenants (log-in's tenant choice, GET /api/tenants). */
+export interface TenantOption {
+  id: string;
+  name: string;
+  role: string;
+}
+
 /** GET /api/sessions: one of the caller's live sessions. */
 export interface SessionInfo {
   id: string;
@@ -198,13 +205,22 @@ const id = (value: string) => encodeURIComponent(value);
 
 export const api = {
   me: async () => one<User>(await request('GET', '/api/me'), 'user'),
-  login: (email: string, password: string) => request<{ user: Pick<User, 'id' | 'tenantId' | 'role'> }>('POST', '/api/auth/login', { email, password }),
+  /** 409 choose_tenant (details.tenants: TenantOption[]) when the user belongs to several tenants and named none */
+  login: (email: string, password: string, tenantId?: string) =>
+    request<{ user: Pick<User, 'id' | 'tenantId' | 'role'> }>('POST', '/api/auth/login', { email, password, ...(tenantId ? { tenantId } : {}) }),
   signup: (input: { email: string; password: string; tenantName: string; displayName?: string }) =>
     request<{ status: string; message: string }>('POST', '/api/auth/signup', input),
   logout: () => request<void>('POST', '/api/auth/logout'),
   passwordPolicy: () => request<PasswordPolicy>('GET', '/api/auth/password-policy'),
   resetPassword: (token: string, password: string) => request<{ message: string }>('POST', '/api/auth/password-reset', { token, password }),
   forgotPassword: (email: string) => request<{ status: string; message: string }>('POST', '/api/auth/password-forgot', { email }),
+  verifyEmail: (token: string) => request<{ status: string; email: string; purpose: 'signup' | 'change' }>('POST', '/api/auth/verify-email', { token }),
+  resendVerification: (email: string) => request<{ status: string; message: string }>('POST', '/api/auth/verify-email/resend', { email }),
+
+  tenants: {
+    list: async () => list<TenantOption & { current: boolean }>(await request('GET', '/api/tenants'), 'tenants'),
+    switch: (tenantId: string) => request<{ user: Pick<User, 'id' | 'tenantId' | 'role'> }>('POST', '/api/tenants/switch', { tenantId }),
+  },
 
   sessions: {
     list: async () => list<SessionInfo>(await request('GET', '/api/sessions'), 'sessions'),

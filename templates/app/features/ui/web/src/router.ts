@@ -1,17 +1,19 @@
 import { useEffect, useState } from 'react';
 
 /**
- * Hash routing (`/#/records`): the server serves the SPA only at `/` and at the two paths e-mailed
- * links open (`/reset-password#token=...`, `/invitation#token=...`), so no other path needs to be public.
+ * Hash routing (`/#/records`): the server serves the SPA only at `/` and at the paths e-mailed links
+ * open (`/reset-password#token=...`, `/invitation#token=...`, `/verify-email#token=...`), so no other
+ * path needs to be public.
  */
 export type Route =
-  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation';
+  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation' | 'verify-email';
 
 const ROUTES: readonly Route[] = ['login', 'signup', 'forgot-password', 'records', 'users', 'audit', 'import', 'sessions'];
 
 export function currentRoute(): Route | undefined {
   if (window.location.pathname === '/reset-password') return 'reset-password';
   if (window.location.pathname === '/invitation') return 'invitation';
+  if (window.location.pathname === '/verify-email') return 'verify-email';
   const name = window.location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] ?? '';
   return (ROUTES as readonly string[]).includes(name) ? (name as Route) : undefined;
 }

@@ -16,6 +16,7 @@ import { SECURITY_HEADERS } from '../../security/headers.js';
  *   GET /                 index.html (no data in it: the SPA asks /api/me, which needs a session)
  *   GET /reset-password   index.html (the e-mailed reset link: /reset-password#token=...)
  *   GET /invitation       index.html (the e-mailed invitation link: /invitation#token=...)
+ *   GET /verify-email     index.html (the e-mailed address confirmation: /verify-email#token=...)
  *   GET /assets/*         the hashed, immutable build output (@fastify/static, no listing, no dotfiles)
  * Every /api route stays where it was: protected unless declared public in that one list.
  *
@@ -24,7 +25,7 @@ import { SECURITY_HEADERS } from '../../security/headers.js';
  * (/src/..., /@vite/client, dependencies) are answered from the not-found handler, so the route list
  * is the same in both modes.
  */
-export const UI_PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /reset-password', 'GET /invitation', 'GET /assets/*'];
+export const UI_PUBLIC_ROUTES: readonly string[] = ['GET /', 'GET /reset-password', 'GET /invitation', 'GET /verify-email', 'GET /assets/*'];
 
 /** The UI in development (src/server/dev-ui.ts, loaded by `npm run dev` only). */
 export interface DevUi {
@@ -66,6 +67,7 @@ export const uiRoutes: FastifyPluginAsync<UiOptions> = async (app, options) => {
   app.get('/', async (_request, reply) => sendIndex(reply));
   app.get('/reset-password', async (_request, reply) => sendIndex(reply));
   app.get('/invitation', async (_request, reply) => sendIndex(reply));
+  app.get('/verify-email', async (_request, reply) => sendIndex(reply));
 
   if (existsSync(assetsDir)) {
     await app.register(fastifyStatic, {
@@ -106,6 +108,7 @@ const devUiRoutes = async (app: Parameters<FastifyPluginAsync>[0], starting: Pro
   app.get('/', async (request, reply) => sendPage(request.url, request.host, reply));
   app.get('/reset-password', async (request, reply) => sendPage(request.url, request.host, reply));
   app.get('/invitation', async (request, reply) => sendPage(request.url, request.host, reply));
+  app.get('/verify-email', async (request, reply) => sendPage(request.url, request.host, reply));
   // Vite serves modules from web/, not a build: nothing under /assets in development
   app.get('/assets/*', async (_request, reply) => reply.code(404).type('text/plain; charset=utf-8').send('Not found\n'));
   app.setNotFoundHandler((request, reply) => {

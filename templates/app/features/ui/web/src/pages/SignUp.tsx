@@ -1,9 +1,10 @@
 import { useState } from 'react';
 import { api } from '../api.js';
-import { href, navigate } from '../router.js';
+import { href } from '../router.js';
+import { CheckEmail } from './Account.js';
 import { Alert, Field, onSubmit, passwordHint, useAction, usePasswordPolicy } from '../ui.js';
 
-/** Sign-up creates a new tenant whose first user is its admin (src/routes/public/auth.ts). */
+/** Sign-up creates a new tenant whose first user is its admin (src/routes/public/auth.ts); then "check your e-mail". */
 export function SignUp() {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -21,17 +22,8 @@ export function SignUp() {
     }
   });
 
-  if (done) {
-    return (
-      <section className="card narrow">
-        <h1>Sign up</h1>
-        <Alert kind="ok">{done}</Alert>
-        <button type="button" onClick={() => navigate('login')}>
-          Go to log in
-        </button>
-      </section>
-    );
-  }
+  // the account works once its address is confirmed: the link is in the mailbox
+  if (done) return <CheckEmail email={email.trim()} message={done} />;
 
   return (
     <section className="card narrow">

@@ -1,0 +1,49 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { AccountError, normaliseEmail } from '../../auth/accounts.js';
+import { requestEmailChange, VERIFY_HOURS } from '../../auth/email.js';
+
+/**
+ * The caller's own account (protected).
+ *
+ *   POST /api/account/email   change the address: confirmed with the password; the new address takes
+ *                             effect only when its e-mailed link is followed (src/auth/email.ts), and
+ *                             the current address is told. Limited per IP and per account, counted
+ *                             before the password is checked, and committed even when it is refused.
+ */
+export const accountRoutes: FastifyPluginAsync = async (app) => {
+  const { config, db, limits, mail } = app.xms;
+
+  app.post(
+    '/account/email',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          required: ['email', 'password'],
+          additionalProperties: false,
+          properties: { email: { type: 'string', maxLength: 320 }, password: { type: 'string', maxLength: 1024 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = request.session!;
+      const body = request.body as { email: string; password: string };
+      await limits.emailChange.consume(request.ip, session.email ?? undefined);
+      try {
+        const email = normaliseEmail(body.email);
+        await requestEmailChange(db, mail, config.mail.appName, { userId: session.userId, password: body.password, newEmail: email });
+      } catch (error) {
+        if (!(error instanceof AccountError)) throw error;
+        // A refused answer rolls the request's transaction back, and with it the attempt the limiter
+        // counted there: commit first (nothing else was written), so a wrong password still counts.
+        await request.xmsTransaction?.end(true);
+        return reply.code(error.status).send({ error: error.code, message: error.message });
+      }
+      // the same answer whether or not the new address is free (only its mailbox learns which)
+      return reply.code(202).send({
+        status: 'verify_email',
+        message: `Check the new address: the change takes effect when you follow the link sent to it (valid ${VERIFY_HOURS} hours). We told your current address.`,
+      });
+    },
+  );
+};
