@@ -3,10 +3,9 @@ import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
-import { assertApp, matrixChange, matrixRoles } from '../table/index.js';
-import { SQL_KEYWORDS, camel } from '../table/spec.js';
-import { forkOf, renderTemplate } from '../templates.js';
-import { harnessChanges, withCompiledMatrix } from '../table/shared.js';
+import { SQL_KEYWORDS, camel } from '../kit/spec.js';
+import { forkOf, renderTemplate } from '../kit/templates.js';
+import { assertApp, harnessChanges, matrixChange, matrixRoles, withCompiledMatrix } from '../kit/app.js';
 
 const ADMIN_INDEX = 'src/routes/admin/index.ts';
 const TRAIL_MIGRATION = 'xms_admin_operations';

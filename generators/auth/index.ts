@@ -1,9 +1,9 @@
 import { UserError } from '../../lib/engine/errors.js';
 import { readProjectFile } from '../../lib/engine/changes.js';
-import { appTemplateFile, forkOf } from '../templates.js';
+import { appTemplateFile, forkOf } from '../kit/templates.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
-import { assertApp } from '../table/index.js';
-import { appVersion } from '../app/index.js';
+import { assertApp } from '../kit/app.js';
+import { appVersion } from '../../lib/app/index.js';
 
 /**
  * The accounts, sessions and rate-limit files of the base app (the HTTP issue's auth subsystem), as

@@ -4,11 +4,10 @@ import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, migrationFileName, readSchema, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
-import { apiIndexChange, assertApp, matrixChange, matrixRoles } from '../table/index.js';
-import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem } from '../table/spec.js';
-import { appTemplateFile, appTemplateFiles, forkOf, renderTemplate } from '../templates.js';
-import { withCompiledMatrix } from '../table/shared.js';
-import { appVersion } from '../app/index.js';
+import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem } from '../kit/spec.js';
+import { appTemplateFile, appTemplateFiles, forkOf, renderTemplate } from '../kit/templates.js';
+import { apiIndexChange, assertApp, matrixChange, matrixRoles, withCompiledMatrix } from '../kit/app.js';
+import { appVersion } from '../../lib/app/index.js';
 
 const FEATURE_DIR = 'features/csv-import';
 const REGISTRY = 'src/imports/tables/index.ts';

@@ -1,29 +1,15 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { UserError } from '../../lib/engine/errors.js';
-import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
+import { readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, migrationFileName, newMigrationFileName } from '../../lib/matrix/migrations.js';
-import { MIGRATIONS_DIR, MATRIX_FILE } from '../../lib/matrix/write.js';
+import { MIGRATIONS_DIR } from '../../lib/matrix/write.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
+import { assertIdentifier, formatColumns, identifierProblem, parseColumns } from '../kit/spec.js';
+import { forkOf, renderTemplate } from '../kit/templates.js';
+import { assertApp, matrixChange, matrixRoles, withCompiledMatrix } from '../kit/app.js';
+import { tableApiChanges, tableContext } from '../kit/table-api.js';
 
-/** yaml is loaded on first use: scaffolding imports this module for tableApiChanges only. */
-const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml');
-
-/** permissions.yml parsed once per content (the roles and the tables are both read from it). */
-let lastMatrix: { source: string; doc: ReturnType<typeof import('yaml').parseDocument> } | undefined;
-function matrixDocument(source: string) {
-  if (lastMatrix?.source !== source) lastMatrix = { source, doc: yaml().parseDocument(source) };
-  return lastMatrix.doc;
-}
-import { COLUMN_TYPES, assertIdentifier, camel, formatColumns, identifierProblem, parseColumns, type Column } from './spec.js';
-import { forkOf, renderTemplate } from '../templates.js';
-import { harnessChanges, withCompiledMatrix } from './shared.js';
-
-export const API_INDEX = 'src/routes/api/index.ts';
-export const API_IMPORTS_MARKER = '// xms:api-imports';
-export const API_ROUTES_MARKER = '// xms:api-routes';
-export const MATRIX_MARKER = '# xms:tables';
 /** Tables the generator must never create: the base ones and the import ledger. */
 const BUILTIN_TABLES = ['tenants', 'users', 'memberships', 'records', 'audit_log', 'imports', 'sessions', 'credentials', 'admin_operations'];
 /** Names whose /api/<name> routes the app already has. */
@@ -37,100 +23,6 @@ export function findTableMigration(appDir: string, table: string) {
 /** The column spec recorded in a generated table's migration header. */
 export function recordedColumns(sql: string): string | undefined {
   return /^-- columns: (.*)$/m.exec(sql)?.[1]?.trim();
-}
-
-export function assertApp(appDir: string): void {
-  if (!existsSync(join(appDir, MATRIX_FILE)) || !existsSync(join(appDir, MIGRATIONS_DIR))) {
-    throw new UserError(`${appDir} is not an xms app (no ${MATRIX_FILE} or ${MIGRATIONS_DIR}); run this inside an app made by create-xms-app.`);
-  }
-}
-
-/** Adds `name: { admin: tenant }` under the matrix's tables (nothing when the table is there already). */
-export function matrixChange(appDir: string, table: string, entry: string): FileChange {
-  const before = readProjectFile(appDir, MATRIX_FILE)!;
-  const tables = matrixDocument(before).get('tables');
-  const { isMap } = yaml();
-  if (isMap(tables) && tables.has(table)) return { path: MATRIX_FILE, before, after: before };
-  return { path: MATRIX_FILE, before, after: insertAtMarker(before, MATRIX_FILE, MATRIX_MARKER, entry) };
-}
-
-/** The roles declared in the app's permissions.yml. */
-export function matrixRoles(appDir: string): string[] {
-  const roles = matrixDocument(readProjectFile(appDir, MATRIX_FILE) ?? '').get('roles');
-  const { isMap } = yaml();
-  return isMap(roles) ? roles.items.map((pair) => String((pair.key as { value?: unknown } | null)?.value ?? pair.key)) : [];
-}
-
-/** Registers a route module in the protected API index, through its two markers. */
-export function apiIndexChange(appDir: string, importLine: string, registerLine: string): FileChange {
-  const before = readProjectFile(appDir, API_INDEX);
-  if (before === undefined) throw new UserError(`${API_INDEX} not found; this generator registers its routes there.`);
-  let after = insertAtMarker(before, API_INDEX, API_IMPORTS_MARKER, importLine);
-  after = insertAtMarker(after, API_INDEX, API_ROUTES_MARKER, registerLine);
-  return { path: API_INDEX, before, after };
-}
-
-/** A JSON value as a TypeScript literal in the style of the app's code (single quotes, bare keys). */
-export function jsLiteral(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(jsLiteral).join(', ')}]`;
-  if (value !== null && typeof value === 'object') {
-    return `{ ${Object.entries(value).map(([k, v]) => `${/^[a-zA-Z_]\w*$/.test(k) ? k : `'${k}'`}: ${jsLiteral(v)}`).join(', ')} }`;
-  }
-  if (typeof value === 'string') return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-  return String(value);
-}
-
-export function columnContext(columns: Column[]) {
-  return columns.map((c) => {
-    const type = COLUMN_TYPES[c.type]!;
-    const json = { ...type.json, ...(c.nullable ? { type: [type.json.type as string, 'null'] } : {}) };
-    return {
-      ...c,
-      sqlType: type.sql,
-      csvType: type.csv,
-      jsonSchema: jsLiteral(json),
-      sample: jsLiteral(type.sample),
-      notNull: !c.nullable,
-    };
-  });
-}
-
-function tableContext(table: string, columns: Column[]) {
-  return {
-    table,
-    spec: formatColumns(columns),
-    camel: camel(table),
-    columns: columnContext(columns),
-    required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
-    columnNames: jsLiteral(columns.map((c) => c.name)),
-  };
-}
-
-/**
- * The API half of a table: validated routes in the protected scope, their HTTP test, the test harness
- * and the registration in src/routes/api/index.ts. The app generator uses it for the built-in
- * `records` table, so every app starts with the same routes a generated table gets.
- * With `keepExisting`, files a first run wrote are left as they are (the user may have edited them).
- */
-export function tableApiChanges(
-  appDir: string,
-  table: string,
-  columns: Column[],
-  options: { keepExisting?: boolean | ((path: string) => boolean); fork?: string } = {},
-): FileChange[] {
-  const context = tableContext(table, columns);
-  const keep = typeof options.keepExisting === 'function' ? options.keepExisting : () => Boolean(options.keepExisting);
-  const keepOrWrite = (path: string, template: string): FileChange => {
-    const before = readProjectFile(appDir, path);
-    if (before !== undefined && keep(path)) return { path, before, after: before };
-    return { path, before, after: renderTemplate('table', template, context, options.fork) };
-  };
-  return [
-    keepOrWrite(`src/routes/api/${table}.ts`, 'routes.ts.hbs'),
-    keepOrWrite(`test/tables/${table}.test.ts`, 'routes.test.ts.hbs'),
-    ...harnessChanges(appDir, options.fork),
-    apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
-  ];
 }
 
 const generator: FeatureGenerator = {

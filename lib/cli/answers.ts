@@ -12,7 +12,7 @@ import {
   type Feature,
   type PackageManager,
   type Preset,
-} from '../../generators/app/index.js';
+} from '../app/index.js';
 import type { CreateFlags } from './args.js';
 
 const DEFAULT_NAME = 'my-xms-app';

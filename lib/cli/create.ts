@@ -6,7 +6,7 @@ import { UserError } from '../engine/errors.js';
 import { packageRoot } from '../engine/paths.js';
 import { assertTemplateDir } from '../engine/templates.js';
 import { assertWritableTarget, listTree, writeAtomically } from '../engine/write.js';
-import { renderApp, prepareApp, type AppAnswers } from '../../generators/app/index.js';
+import { renderApp, type AppAnswers } from '../app/index.js';
 import { CREATE_HELP, parseCreateArgs } from './args.js';
 import { resolveAnswers } from './answers.js';
 import { paint, step, withSpinner } from './progress.js';
@@ -36,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     : (await xmsDependencySpec(packageRoot(), (pack) => withSpinner('Packing this unpublished create-xms-app for the new app (once per build)', pack))).spec;
   const teamTemplateDir = flags.template ? resolve(flags.template) : undefined;
   const files = renderApp(answers, { teamTemplateDir, xmsSpec });
+  const { prepareApp } = await import('../../generators/scaffold.js');
   const prepare = (dir: string) => prepareApp(dir, { teamTemplateDir });
   // xms.json: what produced the app, so `xms update` can render it again and merge newer templates
   const { newRecord, serialiseRecord, RECORD_FILE } = await import('../update/record.js');

@@ -219,7 +219,7 @@ function forkAt(dir: string, commit: string | undefined, work: string): string {
 
 async function recordFromFlags(values: Record<string, unknown>, appDir: string, interactive: boolean): Promise<AppRecord> {
   const manifest = JSON.parse(readFileSync(join(appDir, 'package.json'), 'utf8')) as { name?: string };
-  const { PRESETS, DATABASE_TARGETS, PACKAGE_MANAGERS } = await import('../../generators/app/index.js');
+  const { PRESETS, DATABASE_TARGETS, PACKAGE_MANAGERS } = await import('../app/index.js');
   const { parseFeatures } = await import('../cli/answers.js');
   let features: string[] | undefined;
   if (typeof values.features === 'string') features = parseFeatures(values.features);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { listTree } from '../../lib/engine/index.js';
 import { templateKey } from '../../lib/engine/render.js';
-import { DATABASE_TARGETS, PRESETS, appVersions, renderApp, type Preset } from '../../generators/app/index.js';
+import { DATABASE_TARGETS, PRESETS, appVersions, renderApp, type Preset } from '../../lib/app/index.js';
 
 const SOURCES = ['lib', 'generators'].flatMap((dir) => listTree(join(REPO_ROOT, dir)).filter((p) => p.endsWith('.ts')).map((p) => `${dir}/${p}`));
 const TEMPLATES = listTree(join(REPO_ROOT, 'templates')).map((p) => `templates/${p}`);

@@ -16,7 +16,7 @@ function render(preset: string, env: Record<string, string> = {}, teamTemplateDi
   const script = `
     import { createHash } from 'node:crypto';
     import { createRequire } from 'node:module';
-    import { renderApp, PRESETS } from ${JSON.stringify(join(REPO_ROOT, 'dist/generators/app/index.js'))};
+    import { renderApp, PRESETS } from ${JSON.stringify(join(REPO_ROOT, 'dist/lib/app/index.js'))};
     const files = renderApp({ name: 'demo', features: PRESETS[${JSON.stringify(preset)}], db: 'pglite', packageManager: 'npm', install: false, git: false },
       { teamTemplateDir: ${JSON.stringify(teamTemplateDir)} });
     const h = createHash('sha256');

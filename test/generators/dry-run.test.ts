@@ -9,7 +9,7 @@ import { add, assertUnchanged, fingerprint, scaffold, stablePath, type TempApp }
 import { create, REPO_ROOT } from '../helpers/cli.js';
 import { listTree } from '../../lib/engine/index.js';
 import { newRecord, serialiseRecord, RECORD_FILE } from '../../lib/update/record.js';
-import type { Feature } from '../../generators/app/index.js';
+import type { Feature } from '../../lib/app/index.js';
 
 const apps: TempApp[] = [];
 const scratch = mkdtempSync(join(tmpdir(), 'xms-dry-run-'));

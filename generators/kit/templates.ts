@@ -13,14 +13,14 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
-import { UserError } from '../lib/engine/errors.js';
-import { builtinTemplatesDir } from '../lib/engine/paths.js';
-import { TemplateRenderer } from '../lib/engine/render.js';
+import { UserError } from '../../lib/engine/errors.js';
+import { builtinTemplatesDir } from '../../lib/engine/paths.js';
+import { TemplateRenderer } from '../../lib/engine/render.js';
 
 /** The fork an app was made from (xms.json `template.path`, relative to the app), if it has one and it is there. */
 export async function forkOf(appDir: string): Promise<string | undefined> {
   if (!existsSync(join(appDir, 'xms.json'))) return undefined;
-  const { readRecord, templateFolder } = await import('../lib/update/record.js');
+  const { readRecord, templateFolder } = await import('../../lib/update/record.js');
   const record = readRecord(appDir);
   const fork = record ? templateFolder(appDir, record) : undefined;
   if (fork && !existsSync(fork)) {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import {
   UserError,
   assertNoUnrenderedPlaceholders,
@@ -9,7 +9,7 @@ import {
   renderFiles,
   TemplateRenderer,
   type RenderedFile,
-} from '../../lib/engine/index.js';
+} from '../engine/index.js';
 
 /** Optional features; accounts and sessions (auth) are always on. */
 export const FEATURES = ['admin', 'csv-import', 'ui'] as const;
@@ -130,27 +130,3 @@ function normalisePackageJson(file: RenderedFile): Buffer {
   }
   return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
 }
-
-/**
- * Runs after the tree is written to the staging folder and before it is moved into place: compiles
- * the permission matrix into its policy migration and server guard map, so a new app starts compiled.
- */
-export async function prepareApp(stagingDir: string, options: Pick<AppPlanOptions, 'teamTemplateDir'> = {}): Promise<void> {
-  const { applyChanges } = await import('../../lib/engine/changes.js');
-  const { tableApiChanges } = await import('../table/index.js');
-  const { parseColumns } = await import('../table/spec.js');
-  const { withCompiledMatrix } = await import('../table/shared.js');
-  // The built-in app.records table gets exactly the routes and tests `xms add table` writes; one
-  // plan with the compiled matrix, one write.
-  const fork = options.teamTemplateDir;
-  const { forkHasAppFile } = await import('../templates.js');
-  // a route or test the fork supplies itself is its own, not replaced by the (forked) table template
-  const records = tableApiChanges(stagingDir, 'records', parseColumns(RECORDS_COLUMNS), { fork, keepExisting: (path) => forkHasAppFile(fork, path) });
-  applyChanges(stagingDir, await withCompiledMatrix(stagingDir, records));
-  // git runs a hook only when it is executable (templates are written as plain files)
-  const hook = join(stagingDir, '.githooks', 'pre-commit');
-  if (existsSync(hook)) chmodSync(hook, 0o755);
-}
-
-/** The user-editable columns of app.records (supabase/migrations/*_xms_tables.sql), as a column spec. */
-const RECORDS_COLUMNS = 'title:text,body:text';

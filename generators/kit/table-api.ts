@@ -1,0 +1,63 @@
+/**
+ * The API half of a table (validated routes, their HTTP test, the registration in the API index):
+ * the table generator writes it for a new table, scaffolding for the built-in `records` table.
+ */
+import { readProjectFile } from '../../lib/engine/changes.js';
+import type { FileChange } from '../types.js';
+import { apiIndexChange, harnessChanges, jsLiteral } from './app.js';
+import { COLUMN_TYPES, camel, formatColumns, type Column } from './spec.js';
+import { renderTemplate } from './templates.js';
+
+export function columnContext(columns: Column[]) {
+  return columns.map((c) => {
+    const type = COLUMN_TYPES[c.type]!;
+    const json = { ...type.json, ...(c.nullable ? { type: [type.json.type as string, 'null'] } : {}) };
+    return {
+      ...c,
+      sqlType: type.sql,
+      csvType: type.csv,
+      jsonSchema: jsLiteral(json),
+      sample: jsLiteral(type.sample),
+      notNull: !c.nullable,
+    };
+  });
+}
+
+export function tableContext(table: string, columns: Column[]) {
+  return {
+    table,
+    spec: formatColumns(columns),
+    camel: camel(table),
+    columns: columnContext(columns),
+    required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
+    columnNames: jsLiteral(columns.map((c) => c.name)),
+  };
+}
+
+/**
+ * The API half of a table: validated routes in the protected scope, their HTTP test, the test harness
+ * and the registration in src/routes/api/index.ts. The app generator uses it for the built-in
+ * `records` table, so every app starts with the same routes a generated table gets.
+ * With `keepExisting`, files a first run wrote are left as they are (the user may have edited them).
+ */
+export function tableApiChanges(
+  appDir: string,
+  table: string,
+  columns: Column[],
+  options: { keepExisting?: boolean | ((path: string) => boolean); fork?: string } = {},
+): FileChange[] {
+  const context = tableContext(table, columns);
+  const keep = typeof options.keepExisting === 'function' ? options.keepExisting : () => Boolean(options.keepExisting);
+  const keepOrWrite = (path: string, template: string): FileChange => {
+    const before = readProjectFile(appDir, path);
+    if (before !== undefined && keep(path)) return { path, before, after: before };
+    return { path, before, after: renderTemplate('table', template, context, options.fork) };
+  };
+  return [
+    keepOrWrite(`src/routes/api/${table}.ts`, 'routes.ts.hbs'),
+    keepOrWrite(`test/tables/${table}.test.ts`, 'routes.test.ts.hbs'),
+    ...harnessChanges(appDir, options.fork),
+    apiIndexChange(appDir, `import { ${context.camel}Routes } from './${table}.js';`, `await app.register(${context.camel}Routes);`),
+  ];
+}
+
