@@ -11,10 +11,12 @@ import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { CsvImport } from './pages/CsvImport.js';
+import { NotFound } from './pages/NotFound.js';
+import { may } from './gates.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
-const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation'];
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation', 'not-found'];
 
 export function App() {
   const route = useRoute();
@@ -48,6 +50,13 @@ export function App() {
     return (
       <Shell>
         <ResetPassword kind={route === 'invitation' ? 'invitation' : 'reset'} />
+      </Shell>
+    );
+  }
+  if (route === 'not-found') {
+    return (
+      <Shell>
+        <NotFound />
       </Shell>
     );
   }
@@ -88,7 +97,7 @@ export function App() {
           <a href={href('records')} className={route === 'records' ? 'active' : undefined}>
             Records
           </a>
-          {FEATURES.csvImport && (
+          {FEATURES.csvImport && may(user.role, 'records', 'insert') && (
             <a href={href('import')} className={route === 'import' ? 'active' : undefined}>
               Import CSV
             </a>
@@ -98,9 +107,11 @@ export function App() {
               <a href={href('users')} className={route === 'users' ? 'active' : undefined}>
                 Users
               </a>
-              <a href={href('audit')} className={route === 'audit' ? 'active' : undefined}>
-                Audit log
-              </a>
+              {may(user.role, 'audit_log', 'select') && (
+                <a href={href('audit')} className={route === 'audit' ? 'active' : undefined}>
+                  Audit log
+                </a>
+              )}
             </>
           )}
           <span className="spacer" />
