@@ -8,6 +8,18 @@ import { apiIndexChange, harnessChanges, jsLiteral } from './app.js';
 import { COLUMN_TYPES, camel, formatColumns, type Column } from './spec.js';
 import { renderTemplate } from './templates.js';
 
+/** A SQL expression of `g` (generate_series) per column type, distinct for each g where the type allows. */
+const SERIES_SQL: Record<string, string> = {
+  text: `'sample-' || g`,
+  int: 'g',
+  bigint: 'g::bigint',
+  numeric: 'g::numeric / 100',
+  boolean: 'g % 2 = 0',
+  date: `date '2024-01-01' + g`,
+  timestamptz: `timestamptz '2024-01-01T00:00:00Z' + g * interval '1 minute'`,
+  uuid: 'gen_random_uuid()',
+};
+
 export function columnContext(columns: Column[]) {
   return columns.map((c) => {
     const type = COLUMN_TYPES[c.type]!;
@@ -18,6 +30,7 @@ export function columnContext(columns: Column[]) {
       csvType: type.csv,
       jsonSchema: jsLiteral(json),
       sample: jsLiteral(type.sample),
+      seriesSql: SERIES_SQL[c.type] ?? 'null',
       notNull: !c.nullable,
     };
   });
@@ -31,6 +44,9 @@ export function tableContext(table: string, columns: Column[]) {
     columns: columnContext(columns),
     required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
     columnNames: jsLiteral(columns.map((c) => c.name)),
+    searchColumns: jsLiteral(columns.filter((c) => c.type === 'text').map((c) => c.name)),
+    // the paging test writes 1,000+ rows: impossible with a unique boolean column
+    manyRows: !columns.some((c) => c.unique && c.type === 'boolean'),
   };
 }
 

@@ -220,8 +220,9 @@ create table if not exists app.records (
 );
 create index if not exists records_tenant_id_owner_id_idx on app.records (tenant_id, owner_id);
 create index if not exists records_owner_id_idx on app.records (owner_id);
--- the list route's order within a tenant: a page of the newest rows is an index scan, not a sort
-create index if not exists records_tenant_id_created_at_idx on app.records (tenant_id, created_at desc, id);
+-- the list route's keyset pages (newest first, `(created_at, id) < cursor`) are a backward scan of
+-- this index within the caller's tenant, not a sort, on page 1 as on page 1,000
+create index if not exists records_tenant_id_created_at_idx on app.records (tenant_id, created_at, id);
 
 create or replace function app.touch_updated_at()
 returns trigger

@@ -12,10 +12,12 @@ import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { CsvImport } from './pages/CsvImport.js';
 import { TenantSwitcher, VerifyEmail } from './pages/Account.js';
+import { NotFound } from './pages/NotFound.js';
+import { may } from './gates.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
-const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation', 'verify-email'];
+const PUBLIC_PAGES: readonly Route[] = ['login', 'signup', 'forgot-password', 'reset-password', 'invitation', 'verify-email', 'not-found'];
 
 export function App() {
   const route = useRoute();
@@ -66,6 +68,13 @@ export function App() {
       </Shell>
     );
   }
+  if (route === 'not-found') {
+    return (
+      <Shell>
+        <NotFound />
+      </Shell>
+    );
+  }
   if (session.status === 'loading') {
     return (
       <Shell>
@@ -103,7 +112,7 @@ export function App() {
           <a href={href('records')} className={route === 'records' ? 'active' : undefined}>
             Records
           </a>
-          {FEATURES.csvImport && (
+          {FEATURES.csvImport && may(user.role, 'records', 'insert') && (
             <a href={href('import')} className={route === 'import' ? 'active' : undefined}>
               Import CSV
             </a>
@@ -113,9 +122,11 @@ export function App() {
               <a href={href('users')} className={route === 'users' ? 'active' : undefined}>
                 Users
               </a>
-              <a href={href('audit')} className={route === 'audit' ? 'active' : undefined}>
-                Audit log
-              </a>
+              {may(user.role, 'audit_log', 'select') && (
+                <a href={href('audit')} className={route === 'audit' ? 'active' : undefined}>
+                  Audit log
+                </a>
+              )}
             </>
           )}
           <span className="spacer" />

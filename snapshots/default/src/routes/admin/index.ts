@@ -5,6 +5,7 @@ import { invitationForExistingAccountMessage, invitationMessage, passwordResetMe
 import { newToken, tokenHash } from '../../security/tokens.js';
 import type { Tx } from '../../server/db.js';
 import { can, isRole, type Action } from '../../generated/permissions.js';
+import { auditRoutes } from './audit.js';
 // xms:admin-imports (`xms add admin-function` adds its imports above this line)
 
 /**
@@ -28,6 +29,7 @@ import { can, isRole, type Action } from '../../generated/permissions.js';
  *   POST   /api/admin/users/:id/deactivate        no more log-in; sessions revoked
  *   DELETE /api/admin/users/:id                   remove the user from the tenant; sessions revoked
  *   PUT    /api/admin/users/:id/role              change role; sessions revoked (new token at next log-in)
+ *   GET    /api/admin/audit                       the tenant's audit log, filtered and paged (./audit.ts)
  */
 const ROLE_PATTERN = '^[a-z][a-z0-9_]{0,39}$';
 
@@ -330,48 +332,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       return { id, role };
     },
   );
-  // The audit log of this tenant, newest first. RLS decides which rows the admin's role sees
-  // (permissions.yml: audit_log.select); `before` pages by id.
-  app.get(
-    '/audit',
-    {
-      schema: {
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-            before: { type: 'integer', minimum: 1 },
-          },
-        },
-      },
-    },
-    async (request, reply) => {
-      if (!can(request.session?.role, 'audit_log', 'select')) return forbidden(reply);
-      const { limit, before } = request.query as { limit: number; before?: number };
-      const rows = await request.withDb((tx) =>
-        tx.query<{
-          id: string; at: string; actor_id: string | null; action: string; table_name: string;
-          row_key: unknown; old_row: unknown; new_row: unknown;
-        }>(
-          `select id, at, actor_id, action, table_name, row_key, old_row, new_row from audit.log
-            where ($2::bigint is null or id < $2) order by id desc limit $1`,
-          [limit, before ?? null],
-        ),
-      );
-      return {
-        entries: rows.rows.map((row) => ({
-          id: String(row.id),
-          at: row.at,
-          actorId: row.actor_id,
-          action: row.action,
-          table: row.table_name,
-          rowKey: row.row_key,
-          oldRow: row.old_row,
-          newRow: row.new_row,
-        })),
-      };
-    },
-  );
+  // the audit log: src/routes/admin/audit.ts
+  await app.register(auditRoutes);
   // xms:admin-routes (`xms add admin-function` registers its routes above this line)
 };

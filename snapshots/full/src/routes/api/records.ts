@@ -4,7 +4,7 @@ import { can, type Action } from '../../generated/permissions.js';
 /**
  * app.records (written by `xms add table records`), in the protected scope (prefix /api):
  *
- *   GET    /api/records          list (limit, offset)
+ *   GET    /api/records          one page, newest first: { rows, total, next } (?limit, ?after=next, ?q)
  *   GET    /api/records/:id      one row
  *   POST   /api/records          create (tenant and owner come from the session, in the database)
  *   PATCH  /api/records/:id      change some columns
@@ -13,10 +13,19 @@ import { can, type Action } from '../../generated/permissions.js';
  * Every input is validated by its JSON schema. The server refuses early (403) when permissions.yml
  * gives the session's role no scope for the action; the database (RLS, same matrix) still decides
  * which rows the request sees and may change: another tenant's row is simply not found (404).
+ *
+ * Lists are keyset-paged: `next` is an opaque cursor (the last row's created_at and id), and the next
+ * page is `where (created_at, id) < cursor`, a backward scan of the index (tenant_id, created_at, id)
+ * that costs the same on page 1 and on page 1,000 (OFFSET would read and drop every earlier row).
  */
 const TABLE = 'records' as const;
 const COLUMNS = ['title', 'body'] as const;
-const SELECT = `select id, tenant_id, owner_id, ${COLUMNS.map((c) => `"${c}"`).join(', ')}, created_at, updated_at from app.records`;
+const FIELDS = `id, tenant_id, owner_id, ${COLUMNS.map((c) => `"${c}"`).join(', ')}, created_at, updated_at`;
+const SELECT = `select ${FIELDS} from app.records`;
+/** created_at to the microsecond, in UTC: the same text whatever the session's DateStyle and TimeZone */
+const CURSOR_AT = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as cursor_at`;
+/** the text columns `?q=` searches (case-insensitive substring) */
+const SEARCH_COLUMNS: readonly string[] = ['title', 'body'];
 
 const columnProperties = {
   title: { type: 'string', maxLength: 10000 },
@@ -30,9 +39,33 @@ const listQuery = {
   additionalProperties: false,
   properties: {
     limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-    offset: { type: 'integer', minimum: 0, maximum: 1000000, default: 0 },
+    after: { type: 'string', maxLength: 200 },
+    q: { type: 'string', maxLength: 200 },
   },
 } as const;
+
+/** The cursor after `row`: base64url of [created_at (CURSOR_AT), id]. */
+function cursorOf(row: { cursor_at: string; id: string }): string {
+  return Buffer.from(JSON.stringify([row.cursor_at, row.id]), 'utf8').toString('base64url');
+}
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The [created_at, id] a cursor holds, or undefined when it is not one this server wrote. */
+function parseCursor(cursor: string): [string, string] | undefined {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return undefined;
+    const [at, id] = value as unknown[];
+    return typeof at === 'string' && CURSOR_TIME.test(at) && typeof id === 'string' && UUID.test(id) ? [at, id] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `%`, `_` and `\` match themselves in the search text. */
+const likePattern = (q: string) => `%${q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 /** PostgreSQL errors a client caused, as 4xx answers; anything else stays a 500. */
 function clientError(reply: FastifyReply, error: unknown): FastifyReply | undefined {
@@ -52,9 +85,38 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
 
   app.get(`/${TABLE}`, { schema: { querystring: listQuery } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return refuse(reply);
-    const { limit, offset } = request.query as { limit: number; offset: number };
-    const rows = await request.withDb((tx) => tx.query(`${SELECT} order by created_at desc, id limit $1 offset $2`, [limit, offset]));
-    return { rows: rows.rows };
+    const { limit, after, q } = request.query as { limit: number; after?: string; q?: string };
+    const cursor = after === undefined ? undefined : parseCursor(after);
+    if (after !== undefined && !cursor) return reply.code(400).send({ error: 'invalid_request', message: 'The "after" cursor is not valid.' });
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const search = q?.trim();
+    if (search) {
+      if (SEARCH_COLUMNS.length === 0) return reply.code(400).send({ error: 'invalid_request', message: 'This table has no text column to search.' });
+      params.push(likePattern(search));
+      where.push(`(${SEARCH_COLUMNS.map((c) => `"${c}" ilike $${params.length}`).join(' or ')})`);
+    }
+    const filter = where.length ? `where ${where.join(' and ')}` : '';
+    const pageParams = [...params, ...(cursor ?? []), limit + 1];
+    if (cursor) where.push(`(created_at, id) < ($${params.length + 1}::timestamptz, $${params.length + 2}::uuid)`);
+    const pageWhere = where.length ? `where ${where.join(' and ')}` : '';
+    try {
+      const [page, count] = await request.withDb(async (tx) => [
+        // one row more than asked: whether there is a next page, without a second query
+        await tx.query<Record<string, unknown> & { id: string; cursor_at: string }>(
+          `select ${FIELDS}, ${CURSOR_AT} from app.records ${pageWhere} order by created_at desc, id desc limit $${pageParams.length}`,
+          pageParams,
+        ),
+        await tx.query<{ total: number }>(`select count(*)::int as total from app.records ${filter}`, params),
+      ]);
+      const more = page.rows.length > limit;
+      const rows = page.rows.slice(0, limit);
+      const next = more ? cursorOf(rows[rows.length - 1]!) : null;
+      return { rows: rows.map(({ cursor_at: _, ...row }) => row), total: count.rows[0]!.total, next };
+    } catch (error) {
+      // a cursor of the right shape but no real time (month 13) is the client's error
+      return clientError(reply, error) ?? Promise.reject(error);
+    }
   });
 
   app.get(`/${TABLE}/:id`, { schema: { params: idParams } }, async (request, reply) => {
@@ -72,7 +134,7 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
       const rows = await request.withDb((tx) =>
         tx.query(
           `insert into app.records (${names.map((c) => `"${c}"`).join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')})
-           returning id, tenant_id, owner_id, ${COLUMNS.map((c) => `"${c}"`).join(', ')}, created_at, updated_at`,
+           returning ${FIELDS}`,
           names.map((c) => body[c]),
         ),
       );
@@ -91,7 +153,7 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
       const rows = await request.withDb((tx) =>
         tx.query(
           `update app.records set ${names.map((c, i) => `"${c}" = $${i + 2}`).join(', ')} where id = $1
-           returning id, tenant_id, owner_id, ${COLUMNS.map((c) => `"${c}"`).join(', ')}, created_at, updated_at`,
+           returning ${FIELDS}`,
           [id, ...names.map((c) => body[c])],
         ),
       );

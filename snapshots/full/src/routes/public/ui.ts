@@ -19,6 +19,7 @@ import { SECURITY_HEADERS } from '../../security/headers.js';
  *   GET /verify-email     index.html (the e-mailed address confirmation: /verify-email#token=...)
  *   GET /assets/*         the hashed, immutable build output (@fastify/static, no listing, no dotfiles)
  * Every /api route stays where it was: protected unless declared public in that one list.
+ * Any other page address a browser asks for gets status 404 with the SPA, which shows "page not found".
  *
  * In development (`npm run dev`, option `dev`), the same routes serve web/ through Vite with hot
  * reload (src/server/dev-ui.ts): the page gets the CSP with a per-request nonce, and Vite's modules
@@ -68,6 +69,16 @@ export const uiRoutes: FastifyPluginAsync<UiOptions> = async (app, options) => {
   app.get('/reset-password', async (_request, reply) => sendIndex(reply));
   app.get('/invitation', async (_request, reply) => sendIndex(reply));
   app.get('/verify-email', async (_request, reply) => sendIndex(reply));
+  // A page address that is none of the above (a mistyped or stale link): status 404, and for a
+  // browser the SPA, which shows its "page not found" page. API and asset paths keep a JSON 404.
+  app.setNotFoundHandler(async (request, reply) => {
+    const page = (request.method === 'GET' || request.method === 'HEAD') && !/^\/(api|assets)(\/|$)/.test(request.url);
+    if (page && /\btext\/html\b/.test(request.headers.accept ?? '')) {
+      await sendIndex(reply.code(404));
+      return reply;
+    }
+    return reply.code(404).send({ error: 'not_found', message: `Route ${request.method}:${request.url.split('?')[0]} not found` });
+  });
 
   if (existsSync(assetsDir)) {
     await app.register(fastifyStatic, {

@@ -59,6 +59,13 @@ export interface ImportReport {
   invalidCount: number;
 }
 
+/** Where an import is: rows read so far (every PROGRESS_EVERY rows), then the insert, then done. */
+export interface ImportProgress {
+  phase: 'staging' | 'inserting';
+  rows: number;
+}
+const PROGRESS_EVERY = 500;
+
 /** The file is refused as a whole (bad header, invalid rows): nothing was inserted. */
 export class ImportRejected extends Error {
   override name = 'ImportRejected';
@@ -101,7 +108,7 @@ export async function importCsv(
   tx: Queryable,
   spec: ImportTable,
   file: Readable,
-  options: { filename?: string; isTruncated?: () => boolean } = {},
+  options: { filename?: string; isTruncated?: () => boolean; onProgress?: (progress: ImportProgress) => void } = {},
 ): Promise<ImportReport> {
   const hash = createHash('sha256');
   const utf8 = new Utf8Lines();
@@ -168,6 +175,7 @@ export async function importCsv(
     for (let r = await next(); r; r = await next()) {
       const { record, line } = r;
       rows += 1;
+      if (rows % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'staging', rows });
       if (r.badBytes) {
         reject(line, NOT_UTF8);
         continue;
@@ -275,6 +283,7 @@ export async function importCsv(
   }
 
   if (rows > 0) {
+    options.onProgress?.({ phase: 'inserting', rows });
     const cast = (c: ImportColumn) => `${quote(c.name)}::${SQL_TYPES[c.type]}`;
     // rows are the same when their normalised values are: the typed values' jsonb text, which is
     // what the table's content_hash column hashes (compared byte for byte: collation "C")

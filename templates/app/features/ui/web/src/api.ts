@@ -60,13 +60,23 @@ async function send<T>(method: Method, path: string, body?: BodyInit, headers: R
     const error = (data ?? {}) as { error?: string; message?: string };
     const message =
       response.status === 429
-        ? 'Too many attempts; try again later.'
+        ? tooManyMessage(response.headers.get('retry-after'))
         : typeof error.message === 'string' && error.message
           ? error.message
           : `Request failed (${response.status}).`;
     throw new ApiError(response.status, typeof error.error === 'string' ? error.error : 'http_error', message, data);
   }
   return data as T;
+}
+
+/** The rate-limit message, saying when to try again (the server's Retry-After, in seconds). */
+export function tooManyMessage(retryAfter: string | null): string {
+  const seconds = Number(retryAfter);
+  if (!retryAfter || !Number.isFinite(seconds) || seconds <= 0) return 'Too many attempts; try again later.';
+  if (seconds < 90) return `Too many attempts; try again in ${Math.ceil(seconds)} second${Math.ceil(seconds) === 1 ? '' : 's'}.`;
+  const minutes = Math.ceil(seconds / 60);
+  const at = new Date(Date.now() + seconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  return `Too many attempts; try again in ${minutes} minutes (at ${at}).`;
 }
 
 export function request<T>(method: Method, path: string, body?: unknown): Promise<T> {
@@ -77,6 +87,46 @@ export function request<T>(method: Method, path: string, body?: unknown): Promis
 export function upload<T>(path: string, form: FormData): Promise<T> {
   // multipart: the browser sets the content type with its boundary
   return send<T>('POST', path, form);
+}
+
+/**
+ * A multipart upload that reports the bytes sent: fetch cannot (yet) report upload progress, so this
+ * one request goes through XMLHttpRequest, under the same rules as send(): same origin (a relative
+ * API path; the browser adds Origin and the cookie), no redirects followed, the same error answers.
+ */
+export function uploadWithProgress<T>(path: string, form: FormData, onUpload: (sent: number, total: number) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', apiPath(path));
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.responseType = 'text';
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onUpload(event.loaded, event.total);
+    };
+    xhr.onerror = () => reject(new ApiError(0, 'network_error', 'The server cannot be reached.'));
+    xhr.onload = () => {
+      if (xhr.responseURL && new URL(xhr.responseURL).pathname !== new URL(path, window.location.href).pathname) {
+        reject(new ApiError(0, 'redirected', 'The server answered from another address.'));
+        return;
+      }
+      let data: unknown = undefined;
+      try {
+        data = xhr.responseText ? JSON.parse(xhr.responseText) : undefined;
+      } catch {
+        data = undefined;
+      }
+      if (xhr.status >= 200 && xhr.status < 300) return resolve(data as T);
+      const error = (data ?? {}) as { error?: string; message?: string };
+      const message =
+        xhr.status === 429
+          ? tooManyMessage(xhr.getResponseHeader('retry-after'))
+          : typeof error.message === 'string' && error.message
+            ? error.message
+            : `Request failed (${xhr.status}).`;
+      reject(new ApiError(xhr.status, typeof error.error === 'string' ? error.error : 'http_error', message, data));
+    };
+    xhr.send(form);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -140,11 +190,32 @@ export interface AuditEntry {
   id: string;
   at: string;
   actorId: string | null;
+  /** the actor's e-mail when they are a member of this tenant */
+  actorEmail: string | null;
   action: string;
   table: string;
   rowKey: string | null;
   oldRow: unknown;
   newRow: unknown;
+}
+
+/** GET /api/admin/audit filters (all applied on the server); `before` is the `next` of the previous page. */
+export interface AuditFilter {
+  table?: string;
+  actor?: string;
+  action?: '' | 'INSERT' | 'UPDATE' | 'DELETE';
+  /** ISO 8601 */
+  from?: string;
+  to?: string;
+  before?: string | null;
+  limit?: number;
+}
+
+/** GET /api/imports/progress/:id: how far the server is with the caller's running import. */
+export interface ImportProgress {
+  phase: 'staging' | 'inserting' | 'done';
+  /** data rows read (and checked) so far */
+  rows: number;
 }
 
 /** POST /api/imports/:table (the csv-import feature): 200 with this report; 422 with `invalid`. */
@@ -155,6 +226,29 @@ export interface ImportResult {
   duplicates?: { inFile?: number; existing?: number; file?: boolean };
   invalid?: { line: number; reason: string }[];
   invalidCount?: number;
+}
+
+/** GET /api/<table>: one keyset page, newest first; `next` is the cursor of the following page (null at the end). */
+export interface Page<T> {
+  rows: T[];
+  /** the rows the caller may see that match the search */
+  total: number;
+  next: string | null;
+}
+
+export interface PageQuery {
+  limit?: number;
+  after?: string | null;
+  q?: string;
+}
+
+function pageUrl(path: string, query: PageQuery): string {
+  const params = new URLSearchParams();
+  if (query.limit) params.set('limit', String(query.limit));
+  if (query.after) params.set('after', query.after);
+  if (query.q) params.set('q', query.q);
+  const search = params.toString();
+  return search ? `${path}?${search}` : path;
 }
 
 /** Accepts `{ <key>: [...] }`, `{ rows: [...] }` or a bare array. */
@@ -193,6 +287,7 @@ function toAudit(row: Record<string, unknown>): AuditEntry {
     id: String(row.id ?? ''),
     at: String(row.at ?? row.createdAt ?? row.created_at ?? ''),
     actorId: text(row.actorId ?? row.actor_id),
+    actorEmail: text(row.actorEmail ?? row.actor_email),
     action: String(row.action ?? ''),
     table: String(row.table ?? row.tableName ?? row.table_name ?? ''),
     rowKey: text(row.rowKey ?? row.row_key),
@@ -229,7 +324,10 @@ export const api = {
   },
 
   records: {
-    list: async () => list<Record<string, unknown>>(await request('GET', '/api/records'), 'records').map(toRecord),
+    page: async (query: PageQuery = {}): Promise<Page<RecordRow>> => {
+      const page = await request<Page<Record<string, unknown>>>('GET', pageUrl('/api/records', query));
+      return { rows: page.rows.map(toRecord), total: page.total, next: page.next };
+    },
     create: async (input: { title: string; body: string }) => toRecord(one(await request('POST', '/api/records', input), 'record')),
     update: async (recordId: string, input: { title: string; body: string }) =>
       toRecord(one(await request('PATCH', `/api/records/${id(recordId)}`, input), 'record')),
@@ -246,12 +344,20 @@ export const api = {
     deactivate: (userId: string) => request<{ id: string; active: boolean }>('POST', `/api/admin/users/${id(userId)}/deactivate`),
     remove: (userId: string) => request<void>('DELETE', `/api/admin/users/${id(userId)}`),
     resetPassword: (userId: string) => request<{ sent: 'reset' | 'invitation'; expiresAt: string }>('POST', `/api/admin/users/${id(userId)}/password-reset`),
-    audit: async () => list<Record<string, unknown>>(await request('GET', '/api/admin/audit'), 'entries').map(toAudit),
+    audit: async (filter: AuditFilter = {}): Promise<{ entries: AuditEntry[]; next: string | null }> => {
+      const params = new URLSearchParams();
+      for (const [key, value] of Object.entries(filter)) if (value) params.set(key, String(value));
+      const search = params.toString();
+      const data = await request<{ entries: Record<string, unknown>[]; next?: string | null }>('GET', `/api/admin/audit${search ? `?${search}` : ''}`);
+      return { entries: list<Record<string, unknown>>(data, 'entries').map(toAudit), next: data.next ?? null };
+    },
   },
 
-  importCsv: (path: string, file: File) => {
+  importCsv: (path: string, file: File, options: { progressId?: string; onUpload?: (sent: number, total: number) => void } = {}) => {
     const form = new FormData();
     form.append('file', file, file.name);
-    return upload<ImportResult>(path, form);
+    const url = options.progressId ? `${path}?progress=${encodeURIComponent(options.progressId)}` : path;
+    return options.onUpload ? uploadWithProgress<ImportResult>(url, form, options.onUpload) : upload<ImportResult>(url, form);
   },
+  importProgress: (progressId: string) => request<ImportProgress>('GET', `/api/imports/progress/${encodeURIComponent(progressId)}`),
 };

@@ -6,7 +6,8 @@ import { useEffect, useState } from 'react';
  * path needs to be public.
  */
 export type Route =
-  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation' | 'verify-email';
+  | 'login' | 'signup' | 'forgot-password' | 'records' | 'users' | 'audit' | 'import' | 'sessions' | 'reset-password' | 'invitation'
+  | 'verify-email' | 'not-found';
 
 const ROUTES: readonly Route[] = ['login', 'signup', 'forgot-password', 'records', 'users', 'audit', 'import', 'sessions'];
 
@@ -14,8 +15,11 @@ export function currentRoute(): Route | undefined {
   if (window.location.pathname === '/reset-password') return 'reset-password';
   if (window.location.pathname === '/invitation') return 'invitation';
   if (window.location.pathname === '/verify-email') return 'verify-email';
+  // any other path reached the SPA through the server's 404 (src/routes/public/ui.ts)
+  if (window.location.pathname !== '/') return 'not-found';
   const name = window.location.hash.replace(/^#\/?/, '').split(/[?/]/)[0] ?? '';
-  return (ROUTES as readonly string[]).includes(name) ? (name as Route) : undefined;
+  if (!name) return undefined;
+  return (ROUTES as readonly string[]).includes(name) ? (name as Route) : 'not-found';
 }
 
 export function navigate(route: Route): void {

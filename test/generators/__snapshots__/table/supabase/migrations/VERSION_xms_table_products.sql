@@ -23,8 +23,9 @@ create table if not exists app.products (
 );
 create index if not exists products_tenant_id_owner_id_idx on app.products (tenant_id, owner_id);
 create index if not exists products_owner_id_idx on app.products (owner_id);
--- the list route's order within a tenant: a page of the newest rows is an index scan, not a sort
-create index if not exists products_tenant_id_created_at_idx on app.products (tenant_id, created_at desc, id);
+-- the list route's keyset pages (newest first, `(created_at, id) < cursor`) are a backward scan of
+-- this index within the caller's tenant, not a sort, on page 1 as on page 1,000
+create index if not exists products_tenant_id_created_at_idx on app.products (tenant_id, created_at, id);
 create unique index if not exists products_tenant_id_sku_key on app.products (tenant_id, sku);
 
 do $touch$

@@ -5,11 +5,14 @@ import { can, type Table } from '../../generated/permissions.js';
 import { importCsv, ImportRejected } from '../../imports/csv-import.js';
 import { exportCsv } from '../../imports/export.js';
 import { IMPORT_TABLES } from '../../imports/tables/index.js';
+import { ImportProgressBoard } from '../../imports/progress.js';
 
 /**
  * CSV import and export (protected scope, prefix /api):
  *
  *   POST /api/imports/:table   multipart/form-data with one file field; imports it all or nothing
+ *                              (?progress=<uuid>: the page's name for it, for the next route)
+ *   GET  /api/imports/progress/:id   rows read so far of the caller's running import (src/imports/progress.ts)
  *   GET  /api/exports/:table   the rows the caller may see, as CSV (formula injection neutralised)
  *
  * Only tables of src/imports/tables/index.ts; the server refuses early (403) when permissions.yml
@@ -32,6 +35,18 @@ export function importMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
   return value;
 }
 
+const progressQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { progress: { type: 'string', format: 'uuid' } },
+} as const;
+
+const progressParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', format: 'uuid' } },
+} as const;
+
 const tableParams = {
   type: 'object',
   required: ['table'],
@@ -43,8 +58,15 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 0, parts: 1, headerPairs: 100 } });
 
   const refuse = (reply: FastifyReply, status: number, error: string, message: string) => reply.code(status).send({ error, message });
+  const board = new ImportProgressBoard();
 
-  app.post('/imports/:table', { schema: { params: tableParams } }, async (request, reply) => {
+  app.get('/imports/progress/:id', { schema: { params: progressParams } }, async (request, reply) => {
+    const { id } = request.params as { id: string };
+    const state = request.session ? board.get(request.session.userId, id) : undefined;
+    return state ?? refuse(reply, 404, 'not_found', 'No import of yours under this id (yet).');
+  });
+
+  app.post('/imports/:table', { schema: { params: tableParams, querystring: progressQuery } }, async (request, reply) => {
     const { table } = request.params as { table: string };
     const spec = IMPORT_TABLES[table];
     if (!spec) return refuse(reply, 404, 'not_found', 'This table does not accept imports.');
@@ -52,12 +74,24 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
     if (!request.isMultipart()) return refuse(reply, 415, 'unsupported_media_type', 'Send the CSV as multipart/form-data.');
     const part = await request.file();
     if (!part) return refuse(reply, 400, 'bad_request', 'No file in the upload.');
+    const { progress: progressId } = request.query as { progress?: string };
+    const userId = request.session!.userId;
+    let rowsRead = 0;
+    const onProgress = progressId
+      ? (progress: { phase: 'staging' | 'inserting'; rows: number }) => {
+          rowsRead = progress.rows;
+          board.set(userId, progressId, progress);
+        }
+      : undefined;
+    if (progressId) board.set(userId, progressId, { phase: 'staging', rows: 0 });
     try {
       const report = await request.withDb((tx) =>
-        importCsv(tx, spec, part.file, { filename: part.filename, isTruncated: () => part.file.truncated }),
+        importCsv(tx, spec, part.file, { filename: part.filename, isTruncated: () => part.file.truncated, ...(onProgress ? { onProgress } : {}) }),
       );
+      if (progressId) board.end(userId, progressId, report.rows);
       return report;
     } catch (error) {
+      if (progressId) board.end(userId, progressId, error instanceof ImportRejected ? (error.report?.rows ?? rowsRead) : rowsRead);
       part.file.resume(); // drain what is left of the upload
       if (error instanceof ImportRejected) {
         const code = error.status === 422 ? 'invalid_rows' : error.status === 413 ? 'too_large' : error.status === 409 ? 'conflict' : 'bad_request';
