@@ -11,6 +11,7 @@ import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { CsvImport } from './pages/CsvImport.js';
+import { MfaEnrol, MfaSection } from './pages/Mfa.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
@@ -75,9 +76,11 @@ export function App() {
   };
 
   let page;
-  if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
+  // a session that must enrol a second factor reaches nothing else (the server refuses the rest)
+  if (user.mfaEnrolmentRequired) page = <MfaEnrol required onEnrolled={refresh} onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
-  else if (route === 'sessions') page = <Sessions onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'sessions') page = <><Sessions onUnauthenticated={onUnauthenticated} /><MfaSection onUnauthenticated={onUnauthenticated} onRemoved={refresh} /></>;
   else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
   else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
 

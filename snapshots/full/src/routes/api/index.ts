@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
+import { mfaRoutes } from './mfa.js';
 import { sessionRoutes } from './sessions.js';
 import { recordsRoutes } from './records.js';
 // xms:api-imports (generators add their route imports above this line)
@@ -11,6 +12,7 @@ import { recordsRoutes } from './records.js';
  */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
+  await app.register(mfaRoutes);
   await app.register(sessionRoutes);
   await app.register(importRoutes);
   await app.register(recordsRoutes);

@@ -2,19 +2,25 @@ import { useState } from 'react';
 import { api } from '../api.js';
 import { href } from '../router.js';
 import { Alert, Field, onSubmit, useAction } from '../ui.js';
+import { MfaLoginStep } from './Mfa.js';
 
 export function Login({ onLoggedIn }: { onLoggedIn: () => Promise<void> }) {
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
+  const [secondStep, setSecondStep] = useState(false);
   const { busy, error, run } = useAction();
 
   const submit = onSubmit(async () => {
     const done = await run(() => api.login(email.trim(), password));
     if (done) {
       setPassword('');
-      await onLoggedIn();
+      // a user with a second factor has no session yet: the code comes next
+      if ((done as { status?: string }).status === 'mfa_required') setSecondStep(true);
+      else await onLoggedIn();
     }
   });
+
+  if (secondStep) return <MfaLoginStep onLoggedIn={onLoggedIn} onRestart={() => setSecondStep(false)} />;
 
   return (
     <section className="card narrow">

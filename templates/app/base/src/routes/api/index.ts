@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
+import { mfaRoutes } from './mfa.js';
 import { sessionRoutes } from './sessions.js';
 // xms:api-imports (generators add their route imports above this line)
 
@@ -10,6 +11,7 @@ import { sessionRoutes } from './sessions.js';
  */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
+  await app.register(mfaRoutes);
   await app.register(sessionRoutes);
   await app.register(importRoutes);
   // xms:api-routes (generators register their routes above this line)
