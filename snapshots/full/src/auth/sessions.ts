@@ -79,9 +79,9 @@ export async function createSession(
   await db.asAuth(
     (tx) =>
       tx.query(
-        `insert into app_private.sessions (user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at, mfa_enrol_only)
-         values ($1, $2, $3, $4, $5, now() + make_interval(mins => $6::int), now() + make_interval(hours => $7::int), $8)`,
-        [agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours, enrolOnly],
+        `insert into app_private.sessions (mfa_enrol_only, user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7::int), now() + make_interval(hours => $8::int))`,
+        [enrolOnly, agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
       ),
     { actor: user.userId },
   );
