@@ -19,6 +19,7 @@ import type * as TS from 'typescript';
 import { checkConfig } from './config-checks.js';
 import { importFrom } from './database.js';
 import { checkPasswordHash } from './password-hash.js';
+import { checkMfaStep } from './mfa-step.js';
 import { checkRouteNamespaces } from './route-namespaces.js';
 import { Syntax } from './syntax.js';
 import type { Finding } from './types.js';
@@ -47,6 +48,7 @@ export async function checkServer(appDir: string): Promise<Finding[]> {
   // the check families in their own modules (SRV015-SRV018), on the same parsed files
   const syntax = checks.syntax;
   findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(checks.found));
+  findings.push(...checkMfaStep(appDir, checks.found, checks.publicRoutes, checks.protectedHooks));
   return findings;
 }
 
@@ -62,6 +64,10 @@ class ServerChecks {
   private readonly out: Finding[] = [];
   /** every route found (after run()) */
   found: Route[] = [];
+  /** src/server/public-routes.ts as read (after run()) */
+  publicRoutes = new Set<string>();
+  /** the source of the protected scope's guard hooks (after run()) */
+  protectedHooks: string[] = [];
   /** the parser and its parsed files, shared with the check families of their own modules */
   readonly syntax: Syntax;
 
@@ -276,6 +282,7 @@ class ServerChecks {
 
     // SRV002: public scope only holds listed routes
     const publicList = this.publicList();
+    this.publicRoutes = publicList;
     for (const r of routes.filter((r) => r.scope === 'public')) {
       const key = `${r.method === 'HEAD' ? 'GET' : r.method} ${r.url}`;
       if (!publicList.has(key)) {
@@ -305,6 +312,7 @@ class ServerChecks {
 
     // SRV004: the protected scope answers 401 without a session
     const protectedFn = scopeFns.protected;
+    if (protectedFn) this.protectedHooks = this.guardHooks(protectedFn);
     if (!protectedFn) {
       this.add('SRV004-protected-scope-unguarded', this.rel(appFile), 'there is no protected scope (tagScope(instance, \'protected\'))', 'restore the protected scope of src/server/app.ts');
     } else if (!this.guardHooks(protectedFn).some((t) => /\b401\b/.test(t) && /session/i.test(t))) {

@@ -366,6 +366,43 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'remove-mfa-rate-limit',
+    what: "stop counting second-factor attempts against the account (a stolen password could then guess codes from many addresses)",
+    edits: [{ file: 'src/routes/public/login-mfa.ts', find: /^.*limits\.mfa\.consumeAccount\(.*\n/m, replace: '' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'login-skips-second-factor',
+    what: 'open a session right after the password, skipping the second factor',
+    edits: [
+      {
+        file: 'src/routes/public/auth.ts',
+        find: '    return afterPassword(app.xms, request, reply, membership);',
+        replace: "    const { createSession, setSessionCookie } = await import('../../auth/sessions.js');\n    setSessionCookie(reply, config, await createSession(db, config, membership));\n    return { user: { id: membership.userId } };",
+      },
+    ],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'enrol-only-session-unguarded',
+    what: 'let a session that must enrol a second factor reach every route',
+    edits: [{ file: 'src/server/app.ts', find: /^.*if \(opened\.session\.enrolOnly[\s\S]*?\n      \}\n/m, replace: '' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  sqlMutation(
+    'enrol-only-session-has-identity',
+    'give an enrol-only session its identity in the database again (its role would reach the rows of the matrix)',
+    `set role xms_owner;
+drop policy sessions_own_token on app_private.sessions;
+create policy sessions_own_token on app_private.sessions for select to xms_request
+  using (token_hash = (select pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.current_setting('app.session_token', true), 'UTF8'))));
+reset role;`,
+    'DB004-policy-outside-matrix',
+  ),
+  {
     name: 'rate-limit-in-memory',
     what: "keep the credential limiter's counts in each instance's memory",
     edits: [{ file: 'src/security/rate-limit.ts', find: /new RateLimiterPostgres\(/, replace: 'new RateLimiterMemory(' }],

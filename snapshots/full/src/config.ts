@@ -15,6 +15,8 @@
  *                           never every address (0.0.0.0/0, ::/0), and never `true` in production
  *   COOKIE_SECURE           true  (the session cookie is `__Host-session`, Secure)
  *   LOG_LEVEL               info  (JSON lines; error at the quietest, so every 5xx is logged)
+ *   MFA_REQUIRED_FOR        admin (who must have a second factor: admin, all or none; the others may
+ *                           enrol); a user who must and has none gets a session that can only enrol
  *   SMTP_URL                unset: development prints each message (and its links) on the console;
  *                           production refuses to start without it (password resets and invitations
  *                           travel by e-mail). smtp:// (STARTTLS when offered) or smtps://
@@ -44,6 +46,8 @@ export interface AppConfig {
   logger: boolean;
   /** LOG_LEVEL: info by default (one line per request; every 5xx at error). */
   logLevel: 'error' | 'warn' | 'info' | 'debug';
+  /** Who must have a second factor (src/auth/mfa.ts): the admins (default), every user, or nobody. */
+  mfaRequiredFor: 'admin' | 'all' | 'none';
   /** Outgoing e-mail (src/mail/mailer.ts): an SMTP server, or (not in production) the console. */
   mail: { smtpUrl: string | undefined; from: string; appName: string };
 }
@@ -99,6 +103,12 @@ function logLevel(raw: string | undefined): AppConfig['logLevel'] {
   const level = LOG_LEVELS.find((l) => l === raw);
   if (!level) throw new ConfigError(`LOG_LEVEL must be error, warn, info or debug (got "${raw}")`);
   return level;
+}
+
+function mfaRequiredFor(raw: string | undefined): AppConfig['mfaRequiredFor'] {
+  if (raw === undefined || raw === '') return 'admin';
+  if (raw === 'admin' || raw === 'all' || raw === 'none') return raw;
+  throw new ConfigError(`MFA_REQUIRED_FOR must be admin, all or none (got "${raw}")`);
 }
 
 function parseSmtpUrl(raw: string | undefined): string | undefined {
@@ -171,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     logger: nodeEnv !== 'test',
     logLevel: logLevel(env.LOG_LEVEL),
+    mfaRequiredFor: mfaRequiredFor(env.MFA_REQUIRED_FOR),
     mail: {
       smtpUrl: parseSmtpUrl(env.SMTP_URL),
       from: mailFrom(env.MAIL_FROM, origin),

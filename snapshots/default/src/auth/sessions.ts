@@ -28,6 +28,8 @@ export interface Session {
   role: string;
   /** The account's e-mail (read with the session, so /api/me needs no second auth transaction) */
   email: string | null;
+  /** A second factor is required and not set up: the session may only enrol (src/auth/mfa.ts). */
+  enrolOnly: boolean;
 }
 
 export function cookieName(config: AppConfig): string {
@@ -68,6 +70,8 @@ export async function createSession(
   config: AppConfig,
   user: { userId: string; tenantId: string; role: string },
   userAgent?: string,
+  /** the user must enrol a second factor first: the session reaches nothing else (src/auth/mfa.ts) */
+  enrolOnly = false,
 ): Promise<string> {
   const token = newToken();
   // shown on the user's sessions page only: printable characters, bounded
@@ -75,9 +79,9 @@ export async function createSession(
   await db.asAuth(
     (tx) =>
       tx.query(
-        `insert into app_private.sessions (user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
-         values ($1, $2, $3, $4, $5, now() + make_interval(mins => $6::int), now() + make_interval(hours => $7::int))`,
-        [agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
+        `insert into app_private.sessions (mfa_enrol_only, user_agent, token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
+         values ($1, $2, $3, $4, $5, $6, now() + make_interval(mins => $7::int), now() + make_interval(hours => $8::int))`,
+        [enrolOnly, agent, tokenHash(token), user.userId, user.tenantId, `xms_${user.role}`, config.sessionIdleMinutes, config.sessionAbsoluteHours],
       ),
     { actor: user.userId },
   );
@@ -98,7 +102,7 @@ export async function openSession(
   if (!tx) return undefined;
   const row = tx.session;
   return {
-    session: { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email },
+    session: { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, enrolOnly: row.mfa_enrol_only },
     tx,
   };
 }

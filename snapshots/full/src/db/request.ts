@@ -98,6 +98,8 @@ export interface SessionRow {
   tenant_id: string | null;
   db_role: string;
   email: string | null;
+  /** a second factor is required and not set up: this session may only enrol */
+  mfa_enrol_only: boolean;
 }
 
 /** The idle expiry slides at most this often: most requests then write nothing. */
@@ -113,7 +115,7 @@ export const SLIDE_EVERY_SECONDS = 60;
  */
 const ENTER_SESSION_SQL = `
 with live as (
-  select s.token_hash, s.user_id, s.tenant_id, s.db_role, s.last_seen_at
+  select s.token_hash, s.user_id, s.tenant_id, s.db_role, s.last_seen_at, s.mfa_enrol_only
     from app_private.sessions s
    where s.token_hash = $1
      and s.revoked_at is null
@@ -131,7 +133,7 @@ with live as (
     from live
    where s.token_hash = live.token_hash and live.last_seen_at < now() - make_interval(secs => $4::int)
 )
-select live.user_id, live.tenant_id, live.db_role,
+select live.user_id, live.tenant_id, live.db_role, live.mfa_enrol_only,
        (select c.email from app_private.credentials c where c.user_id = live.user_id) as email,
        set_config('role', live.db_role, true) is not null
          and set_config('app.session_token', $3, true) is not null as entered
@@ -256,7 +258,7 @@ export function openSessionRequest(
       const row = rows.rows[0];
       if (!row?.entered || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
-        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email },
+        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, mfa_enrol_only: row.mfa_enrol_only },
         token,
         tx,
         async (commit) => {

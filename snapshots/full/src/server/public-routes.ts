@@ -10,6 +10,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /health',
   'POST /api/auth/signup',
   'POST /api/auth/login',
+  // the second factor of a log-in: needs the pending challenge of the log-in's __Host-mfa cookie
+  'POST /api/auth/login/mfa',
   'POST /api/auth/password-reset',
   // "forgot password": answers the same for every address; the link goes by e-mail
   'POST /api/auth/password-forgot',

@@ -52,6 +52,8 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
     ...base,
     authLimit: { perAccount: 5, perIp: 1000, windowSeconds: 900 },
     apiLimit: { points: 100000, windowSeconds: 60 },
+    // the suites sign up admins and act at once; test/http/mfa.test.ts runs with the default (admin)
+    mfaRequiredFor: 'none',
     ...overrides,
   };
 }

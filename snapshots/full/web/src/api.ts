@@ -139,6 +139,8 @@ export interface User {
   displayName: string | null;
   tenantId: string;
   role: string;
+  /** a second factor is required and not set up: only the enrolment is reachable */
+  mfaEnrolmentRequired?: boolean;
 }
 
 export interface RecordRow {

@@ -420,6 +420,15 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; aud
       ],
       "app_private.email_verifications": [
         "token_hash"
+      ],
+      "app_private.mfa_factors": [
+        "secret"
+      ],
+      "app_private.mfa_recovery_codes": [
+        "code_hash"
+      ],
+      "app_private.mfa_challenges": [
+        "token_hash"
       ]
     },
     "ignoreUpdatesOf": {

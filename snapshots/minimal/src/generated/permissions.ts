@@ -57,6 +57,15 @@ export const audit: {
     ],
     "app_private.email_verifications": [
       "token_hash"
+    ],
+    "app_private.mfa_factors": [
+      "secret"
+    ],
+    "app_private.mfa_recovery_codes": [
+      "code_hash"
+    ],
+    "app_private.mfa_challenges": [
+      "token_hash"
     ]
   },
   "ignoreUpdatesOf": {

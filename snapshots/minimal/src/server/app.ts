@@ -7,6 +7,8 @@ import type { RequestTransaction } from '../db/request.js';
 import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
 import { authRoutes } from '../routes/public/auth.js';
+import { loginMfaRoutes } from '../routes/public/login-mfa.js';
+import { ENROL_ONLY_ROUTES } from '../auth/mfa.js';
 import { healthRoutes } from '../routes/public/health.js';
 import { uiRoutes, type UiOptions } from '../routes/public/ui.js';
 import { Mailer } from '../mail/mailer.js';
@@ -14,7 +16,7 @@ import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
-import { currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
+import { commitsOnError, currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
 import { AccessLog, loggerOptions, newRequestId, type LogDestination } from './logging.js';
 import { schemaErrorMessage } from './validation.js';
@@ -22,7 +24,7 @@ import { schemaErrorMessage } from './validation.js';
 export interface AppContext {
   config: AppConfig;
   db: AuthDb;
-  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter; verify: ActionLimiter; emailChange: ActionLimiter };
+  limits: { login: ActionLimiter; signup: ActionLimiter; reset: ActionLimiter; forgot: ActionLimiter; verify: ActionLimiter; emailChange: ActionLimiter; mfa: ActionLimiter };
   /** Outgoing e-mail and the background tasks that send it (src/mail/mailer.ts). */
   mail: Mailer;
 }
@@ -78,6 +80,7 @@ export async function buildApp(
     // e-mail verification: following a link, asking for a new one; changing the address
     verify: new ActionLimiter(db.authQuery, 'verify', config.authLimit),
     emailChange: new ActionLimiter(db.authQuery, 'email-change', config.authLimit),
+    mfa: new ActionLimiter(db.authQuery, 'mfa', config.authLimit),
   };
   const mail = new Mailer(config, {
     // links in e-mails: APP_ORIGIN (required in production), else this server's own address
@@ -152,6 +155,7 @@ export async function buildApp(
     tagScope(publicScope, 'public');
     await publicScope.register(healthRoutes);
     await publicScope.register(authRoutes);
+    await publicScope.register(loginMfaRoutes);
     await publicScope.register(uiRoutes, options.ui ?? {});
   });
 
@@ -169,6 +173,10 @@ export async function buildApp(
       }
       request.session = opened.session;
       request.xmsTransaction = opened.tx;
+      // a user who must set up a second factor first reaches the enrolment only (src/auth/mfa.ts)
+      if (opened.session.enrolOnly && !ENROL_ONLY_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
+        return reply.code(403).send({ error: 'mfa_enrolment_required', message: 'Set up a second factor first.' });
+      }
     });
     // The handler runs with the transaction as its async context, so the auth subsystem (src/server/db.ts)
     // joins it instead of opening a second one. Entered after the body is parsed, where the context holds.
@@ -185,7 +193,7 @@ export async function buildApp(
         return payload;
       }
       try {
-        await tx.end(reply.statusCode < 400);
+        await tx.end(reply.statusCode < 400 || commitsOnError.has(request));
       } catch (error) {
         // the client must not see success for work that did not commit
         request.log.error({ err: error, reqId: request.id }, 'request transaction failed to commit');
@@ -199,7 +207,7 @@ export async function buildApp(
     protectedScope.addHook('onResponse', (request, reply, done) => {
       const tx = request.xmsTransaction;
       if (!tx?.open) return done();
-      tx.end(reply.statusCode < 400).then(
+      tx.end(reply.statusCode < 400 || commitsOnError.has(request)).then(
         () => done(),
         (error: unknown) => {
           request.log.error({ err: error, reqId: request.id }, 'request transaction failed after the response');

@@ -34,6 +34,13 @@ export interface AuthDb {
   authQuery(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[]; rowCount: number }>;
 }
 
+/**
+ * Protected requests whose transaction commits although they answer with an error: a refused second
+ * factor must keep the rate-limit point it cost (src/routes/api/mfa.ts), or a stolen session could
+ * guess codes for free. Only for handlers whose own failed writes were undone by their savepoint.
+ */
+export const commitsOnError = new WeakSet<object>();
+
 /** The open transaction of the protected request being handled, if any. */
 export const currentRequest = new AsyncLocalStorage<RequestTransaction>();
 

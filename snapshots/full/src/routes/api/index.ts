@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { accountRoutes } from './account.js';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
+import { mfaRoutes } from './mfa.js';
 import { sessionRoutes } from './sessions.js';
 import { tenantRoutes } from './tenants.js';
 import { recordsRoutes } from './records.js';
@@ -13,6 +14,7 @@ import { recordsRoutes } from './records.js';
  */
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
+  await app.register(mfaRoutes);
   await app.register(sessionRoutes);
   await app.register(accountRoutes);
   await app.register(tenantRoutes);

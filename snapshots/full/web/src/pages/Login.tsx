@@ -3,16 +3,19 @@ import { api, ApiError, type TenantOption } from '../api.js';
 import { href } from '../router.js';
 import { Alert, Field, onSubmit, useAction } from '../ui.js';
 import { CheckEmail, TenantPicker } from './Account.js';
+import { MfaLoginStep } from './Mfa.js';
 
 /**
- * The password, then (src/auth/tenants.ts) the tenant when the user belongs to several; an address
- * not confirmed yet leads to "check your e-mail" (src/auth/email.ts).
+ * The password, then (src/auth/tenants.ts) the tenant when the user belongs to several, then the
+ * second factor when the user has one (src/auth/login.ts); an address not confirmed yet leads to
+ * "check your e-mail" (src/auth/email.ts).
  */
 export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: () => Promise<void>; email?: string }) {
   const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
   const [tenants, setTenants] = useState<TenantOption[]>();
   const [unconfirmed, setUnconfirmed] = useState(false);
+  const [secondStep, setSecondStep] = useState(false);
   const { busy, error, run } = useAction();
 
   const attempt = async (tenantId?: string) => {
@@ -33,12 +36,16 @@ export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: ()
     });
     if (done) {
       setPassword('');
-      await onLoggedIn();
+      // a user with a second factor has no session yet: the code comes next
+      if ((done as { status?: string }).status === 'mfa_required') setSecondStep(true);
+      else await onLoggedIn();
     }
   };
   const submit = onSubmit(() => attempt());
 
   if (unconfirmed) return <CheckEmail email={email.trim()} />;
+  // after the tenant (if asked), the second factor (src/auth/login.ts)
+  if (secondStep) return <MfaLoginStep onLoggedIn={onLoggedIn} onRestart={() => setSecondStep(false)} />;
   if (tenants) {
     return (
       <section className="card narrow">

@@ -1,6 +1,7 @@
 import type { AppConfig } from '../config.js';
 import type { AuthDb } from '../server/db.js';
 import { AccountError, INVALID_CREDENTIALS, type Membership } from './accounts.js';
+import { hasSecondFactor, mfaRequired } from './mfa.js';
 import { createSession, revokeSession } from './sessions.js';
 
 /**
@@ -12,7 +13,8 @@ import { createSession, revokeSession } from './sessions.js';
  *     several live memberships names one (`chooseTenant`); without a choice the answer lists them
  *     (409 choose_tenant) and nothing else happens;
  *   - switching (`switchTenant`) issues a NEW session for the other tenant and revokes the current
- *     one, in the request's one transaction: never both, never neither;
+ *     one, in the request's one transaction: never both, never neither; the new session is enrol-only
+ *     when that tenant's role requires a second factor the user lacks (src/auth/mfa.ts);
  *   - a tenant is accepted only from the user's own live memberships, looked up by the user id of the
  *     password check or of the live session, never from anything the client asserts.
  */
@@ -78,7 +80,10 @@ export async function switchTenant(
 ): Promise<{ token: string; membership: Membership }> {
   if (tenantId === undefined) throw NOT_A_MEMBER;
   const membership = await chooseTenant(db, session.userId, tenantId);
-  const token = await createSession(db, config, membership, userAgent);
+  // the other tenant's role may require a second factor the user has not enrolled (a member here, an
+  // admin there): the new session can then only enrol, exactly as after a log-in to that tenant
+  const enrolOnly = mfaRequired(config, membership.role) && !(await hasSecondFactor(db, session.userId));
+  const token = await createSession(db, config, membership, userAgent, enrolOnly);
   await revokeSession(db, session.token, session.userId);
   return { token, membership };
 }

@@ -177,6 +177,9 @@ language plpgsql
 security definer
 set search_path = ''
 as $$
+-- an audited table may have columns named like the variables below (secret, quiet, actor, pk, ...):
+-- in the statements over its transition tables a bare name means the variable, never the column
+#variable_conflict use_variable
 declare
   -- argv[0] = tenant column ('' for none), argv[1..] = primary key columns
   tenant_col text := nullif(tg_argv[0], '');

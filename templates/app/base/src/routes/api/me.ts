@@ -17,6 +17,8 @@ export const meRoutes: FastifyPluginAsync = async (app) => {
         displayName: rows.rows[0]?.display_name ?? null,
         tenantId: session.tenantId,
         role: session.role,
+        // a second factor is required and not set up: this session can only enrol (src/auth/mfa.ts)
+        mfaEnrolmentRequired: session.enrolOnly,
       },
     };
   });

@@ -14,6 +14,7 @@ import {
 import { INVALID_LINK, redeemVerification, sendSignupVerification, VERIFY_HOURS, verificationTokenEmail } from '../../auth/email.js';
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { chooseTenant, TenantChoiceRequired } from '../../auth/tenants.js';
+import { afterPassword } from '../../auth/login.js';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
 
@@ -149,12 +150,8 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
       return sendAccountError(reply, error);
     }
     await limits.login.succeeded(request.ip, email);
-    // Session fixation: whatever token came with the request is revoked; a new one is issued.
-    const previous = readSessionToken(request, config);
-    if (previous) await revokeSession(db, previous, membership.userId);
-    const token = await createSession(db, config, membership, request.headers['user-agent']);
-    setSessionCookie(reply, config, token);
-    return { user: { id: membership.userId, tenantId: membership.tenantId, role: membership.role } };
+    // a session, or the second step (src/auth/login.ts; POST /api/auth/login/mfa in ./login-mfa.ts)
+    return afterPassword(app.xms, request, reply, membership);
   });
 
   // Forgot password: the same answer, at once, whether or not the address has an account. The lookup,

@@ -14,6 +14,7 @@ import { CsvImport } from './pages/CsvImport.js';
 import { TenantSwitcher, VerifyEmail } from './pages/Account.js';
 import { NotFound } from './pages/NotFound.js';
 import { may } from './gates.js';
+import { MfaEnrol, MfaSection } from './pages/Mfa.js';
 
 type SessionState = { status: 'loading' } | { status: 'anonymous' } | { status: 'signed-in'; user: User };
 
@@ -99,9 +100,11 @@ export function App() {
   };
 
   let page;
-  if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
+  // a session that must enrol a second factor reaches nothing else (the server refuses the rest)
+  if (user.mfaEnrolmentRequired) page = <MfaEnrol required onEnrolled={refresh} onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
-  else if (route === 'sessions') page = <Sessions onUnauthenticated={onUnauthenticated} />;
+  else if (route === 'sessions') page = <><Sessions onUnauthenticated={onUnauthenticated} /><MfaSection onUnauthenticated={onUnauthenticated} onRemoved={refresh} /></>;
   else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
   else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
 

@@ -1,0 +1,122 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { commitsOnError } from '../../server/db.js';
+import { verifyPassword } from '../../security/passwords.js';
+import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
+import {
+  confirmEnrolment,
+  MfaError,
+  mfaStatus,
+  regenerateRecoveryCodes,
+  removeSecondFactor,
+  startEnrolment,
+  verifySecondFactor,
+} from '../../auth/mfa.js';
+
+/**
+ * The user's own second factor (src/auth/mfa.ts), as the auth subsystem with the user as the audited
+ * actor. Enrolment is the one thing an enrol-only session may do (ENROL_ONLY_ROUTES); confirming it
+ * replaces that session with a full one. Every code check counts against the user's second-factor
+ * limit (the shared store, as at log-in).
+ */
+const codeBody = {
+  type: 'object',
+  required: ['code'],
+  additionalProperties: false,
+  properties: { code: { type: 'string', minLength: 1, maxLength: 40 } },
+} as const;
+
+/** A refused code or password: 401 (or 409), and the request's rate-limit point is kept (commitsOnError). */
+function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+  if (!(error instanceof MfaError)) throw error;
+  commitsOnError.add(request);
+  return reply.code(error.status).send({ error: error.code, message: error.message });
+}
+
+const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
+
+export const mfaRoutes: FastifyPluginAsync = async (app) => {
+  const { config, db, limits } = app.xms;
+
+  app.get('/mfa', async (request) => {
+    const session = request.session!;
+    return mfaStatus(db, config, session);
+  });
+
+  app.post('/mfa/enrol', async (request, reply) => {
+    const session = request.session!;
+    try {
+      return await startEnrolment(db, config, { userId: session.userId, email: session.email ?? session.userId });
+    } catch (error) {
+      return sendMfaError(request, reply, error);
+    }
+  });
+
+  app.post('/mfa/enrol/confirm', { schema: { body: codeBody } }, async (request, reply) => {
+    const session = request.session!;
+    const { code } = request.body as { code: string };
+    await limits.mfa.consume(request.ip, session.email ?? session.userId);
+    let recoveryCodes;
+    try {
+      recoveryCodes = await confirmEnrolment(db, config, session.userId, code.trim());
+    } catch (error) {
+      return sendMfaError(request, reply, error);
+    }
+    await limits.mfa.succeeded(request.ip, session.email ?? session.userId);
+    if (session.enrolOnly) {
+      // the enrol-only session is spent: a full one replaces it
+      await revokeSession(db, session.token, session.userId);
+      const token = await createSession(db, config, { userId: session.userId, tenantId: session.tenantId!, role: session.role }, request.headers['user-agent']);
+      setSessionCookie(reply, config, token);
+    }
+    return { recoveryCodes };
+  });
+
+  app.post('/mfa/recovery-codes', { schema: { body: codeBody } }, async (request, reply) => {
+    const session = request.session!;
+    const { code } = request.body as { code: string };
+    await limits.mfa.consume(request.ip, session.email ?? session.userId);
+    try {
+      const recoveryCodes = await regenerateRecoveryCodes(db, config, session.userId, code);
+      await limits.mfa.succeeded(request.ip, session.email ?? session.userId);
+      return { recoveryCodes };
+    } catch (error) {
+      return sendMfaError(request, reply, error);
+    }
+  });
+
+  // Removal needs a current code, or the password (a lost authenticator with no recovery code left).
+  app.post(
+    '/mfa/remove',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+        },
+      },
+    },
+    async (request, reply) => {
+      const session = request.session!;
+      const body = request.body as { code?: string; password?: string };
+      await limits.mfa.consume(request.ip, session.email ?? session.userId);
+      try {
+        await db.asAuthTx(async (tx) => {
+          if (body.code !== undefined) {
+            await verifySecondFactor(tx, config, session.userId, body.code);
+          } else {
+            const rows = await tx.query<{ password_hash: string }>('select password_hash from app_private.credentials where user_id = $1', [session.userId]);
+            if (!rows.rows[0] || !(await verifyPassword(rows.rows[0].password_hash, body.password!))) throw INVALID_PASSWORD;
+          }
+          await removeSecondFactor(tx, config, session);
+        }, { actor: session.userId });
+      } catch (error) {
+        return sendMfaError(request, reply, error);
+      }
+      await limits.mfa.succeeded(request.ip, session.email ?? session.userId);
+      return mfaStatus(db, config, session);
+    },
+  );
+};
