@@ -11,6 +11,7 @@ import * as OTPAuth from 'otpauth';
 import {
   client,
   login,
+  markVerified,
   randomEmail,
   signUpAndLogin,
   startServer,
@@ -83,6 +84,7 @@ async function member(): Promise<{ email: string; password: string; c: ReturnTyp
   await owner.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, 'member')`, [userId, admin.tenantId]);
   const { hashPassword } = await import('../../src/security/passwords.js');
   await owner.query('insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, $3)', [userId, email, await hashPassword(password)]);
+  await markVerified(email);
   const c = browser();
   const response = await c.request('POST', '/api/auth/login', { email, password });
   assert.is(response.status, 200);
