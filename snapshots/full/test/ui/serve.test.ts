@@ -6,8 +6,9 @@
  *     sign up, "check your e-mail", confirm the address through the e-mailed link (the page survives a
  *     reload until it is used), log in with the address already filled in, create a record, visit every page, invite a member and accept through the
  *     link e-mailed to the test SMTP server (test/helpers/mail.ts; the page survives a reload until
- *     the link is used), "forgot password" through its e-mailed link, with no CSP violation reported,
- *     and the session cookie invisible to JavaScript (HttpOnly).
+ *     the link is used), "forgot password" through its e-mailed link, a change of address (the current
+ *     address told, the new one in effect once its e-mailed link is followed), with no CSP violation
+ *     reported, and the session cookie invisible to JavaScript (HttpOnly).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -266,6 +267,24 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await member.getByLabel('Password').fill(newPassword);
       await member.getByRole('button', { name: 'Log in' }).click();
       await member.getByTestId('whoami').filter({ hasText: '(member)' }).waitFor();
+
+      // a new address: asked for with the password, told to the current address, in effect only once
+      // the link sent to the new one is followed
+      const newEmail = randomEmail('moved');
+      await member.goto(`${server.url}/#/sessions`);
+      const change = member.getByRole('form', { name: 'Change e-mail address' });
+      await change.getByLabel('New e-mail address').fill(newEmail);
+      await change.getByLabel('Your current password').fill(newPassword);
+      await change.getByRole('button', { name: 'Send a confirmation link' }).click();
+      await member.getByText(/Check the new address/).waitFor();
+      assert.is(await change.getByLabel('Your current password').inputValue(), '', 'the password is not kept in the page');
+      assert.ok((await inbox.next(memberEmail)).text.includes(newEmail), 'the current address is told');
+      await member.getByTestId('whoami').filter({ hasText: memberEmail }).waitFor();
+      await member.goto(mailLink((await inbox.next(newEmail)).text));
+      await member.getByRole('button', { name: 'Confirm my address' }).click();
+      await member.getByText(`Your address is now ${newEmail}.`).waitFor();
+      await member.getByRole('button', { name: 'Continue' }).click();
+      await member.getByTestId('whoami').filter({ hasText: newEmail }).waitFor();
       assert.equal(await member.evaluate('window.__csp'), [], 'no CSP violation on the member pages');
       await memberContext.close();
     }

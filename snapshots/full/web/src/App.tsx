@@ -11,7 +11,7 @@ import { Records } from './pages/Records.js';
 import { AdminUsers } from './pages/AdminUsers.js';
 import { AuditLog } from './pages/AuditLog.js';
 import { CsvImport } from './pages/CsvImport.js';
-import { TenantSwitcher, VerifyEmail } from './pages/Account.js';
+import { EmailChange, TenantSwitcher, VerifyEmail } from './pages/Account.js';
 import { NotFound } from './pages/NotFound.js';
 import { may } from './gates.js';
 import { MfaEnrol, MfaSection } from './pages/Mfa.js';
@@ -104,7 +104,7 @@ export function App() {
   if (user.mfaEnrolmentRequired) page = <MfaEnrol required onEnrolled={refresh} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'users' && isAdmin && FEATURES.admin) page = <AdminUsers self={user} onUnauthenticated={onUnauthenticated} />;
   else if (route === 'audit' && isAdmin && FEATURES.admin) page = <AuditLog onUnauthenticated={onUnauthenticated} />;
-  else if (route === 'sessions') page = <><Sessions onUnauthenticated={onUnauthenticated} /><MfaSection onUnauthenticated={onUnauthenticated} onRemoved={refresh} /></>;
+  else if (route === 'sessions') page = <><Sessions onUnauthenticated={onUnauthenticated} /><MfaSection onUnauthenticated={onUnauthenticated} onRemoved={refresh} /><EmailChange onUnauthenticated={onUnauthenticated} /></>;
   else if (route === 'import' && FEATURES.csvImport) page = <CsvImport onUnauthenticated={onUnauthenticated} />;
   else page = <Records user={user} onUnauthenticated={onUnauthenticated} />;
 

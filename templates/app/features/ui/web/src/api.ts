@@ -314,6 +314,9 @@ export const api = {
   verifyEmail: (token: string) => request<{ status: string; email: string; purpose: 'signup' | 'change' }>('POST', '/api/auth/verify-email', { token }),
   resendVerification: (email: string) => request<{ status: string; message: string }>('POST', '/api/auth/verify-email/resend', { email }),
 
+  /** 202: the new address takes effect when its e-mailed link is followed; the current one is told */
+  changeEmail: (email: string, password: string) => request<{ status: string; message: string }>('POST', '/api/account/email', { email, password }),
+
   tenants: {
     list: async () => list<TenantOption & { current: boolean }>(await request('GET', '/api/tenants'), 'tenants'),
     switch: (tenantId: string) => request<{ user: Pick<User, 'id' | 'tenantId' | 'role'> }>('POST', '/api/tenants/switch', { tenantId }),

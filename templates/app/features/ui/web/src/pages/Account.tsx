@@ -11,6 +11,8 @@ import { Alert, Field, onSubmit, useAction } from '../ui.js';
  *                   went, and a button that sends a new one
  *   TenantPicker    at log-in, for a user who belongs to several tenants
  *   TenantSwitcher  in the header: a new session for another of the user's tenants
+ *   EmailChange     on the sessions page: a new address, confirmed with the password; it takes effect
+ *                   when the link sent to it is followed (VerifyEmail), and the current address is told
  */
 function readToken(): string {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
@@ -132,5 +134,49 @@ export function TenantSwitcher({ onSwitched, onUnauthenticated }: { onSwitched: 
       </select>
       {error && <span className="alert alert-error" role="alert">{error}</span>}
     </span>
+  );
+}
+
+/** A new e-mail address for the signed-in user (POST /api/account/email). */
+export function EmailChange({ onUnauthenticated }: { onUnauthenticated: () => void }) {
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [notice, setNotice] = useState('');
+  const { busy, error, run } = useAction(onUnauthenticated);
+
+  const submit = onSubmit(async () => {
+    setNotice('');
+    const result = await run(() => api.changeEmail(email.trim(), password));
+    if (result) {
+      // the password never stays in the page; the address stays until the user leaves
+      setPassword('');
+      setNotice(result.message);
+    }
+  });
+
+  return (
+    <section className="card" aria-label="E-mail address">
+      <h2>E-mail address</h2>
+      <form onSubmit={submit} className="form" aria-label="Change e-mail address">
+        <Field label="New e-mail address">
+          <input name="new-email" type="email" autoComplete="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
+        </Field>
+        <Field label="Your current password">
+          <input
+            name="current-password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </Field>
+        <Alert kind="error">{error}</Alert>
+        <Alert kind="ok">{notice}</Alert>
+        <button type="submit" disabled={busy}>
+          {busy ? 'Sending…' : 'Send a confirmation link'}
+        </button>
+      </form>
+    </section>
   );
 }
