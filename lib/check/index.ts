@@ -17,7 +17,7 @@ import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkSettingReads, compareOwnedObjects, readObjects } from './functions.js';
 import { SUPABASE_SHIM } from './supabase-shim.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
-import { checkServer } from './server-checks.js';
+import { checkServer } from './server/index.js';
 import type { AuditRules } from '../matrix/parse.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 
