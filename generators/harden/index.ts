@@ -1,7 +1,7 @@
 /**
  * The `harden` generator (`xms add harden`, `npx plop harden`): retrofits row-level security and audit
  * triggers onto a Supabase / PostgreSQL project this tool did not create. The work is done by
- * lib/check/harden.ts (also `xms harden`); this file gives it the one generator signature: it plans
+ * ./harden.ts (also `xms harden`); this file gives it the one generator signature: it plans
  * ONE new migration (nothing when every table is already hardened, so a second run changes nothing)
  * and, in the plan's notes, reports the tables that now have no policy.
  */
@@ -33,7 +33,7 @@ const generator: FeatureGenerator = {
     },
   ],
   async plan(appDir: string, answers: Answers): Promise<Plan> {
-    const { harden, formatHarden, HardenError } = await import('../../lib/check/harden.js');
+    const { harden, formatHarden, HardenError } = await import('./harden.js');
     const { UserError } = await import('../../lib/engine/errors.js');
     try {
       const result = await harden(appDir, options(answers));

@@ -15,9 +15,9 @@ import { extensionsIn, migrationFiles, openMigratedPglite, openPostgres } from '
 import { APP_SCHEMA, SYSTEM_SCHEMAS, checkDatabase } from './db-checks.js';
 import { comparePolicies, expectedPolicies, readPolicies } from './drift.js';
 import { checkSettingReads, compareOwnedObjects, readObjects } from './functions.js';
-import { SUPABASE_SHIM } from './harden.js';
+import { SUPABASE_SHIM } from './supabase-shim.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
-import { checkServer } from './server-checks.js';
+import { checkServer } from './server/index.js';
 import type { AuditRules } from '../matrix/parse.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 

@@ -3,7 +3,7 @@
  * parse the app's TypeScript while the main thread replays migrations and queries the database.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { checkServer } from './server-checks.js';
+import { checkServer } from './server/index.js';
 
 try {
   parentPort!.postMessage({ findings: await checkServer(workerData.appDir as string) });

@@ -5,7 +5,7 @@
  * Number(x), a regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import type * as TS from 'typescript';
 import { importFrom } from './database.js';
 import type { Finding } from './types.js';
@@ -32,7 +32,7 @@ export class Syntax {
 
   /**
    * The parsed file (an absolute path), parsed once per kind for every check family sharing this
-   * instance (the server checks and the config, password-hash and namespace checks).
+   * instance (every module of ./server/).
    */
   parse(file: string, kind: TS.ScriptKind): TS.SourceFile | undefined {
     const key = `${kind}:${file}`;
@@ -40,6 +40,61 @@ export class Syntax {
       this.cache.set(key, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, kind) : undefined);
     }
     return this.cache.get(key);
+  }
+
+  /** The parsed file (an absolute path), as TSX when its extension says so. */
+  file(file: string): TS.SourceFile | undefined {
+    return this.parse(file, /\.[jt]sx$/.test(file) ? this.ts.ScriptKind.TSX : this.ts.ScriptKind.TS);
+  }
+
+  /** An absolute path relative to the app. */
+  rel(file: string): string {
+    return relative(this.appDir, file);
+  }
+
+  /** The text of a string literal (or a template without substitutions). */
+  str(node: TS.Node | undefined): string | undefined {
+    if (!node) return undefined;
+    if (this.ts.isStringLiteral(node) || this.ts.isNoSubstitutionTemplateLiteral(node)) return node.text;
+    return undefined;
+  }
+
+  /** A number written as literals (`60 * 60 * 1000`, parentheses, + and -); no identifiers. */
+  num(node: TS.Node | undefined): number | undefined {
+    const ts = this.ts;
+    if (!node) return undefined;
+    if (ts.isNumericLiteral(node)) return Number(node.text.replace(/_/g, ''));
+    if (ts.isParenthesizedExpression(node)) return this.num(node.expression);
+    if (ts.isBinaryExpression(node)) {
+      const a = this.num(node.left);
+      const b = this.num(node.right);
+      if (a === undefined || b === undefined) return undefined;
+      if (node.operatorToken.kind === ts.SyntaxKind.AsteriskToken) return a * b;
+      if (node.operatorToken.kind === ts.SyntaxKind.PlusToken) return a + b;
+      if (node.operatorToken.kind === ts.SyntaxKind.MinusToken) return a - b;
+    }
+    return undefined;
+  }
+
+  propName(name: TS.PropertyName): string | undefined {
+    if (this.ts.isIdentifier(name) || this.ts.isStringLiteral(name) || this.ts.isNumericLiteral(name)) return name.text;
+    return undefined;
+  }
+
+  /** import name -> absolute .ts file (relative imports only). */
+  imports(sf: TS.SourceFile): Map<string, string> {
+    const map = new Map<string, string>();
+    for (const st of sf.statements) {
+      if (!this.ts.isImportDeclaration(st) || !st.importClause) continue;
+      const spec = this.str(st.moduleSpecifier);
+      if (!spec || !spec.startsWith('.')) continue;
+      const file = resolve(dirname(sf.fileName), spec).replace(/\.js$/, '.ts');
+      const target = existsSync(file) ? file : existsSync(`${file}.ts`) ? `${file}.ts` : join(file, 'index.ts');
+      const named = st.importClause.namedBindings;
+      if (named && this.ts.isNamedImports(named)) for (const el of named.elements) map.set(el.name.text, target);
+      if (st.importClause.name) map.set(st.importClause.name.text, target);
+    }
+    return map;
   }
 
   /** The app's TypeScript sources under src/ (relative paths) whose text contains `word`. */
@@ -95,7 +150,7 @@ export class Syntax {
 
   prop(obj: TS.ObjectLiteralExpression, name: string): TS.Expression | undefined {
     for (const p of obj.properties) {
-      if (this.ts.isPropertyAssignment(p) && (this.ts.isIdentifier(p.name) || this.ts.isStringLiteral(p.name)) && p.name.text === name) return p.initializer;
+      if (this.ts.isPropertyAssignment(p) && this.propName(p.name) === name) return p.initializer;
       if (this.ts.isShorthandPropertyAssignment(p) && p.name.text === name) return p.name;
     }
     return undefined;

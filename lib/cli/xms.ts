@@ -53,7 +53,7 @@ const COMMANDS: Record<string, Command> = {
   harden: {
     summary: 'retrofit RLS and audit triggers onto an existing project',
     async run(args, cwd) {
-      const { hardenCommand, HardenError } = await import('../check/harden.js');
+      const { hardenCommand, HardenError } = await import('../../generators/harden/harden.js');
       try {
         return await hardenCommand(args, cwd);
       } catch (error) {

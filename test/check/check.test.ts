@@ -127,7 +127,7 @@ for (const preset of ['minimal', 'full'] as const) {
 }
 
 test('the route inventory read from the source: public routes are exactly the public list; admin routes in the admin scope', async () => {
-  const { routeInventory } = await import('../../lib/check/server-checks.js');
+  const { routeInventory } = await import('../../lib/check/server/index.js');
   const { appDir, cleanup } = scaffold('default');
   try {
     const routes = await routeInventory(appDir);
@@ -204,7 +204,7 @@ test('server checks SRV009, SRV015-SRV017 on variants of the source: what is acc
 });
 
 test('SRV018: public routes under the admin prefix or a protected path are flagged; siblings are not', async () => {
-  const { checkRouteNamespaces } = await import('../../lib/check/route-namespaces.js');
+  const { checkRouteNamespaces } = await import('../../lib/check/server/route-namespaces.js');
   const r = (scope: 'public' | 'protected' | 'admin', method: string, url: string) => ({ scope, method, url, at: `${scope}.ts:1` });
   const routes = [
     r('protected', 'POST', '/api/auth/logout'),

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, migrationFiles } from '../../lib/check/database.js';
-import { SUPABASE_SHIM } from '../../lib/check/harden.js';
+import { SUPABASE_SHIM } from '../../lib/check/supabase-shim.js';
 import { formatReport, runCheck } from '../../lib/check/index.js';
 import { scaffold } from './app.js';
 import { databaseUrl, postgresServer, withClient } from '../helpers/postgres.js';

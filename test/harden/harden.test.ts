@@ -11,7 +11,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { applyMigrations, extensionsIn, migrationFiles, openPglite } from '../../lib/check/database.js';
 import { checkSettingReads } from '../../lib/check/functions.js';
-import { formatHarden, harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
+import { formatHarden, harden } from '../../generators/harden/harden.js';
+import { SUPABASE_SHIM } from '../../lib/check/supabase-shim.js';
 import { REPO_ROOT, runCli, XMS_BIN } from '../helpers/cli.js';
 
 const FIXTURE = join(REPO_ROOT, 'test', 'harden', 'fixtures', 'migrations');

@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { migrationFiles } from '../../lib/check/database.js';
-import { harden, SUPABASE_SHIM } from '../../lib/check/harden.js';
+import { harden } from '../../generators/harden/harden.js';
+import { SUPABASE_SHIM } from '../../lib/check/supabase-shim.js';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { postgresServer, withClient } from '../helpers/postgres.js';
 

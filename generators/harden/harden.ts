@@ -12,10 +12,11 @@
  * hardened it writes nothing.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { newMigrationFileName } from '../matrix/migrations.js';
+import { newMigrationFileName } from '../../lib/matrix/migrations.js';
 import { join, relative, resolve } from 'node:path';
-import { applyMigrations, extensionsIn, migrationFiles, MissingModuleError, openPglite, openPostgres } from './database.js';
-import type { Queryable } from './types.js';
+import { applyMigrations, extensionsIn, migrationFiles, MissingModuleError, openPglite, openPostgres } from '../../lib/check/database.js';
+import { SUPABASE_SHIM } from '../../lib/check/supabase-shim.js';
+import type { Queryable } from '../../lib/check/types.js';
 
 export class HardenError extends Error {
   override name = 'HardenError';
@@ -51,33 +52,6 @@ export interface HardenResult {
   /** the written (or, with dryRun, planned) migration: path relative to cwd and its SQL */
   migration?: { path: string; sql: string };
 }
-
-/** Just enough of Supabase for a project's migrations to apply to a plain PGlite. */
-export const SUPABASE_SHIM = `
-do $shim$
-begin
-  if not exists (select from pg_catalog.pg_roles where rolname = 'anon') then create role anon nologin noinherit; end if;
-  if not exists (select from pg_catalog.pg_roles where rolname = 'authenticated') then create role authenticated nologin noinherit; end if;
-  if not exists (select from pg_catalog.pg_roles where rolname = 'service_role') then create role service_role nologin noinherit bypassrls; end if;
-end
-$shim$;
-create schema if not exists auth;
-create schema if not exists extensions;
-create table if not exists auth.users (
-  id uuid primary key default gen_random_uuid(),
-  email text,
-  raw_app_meta_data jsonb,
-  raw_user_meta_data jsonb,
-  created_at timestamptz not null default now()
-);
-create or replace function auth.jwt() returns jsonb language sql stable
-  as $$ select coalesce(nullif(current_setting('request.jwt.claims', true), '')::jsonb, '{}'::jsonb) $$;
-create or replace function auth.uid() returns uuid language sql stable
-  as $$ select nullif(auth.jwt() ->> 'sub', '')::uuid $$;
-create or replace function auth.role() returns text language sql stable
-  as $$ select auth.jwt() ->> 'role' $$;
-grant usage on schema auth to anon, authenticated, service_role;
-`;
 
 const STATE_SQL = `
   select pg_catalog.format('%I.%I', n.nspname, c.relname) as qualified,
@@ -157,8 +131,8 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
       t.auditTriggers < 3 ? `${t.auditTriggers}/3 audit triggers` : 'audited',
       t.policies === 0 ? 'NO POLICY' : `${t.policies} ${t.policies === 1 ? 'policy' : 'policies'}`,
     ].join('; ');
-  const { TemplateRenderer } = await import('../engine/render.js');
-  const { builtinTemplatesDir, packageRoot } = await import('../engine/paths.js');
+  const { TemplateRenderer } = await import('../../lib/engine/render.js');
+  const { builtinTemplatesDir, packageRoot } = await import('../../lib/engine/paths.js');
   const sql = new TemplateRenderer([]).render(readFileSync(join(builtinTemplatesDir(), 'harden', 'migration.sql.hbs'), 'utf8'), {
     xmsVersion: JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version,
     source,
@@ -170,7 +144,7 @@ export async function harden(cwd: string, options: HardenOptions): Promise<Harde
   const fileName = newMigrationFileName(migrationFiles(outDir), 'xms_harden', options.now);
   const path = join(outDir, fileName);
   if (!options.dryRun) {
-    const { applyChanges } = await import('../engine/changes.js');
+    const { applyChanges } = await import('../../lib/engine/changes.js');
     applyChanges(outDir, [{ path: fileName, after: sql }]);
   }
   result.migration = { path: relative(cwd, path), sql };

@@ -10,12 +10,12 @@
  *   - the protected scope's session hook refuses an enrol-only session outside ENROL_ONLY_ROUTES (403)
  * The database half (an enrol-only session has no identity: the sessions_own_token policy of
  * *_xms_mfa.sql) is held by DB003 policy drift.
- * Input: the route inventory and the protected scope's hooks that ./server-checks.ts reads.
+ * Input: the route inventory and the protected scope's hooks that ./routes.ts reads.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { finding } from './syntax.js';
-import type { Finding } from './types.js';
+import { finding } from '../syntax.js';
+import type { Finding } from '../types.js';
 
 export interface MfaRoute {
   method: string;

@@ -7,8 +7,8 @@
  */
 import { join } from 'node:path';
 import type * as TS from 'typescript';
-import { finding, Syntax } from './syntax.js';
-import type { Finding } from './types.js';
+import { finding, Syntax } from '../syntax.js';
+import type { Finding } from '../types.js';
 
 const ID = 'SRV017-password-hash-weak';
 const FILE = join('src', 'security', 'passwords.ts');

@@ -4,10 +4,10 @@
  * this check holds even when the list was edited too: a public route under the admin scope's prefix
  * (e.g. /api/admin/...), or on / under a protected route's path (e.g. /api/records/export next to
  * GET /api/records), is an unguarded door into data that needs a session or the admin role.
- * Input: the route inventory that ./server-checks.ts reads from the source.
+ * Input: the route inventory that ./routes.ts reads from the source.
  */
-import { finding } from './syntax.js';
-import type { Finding } from './types.js';
+import { finding } from '../syntax.js';
+import type { Finding } from '../types.js';
 
 export interface InventoryRoute {
   method: string;

@@ -9,8 +9,8 @@
  */
 import { join } from 'node:path';
 import type * as TS from 'typescript';
-import { finding, Syntax, UNKNOWN, type FunctionLike, type Value } from './syntax.js';
-import type { Finding } from './types.js';
+import { finding, Syntax, UNKNOWN, type FunctionLike, type Value } from '../syntax.js';
+import type { Finding } from '../types.js';
 
 /** Upper bounds of the session lifetimes (the generated config refuses more, in every environment). */
 export const SESSION_IDLE_MAX_MINUTES = 24 * 60;

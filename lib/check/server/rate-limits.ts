@@ -1,0 +1,62 @@
+/**
+ * SRV010 of `xms check` (invariant I13): the credential routes (log-in, sign-up, reset, verify) of the
+ * public scope consume their rate limiter before anything secret is verified, and the limiter
+ * (class ActionLimiter of src/security/rate-limit.ts) counts in a store shared by every instance.
+ * Input: the route inventory of ./routes.ts.
+ */
+import { join } from 'node:path';
+import type * as TS from 'typescript';
+import { finding, type Syntax } from '../syntax.js';
+import type { Finding } from '../types.js';
+import type { Inventory } from './routes.js';
+
+const ID = 'SRV010-auth-not-rate-limited';
+const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email/i;
+
+export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[] {
+  const out: Finding[] = [];
+  const { routes, publicList } = inventory;
+  const credentialRoutes = routes.filter((r) => r.scope === 'public' && r.method !== 'GET' && CREDENTIAL_ROUTE.test(r.url));
+  if (publicList.size > 0 && credentialRoutes.length === 0 && [...publicList].some((k) => CREDENTIAL_ROUTE.test(k))) {
+    out.push(finding(ID, 'src/routes/public', 'the log-in / sign-up / reset routes of the public list were not found in the public scope', 'register the auth routes in the public scope'));
+  }
+  for (const r of credentialRoutes) {
+    // consume first: an attempt counted only after the secret was verified lets a parallel burst
+    // through (every request passes the check before any of them is counted)
+    const consumed = /\blimits\s*\.\s*\w+\s*\.\s*consume(Ip)?\s*\(/.exec(r.handler);
+    const verifies = /\b(authenticate|verifyPassword|redeemResetToken|redeemVerification|signUp|checkPassword)\s*\(/.exec(r.handler);
+    if (!consumed || (verifies && verifies.index < consumed.index)) {
+      out.push(finding(ID, r.at, `${r.method} ${r.url} does not consume its rate limiter before verifying (limits.<action>.consume)`,
+        'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success'));
+    }
+  }
+  out.push(...checkStore(syntax));
+  return out;
+}
+
+function checkStore(syntax: Syntax): Finding[] {
+  const ts = syntax.ts;
+  const sf = syntax.file(join(syntax.appDir, 'src', 'security', 'rate-limit.ts'));
+  if (!sf) {
+    return [finding(ID, 'src/security/rate-limit.ts', 'the rate limiter module is missing', 'restore src/security/rate-limit.ts (shared PostgreSQL store)')];
+  }
+  let cls: TS.ClassDeclaration | undefined;
+  const functions = new Map<string, TS.FunctionDeclaration>();
+  syntax.walk(sf, (n) => {
+    if (ts.isClassDeclaration(n) && n.name?.text === 'ActionLimiter') cls = n;
+    if (ts.isFunctionDeclaration(n) && n.name) functions.set(n.name.text, n);
+  });
+  if (!cls) {
+    return [finding(ID, 'src/security/rate-limit.ts', 'class ActionLimiter (the credential routes\' limiter) is missing', 'restore it from the template')];
+  }
+  // the class and the module functions it calls, one level deep
+  let text = cls.getText();
+  for (const m of text.matchAll(/\b([A-Za-z_]\w*)\s*\(/g)) if (functions.has(m[1]!)) text += functions.get(m[1]!)!.getText();
+  const shared = /new\s+RateLimiter(Postgres|Redis|Memcache|Mongo|MySQL|Cluster|Union)\b/.test(text);
+  const local = /new\s+RateLimiter(Memory|Queue)?\s*\(/.test(text.replace(/new\s+RateLimiter(Postgres|Redis|Memcache|Mongo|MySQL|Cluster|Union)\b/g, ''));
+  if (!shared || local) {
+    return [finding(ID, syntax.at(cls), 'the credential routes\' limiter does not use a shared store (each instance would count alone, so N instances allow N times the attempts)',
+      'use RateLimiterPostgres (the template\'s store in app_private.auth_rate_limits)')];
+  }
+  return [];
+}
