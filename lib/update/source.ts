@@ -4,7 +4,7 @@
  * `npm pack create-xms-app@<spec>`). Tarballs are unpacked once into a cache keyed by their hash.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { UserError } from '../engine/errors.js';
@@ -62,6 +62,23 @@ function ownDependencies(): string | undefined {
   return undefined;
 }
 
+/**
+ * Points `link` at `target`. The cache outlives the checkout that filled it: a link left by another
+ * checkout may point elsewhere or dangle (existsSync follows it and says false), so it is replaced.
+ */
+function linkTo(target: string, link: string): void {
+  let current: string | undefined;
+  try {
+    if (lstatSync(link).isSymbolicLink()) current = readlinkSync(link);
+    else return; // a real folder: dependencies installed for this version (below)
+  } catch {
+    // no link yet
+  }
+  if (current === target) return;
+  if (current !== undefined) unlinkSync(link);
+  symlinkSync(target, link, 'dir');
+}
+
 async function unpack(tarball: string, cache: string, spec: string): Promise<string> {
   const hash = createHash('sha256').update(readFileSync(tarball)).digest('hex').slice(0, 16);
   const dir = join(cache, hash, 'package');
@@ -86,7 +103,7 @@ async function unpack(tarball: string, cache: string, spec: string): Promise<str
     // Outside an installed app: borrow the running package's dependencies (the same ranges, as a rule)
     const own = ownDependencies();
     const link = join(cache, hash, 'node_modules');
-    if (own && !existsSync(link)) symlinkSync(own, link, 'dir');
+    if (own) linkTo(own, link);
   }
   if (!dependenciesResolve(dir)) {
     // an older version with other dependencies: install its own (its scripts are not needed: it is built)

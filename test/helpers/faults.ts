@@ -146,7 +146,11 @@ export function faultKit(label: string) {
           const tenant = tenantId ?? (await c.query(`insert into app.tenants (name) values ('fault tenant') returning id`)).rows[0].id;
           const userId = (await c.query(`insert into app.users (display_name) values ('fault user') returning id`)).rows[0].id;
           await c.query('insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)', [userId, tenant, role]);
-          await c.query(`insert into app_private.credentials (user_id, email, password_hash) values ($1, $2, 'not-a-hash')`, [userId, `u-${randomUUID()}@example.test`]);
+          // a confirmed address: the database refuses a session to an unconfirmed account
+          await c.query(`insert into app_private.credentials (user_id, email, password_hash, email_verified_at) values ($1, $2, 'not-a-hash', now())`, [
+            userId,
+            `u-${randomUUID()}@example.test`,
+          ]);
           await c.query(
             `insert into app_private.sessions (token_hash, user_id, tenant_id, db_role, idle_expires_at, expires_at)
              values ($1, $2, $3, $4, now() + interval '1 hour', now() + interval '2 hours')`,
