@@ -18,7 +18,7 @@ import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { randomEmail, signUpAndLogin, startServer, testConfig, testDatabase, type Account, type Server } from '../helpers/http.js';
 import { startInbox, type Inbox } from '../helpers/mail.js';
-import { sharedBuild } from './support.js';
+import { sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export const SCREENSHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
@@ -190,7 +190,7 @@ test('the audit log: filters on the server, the actor by e-mail, an update as a 
   await filters.getByRole('button', { name: 'Apply' }).click();
   const rows = page.getByTestId('audit').locator('tbody tr');
   // the unfiltered page was there first: wait for the filtered one
-  await page.waitForFunction('document.querySelectorAll("[data-testid=audit] tbody tr").length === 1');
+  await waitInPage(page, 'document.querySelectorAll("[data-testid=audit] tbody tr").length === 1');
   await rows.first().getByText(admin.email).waitFor();
   assert.is(await rows.count(), 1, 'one update of records by this admin');
   const diff = rows.first().getByTestId('diff');

@@ -69,3 +69,16 @@ export function withoutComments(text: string): string {
     .replace(/^\s*\/\/.*$/gm, '')
     .replace(/\s\/\/\s.*$/gm, '');
 }
+
+/**
+ * Waits until `expression` is truthy in the page. Playwright's waitForFunction polls a string with
+ * eval inside the page, which the app's CSP (no 'unsafe-eval') refuses whenever the first check is
+ * false; page.evaluate goes through the DevTools protocol, outside the page's CSP, so poll from here.
+ */
+export async function waitInPage(page: { evaluate(expression: string): Promise<unknown> }, expression: string, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await page.evaluate(expression))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${expression}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

@@ -5,6 +5,7 @@
  * second step rate-limited per account; an admin without a second factor can only enrol (server and
  * database); removal needs a code or the password; everything audited, no secret in the audit log.
  */
+import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as OTPAuth from 'otpauth';
@@ -207,7 +208,8 @@ test('an admin without a second factor can only enrol (server and database), the
   assert.is(me.status, 200, 'the user is reachable');
   assert.is((await c.request('GET', '/api/records')).status, 403);
   assert.is((await c.request('GET', '/api/sessions')).status, 403);
-  assert.is((await c.request('GET', '/api/admin/users')).status, 403);
+  // the admin feature's routes (not in the minimal preset, where the path does not exist: 404)
+  if (existsSync(new URL('../../src/routes/admin/audit.ts', import.meta.url))) assert.is((await c.request('GET', '/api/admin/users')).status, 403);
   assert.is(((await (await c.request('GET', '/api/records')).json()) as { error: string }).error, 'mfa_enrolment_required');
 
   // the database refuses too: the enrol-only session's token gives its role no identity, no row

@@ -9,7 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as OTPAuth from 'otpauth';
 import { client, markVerified, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { sharedBuild } from './support.js';
+import { sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -63,7 +63,7 @@ test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, lo
     const qr = page.getByRole('img', { name: 'QR code of the authenticator key' });
     await qr.waitFor();
     // the image decodes (a data: URL the CSP's img-src allows; a blocked one would never load)
-    await page.waitForFunction('(() => { const img = document.querySelector("img.qr"); return img && img.complete && img.naturalWidth > 0; })()');
+    await waitInPage(page, '(() => { const img = document.querySelector("img.qr"); return img && img.complete && img.naturalWidth > 0; })()');
     const secret = (await page.getByTestId('mfa-secret').textContent())!.trim();
     assert.match(secret, /^[A-Z2-7]{32}$/);
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });

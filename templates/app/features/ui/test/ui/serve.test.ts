@@ -18,7 +18,7 @@ import { PUBLIC_ROUTES } from '../../src/server/public-routes.js';
 import { UI_PUBLIC_ROUTES } from '../../src/routes/public/ui.js';
 import { startServer, strongPassword, randomEmail, testConfig, testDatabase, type Server } from '../helpers/http.js';
 import { mailLink, startInbox, type Inbox } from '../helpers/mail.js';
-import { sharedBuild } from './support.js';
+import { sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SESSION_COOKIE = '__Host-session';
@@ -325,7 +325,7 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
 
     // positive control: the listener does see a violation (an inline style attribute is refused)
     await page.evaluate('document.body.setAttribute("style", "color: red")');
-    await page.waitForFunction('window.__csp.length > 0');
+    await waitInPage(page, 'window.__csp.length > 0');
     assert.match(((await page.evaluate('window.__csp')) as string[])[0]!, /style-src/);
 
     // log out: back to the login page; the API refuses the old state
