@@ -28,7 +28,7 @@ export interface AppConfig {
   host: string;
   port: number;
   databaseUrl: string | undefined;
-  /** Public origin of the app (`https://app.example.com`); CSRF compares Origin with it. Unset: the request's Host. */
+  /** Public origin of the app (`https://app.example.com`); CSRF compares Origin with it, passkeys are bound to its host (the RP ID). Unset: the request's Host. */
   origin: string | undefined;
   /** Fastify's trustProxy: false, a hop count, or a list of proxy addresses/CIDRs. Never `true` in production. */
   trustProxy: boolean | number | string[];
@@ -206,7 +206,7 @@ export function assertProductionSafe(config: AppConfig): void {
   if (config.passwordMinScore < PASSWORD_SCORE_PRODUCTION_FLOOR) {
     throw new ConfigError(`refusing to start in production: PASSWORD_MIN_SCORE below ${PASSWORD_SCORE_PRODUCTION_FLOOR} (weak passwords would be accepted)`);
   }
-  if (!config.origin) throw new ConfigError('refusing to start in production: APP_ORIGIN is not set (the CSRF check needs the public origin)');
+  if (!config.origin) throw new ConfigError("refusing to start in production: APP_ORIGIN is not set (the CSRF check and the passkeys' relying party need the public origin)");
   if (!config.origin.startsWith('https://')) throw new ConfigError(`refusing to start in production: APP_ORIGIN must be https (got ${config.origin})`);
   if (!config.databaseUrl) throw new ConfigError('refusing to start in production: DATABASE_URL is not set (the embedded PGlite is for development)');
   if (!config.mail.smtpUrl) {

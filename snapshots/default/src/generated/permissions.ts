@@ -65,7 +65,11 @@ export const audit: {
       "code_hash"
     ],
     "app_private.mfa_challenges": [
+      "passkey_challenge_hash",
       "token_hash"
+    ],
+    "app_private.passkey_registrations": [
+      "challenge_hash"
     ]
   },
   "ignoreUpdatesOf": {

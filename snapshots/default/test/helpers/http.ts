@@ -118,6 +118,37 @@ export function client(server: Server): Client {
   return c;
 }
 
+export type TwoStepClient = Client & { mfaCookie: string | undefined };
+
+/** A browser-like client that keeps the session cookie and the pending second-factor cookie (__Host-mfa). */
+export function twoStepClient(server: Server): TwoStepClient {
+  const c: TwoStepClient = {
+    cookie: undefined,
+    mfaCookie: undefined,
+    async request(method, path, body, headers = {}) {
+      const cookie = [c.cookie, c.mfaCookie].filter(Boolean).join('; ');
+      const response = await fetch(`${server.url}${path}`, {
+        method,
+        headers: {
+          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(method !== 'GET' ? { origin: server.origin } : {}),
+          ...(cookie ? { cookie } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      for (const line of response.headers.getSetCookie()) {
+        const pair = line.split(';')[0]!;
+        const [name, value] = pair.split('=');
+        if (name === '__Host-session') c.cookie = value ? pair : undefined;
+        if (name === '__Host-mfa') c.mfaCookie = value ? pair : undefined;
+      }
+      return response;
+    },
+  };
+  return c;
+}
+
 export interface Account {
   email: string;
   password: string;

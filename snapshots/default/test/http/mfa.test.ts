@@ -19,8 +19,10 @@ import {
   strongPassword,
   testConfig,
   testDatabase,
+  twoStepClient,
   type Client,
   type Server,
+  type TwoStepClient,
 } from '../helpers/http.js';
 
 let server: Server;
@@ -33,34 +35,7 @@ test.after(async () => {
   await (await testDatabase()).close();
 });
 
-/** A browser-like client that keeps the session cookie and the pending second-factor cookie. */
-function browser(): Client & { mfaCookie: string | undefined } {
-  const c = {
-    cookie: undefined as string | undefined,
-    mfaCookie: undefined as string | undefined,
-    async request(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-      const cookie = [c.cookie, c.mfaCookie].filter(Boolean).join('; ');
-      const response = await fetch(`${server.url}${path}`, {
-        method,
-        headers: {
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-          ...(method !== 'GET' ? { origin: server.origin } : {}),
-          ...(cookie ? { cookie } : {}),
-          ...headers,
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      for (const line of response.headers.getSetCookie()) {
-        const pair = line.split(';')[0]!;
-        const [name, value] = pair.split('=');
-        if (name === '__Host-session') c.cookie = value ? pair : undefined;
-        if (name === '__Host-mfa') c.mfaCookie = value ? pair : undefined;
-      }
-      return response;
-    },
-  };
-  return c;
-}
+const browser = () => twoStepClient(server);
 
 const totpFor = (secret: string) => new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
 /** the code of the next 30-second step: newer than any accepted so far, and within the allowed drift */
@@ -74,7 +49,7 @@ function wrongCode(secret: string): string {
   }
 }
 
-async function member(): Promise<{ email: string; password: string; c: ReturnType<typeof browser> }> {
+async function member(): Promise<{ email: string; password: string; c: TwoStepClient }> {
   // a member of an admin's tenant: the admin invites, the member sets a password through the link
   const admin = await signUpAndLogin(server);
   const email = randomEmail('member');
@@ -112,7 +87,7 @@ async function enrol(c: Client): Promise<{ secret: string; recoveryCodes: string
   return { secret, recoveryCodes };
 }
 
-async function passwordStep(c: ReturnType<typeof browser>, email: string, password: string): Promise<void> {
+async function passwordStep(c: TwoStepClient, email: string, password: string): Promise<void> {
   c.cookie = undefined;
   const response = await c.request('POST', '/api/auth/login', { email, password });
   assert.is(response.status, 200);
@@ -125,7 +100,7 @@ test('enrolment, then a log-in in two steps: a wrong and a replayed code refused
   const m = await member();
   const { secret } = await enrol(m.c);
   const status = (await (await m.c.request('GET', '/api/mfa')).json()) as { enrolled: boolean; recoveryCodesLeft: number };
-  assert.equal(status, { enrolled: true, required: false, recoveryCodesLeft: 10 });
+  assert.equal(status, { enrolled: true, totp: true, passkeys: [], required: false, recoveryCodesLeft: 10 });
   assert.is((await m.c.request('POST', '/api/mfa/enrol')).status, 409, 'a second enrolment needs the removal first');
 
   await passwordStep(m.c, m.email, m.password);

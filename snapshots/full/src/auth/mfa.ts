@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 import * as OTPAuth from 'otpauth';
 import QRCode from 'qrcode';
 import type { AppConfig } from '../config.js';
 import { isWellFormedToken, newToken, tokenHash } from '../security/tokens.js';
 import type { AuthDb, Tx } from '../server/db.js';
+import { hasAnyFactor, listPasskeys, lockFactors, takeLoginChallenge, usePasskey, type PasskeyInfo, type RelyingParty } from './passkeys.js';
 
 /**
  * The second factor (migration 20240101000360_xms_mfa.sql): TOTP (RFC 6238: SHA-1, 6 digits, 30 s,
@@ -18,6 +20,8 @@ import type { AuthDb, Tx } from '../server/db.js';
  *   JavaScript (the hash of an unknown code reveals nothing about the stored ones).
  * - The pending log-in (after the password, before the second factor) is a token in its own cookie,
  *   stored as SHA-256, single use, CHALLENGE_MINUTES long; it is no session: nothing accepts it as one.
+ * - A passkey (src/auth/passkeys.ts) is a second factor as well: a user may have TOTP, passkeys or
+ *   both; the recovery codes live as long as any factor does.
  */
 export const TOTP_PERIOD = 30;
 export const RECOVERY_CODE_COUNT = 10;
@@ -34,6 +38,7 @@ export class MfaError extends Error {
 }
 
 export const INVALID_CODE = new MfaError(401, 'invalid_code', 'This code is not valid. Enter the current code of your authenticator app, or an unused recovery code.');
+export const INVALID_PASSKEY = new MfaError(401, 'invalid_passkey', 'This passkey could not be verified. Try again, or use a code.');
 
 /** Whether the configuration requires a second factor of a user with this matrix role. */
 export function mfaRequired(config: AppConfig, role: string): boolean {
@@ -50,6 +55,8 @@ export const ENROL_ONLY_ROUTES: ReadonlySet<string> = new Set([
   'GET /api/mfa',
   'POST /api/mfa/enrol',
   'POST /api/mfa/enrol/confirm',
+  'POST /api/mfa/passkeys/register/options',
+  'POST /api/mfa/passkeys/register',
 ]);
 
 function totp(config: AppConfig, secret: string, label: string): OTPAuth.TOTP {
@@ -86,7 +93,7 @@ function newRecoveryCodes(): string[] {
   return Array.from({ length: RECOVERY_CODE_COUNT }, () => new OTPAuth.Secret({ buffer: randomBytes(10).buffer }).base32.replace(/(.{4})(?!$)/g, '$1-'));
 }
 
-async function storeRecoveryCodes(tx: Tx, userId: string): Promise<string[]> {
+export async function storeRecoveryCodes(tx: Tx, userId: string): Promise<string[]> {
   const codes = newRecoveryCodes();
   await tx.query('delete from app_private.mfa_recovery_codes where user_id = $1', [userId]);
   await tx.query(
@@ -97,28 +104,43 @@ async function storeRecoveryCodes(tx: Tx, userId: string): Promise<string[]> {
 }
 
 export interface MfaStatus {
+  /** any second factor: TOTP or a passkey */
   enrolled: boolean;
+  totp: boolean;
+  passkeys: PasskeyInfo[];
   required: boolean;
   recoveryCodesLeft: number;
 }
 
 export async function mfaStatus(db: AuthDb, config: AppConfig, user: { userId: string; role: string }): Promise<MfaStatus> {
   const rows = await db.asAuth((tx) =>
-    tx.query<{ enrolled: boolean; left: number }>(
-      `select exists (select from app_private.mfa_factors f where f.user_id = $1 and f.confirmed_at is not null) as enrolled,
+    tx.query<{ totp: boolean; left: number }>(
+      `select exists (select from app_private.mfa_factors f where f.user_id = $1 and f.confirmed_at is not null) as totp,
               (select count(*)::int from app_private.mfa_recovery_codes r where r.user_id = $1 and r.used_at is null) as left`,
       [user.userId],
     ),
   );
-  return { enrolled: rows[0]!.enrolled, required: mfaRequired(config, user.role), recoveryCodesLeft: rows[0]!.left };
+  const passkeys = await listPasskeys(db, user.userId);
+  const totp = rows[0]!.totp;
+  return { enrolled: totp || passkeys.length > 0, totp, passkeys, required: mfaRequired(config, user.role), recoveryCodesLeft: rows[0]!.left };
 }
 
-/** Whether the user has a confirmed second factor. */
-export async function hasSecondFactor(db: AuthDb, userId: string): Promise<boolean> {
+/** The user's second factors: a confirmed TOTP factor, passkeys. */
+export async function secondFactors(db: AuthDb, userId: string): Promise<{ totp: boolean; passkey: boolean }> {
   const rows = await db.asAuth((tx) =>
-    tx.query('select 1 from app_private.mfa_factors where user_id = $1 and confirmed_at is not null', [userId]),
+    tx.query<{ totp: boolean; passkey: boolean }>(
+      `select exists (select from app_private.mfa_factors where user_id = $1 and confirmed_at is not null) as totp,
+              exists (select from app_private.passkeys where user_id = $1) as passkey`,
+      [userId],
+    ),
   );
-  return rows.length > 0;
+  return rows[0]!;
+}
+
+/** Whether the user has a second factor (TOTP or a passkey). */
+export async function hasSecondFactor(db: AuthDb, userId: string): Promise<boolean> {
+  const factors = await secondFactors(db, userId);
+  return factors.totp || factors.passkey;
 }
 
 /**
@@ -192,7 +214,8 @@ export async function verifySecondFactor(tx: Tx, config: AppConfig, userId: stri
   const spent = await tx.query(
     `update app_private.mfa_recovery_codes set used_at = now()
       where code_hash = $1 and user_id = $2 and used_at is null
-        and exists (select from app_private.mfa_factors f where f.user_id = $2 and f.confirmed_at is not null)
+        and (exists (select from app_private.mfa_factors f where f.user_id = $2 and f.confirmed_at is not null)
+             or exists (select from app_private.passkeys p where p.user_id = $2))
       returning user_id`,
     [recoveryCodeHash(code), userId],
   );
@@ -209,12 +232,23 @@ export async function regenerateRecoveryCodes(db: AuthDb, config: AppConfig, use
 }
 
 /**
- * Removes the second factor and its recovery codes (the caller verified a current code or the password).
- * When the configuration requires one of this user, their live sessions become enrol-only at once.
+ * Removes the TOTP factor (the caller verified a current code or the password), then whatever
+ * factorRemoved() does.
  */
 export async function removeSecondFactor(tx: Tx, config: AppConfig, user: { userId: string; role: string }): Promise<void> {
-  await tx.query('delete from app_private.mfa_recovery_codes where user_id = $1', [user.userId]);
   await tx.query('delete from app_private.mfa_factors where user_id = $1', [user.userId]);
+  await factorRemoved(tx, config, user);
+}
+
+/**
+ * After a factor was removed: once none is left, the recovery codes die and, when the configuration
+ * requires a second factor of this user, their live sessions become enrol-only at once.
+ */
+export async function factorRemoved(tx: Tx, config: AppConfig, user: { userId: string; role: string }): Promise<void> {
+  // after the lock, this statement sees what a parallel removal committed
+  await lockFactors(tx, user.userId);
+  if (await hasAnyFactor(tx, user.userId)) return;
+  await tx.query('delete from app_private.mfa_recovery_codes where user_id = $1', [user.userId]);
   if (mfaRequired(config, user.role)) {
     await tx.query('update app_private.sessions set mfa_enrol_only = true where user_id = $1 and revoked_at is null', [user.userId]);
   }
@@ -249,20 +283,27 @@ export async function findChallenge(db: AuthDb, token: string): Promise<{ userId
   return rows[0] ? { userId: rows[0].user_id, email: rows[0].email } : undefined;
 }
 
+/** What completes a pending log-in: a TOTP or recovery code as typed, or a passkey's assertion. */
+export type SecondFactorInput = string | { passkey: AuthenticationResponseJSON; rp: RelyingParty };
+
 /**
- * Completes a challenge with a second factor: the code is verified and spent, the challenge spent, in
- * one transaction. Returns the membership to open a session for (still live), or throws INVALID_CODE /
- * an expired-challenge error.
+ * Completes a challenge with a second factor: the code (or the passkey's assertion, against the
+ * WebAuthn challenge issued for this very log-in) is verified and spent, the challenge spent, in one
+ * transaction. Returns the membership to open a session for (still live), or throws INVALID_CODE /
+ * INVALID_PASSKEY / an expired-challenge error.
  */
 export async function redeemChallenge(
   db: AuthDb,
   config: AppConfig,
   token: string,
   userId: string,
-  input: string,
+  input: SecondFactorInput,
 ): Promise<{ userId: string; tenantId: string; role: string }> {
+  // a passkey's challenge serves one attempt: taken before the assertion is verified, kept taken if it fails
+  const passkeyChallenge = typeof input === 'string' ? null : await takeLoginChallenge(db, token, userId);
   return db.asAuthTx(async (tx) => {
-    await verifySecondFactor(tx, config, userId, input);
+    if (typeof input === 'string') await verifySecondFactor(tx, config, userId, input);
+    else await usePasskey(tx, input.rp, userId, input.passkey, passkeyChallenge);
     const spent = await tx.query<{ user_id: string; tenant_id: string; role: string }>(
       `update app_private.mfa_challenges ch set used_at = now()
          from app.memberships m

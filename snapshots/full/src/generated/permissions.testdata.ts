@@ -510,7 +510,11 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; aud
         "code_hash"
       ],
       "app_private.mfa_challenges": [
+        "passkey_challenge_hash",
         "token_hash"
+      ],
+      "app_private.passkey_registrations": [
+        "challenge_hash"
       ]
     },
     "ignoreUpdatesOf": {

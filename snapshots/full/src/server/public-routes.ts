@@ -12,6 +12,8 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/login',
   // the second factor of a log-in: needs the pending challenge of the log-in's __Host-mfa cookie
   'POST /api/auth/login/mfa',
+  // a passkey for that second step: the WebAuthn challenge of the same pending log-in
+  'POST /api/auth/login/passkey/options',
   'POST /api/auth/password-reset',
   // "forgot password": answers the same for every address; the link goes by e-mail
   'POST /api/auth/password-forgot',

@@ -4,7 +4,7 @@ import type { AppConfig } from '../config.js';
 import { isWellFormedToken } from '../security/tokens.js';
 import type { AuthDb } from '../server/db.js';
 import type { Membership } from './accounts.js';
-import { CHALLENGE_MINUTES, createChallenge, hasSecondFactor, mfaRequired } from './mfa.js';
+import { CHALLENGE_MINUTES, createChallenge, mfaRequired, secondFactors } from './mfa.js';
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from './sessions.js';
 
 /**
@@ -12,13 +12,13 @@ import { createSession, readSessionToken, revokeSession, setSessionCookie } from
  * (POST /api/auth/login/mfa). Kept apart from the routes so that another step chosen at log-in (which
  * membership, say) composes with them: call afterPassword() with the membership the user logs in to.
  *
- *   afterPassword   a user with a second factor gets a pending challenge (cookie __Host-mfa, single use,
+ *   afterPassword   a user with a second factor (TOTP or a passkey) gets a pending challenge (cookie __Host-mfa, single use,
  *                   CHALLENGE_MINUTES) and no session; any other user a session, enrol-only when the
  *                   configuration requires a second factor of their role (MFA_REQUIRED_FOR)
  *   completeLogin   the session itself: the pre-login session revoked (no fixation), a new one issued
  */
 export type LoginAnswer =
-  | { status: 'mfa_required'; message: string }
+  | { status: 'mfa_required'; message: string; /** the user has a passkey: the UI offers it */ passkey: boolean }
   | { user: { id: string; tenantId: string; role: string }; mfaEnrolmentRequired: boolean };
 
 interface LoginContext {
@@ -58,10 +58,14 @@ export async function afterPassword(
   reply: FastifyReply,
   membership: Membership,
 ): Promise<LoginAnswer> {
-  if (await hasSecondFactor(ctx.db, membership.userId)) {
+  const factors = await secondFactors(ctx.db, membership.userId);
+  if (factors.totp || factors.passkey) {
     const token = await createChallenge(ctx.db, membership);
     reply.header('set-cookie', challengeCookie(ctx.config, token, CHALLENGE_MINUTES * 60));
-    return { status: 'mfa_required', message: 'Enter the code of your authenticator app, or a recovery code.' };
+    const message = factors.passkey
+      ? 'Use your passkey, or enter the code of your authenticator app or a recovery code.'
+      : 'Enter the code of your authenticator app, or a recovery code.';
+    return { status: 'mfa_required', message, passkey: factors.passkey };
   }
   return completeLogin(ctx, request, reply, membership, { enrolOnly: mfaRequired(ctx.config, membership.role) });
 }

@@ -156,9 +156,10 @@ insert into audit.table_rules (table_name, exempt_reason, redact, ignore_updates
   ('app_private.auth_rate_limits', 'counters of failed attempts per IP and account hash; churn, no personal data', '{}', '{}'),
   ('app_private.credentials', null, '{password_hash}', '{}'),
   ('app_private.email_verifications', null, '{token_hash}', '{}'),
-  ('app_private.mfa_challenges', null, '{token_hash}', '{}'),
+  ('app_private.mfa_challenges', null, '{passkey_challenge_hash,token_hash}', '{}'),
   ('app_private.mfa_factors', null, '{secret}', '{}'),
   ('app_private.mfa_recovery_codes', null, '{code_hash}', '{}'),
+  ('app_private.passkey_registrations', null, '{challenge_hash}', '{}'),
   ('app_private.password_resets', null, '{token_hash}', '{}'),
   ('app_private.sessions', null, '{token_hash}', '{idle_expires_at,last_seen_at}');
 

@@ -3,6 +3,7 @@ import { accountRoutes } from './account.js';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
 import { mfaRoutes } from './mfa.js';
+import { passkeyRoutes } from './passkeys.js';
 import { sessionRoutes } from './sessions.js';
 import { tenantRoutes } from './tenants.js';
 import { recordsRoutes } from './records.js';
@@ -15,6 +16,7 @@ import { recordsRoutes } from './records.js';
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
   await app.register(mfaRoutes);
+  await app.register(passkeyRoutes);
   await app.register(sessionRoutes);
   await app.register(accountRoutes);
   await app.register(tenantRoutes);

@@ -26,13 +26,22 @@ const codeBody = {
 } as const;
 
 /** A refused code or password: 401 (or 409), and the request's rate-limit point is kept (commitsOnError). */
-function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
+export function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
   if (!(error instanceof MfaError)) throw error;
   commitsOnError.add(request);
   return reply.code(error.status).send({ error: error.code, message: error.message });
 }
 
-const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
+/** What removing a factor takes: a current code (TOTP or recovery), or the password; one of them. */
+export const proofBody = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
+} as const;
+
+export const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
 
 export const mfaRoutes: FastifyPluginAsync = async (app) => {
   const { config, db, limits } = app.xms;
@@ -87,17 +96,7 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
   // Removal needs a current code, or the password (a lost authenticator with no recovery code left).
   app.post(
     '/mfa/remove',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          minProperties: 1,
-          maxProperties: 1,
-          properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
-        },
-      },
-    },
+    { schema: { body: proofBody } },
     async (request, reply) => {
       const session = request.session!;
       const body = request.body as { code?: string; password?: string };

@@ -1,19 +1,34 @@
 import { useCallback, useEffect, useState } from 'react';
 import { ApiError } from '../api.js';
-import { mfaApi, type Enrolment, type MfaStatus } from '../mfa-api.js';
+import { mfaApi, type Enrolment } from '../mfa-api.js';
+import { passkeyApi, type SecondFactors } from '../passkey-api.js';
 import { Alert, Field, onSubmit, useAction } from '../ui.js';
 
-/** The second step of a log-in (after the password): a code of the authenticator app, or a recovery code. */
-export function MfaLoginStep({ onLoggedIn, onRestart }: { onLoggedIn: () => Promise<void>; onRestart: () => void }) {
+/**
+ * The second step of a log-in (after the password): the user's passkey when they have one, or a code
+ * of the authenticator app, or a recovery code.
+ */
+export function MfaLoginStep({ onLoggedIn, onRestart, passkey }: { onLoggedIn: () => Promise<void>; onRestart: () => void; passkey: boolean }) {
   const [code, setCode] = useState('');
   const { busy, error, run } = useAction();
   const submit = onSubmit(async () => {
     const done = await run(() => mfaApi.loginStep(code.trim()));
     if (done) await onLoggedIn();
   });
+  const usePasskey = async () => {
+    const done = await run(() => passkeyApi.loginStep());
+    if (done) await onLoggedIn();
+  };
   return (
     <section className="card narrow">
       <h1>Second factor</h1>
+      {passkey && (
+        <p>
+          <button type="button" disabled={busy} onClick={() => void usePasskey()}>
+            Use your passkey
+          </button>
+        </p>
+      )}
       <form onSubmit={submit} className="form" aria-label="Second factor">
         <Field label="Code or recovery code">
           <input name="code" autoComplete="one-time-code" required maxLength={40} value={code} onChange={(e) => setCode(e.target.value)} />
@@ -52,7 +67,31 @@ function RecoveryCodes({ codes, onDone }: { codes: string[]; onDone: () => void 
   );
 }
 
-/** Enrolment: the QR code and the key, a code to confirm, then the recovery codes. */
+/**
+ * A new passkey: a name for it, then the browser's own dialog (@simplewebauthn/browser). Returns the
+ * recovery codes when it is the account's first second factor.
+ */
+function AddPasskey({ onAdded, onUnauthenticated }: { onAdded: (recoveryCodes: string[] | undefined) => void | Promise<void>; onUnauthenticated: () => void }) {
+  const [name, setName] = useState('Passkey');
+  const { busy, error, run } = useAction(onUnauthenticated);
+  const submit = onSubmit(async () => {
+    const result = await run(() => passkeyApi.register(name.trim()));
+    if (result) await onAdded(result.recoveryCodes);
+  });
+  return (
+    <form onSubmit={submit} className="form" aria-label="Add a passkey">
+      <Field label="Passkey name">
+        <input name="passkey-name" required maxLength={64} value={name} onChange={(e) => setName(e.target.value)} />
+      </Field>
+      <Alert kind="error">{error}</Alert>
+      <button type="submit" disabled={busy || !name.trim()}>
+        {busy ? 'Waiting for the passkey…' : 'Add a passkey'}
+      </button>
+    </form>
+  );
+}
+
+/** Enrolment: the QR code and the key, a code to confirm, then the recovery codes; or a passkey. */
 export function MfaEnrol({ required, onEnrolled, onUnauthenticated }: { required: boolean; onEnrolled: () => void | Promise<void>; onUnauthenticated: () => void }) {
   const [enrolment, setEnrolment] = useState<Enrolment>();
   const [codes, setCodes] = useState<string[]>();
@@ -78,6 +117,9 @@ export function MfaEnrol({ required, onEnrolled, onUnauthenticated }: { required
           <button type="button" disabled={busy} onClick={() => void start()}>
             Start
           </button>
+          <h2>Or a passkey</h2>
+          <p>A passkey on this device or a security key, confirmed by the browser.</p>
+          <AddPasskey onUnauthenticated={onUnauthenticated} onAdded={(recoveryCodes) => (recoveryCodes ? setCodes(recoveryCodes) : onEnrolled())} />
         </>
       ) : (
         <form onSubmit={confirm} className="form" aria-label="Confirm the second factor">
@@ -98,9 +140,9 @@ export function MfaEnrol({ required, onEnrolled, onUnauthenticated }: { required
   );
 }
 
-/** The account's second factor, on the sessions page: its state, new recovery codes, removal. */
+/** The account's second factors, on the sessions page: the authenticator app, passkeys, new recovery codes, removal. */
 export function MfaSection({ onUnauthenticated, onRemoved }: { onUnauthenticated: () => void; onRemoved: () => void | Promise<void> }) {
-  const [status, setStatus] = useState<MfaStatus>();
+  const [status, setStatus] = useState<SecondFactors>();
   const [enrolling, setEnrolling] = useState(false);
   const [codes, setCodes] = useState<string[]>();
   const [proof, setProof] = useState('');
@@ -108,7 +150,7 @@ export function MfaSection({ onUnauthenticated, onRemoved }: { onUnauthenticated
 
   const load = useCallback(async () => {
     try {
-      setStatus(await mfaApi.status());
+      setStatus(await passkeyApi.status());
     } catch (caught) {
       if (caught instanceof ApiError && caught.status === 401) return onUnauthenticated();
       setError(caught instanceof ApiError ? caught.message : 'Could not load the second factor.');
@@ -140,15 +182,18 @@ export function MfaSection({ onUnauthenticated, onRemoved }: { onUnauthenticated
       setCodes(result.recoveryCodes);
     }
   };
-  const remove = async () => {
-    const result = await run(() => mfaApi.remove(proofOf(proof)));
-    if (result) {
-      setProof('');
-      setStatus(result);
-      // a role that requires a second factor: this session can now only enrol again
-      if (result.required) await onRemoved();
-    }
+  const removed = async (result: SecondFactors | undefined) => {
+    if (!result) return;
+    setProof('');
+    setStatus(result);
+    // no factor left and the role requires one: this session can now only enrol again
+    if (result.required && !result.enrolled) await onRemoved();
   };
+  const remove = async () => removed(await run(async () => {
+    await mfaApi.remove(proofOf(proof));
+    return passkeyApi.status();
+  }));
+  const removePasskey = async (id: string) => removed(await run(() => passkeyApi.remove(id, proofOf(proof))));
 
   return (
     <section className="card" aria-label="Second factor">
@@ -156,30 +201,57 @@ export function MfaSection({ onUnauthenticated, onRemoved }: { onUnauthenticated
       <Alert kind="error">{error}</Alert>
       {codes ? (
         <RecoveryCodes codes={codes} onDone={() => setCodes(undefined)} />
-      ) : status.enrolled ? (
-        <>
-          <p>
-            On: an authenticator app. {status.recoveryCodesLeft} recovery code(s) left.
-            {status.required ? ' Your role requires a second factor.' : ''}
-          </p>
-          <Field label="Current code (or your password to remove)">
-            <input name="mfa-proof" type="password" autoComplete="off" value={proof} onChange={(e) => setProof(e.target.value)} />
-          </Field>
-          <div className="actions">
-            <button type="button" className="secondary" disabled={busy || !/^\d{6}$/.test(proof.trim())} onClick={() => void renew()}>
-              New recovery codes
-            </button>
-            <button type="button" className="danger" disabled={busy || !proof} onClick={() => void remove()}>
-              Remove
-            </button>
-          </div>
-        </>
       ) : (
         <>
-          <p>Off. {status.required ? 'Your role requires one.' : 'A code from an authenticator app makes a stolen password useless.'}</p>
-          <button type="button" onClick={() => setEnrolling(true)}>
-            Set up
-          </button>
+          <p>
+            {status.enrolled ? `On. ${status.recoveryCodesLeft} recovery code(s) left.` : 'Off.'}
+            {status.required ? ' Your role requires a second factor.' : status.enrolled ? '' : ' A second factor makes a stolen password useless.'}
+          </p>
+          <h3>Authenticator app</h3>
+          {status.totp ? (
+            <p>On: an authenticator app.</p>
+          ) : (
+            <button type="button" onClick={() => setEnrolling(true)}>
+              Set up
+            </button>
+          )}
+          <h3>Passkeys</h3>
+          {status.passkeys.length > 0 && (
+            <ul className="passkeys" data-testid="passkeys">
+              {status.passkeys.map((p) => (
+                <li key={p.id}>
+                  <strong>{p.name}</strong> <span className="muted">added {new Date(p.createdAt).toLocaleDateString()}, {p.lastUsedAt ? `last used ${new Date(p.lastUsedAt).toLocaleString()}` : 'not used yet'}</span>{' '}
+                  <button type="button" className="danger" disabled={busy || !proof} onClick={() => void removePasskey(p.id)} aria-label={`Remove passkey ${p.name}`}>
+                    Remove
+                  </button>
+                </li>
+              ))}
+            </ul>
+          )}
+          <AddPasskey
+            onUnauthenticated={onUnauthenticated}
+            onAdded={async (recoveryCodes) => {
+              await load();
+              if (recoveryCodes) setCodes(recoveryCodes);
+            }}
+          />
+          {status.enrolled && (
+            <>
+              <Field label="Current code (or your password to remove)">
+                <input name="mfa-proof" type="password" autoComplete="off" value={proof} onChange={(e) => setProof(e.target.value)} />
+              </Field>
+              <div className="actions">
+                <button type="button" className="secondary" disabled={busy || !/^\d{6}$/.test(proof.trim())} onClick={() => void renew()}>
+                  New recovery codes
+                </button>
+                {status.totp && (
+                  <button type="button" className="danger" disabled={busy || !proof} onClick={() => void remove()}>
+                    Remove the authenticator app
+                  </button>
+                )}
+              </div>
+            </>
+          )}
         </>
       )}
     </section>

@@ -3,6 +3,7 @@ import { accountRoutes } from './account.js';
 import { importRoutes } from './imports.js';
 import { meRoutes } from './me.js';
 import { mfaRoutes } from './mfa.js';
+import { passkeyRoutes } from './passkeys.js';
 import { sessionRoutes } from './sessions.js';
 import { tenantRoutes } from './tenants.js';
 // xms:api-imports (generators add their route imports above this line)
@@ -14,6 +15,7 @@ import { tenantRoutes } from './tenants.js';
 export const apiRoutes: FastifyPluginAsync = async (app) => {
   await app.register(meRoutes);
   await app.register(mfaRoutes);
+  await app.register(passkeyRoutes);
   await app.register(sessionRoutes);
   await app.register(accountRoutes);
   await app.register(tenantRoutes);

@@ -15,7 +15,8 @@ export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: ()
   const [password, setPassword] = useState('');
   const [tenants, setTenants] = useState<TenantOption[]>();
   const [unconfirmed, setUnconfirmed] = useState(false);
-  const [secondStep, setSecondStep] = useState(false);
+  // the second factor's step, and whether the user has a passkey to offer there
+  const [secondStep, setSecondStep] = useState<{ passkey: boolean }>();
   const { busy, error, run } = useAction();
 
   const attempt = async (tenantId?: string) => {
@@ -37,7 +38,8 @@ export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: ()
     if (done) {
       setPassword('');
       // a user with a second factor has no session yet: the code comes next
-      if ((done as { status?: string }).status === 'mfa_required') setSecondStep(true);
+      const answer = done as { status?: string; passkey?: boolean };
+      if (answer.status === 'mfa_required') setSecondStep({ passkey: answer.passkey === true });
       else await onLoggedIn();
     }
   };
@@ -45,7 +47,7 @@ export function Login({ onLoggedIn, email: initialEmail = '' }: { onLoggedIn: ()
 
   if (unconfirmed) return <CheckEmail email={email.trim()} />;
   // after the tenant (if asked), the second factor (src/auth/login.ts)
-  if (secondStep) return <MfaLoginStep onLoggedIn={onLoggedIn} onRestart={() => setSecondStep(false)} />;
+  if (secondStep) return <MfaLoginStep onLoggedIn={onLoggedIn} passkey={secondStep.passkey} onRestart={() => setSecondStep(undefined)} />;
   if (tenants) {
     return (
       <section className="card narrow">
