@@ -392,6 +392,47 @@ const MUTATIONS: Mutation[] = [
     expect: 'SRV019-mfa-step-weakened',
     groups: ['server'],
   },
+  {
+    name: 'passkey-assertion-unverified',
+    what: 'complete a log-in with a passkey assertion nobody verified',
+    edits: [
+      {
+        file: 'src/auth/passkeys.ts',
+        find: /verification = await verifyAuthenticationResponse\(\{[\s\S]*?\n    \}\);/,
+        replace: 'verification = { verified: true as const, authenticationInfo: { newCounter: Number(row.counter) + 1 } };',
+      },
+    ],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'passkey-any-challenge',
+    what: "accept a passkey's assertion for any challenge (a captured one could be replayed)",
+    edits: [{ file: 'src/auth/passkeys.ts', find: 'expectedChallenge: matches(challengeHash),', replace: 'expectedChallenge: () => true,' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'passkey-registration-unchecked',
+    what: 'store a new passkey even when its registration response did not verify',
+    edits: [{ file: 'src/auth/passkeys.ts', find: /^  if \(!verification\.verified\) throw INVALID_PASSKEY;\n  const \{ credential \}/m, replace: '  const { credential }' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'passkey-counter-unchecked',
+    what: "record a passkey's signature counter without requiring it to grow (a cloned authenticator would pass)",
+    edits: [{ file: 'src/auth/passkeys.ts', find: ' and (counter < $2 or (counter = 0 and $2 = 0))', replace: '' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'login-skips-passkey-verification',
+    what: 'spend the pending log-in for a passkey input without verifying the passkey',
+    edits: [{ file: 'src/auth/mfa.ts', find: '    else await usePasskey(tx, input.rp, userId, input.passkey, passkeyChallenge);\n', replace: '' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
   sqlMutation(
     'enrol-only-session-has-identity',
     'give an enrol-only session its identity in the database again (its role would reach the rows of the matrix)',

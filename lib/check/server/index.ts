@@ -19,6 +19,7 @@ import { checkCsrf } from './csrf.js';
 import { checkDeployHeaders } from './deploy-headers.js';
 import { checkHeaders, checkRootHeaderHook } from './headers.js';
 import { checkMfaStep } from './mfa-step.js';
+import { checkPasskeyStep } from './passkey-step.js';
 import { checkPasswordHash } from './password-hash.js';
 import { checkPasswordMinimum } from './password-min.js';
 import { checkRateLimits } from './rate-limits.js';
@@ -42,7 +43,7 @@ export async function checkServer(appDir: string): Promise<Finding[]> {
   findings.push(...checkHeaders(syntax), ...checkCookies(syntax), ...checkPasswordMinimum(syntax), ...checkDeployHeaders(appDir), ...checkSourceScan(syntax));
   const routes = inventory?.routes ?? [];
   findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(routes));
-  findings.push(...checkMfaStep(appDir, routes, inventory?.publicList ?? new Set(), inventory?.protectedHooks ?? []));
+  findings.push(...checkMfaStep(appDir, routes, inventory?.publicList ?? new Set(), inventory?.protectedHooks ?? []), ...checkPasskeyStep(syntax));
   return findings;
 }
 
