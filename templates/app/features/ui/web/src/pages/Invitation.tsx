@@ -11,13 +11,29 @@ import { readToken, ResetPassword } from './ResetPassword.js';
  * password and joins nothing. Joined, the session is in the new organisation.
  */
 export function Invitation() {
-  const [token] = useState(readToken);
+  const [token, setToken] = useState(readToken);
   const [info, setInfo] = useState<InvitationInfo>();
   const [problem, setProblem] = useState('');
 
+  // another link opened in the same tab changes only the fragment: the page follows it
   useEffect(() => {
+    const update = () => setToken(readToken());
+    window.addEventListener('hashchange', update);
+    return () => window.removeEventListener('hashchange', update);
+  }, []);
+
+  useEffect(() => {
+    setInfo(undefined);
+    setProblem('');
     if (!token) return;
-    invitationApi.info(token).then(setInfo, (caught: unknown) => setProblem(errorText(caught)));
+    let live = true;
+    invitationApi.info(token).then(
+      (answer) => live && setInfo(answer),
+      (caught: unknown) => live && setProblem(errorText(caught)),
+    );
+    return () => {
+      live = false;
+    };
   }, [token]);
 
   if (problem) {
@@ -28,7 +44,7 @@ export function Invitation() {
       </section>
     );
   }
-  if (!token || (info && !info.existingAccount)) return <ResetPassword kind="invitation" />;
+  if (!token || (info && !info.existingAccount)) return <ResetPassword key={token} kind="invitation" />;
   if (!info) {
     return (
       <section className="card narrow">
@@ -36,7 +52,7 @@ export function Invitation() {
       </section>
     );
   }
-  return <JoinTenant token={token} info={info} />;
+  return <JoinTenant key={token} token={token} info={info} />;
 }
 
 function JoinTenant({ token, info }: { token: string; info: InvitationInfo }) {
