@@ -366,6 +366,22 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'remove-invitation-join-rate-limit',
+    what: "stop counting an invitation's password attempts per IP (its holder could guess the account's password at full speed)",
+    edits: [{ file: 'src/routes/public/invitation.ts', find: /^.*limits\.login\.consumeIp\(.*\n/m, replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  sqlMutation(
+    'auth-deletes-any-membership',
+    "let the auth subsystem remove any membership, an account's included (not only a pending invitee's)",
+    `set role xms_owner;
+drop policy memberships_auth_delete_pending on app.memberships;
+create policy memberships_auth_delete_pending on app.memberships for delete to xms_auth using (true);
+reset role;`,
+    'DB004-policy-outside-matrix',
+  ),
+  {
     name: 'remove-mfa-rate-limit',
     what: "stop counting second-factor attempts against the account (a stolen password could then guess codes from many addresses)",
     edits: [{ file: 'src/routes/public/login-mfa.ts', find: /^.*limits\.mfa\.consumeAccount\(.*\n/m, replace: '' }],

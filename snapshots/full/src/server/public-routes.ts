@@ -13,6 +13,9 @@ export const PUBLIC_ROUTES: readonly string[] = [
   // the second factor of a log-in: needs the pending challenge of the log-in's __Host-mfa cookie
   'POST /api/auth/login/mfa',
   'POST /api/auth/password-reset',
+  // an invitation's link: what it is for, and an existing account joining with its own password
+  'POST /api/auth/invitation',
+  'POST /api/auth/invitation/join',
   // "forgot password": answers the same for every address; the link goes by e-mail
   'POST /api/auth/password-forgot',
   // e-mail verification: the e-mailed link, and a new link for an address still waiting for it

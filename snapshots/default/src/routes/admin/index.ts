@@ -107,8 +107,9 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   /**
    * Issues an invitation to `userId` (a pending member of this tenant): every earlier link of theirs
    * dies, a new one is stored (its SHA-256, in the admin's request transaction: audited, admin as
-   * actor), and e-mailed after the commit: the invitation, or, to an address that already has an
-   * account, a note without a link (the account is never taken over; only the mailbox learns it exists).
+   * actor), and e-mailed after the commit. To an address that already has an account the message
+   * says so: its link lets that account join with its own password (src/auth/invitations.ts), never
+   * set one, so the account is never taken over; only the mailbox learns the account exists.
    */
   async function invite(request: FastifyRequest, reply: FastifyReply, userId: string, email: string): Promise<Date> {
     const token = newToken();
@@ -130,9 +131,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     afterCommit(reply, async () => {
       const existing = await db.asAuth((tx) => tx.query('select 1 as found from app_private.credentials where email = $1', [email]));
       const appName = config.mail.appName;
-      const body = existing.length
-        ? invitationForExistingAccountMessage({ appName, tenantName, loginLink: mail.link('/') })
-        : invitationMessage({ appName, tenantName, link: mail.link(invitationPath(token)), hours: INVITATION_HOURS });
+      const input = { appName, tenantName, link: mail.link(invitationPath(token)), hours: INVITATION_HOURS };
+      const body = existing.length ? invitationForExistingAccountMessage(input) : invitationMessage(input);
       await mail.send({ to: email, ...body });
     });
     return expiresAt;

@@ -15,6 +15,7 @@ import { INVALID_LINK, redeemVerification, sendSignupVerification, VERIFY_HOURS,
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { chooseTenant, TenantChoiceRequired } from '../../auth/tenants.js';
 import { afterPassword } from '../../auth/login.js';
+import { invitationRoutes } from './invitation.js';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
 
@@ -44,6 +45,9 @@ function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
 
 export const authRoutes: FastifyPluginAsync = async (app) => {
   const { config, db, limits, mail } = app.xms;
+
+  // an invitation accepted by an account that already exists (./invitation.ts)
+  await app.register(invitationRoutes);
 
   // What the sign-up and reset forms ask for: the browser's hints follow the server's configuration.
   app.get('/api/auth/password-policy', async () => ({
