@@ -6,6 +6,13 @@
  *
  * Format: "METHOD /path" (HEAD follows its GET).
  */
+
+/** Public routes that exist in development only (`npm run dev`); production and tests have none of them. */
+export const DEVELOPMENT_PUBLIC_ROUTES: readonly string[] = [
+  // the OpenAPI document (src/server/openapi.ts)
+  'GET /api/openapi.json',
+];
+
 export const PUBLIC_ROUTES: readonly string[] = [
   'GET /health',
   'POST /api/auth/signup',
@@ -23,4 +30,5 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/verify-email/resend',
   // the password rules (length, strength score) the sign-up and reset forms show: configuration only
   'GET /api/auth/password-policy',
+  ...DEVELOPMENT_PUBLIC_ROUTES,
 ];

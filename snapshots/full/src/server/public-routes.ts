@@ -6,6 +6,13 @@
  *
  * Format: "METHOD /path" (HEAD follows its GET).
  */
+
+/** Public routes that exist in development only (`npm run dev`); production and tests have none of them. */
+export const DEVELOPMENT_PUBLIC_ROUTES: readonly string[] = [
+  // the OpenAPI document (src/server/openapi.ts)
+  'GET /api/openapi.json',
+];
+
 export const PUBLIC_ROUTES: readonly string[] = [
   'GET /health',
   'POST /api/auth/signup',
@@ -29,4 +36,5 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'GET /invitation',
   'GET /verify-email',
   'GET /assets/*',
+  ...DEVELOPMENT_PUBLIC_ROUTES,
 ];

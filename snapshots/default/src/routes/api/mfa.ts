@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { commitsOnError } from '../../server/db.js';
 import { verifyPassword } from '../../security/passwords.js';
 import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
@@ -11,6 +13,7 @@ import {
   startEnrolment,
   verifySecondFactor,
 } from '../../auth/mfa.js';
+import { Code, errorResponses, Password, Strict } from '../../server/schemas.js';
 
 /**
  * The user's own second factor (src/auth/mfa.ts), as the auth subsystem with the user as the audited
@@ -18,12 +21,12 @@ import {
  * replaces that session with a full one. Every code check counts against the user's second-factor
  * limit (the shared store, as at log-in).
  */
-const codeBody = {
-  type: 'object',
-  required: ['code'],
-  additionalProperties: false,
-  properties: { code: { type: 'string', minLength: 1, maxLength: 40 } },
-} as const;
+const CodeBody = Strict({ code: Code });
+const MfaStatus = Type.Object({ enrolled: Type.Boolean(), required: Type.Boolean(), recoveryCodesLeft: Type.Integer() });
+/** The secret to add to an authenticator app: as text, as an otpauth:// URI, as a QR code image */
+const Enrolment = Type.Object({ secret: Type.String(), uri: Type.String(), qr: Type.String() });
+/** Shown once: each works once instead of a code */
+const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String()) });
 
 /** A refused code or password: 401 (or 409), and the request's rate-limit point is kept (commitsOnError). */
 function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
@@ -34,15 +37,15 @@ function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unkno
 
 const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
 
-export const mfaRoutes: FastifyPluginAsync = async (app) => {
+export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits } = app.xms;
 
-  app.get('/mfa', async (request) => {
+  app.get('/mfa', { schema: { response: { 200: MfaStatus, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     return mfaStatus(db, config, session);
   });
 
-  app.post('/mfa/enrol', async (request, reply) => {
+  app.post('/mfa/enrol', { schema: { response: { 200: Enrolment, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
     try {
       return await startEnrolment(db, config, { userId: session.userId, email: session.email ?? session.userId });
@@ -51,9 +54,9 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.post('/mfa/enrol/confirm', { schema: { body: codeBody } }, async (request, reply) => {
+  app.post('/mfa/enrol/confirm', { schema: { body: CodeBody, response: { 200: RecoveryCodes, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
-    const { code } = request.body as { code: string };
+    const { code } = request.body;
     await limits.mfa.consume(request.ip, session.email ?? session.userId);
     let recoveryCodes;
     try {
@@ -71,9 +74,9 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
     return { recoveryCodes };
   });
 
-  app.post('/mfa/recovery-codes', { schema: { body: codeBody } }, async (request, reply) => {
+  app.post('/mfa/recovery-codes', { schema: { body: CodeBody, response: { 200: RecoveryCodes, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
-    const { code } = request.body as { code: string };
+    const { code } = request.body;
     await limits.mfa.consume(request.ip, session.email ?? session.userId);
     try {
       const recoveryCodes = await regenerateRecoveryCodes(db, config, session.userId, code);
@@ -89,18 +92,17 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
     '/mfa/remove',
     {
       schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          minProperties: 1,
-          maxProperties: 1,
-          properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
-        },
+        // exactly one of the two
+        body: Strict(
+          { code: Type.Optional(Code), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) },
+          { minProperties: 1, maxProperties: 1 },
+        ),
+        response: { 200: MfaStatus, ...errorResponses },
       },
     },
     async (request, reply) => {
       const session = request.session!;
-      const body = request.body as { code?: string; password?: string };
+      const body = request.body;
       await limits.mfa.consume(request.ip, session.email ?? session.userId);
       try {
         await db.asAuthTx(async (tx) => {

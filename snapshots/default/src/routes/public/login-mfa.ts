@@ -1,24 +1,24 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { clearChallengeCookie, completeLogin, readChallengeToken } from '../../auth/login.js';
 import { findChallenge, MfaError, redeemChallenge } from '../../auth/mfa.js';
+import { Code, errorResponses, Strict } from '../../server/schemas.js';
+import { LoginAnswer } from './auth.js';
 
 /**
  * The second step of a log-in (listed in src/server/public-routes.ts): the pending challenge of the
  * __Host-mfa cookie (src/auth/login.ts) and a TOTP code or a recovery code give a session. Rate-limited
  * like the log-in, per client IP and per account, in the shared store, before the code is checked.
  */
-export const loginMfaRoutes: FastifyPluginAsync = async (app) => {
+export const loginMfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits } = app.xms;
 
   app.post(
     '/api/auth/login/mfa',
     {
-      schema: {
-        body: { type: 'object', required: ['code'], additionalProperties: false, properties: { code: { type: 'string', minLength: 1, maxLength: 40 } } },
-      },
+      schema: { body: Strict({ code: Code }), response: { 200: LoginAnswer, ...errorResponses } },
     },
     async (request, reply) => {
-      const { code } = request.body as { code: string };
+      const { code } = request.body;
       await limits.mfa.consumeIp(request.ip);
       const token = readChallengeToken(request, config);
       const challenge = token ? await findChallenge(db, token) : undefined;
