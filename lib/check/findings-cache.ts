@@ -14,7 +14,8 @@
  * Any edit, even whitespace, is a new key: the checks then run in full. Findings against a live
  * database (DATABASE_URL) and the repo checks (git's index, .env files) are never cached.
  * Same trust rule as the migrated snapshots (./database.ts): only entries this user owns, in a folder
- * nobody else can write to, are read. XMS_CHECK_NO_CACHE=1 turns it off.
+ * nobody else can write to, are read. XMS_CHECK_NO_CACHE=1 turns it off (with the database
+ * snapshots); XMS_CHECK_NO_FINDINGS_CACHE=1 only this cache.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -85,7 +86,7 @@ function buildOf(name: string, appDir: string): string {
  * (a file edited while the checks ran could have been read in either version).
  */
 export function findingsKeys(appDir: string): Record<CachedPart, string | undefined> {
-  if (process.env.XMS_CHECK_NO_CACHE) return { server: undefined, pglite: undefined };
+  if (process.env.XMS_CHECK_NO_CACHE || process.env.XMS_CHECK_NO_FINDINGS_CACHE) return { server: undefined, pglite: undefined };
   const files = appFilesHash(appDir);
   if (!files) return { server: undefined, pglite: undefined };
   const key = (part: CachedPart) =>
