@@ -110,7 +110,7 @@ const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The statements that open a protected request's transaction, sent with its BEGIN as ONE message:
- * switch to xms_auth and call app_private.enter_session (20240101000400_xms_request_entry.sql), which
+ * switch to xms_auth and call app_private.enter_session (20240101000390_xms_request_entry.sql), which
  * checks the live session of the token's hash (role still its membership's, address verified),
  * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role and
  * token. A message of several statements takes no parameters, so the values are written as literals:
