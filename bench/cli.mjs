@@ -3,7 +3,9 @@
 //   add-table   `node_modules/.bin/xms add table --name ... --columns ...` against `node -e 0`
 //               (interleaved, a new table name each run)
 //   check       `node_modules/.bin/xms check` (PGlite with the app's migrations): wall time and the
-//               peak RSS of its Node processes (a preloaded module reports maxRSS at exit)
+//               peak RSS of its Node processes (a preloaded module reports maxRSS at exit), with its
+//               findings cache off (the row: a check after an edit), and again on the unchanged app
+//               (cached, reported beside it)
 //   dev-cold    `npm run dev` to the first 200 of GET /health in a freshly scaffolded app (no PGlite
 //               data, no migrated-folder snapshot or compile stamp in node_modules/.cache/xms-dev,
 //               an empty temp folder, so tsx's cache is cold): the first start after an install
@@ -65,19 +67,30 @@ run(async () => {
     if (i < 0) add.pop(), node.pop(); // warm-up
   }
 
-  // --- xms check on a fresh default app: wall time, peak RSS
+  // --- xms check on a fresh default app: wall time, peak RSS. The row is a check that finds no cached
+  // answer (XMS_CHECK_NO_FINDINGS_CACHE=1: what a check after any edit costs); the same app checked
+  // again with nothing changed (its findings cache answers) is reported beside it.
   const checkApp = freshApp();
-  const checkMs = [];
-  const checkRss = [];
-  for (let i = quick ? 0 : -1; i < Math.max(1, Math.floor(runs / 2)); i++) { // a warm-up run unless --quick
-    const rssFile = join(work, `rss-${i + 1}.txt`);
+  const checkOnce = (label, env) => {
+    const rssFile = join(work, `rss-${label}.txt`);
     writeFileSync(rssFile, '');
-    const ms = time(join(checkApp, 'node_modules/.bin/xms'), ['check'], checkApp, { NODE_OPTIONS: `--require ${preload}`, XMS_BENCH_RSS_FILE: rssFile });
+    const ms = time(join(checkApp, 'node_modules/.bin/xms'), ['check'], checkApp, { NODE_OPTIONS: `--require ${preload}`, XMS_BENCH_RSS_FILE: rssFile, ...env });
     const kib = readFileSync(rssFile, 'utf8').trim().split('\n').filter(Boolean).map(Number);
     if (!kib.length) throw new Error('xms check reported no peak RSS');
+    return { ms, rss: Math.max(...kib) / 1024 };
+  };
+  const checkMs = [];
+  const checkRss = [];
+  const cachedMs = [];
+  const cachedRss = [];
+  for (let i = quick ? 0 : -1; i < Math.max(1, Math.floor(runs / 2)); i++) { // a warm-up run unless --quick
+    const full = checkOnce(`full-${i + 1}`, { XMS_CHECK_NO_FINDINGS_CACHE: '1' });
+    const cached = checkOnce(`cached-${i + 1}`, {});
     if (i >= 0) {
-      checkMs.push(ms);
-      checkRss.push(Math.max(...kib) / 1024);
+      checkMs.push(full.ms);
+      checkRss.push(full.rss);
+      cachedMs.push(cached.ms);
+      cachedRss.push(cached.rss);
     }
   }
 
@@ -100,12 +113,15 @@ run(async () => {
     }
   }
 
-  const m = { add: median(add), node: median(node), check: median(checkMs), rss: Math.max(...checkRss), cold: median(cold), warm: median(warm) };
+  const m = {
+    add: median(add), node: median(node), check: median(checkMs), rss: Math.max(...checkRss),
+    cached: median(cachedMs), cachedRss: Math.max(...cachedRss), cold: median(cold), warm: median(warm),
+  };
   console.log(`\nmedians: xms add table ${m.add.toFixed(0)} ms, node -e 0 ${m.node.toFixed(0)} ms (${(m.add / m.node).toFixed(2)}x); ` +
-    `xms check ${m.check.toFixed(0)} ms, peak RSS ${m.rss.toFixed(0)} MiB; npm run dev to 200: cold ${m.cold.toFixed(0)} ms, warm ${m.warm.toFixed(0)} ms`);
+    `xms check ${m.check.toFixed(0)} ms, peak RSS ${m.rss.toFixed(0)} MiB (unchanged app, cached: ${m.cached.toFixed(0)} ms, ${m.cachedRss.toFixed(0)} MiB); npm run dev to 200: cold ${m.cold.toFixed(0)} ms, warm ${m.warm.toFixed(0)} ms`);
   emit({
     'add-table': { unit: 'ms', value: m.add, baseline: m.node, runs },
-    check: { unit: 'ms', value: m.check, peakRssMiB: m.rss, runs: checkMs.length },
+    check: { unit: 'ms', value: m.check, peakRssMiB: m.rss, cachedMs: m.cached, cachedPeakRssMiB: m.cachedRss, runs: checkMs.length },
     'dev-warm': { unit: 'ms', value: m.warm, runs: devRuns },
     'dev-cold': { unit: 'ms', value: m.cold, runs: devRuns },
   });

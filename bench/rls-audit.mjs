@@ -4,9 +4,9 @@
 // 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
 // RLS, no audit triggers) gets the same rows. Each query runs
-//   (a) as the app does: xms_app; begin; set_config('role', 'xms_member') and set_config('app.session_token') in one statement;
-//       query (RLS adds the tenant/owner filters, the statement-level audit triggers log the writes);
-//       commit
+//   (a) as the app does: xms_app; begin + set local role xms_auth + app_private.enter_session() (the
+//       session check that enters the member's role and token) in one message; query (RLS adds the
+//       tenant/owner filters, the statement-level audit triggers log the writes); commit
 //   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
 // so that the ratio is the cost of RLS + audit and not of a different plan, (b) is planned as (a) is:
 // - the tenant is written as the compiled policies write it, `tenant_id = (select $1::uuid)` (with a
@@ -24,7 +24,7 @@
 //                 does not wait for the WAL flush and the CPU cost shows), with / without audit
 // interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
 // for context only.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { applyMigrations, emit, flag, freshDatabase, median, now, connect, quick, ratio, run, scaffold } from './_shared.mjs';
 
 const rows = flag('rows', quick ? 5_000 : 1_000_000);
@@ -109,10 +109,13 @@ run(async () => {
   appUrl.password = 'bench';
   const appClient = await connect(appUrl.toString());
   await appClient.query(`set max_parallel_workers_per_gather = 0`);
+  // as the app's request transaction opens (src/db/request.ts): BEGIN, the switch to xms_auth and the
+  // session check that enters the session's role and token, in one message
+  const tokenHash = createHash('sha256').update(token, 'utf8').digest('hex');
+  const enter = `begin; set local role xms_auth; select * from app_private.enter_session('\\x${tokenHash}'::bytea, '${token}', 30, 60)`;
   const secured = async (sql, params = []) => {
-    await appClient.query('begin');
-    // as the app's request transaction enters (src/db/request.ts): role and token in one statement
-    await appClient.query(`select set_config('role', 'xms_member', true), set_config('app.session_token', $1, true)`, [token]);
+    const entered = await appClient.query(enter);
+    if (entered.at(-1).rows.length !== 1) throw new Error('the bench session did not enter');
     const r = await appClient.query(sql, params);
     await appClient.query('commit');
     return r;

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
-import { listMigrations, migrationFileName, readSchema, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
+import { listMigrations, migrationFileName, readSchema, schemaCacheDir, MIGRATIONS_DIR, newMigrationFileName } from '../../lib/matrix/index.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
 import { COLUMN_TYPES, assertIdentifier, camel, identifierProblem } from '../kit/spec.js';
 import { appTemplateFile, appTemplateFiles, forkOf, renderTemplate } from '../kit/templates.js';
@@ -112,7 +112,7 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
   const specPath = `src/imports/tables/${table}.ts`;
   const alreadyRegistered = new RegExp(`^\\s*${camel(table)},`, 'm').test(registryText);
 
-  const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
+  const schema = await readSchema(join(appDir, MIGRATIONS_DIR), { cacheDir: schemaCacheDir(appDir) });
   const info = schema.tables.find((t) => t.name === table);
   if (!info) throw new UserError(`--table: no table app.${table} in supabase/migrations (create it first, e.g. xms add table ${table} --columns ...).`);
   const has = (c: string) => info.columns.some((x) => x.name === c);

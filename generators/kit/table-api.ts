@@ -20,15 +20,25 @@ const SERIES_SQL: Record<string, string> = {
   uuid: 'gen_random_uuid()',
 };
 
+/**
+ * The TypeBox expression of a column's JSON schema (src/server/schemas.ts in the app): the same
+ * keywords, so validation and its 400 messages are what the JSON schema gave.
+ */
+export function typeboxSchema(json: Record<string, unknown>, nullable: boolean): string {
+  const { type, ...keywords } = json;
+  const builder = type === 'integer' ? 'Integer' : type === 'boolean' ? 'Boolean' : type === 'number' ? 'Number' : 'String';
+  const expression = `Type.${builder}(${Object.keys(keywords).length ? jsLiteral(keywords) : ''})`;
+  return nullable ? `Nullable(${expression})` : expression;
+}
+
 export function columnContext(columns: Column[]) {
   return columns.map((c) => {
     const type = COLUMN_TYPES[c.type]!;
-    const json = { ...type.json, ...(c.nullable ? { type: [type.json.type as string, 'null'] } : {}) };
     return {
       ...c,
       sqlType: type.sql,
       csvType: type.csv,
-      jsonSchema: jsLiteral(json),
+      typebox: typeboxSchema(type.json, c.nullable),
       sample: jsLiteral(type.sample),
       seriesSql: SERIES_SQL[c.type] ?? 'null',
       notNull: !c.nullable,
@@ -41,6 +51,7 @@ export function tableContext(table: string, columns: Column[]) {
     table,
     spec: formatColumns(columns),
     camel: camel(table),
+    pascal: camel(table).replace(/^./, (c) => c.toUpperCase()),
     columns: columnContext(columns),
     required: jsLiteral(columns.filter((c) => !c.nullable).map((c) => c.name)),
     columnNames: jsLiteral(columns.map((c) => c.name)),

@@ -70,8 +70,8 @@ const generator: FeatureGenerator = {
       migrationPath = join(MIGRATIONS_DIR, migrationFileName(existing.version, `xms_table_${table}`));
     } else {
       // the SQL parser is loaded here, not at import: scaffolding uses this module without it
-      const { readSchema } = await import('../../lib/matrix/schema.js');
-      const schema = await readSchema(join(appDir, MIGRATIONS_DIR));
+      const { readSchema, schemaCacheDir } = await import('../../lib/matrix/schema.js');
+      const schema = await readSchema(join(appDir, MIGRATIONS_DIR), { cacheDir: schemaCacheDir(appDir) });
       if (schema.tables.some((t) => t.name === table)) {
         throw new UserError(`--name: table app.${table} already exists in supabase/migrations; choose another name.`);
       }

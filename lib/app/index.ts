@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
+import { byCodePoint } from '../engine/order.js';
 import {
   UserError,
   assertNoUnrenderedPlaceholders,
@@ -126,7 +127,7 @@ function normalisePackageJson(file: RenderedFile): Buffer {
   }
   for (const field of ['dependencies', 'devDependencies']) {
     const deps = manifest[field] as Record<string, string> | undefined;
-    if (deps) manifest[field] = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => a.localeCompare(b)));
+    if (deps) manifest[field] = Object.fromEntries(Object.entries(deps).sort(([a], [b]) => byCodePoint(a, b)));
   }
   return Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`);
 }

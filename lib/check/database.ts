@@ -216,7 +216,7 @@ export async function openMigratedPglite(
   return { db: opened.db, applied };
 }
 
-function writePrivate(file: string, contents: string | Buffer): void {
+export function writePrivate(file: string, contents: string | Buffer): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, contents, { mode: 0o600 });
@@ -242,18 +242,18 @@ function pruneMigrated(dir: string): void {
  * temp dir. A snapshot is loaded only when this user owns it: a database planted by someone else
  * could make the check pass.
  */
-function cacheDir(appDir: string): string {
+export function cacheDir(appDir: string): string {
   if (existsSync(join(appDir, 'node_modules'))) return join(appDir, 'node_modules', '.cache', 'xms-check');
   return join(tmpdir(), `xms-check-cache-${typeof process.getuid === 'function' ? process.getuid() : 'user'}`);
 }
 
-function ownedByMe(file: string): boolean {
+export function ownedByMe(file: string): boolean {
   if (typeof process.getuid !== 'function') return true;
   const st = statSync(file);
   return st.uid === process.getuid() && (st.mode & 0o022) === 0 && (statSync(dirname(file)).mode & 0o022) === 0;
 }
 
-function resolveFrom(name: string, appDir: string): string | undefined {
+export function resolveFrom(name: string, appDir: string): string | undefined {
   for (const base of [join(appDir, 'package.json'), import.meta.url]) {
     try {
       return createRequire(base).resolve(name);

@@ -16,7 +16,6 @@
  * outside comments, dynamic SQL strings included, and libpg-query parses its arguments).
  */
 import { basename } from 'node:path';
-import { loadModule, parseSync } from 'libpg-query';
 import type { Finding, Queryable } from './types.js';
 
 /**
@@ -317,9 +316,16 @@ export interface SettingRead {
 }
 
 let parserReady: Promise<void> | undefined;
-/** libpg-query is WebAssembly: load it once before the synchronous parser is used. */
+let parseSync: typeof import('libpg-query').parseSync;
+/**
+ * libpg-query is WebAssembly: load it once before the synchronous parser is used. Imported here, not
+ * at the top: a check answered from the findings cache never parses SQL.
+ */
 export function loadParser(): Promise<void> {
-  parserReady ??= loadModule();
+  parserReady ??= import('libpg-query').then(async (pg) => {
+    await pg.loadModule();
+    parseSync = pg.parseSync;
+  });
   return parserReady;
 }
 

@@ -18,6 +18,7 @@ import { checkSettingReads, compareOwnedObjects, readObjects } from './functions
 import { SUPABASE_SHIM } from './supabase-shim.js';
 import { checkBundle, checkEnvFiles } from './repo-checks.js';
 import { checkServer } from './server/index.js';
+import { findingsKeys, readFindings, writeFindings, type CachedPart } from './findings-cache.js';
 import type { AuditRules } from '../matrix/parse.js';
 import type { CheckOptions, Finding, Queryable, Report } from './types.js';
 
@@ -158,18 +159,50 @@ export async function runCheck(appDir: string, options: CheckOptions = {}): Prom
   const findings: Finding[] = [];
   let database: Report['database'] = 'skipped';
   const withDatabase = groups.has('db') && !options.skipDatabase;
+  const url = withDatabase ? options.databaseUrl ?? (process.env.DATABASE_URL || undefined) : undefined;
+  // findings of unchanged files (./findings-cache): never for a live database
+  const cacheable = groups.has('server') || (withDatabase && !url);
+  const keys = cacheable ? findingsKeys(appDir) : { server: undefined, pglite: undefined };
+  const cached: CachedPart[] = [];
+  const fromCache = (part: CachedPart) => {
+    const hit = readFindings(appDir, part, keys[part]);
+    if (hit) cached.push(part);
+    return hit;
+  };
+  const cachedServer = groups.has('server') ? fromCache('server') : undefined;
+  const cachedDb = withDatabase && !url ? fromCache('pglite') : undefined;
   // independent of the database: alongside it in a worker thread (built code; TypeScript sources run
   // under a loader that worker threads do not inherit), else here
-  const inWorker = withDatabase && !import.meta.url.endsWith('.ts');
-  const server = groups.has('server') ? (inWorker ? serverChecksInWorker(appDir) : checkServer(appDir)) : Promise.resolve([]);
+  const inWorker = withDatabase && !cachedDb && !import.meta.url.endsWith('.ts');
+  const server = !groups.has('server')
+    ? Promise.resolve([])
+    : cachedServer
+      ? Promise.resolve(cachedServer)
+      : inWorker
+        ? serverChecksInWorker(appDir)
+        : checkServer(appDir);
   server.catch(() => {}); // awaited below, after the database checks
+  let dbFindings: Finding[] = [];
   if (withDatabase) {
-    const url = options.databaseUrl ?? (process.env.DATABASE_URL || undefined);
-    const db = await databaseFindings(appDir, url);
-    findings.push(...db.findings);
-    database = db.kind;
+    if (cachedDb) {
+      dbFindings = cachedDb;
+      database = 'pglite';
+    } else {
+      const db = await databaseFindings(appDir, url);
+      dbFindings = db.findings;
+      database = db.kind;
+    }
   }
-  findings.push(...(await server));
+  findings.push(...dbFindings);
+  const serverFindings = await server;
+  findings.push(...serverFindings);
+  const fresh: [CachedPart, Finding[]][] = [];
+  if (groups.has('server') && !cachedServer) fresh.push(['server', serverFindings]);
+  if (withDatabase && !url && !cachedDb) fresh.push(['pglite', dbFindings]);
+  if (fresh.length) {
+    const after = findingsKeys(appDir);
+    for (const [part, list] of fresh) if (after[part] === keys[part]) writeFindings(appDir, part, keys[part], list);
+  }
   if (groups.has('repo')) findings.push(...checkBundle(appDir), ...checkEnvFiles(appDir));
   const ran = CHECKS.filter((c) => groups.has(c.group) && !(c.group === 'db' && database === 'skipped')).map((c) => c.id);
   return {
@@ -180,6 +213,7 @@ export async function runCheck(appDir: string, options: CheckOptions = {}): Prom
     warnings: findings.filter((f) => f.severity === 'warning').length,
     ms: Math.round(performance.now() - started),
     ran,
+    ...(cached.length ? { cached } : {}),
   };
 }
 
@@ -198,7 +232,8 @@ export function formatReport(report: Report, options: { color?: boolean } = {}):
   }
   const infos = report.findings.length - report.errors - report.warnings;
   lines.push(
-    `${report.errors === 0 ? c(32, 'ok') : c(31, 'FAILED')}: ${report.errors} error(s), ${report.warnings} warning(s), ${infos} info; ${report.ran.length} checks in ${(report.ms / 1000).toFixed(1)} s`,
+    `${report.errors === 0 ? c(32, 'ok') : c(31, 'FAILED')}: ${report.errors} error(s), ${report.warnings} warning(s), ${infos} info; ${report.ran.length} checks in ${(report.ms / 1000).toFixed(1)} s` +
+      (report.cached?.length ? ` (${report.cached.map((p) => (p === 'pglite' ? 'database' : p)).join(' and ')} findings of unchanged files from the cache)` : ''),
   );
   return lines.join('\n');
 }

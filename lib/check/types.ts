@@ -23,6 +23,8 @@ export interface Report {
   ms: number;
   /** check ids that ran (with or without findings) */
   ran: string[];
+  /** parts whose findings came from the cache of unchanged files (./findings-cache) */
+  cached?: Array<'server' | 'pglite'>;
 }
 
 export interface CheckOptions {

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative, sep } from 'node:path';
-import { spawn } from 'node:child_process';
 import { UserError } from '../engine/errors.js';
 
 /**
@@ -42,19 +41,23 @@ export function packCacheDir(): string {
  */
 function contentKey(root: string, manifest: { files?: string[] }): string {
   const hash = createHash('sha256');
-  const add = (path: string) => {
+  // relative paths joined by hand: path.join's normalising of every name was most of this walk's time
+  const add = (rel: string) => {
+    const path = `${root}${sep}${rel}`;
     const stat = statSync(path);
     if (stat.isDirectory()) {
-      for (const name of readdirSync(path).sort()) add(join(path, name));
+      for (const name of readdirSync(path).sort()) add(`${rel}${sep}${name}`);
     } else {
-      hash.update(`${relative(root, path)}\0${stat.size}\0${stat.mtimeMs}\n`);
+      hash.update(`${rel}\0${stat.size}\0${stat.mtimeMs}\n`);
     }
   };
-  for (const entry of ['package.json', ...(manifest.files ?? [])]) if (existsSync(join(root, entry))) add(join(root, entry));
+  for (const entry of ['package.json', ...(manifest.files ?? [])]) if (existsSync(join(root, entry))) add(entry);
   return hash.digest('hex').slice(0, 16);
 }
 
-function npmPack(root: string, destination: string): Promise<string> {
+async function npmPack(root: string, destination: string): Promise<string> {
+  // loaded only to pack (a scaffold from a checkout whose tarball is cached never spawns)
+  const { spawn } = await import('node:child_process');
   return new Promise((resolvePack, reject) => {
     // --ignore-scripts: the running copy is already built (its bin runs dist/), nothing to prepare
     const child = spawn('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', destination], {

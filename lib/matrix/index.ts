@@ -1,6 +1,6 @@
 export { ACTIONS, SCOPES, AUDIT_KEYS, MatrixError, parseMatrix, type Action, type Scope, type Matrix, type MatrixRole, type ParseOptions, type AuditRules } from './parse.js';
 export { compileKey } from './cache.js';
-export { readSchema, readSchemaFromSql, readSchemaFromFiles, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
+export { readSchema, readSchemaFromSql, readSchemaFromFiles, schemaCacheDir, listMigrations, loadSqlParser, type SchemaInfo, type TableInfo, type ColumnInfo } from './schema.js';
 export {
   compileMatrix,
   tableModels,

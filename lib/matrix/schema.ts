@@ -5,9 +5,12 @@
  * Understood statements: CREATE TABLE app.x (...), ALTER TABLE app.x ADD/DROP COLUMN, ALTER TABLE
  * app.x RENAME TO y, DROP TABLE app.x. Tables created inside DO blocks or functions are not seen.
  */
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { listMigrations } from './migrations.js';
-import { loadModule, parseSync } from 'libpg-query';
 
 export { listMigrations };
 
@@ -35,10 +38,27 @@ export interface SchemaInfo {
 }
 
 let loaded: Promise<void> | undefined;
-/** libpg-query is WebAssembly: load it once before the synchronous parser is used. */
+let parseSync: typeof import('libpg-query').parseSync;
+/**
+ * libpg-query is WebAssembly: load it once before the synchronous parser is used. Imported here, not
+ * at the top: a schema read from the statement cache never loads it.
+ */
 export function loadSqlParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= import('libpg-query').then(async (pg) => {
+    await pg.loadModule();
+    parseSync = pg.parseSync;
+  });
   return loaded;
+}
+
+export interface SchemaReadOptions {
+  /**
+   * A folder keeping each migration's schema statements by content (the app's
+   * node_modules/.cache/xms-schema): a migration parsed once is not parsed again, in any process.
+   * Only where the result goes into files the team reviews (xms compile, generators); xms check reads
+   * nothing from the app's caches.
+   */
+  cacheDir?: string;
 }
 
 /** Migration files (`<version>_<name>.sql`) of a folder, in version order. */
@@ -72,24 +92,79 @@ const appKey: KeyOf = (schemaName, name) => (schemaName === APP_SCHEMA ? name : 
 const qualifiedKey: KeyOf = (schemaName, name) => `${schemaName ?? 'public'}.${name}`;
 
 type ParseTree = { stmts?: { stmt: Node }[] };
+/** The app's statement cache (node_modules/.cache/xms-schema), when the app has node_modules. */
+export function schemaCacheDir(appDir: string): string | undefined {
+  return existsSync(join(appDir, 'node_modules')) ? join(appDir, 'node_modules', '.cache', 'xms-schema') : undefined;
+}
+
+/** The statements applyTree reads; the rest of a parse tree is dropped before it is kept. */
+const SCHEMA_STATEMENTS = ['CreateStmt', 'AlterTableStmt', 'RenameStmt', 'DropStmt'];
+const schemaStatements = (tree: ParseTree): ParseTree => ({
+  stmts: (tree.stmts ?? []).filter(({ stmt }) => SCHEMA_STATEMENTS.some((kind) => kind in stmt)).map(({ stmt }) => ({ stmt })),
+});
+
 /**
- * Parse trees by SQL text, for this process: `xms add table` reads the schema before planning and the
- * matrix compiler reads it again after the new migration is written; each file is parsed once.
+ * Schema statements by SQL text, for this process: `xms add table` reads the schema before planning
+ * and the matrix compiler reads it again after the new migration is written; each file is parsed once.
  * The trees are only read (applyTree builds new objects).
  */
 const parsed = new Map<string, ParseTree>();
 
-/** Applies one migration's statements to the schema model. Throws with the file name on a parse error. */
-export function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>', all?: Map<string, TableInfo>): void {
-  let tree = parsed.get(sql);
+let statementsId: string | undefined;
+/** What decides a cached entry: the parser's version and this module's code (the statement filter). */
+function statementsVersion(): string {
+  if (!statementsId) {
+    const require = createRequire(import.meta.url);
+    const parserPackage = join(dirname(require.resolve('libpg-query')), '..', 'package.json');
+    statementsId = createHash('sha256').update(readFileSync(parserPackage)).update('\0').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+  }
+  return statementsId;
+}
+
+const entryFile = (dir: string, sql: string) => join(dir, `${createHash('sha256').update(statementsVersion()).update('\0').update(sql).digest('hex')}.json`);
+
+function readEntry(dir: string | undefined, sql: string): ParseTree | undefined {
+  if (!dir) return undefined;
+  try {
+    const value = JSON.parse(readFileSync(entryFile(dir, sql), 'utf8')) as ParseTree;
+    return Array.isArray(value?.stmts) ? value : undefined;
+  } catch {
+    return undefined; // a miss, or a torn file
+  }
+}
+
+function writeEntry(dir: string | undefined, sql: string, tree: ParseTree): void {
+  if (!dir) return;
+  try {
+    mkdirSync(dir, { recursive: true });
+    const file = entryFile(dir, sql);
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify(tree));
+    renameSync(tmp, file);
+  } catch {
+    // the cache is an optimisation only
+  }
+}
+
+/** The schema statements of one migration: from this process, the cache folder, else parsed. */
+async function statementsOf(sql: string, file: string, cacheDir: string | undefined): Promise<ParseTree> {
+  let tree = parsed.get(sql) ?? readEntry(cacheDir, sql);
   if (!tree) {
+    await loadSqlParser();
     try {
-      tree = parseSync(sql) as ParseTree;
+      tree = schemaStatements(parseSync(sql) as ParseTree);
     } catch (err) {
       throw new Error(`${file}: cannot parse SQL: ${(err as Error).message}`);
     }
-    parsed.set(sql, tree);
+    writeEntry(cacheDir, sql, tree);
   }
+  parsed.set(sql, tree);
+  return tree;
+}
+
+/** Applies one migration's statements to the schema model. Throws with the file name on a parse error. */
+export async function applySql(schema: Map<string, TableInfo>, sql: string, file = '<sql>', all?: Map<string, TableInfo>, cacheDir?: string): Promise<void> {
+  const tree = await statementsOf(sql, file, cacheDir);
   applyTree(schema, tree, appKey);
   if (all) applyTree(all, tree, qualifiedKey);
 }
@@ -162,25 +237,23 @@ function applyTree(schema: Map<string, TableInfo>, tree: { stmts?: { stmt: Node 
 }
 
 /** The tables of schema `app` after applying every migration of `dir` in version order. */
-export async function readSchema(migrationsDir: string): Promise<SchemaInfo> {
-  return readSchemaFromFiles(listMigrations(migrationsDir).map((m) => ({ file: m.file, sql: readFileSync(m.file, 'utf8') })));
+export async function readSchema(migrationsDir: string, options: SchemaReadOptions = {}): Promise<SchemaInfo> {
+  return readSchemaFromFiles(listMigrations(migrationsDir).map((m) => ({ file: m.file, sql: readFileSync(m.file, 'utf8') })), options);
 }
 
 /** Same as readSchema, from migrations in version order that may not be on disk yet (a plan's). */
-export async function readSchemaFromFiles(migrations: { file: string; sql: string }[]): Promise<SchemaInfo> {
-  await loadSqlParser();
+export async function readSchemaFromFiles(migrations: { file: string; sql: string }[], options: SchemaReadOptions = {}): Promise<SchemaInfo> {
   const tables = new Map<string, TableInfo>();
   const all = new Map<string, TableInfo>();
-  for (const m of migrations) applySql(tables, m.sql, m.file, all);
+  for (const m of migrations) await applySql(tables, m.sql, m.file, all, options.cacheDir);
   return { tables: sorted(tables), allTables: sorted(all) };
 }
 
 /** Same as readSchema, from SQL texts (tests). */
 export async function readSchemaFromSql(sqls: string[]): Promise<SchemaInfo> {
-  await loadSqlParser();
   const tables = new Map<string, TableInfo>();
   const all = new Map<string, TableInfo>();
-  sqls.forEach((sql, i) => applySql(tables, sql, `<sql ${i}>`, all));
+  for (const [i, sql] of sqls.entries()) await applySql(tables, sql, `<sql ${i}>`, all);
   return { tables: sorted(tables), allTables: sorted(all) };
 }
 

@@ -91,12 +91,15 @@ async function compileInputs(appDir: string, inputs: MatrixInputs, options: Comp
   const cached = readCached(key, useApp ? [packageCacheDir(), appCacheDir(appDir)] : [packageCacheDir()]);
   if (cached) return cached;
   // a miss: only now load the YAML and SQL parsers
-  const [{ auditTableColumns, compileMatrix, knownTableNames }, { parseMatrix }, { readSchemaFromFiles }] = await Promise.all([
+  const [{ auditTableColumns, compileMatrix, knownTableNames }, { parseMatrix }, { readSchemaFromFiles, schemaCacheDir }] = await Promise.all([
     import('./compile.js'),
     import('./parse.js'),
     import('./schema.js'),
   ]);
-  const schema = await readSchemaFromFiles(inputs.migrations.map((m) => ({ file: join(appDir, m.file), sql: m.sql })));
+  const schema = await readSchemaFromFiles(
+    inputs.migrations.map((m) => ({ file: join(appDir, m.file), sql: m.sql })),
+    { cacheDir: useApp ? schemaCacheDir(appDir) : undefined },
+  );
   const matrix = parseMatrix(inputs.source, { file: MATRIX_FILE, tables: knownTableNames(schema), auditTables: auditTableColumns(schema) });
   const compiled = compileMatrix(matrix, schema);
   if (process.env.XMS_MATRIX_CACHE_DIR) writeCached(key, packageCacheDir(), compiled);

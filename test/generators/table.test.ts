@@ -5,6 +5,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { add, assertRefused, assertSnapshot, assertUnchanged, findFile, fingerprint, scaffold, type TempApp } from './helpers.js';
+import { typeboxSchema } from '../../generators/kit/table-api.js';
+import { COLUMN_TYPES } from '../../generators/kit/spec.js';
 
 let app: TempApp;
 test.before(async () => {
@@ -13,6 +15,17 @@ test.before(async () => {
 test.after(() => app?.cleanup());
 
 const COLUMNS = 'sku:text:unique,qty:int,notes:text?,price:numeric,active:boolean,due:date?';
+
+test('each column type becomes the TypeBox schema of its JSON schema (same keywords); a nullable one a type list with null', () => {
+  assert.is(typeboxSchema(COLUMN_TYPES.text!.json, false), 'Type.String({ maxLength: 10000 })');
+  assert.is(typeboxSchema(COLUMN_TYPES.int!.json, false), 'Type.Integer({ minimum: -2147483648, maximum: 2147483647 })');
+  assert.is(typeboxSchema(COLUMN_TYPES.boolean!.json, false), 'Type.Boolean()');
+  assert.is(typeboxSchema(COLUMN_TYPES.numeric!.json, true), "Nullable(Type.String({ pattern: '^-?[0-9]{1,30}(\\\\.[0-9]{1,30})?$' }))");
+  assert.is(typeboxSchema(COLUMN_TYPES.uuid!.json, true), "Nullable(Type.String({ format: 'uuid' }))");
+  for (const [name, type] of Object.entries(COLUMN_TYPES)) {
+    assert.match(typeboxSchema(type.json, false), /^Type\.(String|Integer|Boolean)\(/, name);
+  }
+});
 
 test('--dry-run lists the changes and writes nothing', async () => {
   const before = fingerprint(app.dir);

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { listTree } from '../../lib/engine/index.js';
-import { migrationFileName, newMigrationFileName, nextVersion } from '../../lib/matrix/migrations.js';
+import { listMigrations, migrationFileName, newMigrationFileName, nextVersion } from '../../lib/matrix/migrations.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SOURCES = ['lib', 'generators'].flatMap((dir) => listTree(join(ROOT, dir)).filter((p) => p.endsWith('.ts')).map((p) => `${dir}/${p}`));
@@ -15,6 +15,17 @@ test('no other module names a version or parses a migration file name', () => {
   const offenders = SOURCES.filter((path) => path !== 'lib/matrix/migrations.ts')
     .filter((path) => patterns.some((pattern) => pattern.test(readFileSync(join(ROOT, path), 'utf8'))));
   assert.equal(offenders, []);
+});
+
+test("the migrations the templates ship have one version each (a feature's and the base's never collide)", () => {
+  // an app gets the base's migrations and any feature's: the migrator knows a migration by its
+  // version, so a second file with the same version would never be applied
+  const folders = [...new Set(listTree(join(ROOT, 'templates/app')).filter((p) => /supabase\/migrations\/[^/]+\.sql$/.test(p)).map((p) => p.replace(/\/[^/]+$/, '')))];
+  const migrations = folders.flatMap((folder) => listMigrations(join(ROOT, 'templates/app', folder)));
+  assert.ok(migrations.length >= 8, migrations.map((m) => m.file).join(', '));
+  const byVersion = new Map<string, string[]>();
+  for (const m of migrations) byVersion.set(m.version, [...(byVersion.get(m.version) ?? []), m.file]);
+  assert.equal([...byVersion.values()].filter((same) => same.length > 1), []);
 });
 
 test('a new version is now, or one after the latest when now is not later', () => {

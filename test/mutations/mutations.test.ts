@@ -366,6 +366,22 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'remove-invitation-join-rate-limit',
+    what: "stop counting an invitation's password attempts per IP (its holder could guess the account's password at full speed)",
+    edits: [{ file: 'src/routes/public/invitation.ts', find: /^.*limits\.login\.consumeIp\(.*\n/m, replace: '' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  sqlMutation(
+    'auth-deletes-any-membership',
+    "let the auth subsystem remove any membership, an account's included (not only a pending invitee's)",
+    `set role xms_owner;
+drop policy memberships_auth_delete_pending on app.memberships;
+create policy memberships_auth_delete_pending on app.memberships for delete to xms_auth using (true);
+reset role;`,
+    'DB004-policy-outside-matrix',
+  ),
+  {
     name: 'remove-mfa-rate-limit',
     what: "stop counting second-factor attempts against the account (a stolen password could then guess codes from many addresses)",
     edits: [{ file: 'src/routes/public/login-mfa.ts', find: /^.*limits\.mfa\.consumeAccount\(.*\n/m, replace: '' }],
@@ -383,6 +399,27 @@ const MUTATIONS: Mutation[] = [
       },
     ],
     expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
+    name: 'write-body-accepts-unknown-fields',
+    what: 'let a write body carry fields it does not declare (tenant_id, owner_id would reach the handler)',
+    edits: [{ file: 'src/routes/api/tenants.ts', find: 'body: Strict({ tenantId', replace: 'body: Type.Object({ tenantId' }],
+    expect: 'SRV020-write-body-not-strict',
+    groups: ['server'],
+  },
+  {
+    name: 'strict-helper-overridable',
+    what: "let a caller's options turn Strict() bodies open (additionalProperties no longer last)",
+    edits: [{ file: 'src/server/schemas.ts', find: '{ ...options, additionalProperties: false }', replace: '{ additionalProperties: false, ...options }' }],
+    expect: 'SRV020-write-body-not-strict',
+    groups: ['server'],
+  },
+  {
+    name: 'ajv-drops-unknown-fields',
+    what: "drop Fastify's removeAdditional: false (unknown body fields silently removed instead of refused)",
+    edits: [{ file: 'src/server/app.ts', find: 'customOptions: { removeAdditional: false }', replace: 'customOptions: {}' }],
+    expect: 'SRV020-write-body-not-strict',
     groups: ['server'],
   },
   {
@@ -453,14 +490,20 @@ reset role;`,
   {
     name: 'set-role-outside-db',
     what: 'switch the database role in a route handler',
-    edits: [{ file: 'src/routes/api/me.ts', find: "  app.get('/me', async (request) => {", replace: "  app.get('/me', async (request) => {\n    await request.withDb((tx) => tx.query('set local role xms_admin'));" }],
+    edits: [
+      {
+        file: 'src/routes/api/me.ts',
+        find: "  app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {",
+        replace: "  app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {\n    await request.withDb((tx) => tx.query('set local role xms_admin'));",
+      },
+    ],
     expect: 'SRV011-privileged-db-access',
     groups: ['server'],
   },
   {
     name: 'raw-pool-in-route',
     what: 'open a raw pg pool in a route module',
-    edits: [{ file: 'src/routes/api/me.ts', find: "import type { FastifyPluginAsync } from 'fastify';", replace: "import type { FastifyPluginAsync } from 'fastify';\nimport pg from 'pg';\nexport const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });" }],
+    edits: [{ file: 'src/routes/api/me.ts', find: "import { clearSessionCookie, revokeSession } from '../../auth/sessions.js';", replace: "import { clearSessionCookie, revokeSession } from '../../auth/sessions.js';\nimport pg from 'pg';\nexport const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });" }],
     expect: 'SRV011-privileged-db-access',
     groups: ['server'],
   },

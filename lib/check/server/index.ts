@@ -9,10 +9,12 @@
  *   - ./headers.ts: CSP, HSTS and framing options of src/security/headers.ts (SRV005-SRV007);
  *   - ./cookies.ts (SRV008), ./password-min.ts (SRV009), ./deploy-headers.ts (SRV013),
  *     ./source-scan.ts (SRV011, SRV012), ./config-checks.ts (SRV015, SRV016: session lifetimes, proxy
- *     trust), ./password-hash.ts (SRV017).
+ *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields).
  */
+import { join } from 'node:path';
 import { Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
+import { checkBodySchemas } from './body-schemas.js';
 import { checkConfig } from './config-checks.js';
 import { checkCookies } from './cookies.js';
 import { checkCsrf } from './csrf.js';
@@ -44,6 +46,7 @@ export async function checkServer(appDir: string): Promise<Finding[]> {
   const routes = inventory?.routes ?? [];
   findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(routes));
   findings.push(...checkMfaStep(appDir, routes, inventory?.publicList ?? new Set(), inventory?.protectedHooks ?? []), ...checkPasskeyStep(syntax));
+  findings.push(...checkBodySchemas(syntax, routes.map((r) => join(appDir, r.module))));
   return findings;
 }
 

@@ -1,5 +1,5 @@
 /**
- * SRV010 of `xms check` (invariant I13): the credential routes (log-in, sign-up, reset, verify) of the
+ * SRV010 of `xms check` (invariant I13): the credential routes (log-in, sign-up, reset, verify, invitation) of the
  * public scope consume their rate limiter before anything secret is verified, and the limiter
  * (class ActionLimiter of src/security/rate-limit.ts) counts in a store shared by every instance.
  * Input: the route inventory of ./routes.ts.
@@ -11,7 +11,7 @@ import type { Finding } from '../types.js';
 import type { Inventory } from './routes.js';
 
 const ID = 'SRV010-auth-not-rate-limited';
-const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email/i;
+const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email|invitation|join/i;
 
 export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[] {
   const out: Finding[] = [];
@@ -24,7 +24,7 @@ export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[]
     // consume first: an attempt counted only after the secret was verified lets a parallel burst
     // through (every request passes the check before any of them is counted)
     const consumed = /\blimits\s*\.\s*\w+\s*\.\s*consume(Ip)?\s*\(/.exec(r.handler);
-    const verifies = /\b(authenticate|verifyPassword|redeemResetToken|redeemVerification|signUp|checkPassword)\s*\(/.exec(r.handler);
+    const verifies = /\b(authenticate|verifyPassword|redeemResetToken|redeemVerification|signUp|checkPassword|joinByInvitation|findInvitation)\s*\(/.exec(r.handler);
     if (!consumed || (verifies && verifies.index < consumed.index)) {
       out.push(finding(ID, r.at, `${r.method} ${r.url} does not consume its rate limiter before verifying (limits.<action>.consume)`,
         'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success'));

@@ -17,7 +17,7 @@ import type { AuthDb, Tx } from '../server/db.js';
 import { CHALLENGE_MINUTES, INVALID_PASSKEY, MfaError, storeRecoveryCodes } from './mfa.js';
 
 /**
- * Passkeys (WebAuthn, migration 20240101000380_xms_passkeys.sql) as a second factor besides TOTP,
+ * Passkeys (WebAuthn, migration 20240101000385_xms_passkeys.sql) as a second factor besides TOTP,
  * verified by @simplewebauthn/server. Everything runs as the auth subsystem (xms_auth), with the user
  * as the audit actor.
  *

@@ -6,6 +6,13 @@
  *
  * Format: "METHOD /path" (HEAD follows its GET).
  */
+
+/** Public routes that exist in development only (`npm run dev`); production and tests have none of them. */
+export const DEVELOPMENT_PUBLIC_ROUTES: readonly string[] = [
+  // the OpenAPI document (src/server/openapi.ts)
+  'GET /api/openapi.json',
+];
+
 export const PUBLIC_ROUTES: readonly string[] = [
   'GET /health',
   'POST /api/auth/signup',
@@ -15,6 +22,9 @@ export const PUBLIC_ROUTES: readonly string[] = [
   // a passkey for that second step: the WebAuthn challenge of the same pending log-in
   'POST /api/auth/login/passkey/options',
   'POST /api/auth/password-reset',
+  // an invitation's link: what it is for, and an existing account joining with its own password
+  'POST /api/auth/invitation',
+  'POST /api/auth/invitation/join',
   // "forgot password": answers the same for every address; the link goes by e-mail
   'POST /api/auth/password-forgot',
   // e-mail verification: the e-mailed link, and a new link for an address still waiting for it
@@ -22,4 +32,5 @@ export const PUBLIC_ROUTES: readonly string[] = [
   'POST /api/auth/verify-email/resend',
   // the password rules (length, strength score) the sign-up and reset forms show: configuration only
   'GET /api/auth/password-policy',
+  ...DEVELOPMENT_PUBLIC_ROUTES,
 ];

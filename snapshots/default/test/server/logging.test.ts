@@ -126,6 +126,19 @@ test('one access line per request, at info, written when the response is done', 
   assert.not.ok(lines.join('').includes(SECRETS.urlToken), 'the query string is not logged');
 });
 
+test('a liveness probe answered ok writes no access line; a failing one is logged', async () => {
+  const before = lines.length;
+  const ok = await t.app.inject({ method: 'GET', url: '/health' });
+  assert.is(ok.statusCode, 200);
+  const probeId = String(ok.headers['x-request-id']);
+  assert.is(entries().slice(before).filter((e) => e.reqId === probeId).length, 0, lines.slice(before).join(''));
+  // the exemption is for /health's 200 only: any other public answer still gets its line
+  const other = await t.app.inject({ method: 'GET', url: '/health/not-a-route' });
+  assert.is(other.statusCode, 404);
+  const otherLines = entries().slice(before).filter((e) => e.reqId === String(other.headers['x-request-id']));
+  assert.is(otherLines.filter((e) => e.msg === 'request completed').length, 1, lines.slice(before).join(''));
+});
+
 test('LOG_LEVEL is validated: error is the quietest level (every 5xx must be logged)', async () => {
   const { loadConfig } = await import('../../src/config.js');
   assert.is(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'warn' }).logLevel, 'warn');

@@ -33,9 +33,10 @@ export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
   /**
    * BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). `enter`: statements
-   * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`).
+   * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`);
+   * fn gets the rows of the last of them (`entered`, empty when it returns none).
    */
-  transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }): Promise<T>;
+  transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -94,10 +95,10 @@ export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
     pglite: pg,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
+    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }) {
       return pg.transaction(async (tx) => {
-        if (options?.enter) await tx.exec(options.enter);
-        return fn(wrap(tx));
+        const results = options?.enter ? await tx.exec(options.enter) : [];
+        return fn(wrap(tx), (results.at(-1)?.rows ?? []) as Record<string, unknown>[]);
       });
     },
     async close() {
@@ -135,7 +136,7 @@ async function openPostgres(url: string): Promise<Database> {
     kind: 'postgres',
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable) => Promise<T>, options?: { enter?: string }) {
+    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }) {
       const client = await pool.connect();
       let broken = false;
       // A connection lost while no statement is running (server restart, network) is emitted on the
@@ -147,8 +148,10 @@ async function openPostgres(url: string): Promise<Database> {
       client.on('error', lost);
       try {
         // one simple-protocol message: BEGIN and the statements entering the transaction's role
-        await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
-        const result = await fn(wrapClient(client));
+        // (several statements answer with one result each)
+        const begun: unknown = await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
+        const last = (Array.isArray(begun) ? begun.at(-1) : begun) as { rows?: Record<string, unknown>[] } | undefined;
+        const result = await fn(wrapClient(client), last?.rows ?? []);
         await client.query('commit');
         return result;
       } catch (err) {

@@ -18,10 +18,9 @@ import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { randomEmail, signUpAndLogin, startServer, testConfig, testDatabase, type Account, type Server } from '../helpers/http.js';
 import { startInbox, type Inbox } from '../helpers/mail.js';
-import { sharedBuild, waitInPage } from './support.js';
+import { SCREENSHOTS, sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-export const SCREENSHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const RECORDS = 1030;
 const PAGE_SIZE = 50;
 const CSP_LISTENER =

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 
@@ -80,5 +80,40 @@ export async function waitInPage(page: { evaluate(expression: string): Promise<u
   while (!(await page.evaluate(expression))) {
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${expression}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** Where the browser tests keep their screenshots (git-ignored; CI keeps them as an artefact). */
+export const SCREENSHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
+
+interface CheckedPage {
+  evaluate(expression: string): Promise<unknown>;
+  viewportSize(): { width: number; height: number } | null;
+  setViewportSize(size: { width: number; height: number }): Promise<void>;
+  screenshot(options: { path: string; fullPage: boolean }): Promise<unknown>;
+}
+
+/**
+ * The page as it is now, on a phone: at 390 px wide nothing overflows horizontally (the error names
+ * the elements that stick out), and a screenshot is kept as test-artifacts/screenshots/<name>-390.png.
+ * The viewport is put back afterwards, so a flow test checks each of its steps where it stands.
+ */
+export async function phoneCheck(page: CheckedPage, name: string): Promise<void> {
+  const before = page.viewportSize();
+  await page.setViewportSize({ width: 390, height: 844 });
+  try {
+    const wide = (await page.evaluate(`(() => {
+      const width = document.documentElement.clientWidth;
+      if (document.documentElement.scrollWidth <= width) return [];
+      return [...document.querySelectorAll('body *')]
+        .filter((el) => el.getBoundingClientRect().right > width + 0.5)
+        .slice(0, 5)
+        .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + String(el.className).split(' ').join('.') : '') + ' ' + Math.round(el.getBoundingClientRect().right) + 'px');
+    })()`)) as string[];
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-390.png`), fullPage: true });
+    if (wide.length > 0) throw new Error(`${name} overflows at 390 px: ${wide.join(', ')}`);
+  } finally {
+    if (before) await page.setViewportSize(before);
   }
 }

@@ -22,11 +22,19 @@ export interface Migration {
 }
 
 export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
-  return readdirSync(dir)
+  const migrations = readdirSync(dir)
     .map((f) => /^(\d+)_(.+)\.sql$/.exec(f))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => ({ version: m[1]!, name: m[2]!, file: join(dir, m[0]) }))
     .sort((a, b) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0));
+  // a migration is known by its version (as the Supabase CLI knows it): of two files sharing one,
+  // the second would never be applied, silently
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new Error(`two migrations share version ${migrations[i]!.version}: ${migrations[i - 1]!.file} and ${migrations[i]!.file}; give one a new version`);
+    }
+  }
+  return migrations;
 }
 
 const LEDGER = `

@@ -11,17 +11,22 @@
 import pretty from 'pino-pretty';
 import { checkDatabaseRole, ConfigError, DATABASE_ROLE_FACTS_SQL, loadConfig, type DatabaseRoleFacts } from '../config.js';
 import { openDevDatabase } from '../db/dev-data.js';
-import { buildApp } from './app.js';
 import { requestDb } from './db.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.env === 'production') throw new ConfigError('npm run dev is for development: in production, npm run build then npm start');
+  // the app's modules (routes, auth, password-strength dictionaries) load while
+  // the database opens (PGlite compiles its WebAssembly): each takes about a second, neither waits
+  // for the other
+  const modules = Promise.all([import('./app.js')]);
+  modules.catch(() => {}); // awaited below, where a failure is reported
   const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) });
   const facts = (await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL)))[0];
   if (!facts) throw new ConfigError('could not read the database login role');
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
 
+  const [{ buildApp }] = await modules;
   const logStream = pretty({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true });
   const app = await buildApp(config, { db, logStream });
   // the database closes after the server (a PGlite data folder is then left consistent)

@@ -1,8 +1,11 @@
-import type { FastifyPluginAsync } from 'fastify';
-import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 import { clearChallengeCookie, completeLogin, readChallengeToken } from '../../auth/login.js';
 import { findChallenge, MfaError, redeemChallenge } from '../../auth/mfa.js';
 import { relyingParty, startPasskeyLogin } from '../../auth/passkeys.js';
+import { Code, errorResponses, Strict } from '../../server/schemas.js';
+import { LoginAnswer } from './auth.js';
 
 /**
  * The second step of a log-in (listed in src/server/public-routes.ts): the pending challenge of the
@@ -13,31 +16,29 @@ import { relyingParty, startPasskeyLogin } from '../../auth/passkeys.js';
  */
 const EXPIRED = { error: 'mfa_expired', message: 'This log-in has expired: enter your e-mail and password again.' };
 
-/** An assertion as @simplewebauthn/browser sends it; the library verifies every field. */
-export const assertionSchema = {
-  type: 'object',
-  required: ['id', 'rawId', 'type', 'response'],
-  properties: {
-    id: { type: 'string', minLength: 1, maxLength: 1366 },
-    rawId: { type: 'string', minLength: 1, maxLength: 1366 },
-    type: { const: 'public-key' },
-    response: {
-      type: 'object',
-      required: ['clientDataJSON', 'authenticatorData', 'signature'],
-      properties: {
-        clientDataJSON: { type: 'string', maxLength: 4096 },
-        authenticatorData: { type: 'string', maxLength: 4096 },
-        signature: { type: 'string', maxLength: 1024 },
-        userHandle: { type: 'string', maxLength: 128 },
-      },
-    },
-  },
-} as const;
+/**
+ * An assertion as @simplewebauthn/browser sends it: the schema bounds its size, the library verifies
+ * every field (and reads the ones it adds, such as clientExtensionResults, so those are let through).
+ */
+export const Assertion = Type.Object({
+  id: Type.String({ minLength: 1, maxLength: 1366 }),
+  rawId: Type.String({ minLength: 1, maxLength: 1366 }),
+  type: Type.Literal('public-key'),
+  response: Type.Object({
+    clientDataJSON: Type.String({ maxLength: 4096 }),
+    authenticatorData: Type.String({ maxLength: 4096 }),
+    signature: Type.String({ maxLength: 1024 }),
+    userHandle: Type.Optional(Type.String({ maxLength: 128 })),
+  }),
+});
 
-export const loginMfaRoutes: FastifyPluginAsync = async (app) => {
+/** The WebAuthn options of this log-in, as @simplewebauthn/server builds them, passed on whole. */
+const PasskeyOptions = Type.Unsafe<PublicKeyCredentialRequestOptionsJSON>(Type.Object({}, { additionalProperties: true }));
+
+export const loginMfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits } = app.xms;
 
-  app.post('/api/auth/login/passkey/options', async (request, reply) => {
+  app.post('/api/auth/login/passkey/options', { schema: { response: { 200: PasskeyOptions, ...errorResponses } } }, async (request, reply) => {
     // a request without a live pending log-in costs the IP a point of the second factor's allowance;
     // options issued give it back (asking for them is no attempt at the factor)
     await limits.mfa.consumeIp(request.ip);
@@ -54,17 +55,13 @@ export const loginMfaRoutes: FastifyPluginAsync = async (app) => {
     '/api/auth/login/mfa',
     {
       schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          minProperties: 1,
-          maxProperties: 1,
-          properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, passkey: assertionSchema },
-        },
+        // exactly one factor: a code, or a passkey's assertion
+        body: Strict({ code: Type.Optional(Code), passkey: Type.Optional(Assertion) }, { minProperties: 1, maxProperties: 1 }),
+        response: { 200: LoginAnswer, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const body = request.body as { code?: string; passkey?: AuthenticationResponseJSON };
+      const body = request.body;
       await limits.mfa.consumeIp(request.ip);
       const token = readChallengeToken(request, config);
       const challenge = token ? await findChallenge(db, token) : undefined;
@@ -73,7 +70,8 @@ export const loginMfaRoutes: FastifyPluginAsync = async (app) => {
         return reply.code(401).send(EXPIRED);
       }
       await limits.mfa.consumeAccount(challenge.email);
-      const factor = body.passkey ? { passkey: body.passkey, rp: relyingParty(config, request) } : body.code!;
+      // the library's type names fields the schema lets through unchecked; it verifies them itself
+      const factor = body.passkey ? { passkey: body.passkey as AuthenticationResponseJSON, rp: relyingParty(config, request) } : body.code!;
       let membership;
       try {
         membership = await redeemChallenge(db, config, token, challenge.userId, factor);

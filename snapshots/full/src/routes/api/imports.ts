@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import multipart from '@fastify/multipart';
 import { PassThrough } from 'node:stream';
 import { can, type Table } from '../../generated/permissions.js';
@@ -6,6 +8,7 @@ import { importCsv, ImportRejected } from '../../imports/csv-import.js';
 import { exportCsv } from '../../imports/export.js';
 import { IMPORT_TABLES } from '../../imports/tables/index.js';
 import { ImportProgressBoard } from '../../imports/progress.js';
+import { ErrorBody, errorResponses, IdParams, Strict, StringEnum, Uuid } from '../../server/schemas.js';
 
 /**
  * CSV import and export (protected scope, prefix /api):
@@ -35,46 +38,49 @@ export function importMaxBytes(env: NodeJS.ProcessEnv = process.env): number {
   return value;
 }
 
-const progressQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { progress: { type: 'string', format: 'uuid' } },
-} as const;
+const ProgressQuery = Strict({ progress: Type.Optional(Uuid) });
+const TableParams = Type.Object({ table: Type.String({ pattern: '^[a-z][a-z0-9_]{0,62}$' }) });
+const Progress = Type.Object({ phase: StringEnum(['staging', 'inserting', 'done']), rows: Type.Integer() });
 
-const progressParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', format: 'uuid' } },
-} as const;
+const InvalidRows = {
+  invalid: Type.Array(Type.Object({ line: Type.Integer(), reason: Type.String() })),
+  invalidCount: Type.Integer(),
+};
+/** The import's report (src/imports/csv-import.ts ImportReport) */
+const ImportReport = Type.Object({
+  table: Type.String(),
+  fileSha256: Type.String(),
+  rows: Type.Integer(),
+  inserted: Type.Integer(),
+  duplicates: Type.Object({ inFile: Type.Integer(), existing: Type.Integer(), file: Type.Boolean() }),
+  ...InvalidRows,
+});
+/** A refused file: the error, and the rows that made it so (422) */
+const Rejected = Type.Composite([ErrorBody, Type.Partial(Type.Object({ rows: Type.Integer(), ...InvalidRows }))]);
 
-const tableParams = {
-  type: 'object',
-  required: ['table'],
-  properties: { table: { type: 'string', pattern: '^[a-z][a-z0-9_]{0,62}$' } },
-} as const;
-
-export const importRoutes: FastifyPluginAsync = async (app) => {
+export const importRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const maxBytes = importMaxBytes();
   await app.register(multipart, { limits: { fileSize: maxBytes, files: 1, fields: 0, parts: 1, headerPairs: 100 } });
 
   const refuse = (reply: FastifyReply, status: number, error: string, message: string) => reply.code(status).send({ error, message });
   const board = new ImportProgressBoard();
 
-  app.get('/imports/progress/:id', { schema: { params: progressParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.get('/imports/progress/:id', { schema: { params: IdParams, response: { 200: Progress, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     const state = request.session ? board.get(request.session.userId, id) : undefined;
     return state ?? refuse(reply, 404, 'not_found', 'No import of yours under this id (yet).');
   });
 
-  app.post('/imports/:table', { schema: { params: tableParams, querystring: progressQuery } }, async (request, reply) => {
-    const { table } = request.params as { table: string };
+  const importSchema = { params: TableParams, querystring: ProgressQuery, response: { 200: ImportReport, '4xx': Rejected, '5xx': ErrorBody } };
+  app.post('/imports/:table', { schema: importSchema }, async (request, reply) => {
+    const { table } = request.params;
     const spec = IMPORT_TABLES[table];
     if (!spec) return refuse(reply, 404, 'not_found', 'This table does not accept imports.');
     if (!can(request.session?.role, table as Table, 'insert')) return refuse(reply, 403, 'forbidden', 'Not allowed.');
     if (!request.isMultipart()) return refuse(reply, 415, 'unsupported_media_type', 'Send the CSV as multipart/form-data.');
     const part = await request.file();
     if (!part) return refuse(reply, 400, 'bad_request', 'No file in the upload.');
-    const { progress: progressId } = request.query as { progress?: string };
+    const { progress: progressId } = request.query;
     const userId = request.session!.userId;
     let rowsRead = 0;
     const onProgress = progressId
@@ -106,8 +112,9 @@ export const importRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.get('/exports/:table', { schema: { params: tableParams } }, async (request, reply) => {
-    const { table } = request.params as { table: string };
+  // the answer is a CSV stream (no response schema: nothing to serialize)
+  app.get('/exports/:table', { schema: { params: TableParams } }, async (request, reply) => {
+    const { table } = request.params;
     const spec = IMPORT_TABLES[table];
     if (!spec) return refuse(reply, 404, 'not_found', 'This table has no export.');
     if (!can(request.session?.role, table as Table, 'select')) return refuse(reply, 403, 'forbidden', 'Not allowed.');

@@ -1,10 +1,12 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
 import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { factorRemoved, MfaError, mfaStatus, verifySecondFactor } from '../../auth/mfa.js';
 import { deletePasskey, finishPasskeyRegistration, relyingParty, startPasskeyRegistration } from '../../auth/passkeys.js';
 import { verifyPassword } from '../../security/passwords.js';
-import { INVALID_PASSWORD, proofBody, sendMfaError } from './mfa.js';
+import { errorResponses, Strict } from '../../server/schemas.js';
+import { INVALID_PASSWORD, MfaStatus, ProofBody, sendMfaError } from './mfa.js';
 
 /**
  * The user's own passkeys (src/auth/passkeys.ts), beside the TOTP factor of ./mfa.ts and on the same
@@ -12,34 +14,25 @@ import { INVALID_PASSWORD, proofBody, sendMfaError } from './mfa.js';
  * full one; removal needs a current code or the password; every check counts against the user's
  * second-factor limit.
  */
-const registrationBody = {
-  type: 'object',
-  required: ['name', 'response'],
-  additionalProperties: false,
-  properties: {
-    name: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[^\\p{Cc}\\p{Cf}]+$' },
-    response: {
-      type: 'object',
-      required: ['id', 'rawId', 'type', 'response'],
-      properties: {
-        id: { type: 'string', minLength: 1, maxLength: 1366 },
-        rawId: { type: 'string', minLength: 1, maxLength: 1366 },
-        type: { const: 'public-key' },
-        response: {
-          type: 'object',
-          required: ['clientDataJSON', 'attestationObject'],
-          properties: {
-            clientDataJSON: { type: 'string', maxLength: 4096 },
-            attestationObject: { type: 'string', maxLength: 16384 },
-            transports: { type: 'array', maxItems: 8, items: { type: 'string', maxLength: 32 } },
-          },
-        },
-      },
-    },
-  },
-} as const;
+const RegistrationBody = Strict({
+  name: Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\p{Cc}\\p{Cf}]+$' }),
+  // as @simplewebauthn/browser sends it: the schema bounds its size, the library verifies every field
+  response: Type.Object({
+    id: Type.String({ minLength: 1, maxLength: 1366 }),
+    rawId: Type.String({ minLength: 1, maxLength: 1366 }),
+    type: Type.Literal('public-key'),
+    response: Type.Object({
+      clientDataJSON: Type.String({ maxLength: 4096 }),
+      attestationObject: Type.String({ maxLength: 16384 }),
+      transports: Type.Optional(Type.Array(Type.String({ maxLength: 32 }), { maxItems: 8 })),
+    }),
+  }),
+});
+const PasskeyId = Type.Object({ id: Type.String({ format: 'uuid' }) });
+/** Shown once, with the first factor: each works once instead of a code */
+const Registered = Type.Object({ recoveryCodes: Type.Optional(Type.Array(Type.String())) });
 
-export const passkeyRoutes: FastifyPluginAsync = async (app) => {
+export const passkeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits } = app.xms;
 
   app.post('/mfa/passkeys/register/options', async (request, reply) => {
@@ -51,9 +44,11 @@ export const passkeyRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.post('/mfa/passkeys/register', { schema: { body: registrationBody } }, async (request, reply) => {
+  app.post('/mfa/passkeys/register', { schema: { body: RegistrationBody, response: { 200: Registered, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
-    const { name, response } = request.body as { name: string; response: RegistrationResponseJSON };
+    const { name } = request.body;
+    // the library's type names fields the schema lets through unchecked; it verifies them itself
+    const response = request.body.response as RegistrationResponseJSON;
     await limits.mfa.consume(request.ip, session.email ?? session.userId);
     let result;
     try {
@@ -73,11 +68,11 @@ export const passkeyRoutes: FastifyPluginAsync = async (app) => {
 
   app.post(
     '/mfa/passkeys/:id/remove',
-    { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } }, body: proofBody } },
+    { schema: { params: PasskeyId, body: ProofBody, response: { 200: MfaStatus, ...errorResponses } } },
     async (request, reply) => {
       const session = request.session!;
-      const { id } = request.params as { id: string };
-      const body = request.body as { code?: string; password?: string };
+      const { id } = request.params;
+      const body = request.body;
       await limits.mfa.consume(request.ip, session.email ?? session.userId);
       try {
         await db.asAuthTx(async (tx) => {

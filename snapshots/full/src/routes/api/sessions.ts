@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { tokenHash } from '../../security/tokens.js';
+import { errorResponses, NoContent, Nullable } from '../../server/schemas.js';
 
 /**
  * The caller's own sessions (protected): list the live ones (browser, opened, last seen), end one of
@@ -15,14 +17,28 @@ import { tokenHash } from '../../security/tokens.js';
  */
 const LIVE = 'revoked_at is null and expires_at > now() and idle_expires_at > now()';
 
+const SessionList = Type.Object({
+  sessions: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      current: Type.Boolean(),
+      userAgent: Nullable(Type.String()),
+      createdAt: Type.String({ format: 'date-time' }),
+      lastSeenAt: Type.String({ format: 'date-time' }),
+    }),
+  ),
+});
+/** A session's handle: the SHA-256 (hex) of its stored hash */
+const SessionParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$' }) });
+
 function handle(hash: Buffer | Uint8Array): string {
   return createHash('sha256').update(hash).digest('hex');
 }
 
-export const sessionRoutes: FastifyPluginAsync = async (app) => {
+export const sessionRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.xms;
 
-  app.get('/sessions', async (request) => {
+  app.get('/sessions', { schema: { response: { 200: SessionList, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     const rows = await db.asAuth(
       (tx) =>
@@ -47,10 +63,10 @@ export const sessionRoutes: FastifyPluginAsync = async (app) => {
 
   app.delete(
     '/sessions/:id',
-    { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^[0-9a-f]{64}$' } } } } },
+    { schema: { params: SessionParams, response: { 204: NoContent, ...errorResponses } } },
     async (request, reply) => {
       const session = request.session!;
-      const { id } = request.params as { id: string };
+      const { id } = request.params;
       if (id === handle(tokenHash(session.token))) {
         return reply.code(400).send({ error: 'current_session', message: 'This is the session you are using: log out instead.' });
       }
@@ -68,7 +84,7 @@ export const sessionRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 
-  app.post('/sessions/revoke-others', async (request) => {
+  app.post('/sessions/revoke-others', { schema: { response: { 200: Type.Object({ ended: Type.Integer() }), ...errorResponses } } }, async (request) => {
     const session = request.session!;
     const ended = await db.asAuth(
       (tx) =>

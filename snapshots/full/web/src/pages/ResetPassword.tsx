@@ -5,12 +5,12 @@ import { Alert, Field, onSubmit, passwordHint, useAction, usePasswordPolicy } fr
 
 /**
  * The pages e-mailed links open: `/reset-password#token=...` ("forgot password", an admin's reset)
- * and `/invitation#token=...` (an admin's invitation). The token is in the fragment, which the
+ * and `/invitation#token=...` (an admin's invitation to a new address: ./Invitation.tsx decides). The token is in the fragment, which the
  * browser sends to no server and puts in no Referer. It stays in the address bar until the link is
  * used, so reloading the page keeps working (a refused password, a closed tab); once the password is
  * set it is removed from the address bar and the history entry.
  */
-function readToken(): string {
+export function readToken(): string {
   const match = /(?:^#|&)token=([^&]+)/.exec(window.location.hash);
   return match ? decodeURIComponent(match[1] ?? '') : '';
 }

@@ -1,11 +1,25 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { clearSessionCookie, revokeSession } from '../../auth/sessions.js';
+import { errorResponses, NoContent, Nullable } from '../../server/schemas.js';
+
+/** GET /api/me: what the UI knows of the caller. */
+const Me = Type.Object({
+  user: Type.Object({
+    id: Type.String(),
+    email: Nullable(Type.String()),
+    displayName: Nullable(Type.String()),
+    tenantId: Nullable(Type.String()),
+    role: Type.String(),
+    mfaEnrolmentRequired: Type.Boolean(),
+  }),
+});
 
 /** The current user, and log-out (protected: a live session is required to reach them). */
-export const meRoutes: FastifyPluginAsync = async (app) => {
+export const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app.xms;
 
-  app.get('/me', async (request) => {
+  app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     const rows = await request.withDb((tx) =>
       tx.query<{ display_name: string }>('select display_name from app.users where id = (select app.current_user_id())'),
@@ -23,7 +37,7 @@ export const meRoutes: FastifyPluginAsync = async (app) => {
     };
   });
 
-  app.post('/auth/logout', async (request, reply) => {
+  app.post('/auth/logout', { schema: { response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
     await revokeSession(db, request.session!.token, request.session!.userId);
     clearSessionCookie(reply, config);
     return reply.code(204).send();

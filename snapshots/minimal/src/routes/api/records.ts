@@ -1,5 +1,8 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { can, type Action } from '../../generated/permissions.js';
+import { errorResponses, IdParams, NoContent, Nullable, Strict, Uuid } from '../../server/schemas.js';
 
 /**
  * app.records (written by `xms add table records`), in the protected scope (prefix /api):
@@ -10,7 +13,8 @@ import { can, type Action } from '../../generated/permissions.js';
  *   PATCH  /api/records/:id      change some columns
  *   DELETE /api/records/:id      delete
  *
- * Every input is validated by its JSON schema. The server refuses early (403) when permissions.yml
+ * Every input and answer has its TypeBox schema below, from the table spec (title:text,body:text): Ajv validates
+ * requests with it, the answers are written with it, and the handlers' types come from it. The server refuses early (403) when permissions.yml
  * gives the session's role no scope for the action; the database (RLS, same matrix) still decides
  * which rows the request sees and may change: another tenant's row is simply not found (404).
  *
@@ -27,22 +31,41 @@ const CURSOR_AT = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:
 /** the text columns `?q=` searches (case-insensitive substring) */
 const SEARCH_COLUMNS: readonly string[] = ['title', 'body'];
 
-const columnProperties = {
-  title: { type: 'string', maxLength: 10000 },
-  body: { type: 'string', maxLength: 10000 },
-} as const;
-const createBody = { type: 'object', additionalProperties: false, required: ['title', 'body'], properties: columnProperties } as const;
-const patchBody = { type: 'object', additionalProperties: false, minProperties: 1, properties: columnProperties } as const;
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
-const listQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-    after: { type: 'string', maxLength: 200 },
-    q: { type: 'string', maxLength: 200 },
+/** The columns a client writes. */
+const Columns = {
+  title: Type.String({ maxLength: 10000 }),
+  body: Type.String({ maxLength: 10000 }),
+};
+/** POST: the columns that are not nullable are required; nothing else (tenant, owner, id) may be sent */
+const CreateBody = Strict({
+  title: Columns.title,
+  body: Columns.body,
+});
+/** PATCH: some of the columns, at least one */
+const PatchBody = Strict(
+  {
+    title: Type.Optional(Columns.title),
+    body: Type.Optional(Columns.body),
   },
-} as const;
+  { minProperties: 1 },
+);
+/** A row as the API answers it. */
+export const RecordsRow = Type.Object({
+  id: Uuid,
+  tenant_id: Uuid,
+  owner_id: Uuid,
+  ...Columns,
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+/** (node-postgres reads timestamps as Date; the answer writes them as ISO 8601 text) */
+export type RecordsRow = Static<typeof RecordsRow>;
+const ListQuery = Strict({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  after: Type.Optional(Type.String({ maxLength: 200 })),
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+});
+const Page = Type.Object({ rows: Type.Array(RecordsRow), total: Type.Integer(), next: Nullable(Type.String()) });
 
 /** The cursor after `row`: base64url of [created_at (CURSOR_AT), id]. */
 function cursorOf(row: { cursor_at: string; id: string }): string {
@@ -78,14 +101,14 @@ function clientError(reply: FastifyReply, error: unknown): FastifyReply | undefi
   return undefined;
 }
 
-export const recordsRoutes: FastifyPluginAsync = async (app) => {
+export const recordsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const refuse = (reply: FastifyReply) => reply.code(403).send({ error: 'forbidden', message: 'Not allowed.' });
   const allowed = (role: string | undefined, action: Action) => can(role, TABLE, action);
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not_found', message: 'No such row.' });
 
-  app.get(`/${TABLE}`, { schema: { querystring: listQuery } }, async (request, reply) => {
+  app.get(`/${TABLE}`, { schema: { querystring: ListQuery, response: { 200: Page, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return refuse(reply);
-    const { limit, after, q } = request.query as { limit: number; after?: string; q?: string };
+    const { limit, after, q } = request.query;
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (after !== undefined && !cursor) return reply.code(400).send({ error: 'invalid_request', message: 'The "after" cursor is not valid.' });
     const params: unknown[] = [];
@@ -103,7 +126,7 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
     try {
       const [page, count] = await request.withDb(async (tx) => [
         // one row more than asked: whether there is a next page, without a second query
-        await tx.query<Record<string, unknown> & { id: string; cursor_at: string }>(
+        await tx.query<RecordsRow & { cursor_at: string }>(
           `select ${FIELDS}, ${CURSOR_AT} from app.records ${pageWhere} order by created_at desc, id desc limit $${pageParams.length}`,
           pageParams,
         ),
@@ -119,39 +142,39 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.get(`/${TABLE}/:id`, { schema: { params: idParams } }, async (request, reply) => {
+  app.get(`/${TABLE}/:id`, { schema: { params: IdParams, response: { 200: RecordsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return refuse(reply);
-    const { id } = request.params as { id: string };
-    const rows = await request.withDb((tx) => tx.query(`${SELECT} where id = $1`, [id]));
+    const { id } = request.params;
+    const rows = await request.withDb((tx) => tx.query<RecordsRow>(`${SELECT} where id = $1`, [id]));
     return rows.rows[0] ?? notFound(reply);
   });
 
-  app.post(`/${TABLE}`, { schema: { body: createBody } }, async (request, reply) => {
+  app.post(`/${TABLE}`, { schema: { body: CreateBody, response: { 201: RecordsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'insert')) return refuse(reply);
-    const body = request.body as Record<string, unknown>;
+    const body = request.body;
     const names = COLUMNS.filter((c) => c in body);
     try {
       const rows = await request.withDb((tx) =>
-        tx.query(
+        tx.query<RecordsRow>(
           `insert into app.records (${names.map((c) => `"${c}"`).join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')})
            returning ${FIELDS}`,
           names.map((c) => body[c]),
         ),
       );
-      return reply.code(201).send(rows.rows[0]);
+      return reply.code(201).send(rows.rows[0]!);
     } catch (error) {
       return clientError(reply, error) ?? Promise.reject(error);
     }
   });
 
-  app.patch(`/${TABLE}/:id`, { schema: { params: idParams, body: patchBody } }, async (request, reply) => {
+  app.patch(`/${TABLE}/:id`, { schema: { params: IdParams, body: PatchBody, response: { 200: RecordsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'update')) return refuse(reply);
-    const { id } = request.params as { id: string };
-    const body = request.body as Record<string, unknown>;
+    const { id } = request.params;
+    const body = request.body;
     const names = COLUMNS.filter((c) => c in body);
     try {
       const rows = await request.withDb((tx) =>
-        tx.query(
+        tx.query<RecordsRow>(
           `update app.records set ${names.map((c, i) => `"${c}" = $${i + 2}`).join(', ')} where id = $1
            returning ${FIELDS}`,
           [id, ...names.map((c) => body[c])],
@@ -163,9 +186,9 @@ export const recordsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.delete(`/${TABLE}/:id`, { schema: { params: idParams } }, async (request, reply) => {
+  app.delete(`/${TABLE}/:id`, { schema: { params: IdParams, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'delete')) return refuse(reply);
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const rows = await request.withDb((tx) => tx.query(`delete from app.records where id = $1 returning id`, [id]));
     return rows.rows.length ? reply.code(204).send() : notFound(reply);
   });

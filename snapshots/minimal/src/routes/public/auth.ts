@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import {
   AccountError,
   authenticate,
@@ -15,8 +17,10 @@ import { INVALID_LINK, redeemVerification, sendSignupVerification, VERIFY_HOURS,
 import { createSession, readSessionToken, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { chooseTenant, TenantChoiceRequired } from '../../auth/tenants.js';
 import { afterPassword } from '../../auth/login.js';
+import { invitationRoutes } from './invitation.js';
 import { PASSWORD_MAX_LENGTH } from '../../security/passwords.js';
 import { isWellFormedToken } from '../../security/tokens.js';
+import { Accepted, Email, ErrorBody, errorResponses, Password, Strict } from '../../server/schemas.js';
 
 /**
  * The public auth routes (all listed in src/server/public-routes.ts). Each is rate-limited per
@@ -24,17 +28,26 @@ import { isWellFormedToken } from '../../security/tokens.js';
  * checked (a RateLimited thrown here becomes 429 in src/server/app.ts); none reveals whether an e-mail
  * exists; none returns a token in its body (the session token travels only in the cookie).
  */
-const credentialsSchema = {
-  type: 'object',
-  required: ['email', 'password'],
-  additionalProperties: false,
-  properties: {
-    email: { type: 'string', maxLength: 320 },
-    password: { type: 'string', maxLength: 1024 },
-    // one of the user's tenants, when they belong to several (src/auth/tenants.ts)
-    tenantId: { type: 'string', maxLength: 36 },
-  },
-} as const;
+const Credentials = Strict({
+  email: Email,
+  password: Password,
+  // one of the user's tenants, when they belong to several (src/auth/tenants.ts)
+  tenantId: Type.Optional(Type.String({ maxLength: 36 })),
+});
+/** A link's single-use token (the server checks its form before any lookup) */
+const LinkToken = Type.String({ maxLength: 100 });
+
+/** A log-in's answer (src/auth/login.ts LoginAnswer): a session, or the second step first. */
+export const LoginAnswer = Type.Union([
+  // passkey: the user has one, and the UI offers it
+  Type.Object({ status: Type.Literal('mfa_required'), message: Type.String(), passkey: Type.Boolean() }),
+  Type.Object({ user: Type.Object({ id: Type.String(), tenantId: Type.String(), role: Type.String() }), mfaEnrolmentRequired: Type.Boolean() }),
+]);
+/** 409 choose_tenant: the user's tenants, to pick one and log in again with it */
+const ChooseTenant = Type.Composite([
+  ErrorBody,
+  Type.Object({ tenants: Type.Optional(Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.String() }))) }),
+]);
 
 function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
   if (error instanceof TenantChoiceRequired) return reply.code(error.status).send({ error: error.code, message: error.message, tenants: error.tenants });
@@ -42,11 +55,15 @@ function sendAccountError(reply: FastifyReply, error: unknown): FastifyReply {
   throw error;
 }
 
-export const authRoutes: FastifyPluginAsync = async (app) => {
+export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits, mail } = app.xms;
 
+  // an invitation accepted by an account that already exists (./invitation.ts)
+  await app.register(invitationRoutes);
+
   // What the sign-up and reset forms ask for: the browser's hints follow the server's configuration.
-  app.get('/api/auth/password-policy', async () => ({
+  const PasswordPolicy = Type.Object({ minLength: Type.Integer(), maxLength: Type.Integer(), minScore: Type.Integer() });
+  app.get('/api/auth/password-policy', { schema: { response: { 200: PasswordPolicy, ...errorResponses } } }, async () => ({
     minLength: config.passwordMinLength,
     maxLength: PASSWORD_MAX_LENGTH,
     minScore: config.passwordMinScore,
@@ -56,21 +73,17 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     '/api/auth/signup',
     {
       schema: {
-        body: {
-          type: 'object',
-          required: ['email', 'password', 'tenantName'],
-          additionalProperties: false,
-          properties: {
-            email: { type: 'string', maxLength: 320 },
-            password: { type: 'string', maxLength: 1024 },
-            tenantName: { type: 'string', minLength: 1, maxLength: 200 },
-            displayName: { type: 'string', maxLength: 200 },
-          },
-        },
+        body: Strict({
+          email: Email,
+          password: Password,
+          tenantName: Type.String({ minLength: 1, maxLength: 200 }),
+          displayName: Type.Optional(Type.String({ maxLength: 200 })),
+        }),
+        response: { 202: Accepted, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const body = request.body as { email: string; password: string; tenantName: string; displayName?: string };
+      const body = request.body;
       try {
         const email = normaliseEmail(body.email);
         await limits.signup.consume(request.ip, email); // every sign-up attempt counts
@@ -95,11 +108,15 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     '/api/auth/verify-email',
     {
       schema: {
-        body: { type: 'object', required: ['token'], additionalProperties: false, properties: { token: { type: 'string', maxLength: 100 } } },
+        body: Strict({ token: LinkToken }),
+        response: {
+          200: Type.Object({ status: Type.Literal('verified'), email: Type.String(), purpose: Type.Union([Type.Literal('signup'), Type.Literal('change')]) }),
+          ...errorResponses,
+        },
       },
     },
     async (request, reply) => {
-      const { token } = request.body as { token: string };
+      const { token } = request.body;
       await limits.verify.consumeIp(request.ip);
       const email = isWellFormedToken(token) ? await verificationTokenEmail(db, token) : undefined;
       if (email) await limits.verify.consumeAccount(email);
@@ -111,7 +128,7 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
         return sendAccountError(reply, error);
       }
       // the address is verified; a session still takes the password (the link alone proves the mailbox only)
-      return { status: 'verified', email: verified.email, purpose: verified.purpose };
+      return { status: 'verified' as const, email: verified.email, purpose: verified.purpose };
     },
   );
 
@@ -119,12 +136,10 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
   app.post(
     '/api/auth/verify-email/resend',
     {
-      schema: {
-        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: { type: 'string', maxLength: 320 } } },
-      },
+      schema: { body: Strict({ email: Email }), response: { 202: Accepted, ...errorResponses } },
     },
     async (request, reply) => {
-      const { email: raw } = request.body as { email: string };
+      const { email: raw } = request.body;
       const email = emailOrUndefined(raw);
       await limits.verify.consume(request.ip, email);
       if (email !== undefined) mail.background(() => sendSignupVerification(db, mail, config.mail.appName, email).then(() => undefined));
@@ -135,8 +150,9 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 
-  app.post('/api/auth/login', { schema: { body: credentialsSchema } }, async (request, reply) => {
-    const body = request.body as { email: string; password: string; tenantId?: string };
+  const loginSchema = { body: Credentials, response: { 200: LoginAnswer, 409: ChooseTenant, ...errorResponses } };
+  app.post('/api/auth/login', { schema: loginSchema }, async (request, reply) => {
+    const body = request.body;
     // the sign-up normalisation; what cannot be an address is answered as an unknown account
     const email = emailOrUndefined(body.email);
     await limits.login.consume(request.ip, email);
@@ -161,12 +177,10 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
   app.post(
     '/api/auth/password-forgot',
     {
-      schema: {
-        body: { type: 'object', required: ['email'], additionalProperties: false, properties: { email: { type: 'string', maxLength: 320 } } },
-      },
+      schema: { body: Strict({ email: Email }), response: { 202: Accepted, ...errorResponses } },
     },
     async (request, reply) => {
-      const { email: raw } = request.body as { email: string };
+      const { email: raw } = request.body;
       // what cannot be an address is answered like an unknown one (and counts only against the IP)
       const email = emailOrUndefined(raw);
       await limits.forgot.consume(request.ip, email);
@@ -181,17 +195,10 @@ export const authRoutes: FastifyPluginAsync = async (app) => {
   app.post(
     '/api/auth/password-reset',
     {
-      schema: {
-        body: {
-          type: 'object',
-          required: ['token', 'password'],
-          additionalProperties: false,
-          properties: { token: { type: 'string', maxLength: 100 }, password: { type: 'string', maxLength: 1024 } },
-        },
-      },
+      schema: { body: Strict({ token: LinkToken, password: Password }), response: { 200: Accepted, ...errorResponses } },
     },
     async (request, reply) => {
-      const body = request.body as { token: string; password: string };
+      const body = request.body;
       await limits.reset.consumeIp(request.ip);
       const email = isWellFormedToken(body.token) ? await resetTokenEmail(db, body.token) : undefined;
       if (email) await limits.reset.consumeAccount(email);

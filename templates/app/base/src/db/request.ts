@@ -15,10 +15,10 @@
  * nameAuditActor).
  *
  * openSessionRequest(db, token, config) is the protected scope's request path: ONE transaction
- * for the whole HTTP request, held open from the session check to the response. Its first statement
- * after BEGIN checks the session (as xms_auth) and, in the same statement, switches to the session's
- * request role and sets its token; it writes only when the idle expiry is due to slide (at most once
- * a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
+ * for the whole HTTP request, held open from the session check to the response. The message that
+ * BEGINs it also checks the session (as xms_auth, app_private.enter_session) and, in the same call,
+ * switches to the session's request role and sets its token; it writes only when the idle expiry is
+ * due to slide (at most once a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
  * server commits it before the response leaves (or rolls it back on an error status).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -105,39 +105,23 @@ export interface SessionRow {
 /** The idle expiry slides at most this often: most requests then write nothing. */
 export const SLIDE_EVERY_SECONDS = 60;
 
+/** Session tokens as the cookie carries them (src/security/tokens.ts): 32 random bytes, base64url. */
+const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
+
 /**
- * Checks the session and enters it, in one statement run as xms_auth: the live session of the token
- * hash ($1) whose role is still its membership's and whose account's address is verified; the idle expiry slides to now + the configured idle
- * lifetime ($2) only when the last slide is over SLIDE_EVERY_SECONDS ($4) old; set_config switches this transaction to the
- * session's request role and sets its token ($3) for the identity helpers. No row: nothing entered.
- * The role is switched by the session user's (xms_app's) role membership: a db_role that xms_app was
- * not granted cannot be entered, whatever the table says.
+ * The statements that open a protected request's transaction, sent with its BEGIN as ONE message:
+ * switch to xms_auth and call app_private.enter_session (20240101000390_xms_request_entry.sql), which
+ * checks the live session of the token's hash (role still its membership's, address verified),
+ * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role and
+ * token. A message of several statements takes no parameters, so the values are written as literals:
+ * the hash as hex, the token only when it is exactly the token alphabet, the two numbers as integers.
  */
-const ENTER_SESSION_SQL = `
-with live as (
-  select s.token_hash, s.user_id, s.tenant_id, s.db_role, s.last_seen_at, s.mfa_enrol_only
-    from app_private.sessions s
-   where s.token_hash = $1
-     and s.revoked_at is null
-     and s.expires_at > now()
-     and s.idle_expires_at > now()
-     and s.db_role like 'xms\\_%' and s.db_role not in ('xms_auth', 'xms_anon', 'xms_app', 'xms_owner', 'xms_request')
-     and exists (select from app.memberships m
-                  where m.user_id = s.user_id and m.tenant_id = s.tenant_id
-                    and 'xms_' || m.role = s.db_role and m.deactivated_at is null)
-     -- no session row is written for an unverified address (20240101000370_xms_account_email.sql); checked here too
-     and not exists (select from app_private.credentials c where c.user_id = s.user_id and c.email_verified_at is null)
-), slide as (
-  update app_private.sessions s
-     set idle_expires_at = least(s.expires_at, now() + make_interval(mins => $2::int)), last_seen_at = now()
-    from live
-   where s.token_hash = live.token_hash and live.last_seen_at < now() - make_interval(secs => $4::int)
-)
-select live.user_id, live.tenant_id, live.db_role, live.mfa_enrol_only,
-       (select c.email from app_private.credentials c where c.user_id = live.user_id) as email,
-       set_config('role', live.db_role, true) is not null
-         and set_config('app.session_token', $3, true) is not null as entered
-  from live`;
+function enterSessionSql(token: string, idleMinutes: number): string {
+  if (!SESSION_TOKEN.test(token)) throw new RequestRoleError('malformed session token');
+  if (!Number.isSafeInteger(idleMinutes) || idleMinutes <= 0) throw new RequestRoleError('bad idle lifetime');
+  const hash = hashSessionToken(token).toString('hex');
+  return `set local role xms_auth; select * from app_private.enter_session('\\x${hash}'::bytea, '${token}', ${idleMinutes}, ${SLIDE_EVERY_SECONDS})`;
+}
 
 /**
  * The request transaction whose call is running in this async context, to refuse a nested call
@@ -246,17 +230,12 @@ export function openSessionRequest(
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
-    // besides the handler's own queries, three round trips: BEGIN with the switch to xms_auth (one
-    // message), the session check, and COMMIT at the end
-    const done = db.transaction(async (tx) => {
-      const rows = await tx.query<SessionRow & { entered: boolean }>(ENTER_SESSION_SQL, [
-        hashSessionToken(token),
-        config.sessionIdleMinutes,
-        token,
-        SLIDE_EVERY_SECONDS,
-      ]);
-      const row = rows.rows[0];
-      if (!row?.entered || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
+    // besides the handler's own queries, two round trips: BEGIN with the session check and the
+    // switch to its role (one message), and COMMIT at the end
+    if (!SESSION_TOKEN.test(token)) return resolve(undefined);
+    const done = db.transaction(async (tx, entered) => {
+      const row = entered[0] as SessionRow | undefined;
+      if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
         { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, mfa_enrol_only: row.mfa_enrol_only },
         token,
@@ -270,7 +249,7 @@ export function openSessionRequest(
       );
       resolve(opened);
       if (!(await settled)) throw ROLLBACK;
-    }, { enter: 'set local role xms_auth' });
+    }, { enter: enterSessionSql(token, config.sessionIdleMinutes) });
     done.catch((error: unknown) => {
       if (opened) return; // reported by end()
       if (error === ROLLBACK) resolve(undefined);

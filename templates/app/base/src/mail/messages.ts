@@ -62,19 +62,20 @@ export function invitationMessage(input: { appName: string; tenantName: string; 
 }
 
 /**
- * An invitation sent to an address that already has an account: no link that sets a password (the
- * account is never taken over), and the inviting administrator gets the same answer as for a new
- * address: only the mailbox learns that the account exists.
+ * An invitation sent to an address that already has an account: the link opens the invitation page,
+ * where the account joins with its own password (and second factor); it sets no password, so the
+ * link alone gives nothing. The inviting administrator got the same answer as for a new address:
+ * only the mailbox learns that the account exists.
  */
-export function invitationForExistingAccountMessage(input: { appName: string; tenantName: string; loginLink: string }): MessageBody {
+export function invitationForExistingAccountMessage(input: { appName: string; tenantName: string; link: string; hours: number }): MessageBody {
   return compose(
-    `Your invitation to ${input.tenantName} on ${input.appName}`,
+    `You are invited to ${input.tenantName} on ${input.appName}`,
     [
-      `You have been invited to join "${input.tenantName}" on ${input.appName}, but this address already has an account there.`,
-      'An account belongs to one organisation: ask the administrator who invited you to use another address, or log in as usual.',
+      `You have been invited to join "${input.tenantName}" on ${input.appName}. This address already has an account there.`,
+      'Accept with your current password: your account keeps its password and its other organisations.',
     ],
-    { url: input.loginLink, label: 'Log in' },
-    ['If you did not expect this invitation, ignore this message.'],
+    { url: input.link, label: 'Accept the invitation' },
+    [`The link works once and expires in ${input.hours} hours.`, 'If you did not expect this invitation, ignore this message.'],
   );
 }
 

@@ -10,6 +10,7 @@ import { authRoutes } from '../routes/public/auth.js';
 import { loginMfaRoutes } from '../routes/public/login-mfa.js';
 import { ENROL_ONLY_ROUTES } from '../auth/mfa.js';
 import { healthRoutes } from '../routes/public/health.js';
+import { openApiRoutes } from '../routes/public/openapi.js';
 import { uiRoutes, type UiOptions } from '../routes/public/ui.js';
 import { Mailer } from '../mail/mailer.js';
 import { csrfHook } from '../security/csrf.js';
@@ -19,6 +20,7 @@ import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../s
 import { commitsOnError, currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
 import { AccessLog, loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { registerOpenApi } from './openapi.js';
 import { schemaErrorMessage } from './validation.js';
 
 export interface AppContext {
@@ -53,7 +55,14 @@ declare module 'fastify' {
  */
 export async function buildApp(
   config: AppConfig,
-  options: { db: Database; logStream?: LogDestination; /** development: src/server/dev-server.ts */ ui?: UiOptions },
+  options: {
+    db: Database;
+    logStream?: LogDestination;
+    /** development: src/server/dev-server.ts */
+    ui?: UiOptions;
+    /** serve the OpenAPI document (src/server/openapi.ts); by default in development only */
+    openapi?: boolean;
+  },
 ): Promise<FastifyInstance> {
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
@@ -104,6 +113,8 @@ export async function buildApp(
     return tx.run(fn);
   });
   installRouteRegistry(app);
+  const openapi = options.openapi ?? config.env === 'development';
+  if (openapi) await registerOpenApi(app, config.mail.appName);
 
   // Headers (I11): computed once at start-up from helmet, set in one synchronous hook and one call
   // (names already in lower case, as Fastify stores them: nothing is converted per request).
@@ -157,6 +168,7 @@ export async function buildApp(
     await publicScope.register(authRoutes);
     await publicScope.register(loginMfaRoutes);
     await publicScope.register(uiRoutes, options.ui ?? {});
+    if (openapi) await publicScope.register(openApiRoutes);
   });
 
   // The protected scope: every route here needs a live session; the admin scope lives inside it.

@@ -60,7 +60,7 @@ test('enters the session role and identity in the transaction the handler uses',
   assert.is(tx.session.db_role, 'xms_member');
 });
 
-test('before the handler, one round trip besides BEGIN: the switch to xms_auth goes with BEGIN, then the session check', async () => {
+test('before the handler, one message: BEGIN goes with the switch to xms_auth and the session check', async () => {
   const sent: string[] = [];
   const begins: (string | undefined)[] = [];
   // the same database, recording what the request path sends inside its transaction
@@ -69,7 +69,7 @@ test('before the handler, one round trip besides BEGIN: the switch to xms_auth g
     transaction: (fn, options) => {
       begins.push(options?.enter);
       return t.db.transaction(
-        (tx) => fn({ query: (sql, params) => (sent.push(sql), tx.query(sql, params)), exec: (sql) => (sent.push(sql), tx.exec(sql)) }),
+        (tx, entered) => fn({ query: (sql, params) => (sent.push(sql), tx.query(sql, params)), exec: (sql) => (sent.push(sql), tx.exec(sql)) }, entered),
         options,
       );
     },
@@ -80,9 +80,19 @@ test('before the handler, one round trip besides BEGIN: the switch to xms_auth g
   const me = await tx!.run(async (q) => (await q.query<{ me: string }>('select app.current_user_id() as me')).rows[0]!.me);
   await tx!.end(true);
   assert.is(me, member.id);
-  assert.equal(begins, ['set local role xms_auth']);
-  assert.is(sent.length, 2, sent.join('\n---\n'));
-  assert.match(sent[0]!, /from app_private\.sessions/);
+  assert.is(begins.length, 1);
+  assert.match(begins[0]!, /^set local role xms_auth; select \* from app_private\.enter_session\('\\x[0-9a-f]{64}'::bytea, '[A-Za-z0-9_-]{43}', 30, 60\)$/);
+  // the handler's statement is the only one sent inside the transaction
+  assert.is(sent.length, 1, sent.join('\n---\n'));
+});
+
+test('a token outside the token alphabet never reaches the database (the check is sent as literals)', async () => {
+  const begins: (string | undefined)[] = [];
+  const recording: Database = { ...t.db, transaction: (fn, options) => (begins.push(options?.enter), t.db.transaction(fn, options)) };
+  for (const token of [`x'); select pg_sleep(1); --aaaaaaaaaaaaaaaaaaaaaaaaa`, 'a'.repeat(42), 'a'.repeat(44), `${'a'.repeat(42)}\u00e9`, '']) {
+    assert.is(await openSessionRequest(recording, token, { sessionIdleMinutes: IDLE_MINUTES }), undefined, token);
+  }
+  assert.equal(begins, []);
 });
 
 test('no live session: nothing is entered and nothing stays open', async () => {

@@ -1,6 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AccountError, normaliseEmail } from '../../auth/accounts.js';
 import { requestEmailChange, VERIFY_HOURS } from '../../auth/email.js';
+import { Accepted, Email, errorResponses, Password, Strict } from '../../server/schemas.js';
 
 /**
  * The caller's own account (protected).
@@ -10,24 +11,20 @@ import { requestEmailChange, VERIFY_HOURS } from '../../auth/email.js';
  *                             the current address is told. Limited per IP and per account, counted
  *                             before the password is checked, and committed even when it is refused.
  */
-export const accountRoutes: FastifyPluginAsync = async (app) => {
+export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits, mail } = app.xms;
 
   app.post(
     '/account/email',
     {
       schema: {
-        body: {
-          type: 'object',
-          required: ['email', 'password'],
-          additionalProperties: false,
-          properties: { email: { type: 'string', maxLength: 320 }, password: { type: 'string', maxLength: 1024 } },
-        },
+        body: Strict({ email: Email, password: Password }),
+        response: { 202: Accepted, ...errorResponses },
       },
     },
     async (request, reply) => {
       const session = request.session!;
-      const body = request.body as { email: string; password: string };
+      const body = request.body;
       await limits.emailChange.consume(request.ip, session.email ?? undefined);
       try {
         const email = normaliseEmail(body.email);

@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { commitsOnError } from '../../server/db.js';
 import { verifyPassword } from '../../security/passwords.js';
 import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
@@ -11,6 +13,7 @@ import {
   startEnrolment,
   verifySecondFactor,
 } from '../../auth/mfa.js';
+import { Code, errorResponses, Password, Strict } from '../../server/schemas.js';
 
 /**
  * The user's own second factor (src/auth/mfa.ts), as the auth subsystem with the user as the audited
@@ -18,12 +21,21 @@ import {
  * replaces that session with a full one. Every code check counts against the user's second-factor
  * limit (the shared store, as at log-in).
  */
-const codeBody = {
-  type: 'object',
-  required: ['code'],
-  additionalProperties: false,
-  properties: { code: { type: 'string', minLength: 1, maxLength: 40 } },
-} as const;
+const CodeBody = Strict({ code: Code });
+/** A passkey as its owner sees it (src/auth/passkeys.ts listPasskeys) */
+export const PasskeyInfo = Type.Object({ id: Type.String(), name: Type.String(), createdAt: Type.String(), lastUsedAt: Type.Union([Type.String(), Type.Null()]) });
+/** enrolled: any second factor (TOTP or a passkey) */
+export const MfaStatus = Type.Object({
+  enrolled: Type.Boolean(),
+  totp: Type.Boolean(),
+  passkeys: Type.Array(PasskeyInfo),
+  required: Type.Boolean(),
+  recoveryCodesLeft: Type.Integer(),
+});
+/** The secret to add to an authenticator app: as text, as an otpauth:// URI, as a QR code image */
+const Enrolment = Type.Object({ secret: Type.String(), uri: Type.String(), qr: Type.String() });
+/** Shown once: each works once instead of a code */
+const RecoveryCodes = Type.Object({ recoveryCodes: Type.Array(Type.String()) });
 
 /** A refused code or password: 401 (or 409), and the request's rate-limit point is kept (commitsOnError). */
 export function sendMfaError(request: FastifyRequest, reply: FastifyReply, error: unknown): FastifyReply {
@@ -32,26 +44,23 @@ export function sendMfaError(request: FastifyRequest, reply: FastifyReply, error
   return reply.code(error.status).send({ error: error.code, message: error.message });
 }
 
-/** What removing a factor takes: a current code (TOTP or recovery), or the password; one of them. */
-export const proofBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  maxProperties: 1,
-  properties: { code: { type: 'string', minLength: 1, maxLength: 40 }, password: { type: 'string', minLength: 1, maxLength: 1024 } },
-} as const;
+/** What removing a factor takes: a current code (TOTP or recovery), or the password; exactly one of them. */
+export const ProofBody = Strict(
+  { code: Type.Optional(Code), password: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })) },
+  { minProperties: 1, maxProperties: 1 },
+);
 
 export const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
 
-export const mfaRoutes: FastifyPluginAsync = async (app) => {
+export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db, limits } = app.xms;
 
-  app.get('/mfa', async (request) => {
+  app.get('/mfa', { schema: { response: { 200: MfaStatus, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     return mfaStatus(db, config, session);
   });
 
-  app.post('/mfa/enrol', async (request, reply) => {
+  app.post('/mfa/enrol', { schema: { response: { 200: Enrolment, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
     try {
       return await startEnrolment(db, config, { userId: session.userId, email: session.email ?? session.userId });
@@ -60,9 +69,9 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.post('/mfa/enrol/confirm', { schema: { body: codeBody } }, async (request, reply) => {
+  app.post('/mfa/enrol/confirm', { schema: { body: CodeBody, response: { 200: RecoveryCodes, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
-    const { code } = request.body as { code: string };
+    const { code } = request.body;
     await limits.mfa.consume(request.ip, session.email ?? session.userId);
     let recoveryCodes;
     try {
@@ -80,9 +89,9 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
     return { recoveryCodes };
   });
 
-  app.post('/mfa/recovery-codes', { schema: { body: codeBody } }, async (request, reply) => {
+  app.post('/mfa/recovery-codes', { schema: { body: CodeBody, response: { 200: RecoveryCodes, ...errorResponses } } }, async (request, reply) => {
     const session = request.session!;
-    const { code } = request.body as { code: string };
+    const { code } = request.body;
     await limits.mfa.consume(request.ip, session.email ?? session.userId);
     try {
       const recoveryCodes = await regenerateRecoveryCodes(db, config, session.userId, code);
@@ -96,10 +105,15 @@ export const mfaRoutes: FastifyPluginAsync = async (app) => {
   // Removal needs a current code, or the password (a lost authenticator with no recovery code left).
   app.post(
     '/mfa/remove',
-    { schema: { body: proofBody } },
+    {
+      schema: {
+        body: ProofBody,
+        response: { 200: MfaStatus, ...errorResponses },
+      },
+    },
     async (request, reply) => {
       const session = request.session!;
-      const body = request.body as { code?: string; password?: string };
+      const body = request.body;
       await limits.mfa.consume(request.ip, session.email ?? session.userId);
       try {
         await db.asAuthTx(async (tx) => {

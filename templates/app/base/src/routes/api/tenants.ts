@@ -1,7 +1,14 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AccountError } from '../../auth/accounts.js';
 import { setSessionCookie } from '../../auth/sessions.js';
 import { liveMemberships, switchTenant } from '../../auth/tenants.js';
+import { errorResponses, Strict } from '../../server/schemas.js';
+
+const TenantList = Type.Object({
+  tenants: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), role: Type.String(), current: Type.Boolean() })),
+});
+const Switched = Type.Object({ user: Type.Object({ id: Type.String(), tenantId: Type.String(), role: Type.String() }) });
 
 /**
  * The caller's tenants (protected), for the tenant switcher (src/auth/tenants.ts).
@@ -10,10 +17,10 @@ import { liveMemberships, switchTenant } from '../../auth/tenants.js';
  *   POST /api/tenants/switch   { tenantId }: a new session bound to that tenant (new cookie), the
  *                              current one revoked; 403 unless it is one of the caller's live memberships
  */
-export const tenantRoutes: FastifyPluginAsync = async (app) => {
+export const tenantRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app.xms;
 
-  app.get('/tenants', async (request) => {
+  app.get('/tenants', { schema: { response: { 200: TenantList, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     const tenants = await liveMemberships(db, session.userId);
     return { tenants: tenants.map((tenant) => ({ ...tenant, current: tenant.id === session.tenantId })) };
@@ -23,12 +30,13 @@ export const tenantRoutes: FastifyPluginAsync = async (app) => {
     '/tenants/switch',
     {
       schema: {
-        body: { type: 'object', required: ['tenantId'], additionalProperties: false, properties: { tenantId: { type: 'string', maxLength: 36 } } },
+        body: Strict({ tenantId: Type.String({ maxLength: 36 }) }),
+        response: { 200: Switched, ...errorResponses },
       },
     },
     async (request, reply) => {
       const session = request.session!;
-      const { tenantId } = request.body as { tenantId: string };
+      const { tenantId } = request.body;
       try {
         const switched = await switchTenant(db, config, session, tenantId, request.headers['user-agent']);
         setSessionCookie(reply, config, switched.token);

@@ -2,14 +2,15 @@
  * The second factor in Chromium (playwright-core), on the built SPA served by the app: an admin
  * (second factor required by default) logs in and can only enrol; the page shows the QR code (a data:
  * image the CSP allows) and the key; a code computed here with otpauth confirms it; the ten recovery
- * codes are shown once; then a log-in with the password and a recovery code. No CSP violation.
+ * codes are shown once; then a log-in with the password and a recovery code. No CSP violation; the
+ * enrolment, the recovery codes and the code step hold at 390 px (screenshots in test-artifacts/).
  */
 import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as OTPAuth from 'otpauth';
 import { client, markVerified, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { sharedBuild, waitInPage } from './support.js';
+import { phoneCheck, sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -64,6 +65,7 @@ test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, lo
     await qr.waitFor();
     // the image decodes (a data: URL the CSP's img-src allows; a blocked one would never load)
     await waitInPage(page, '(() => { const img = document.querySelector("img.qr"); return img && img.complete && img.naturalWidth > 0; })()');
+    await phoneCheck(page, 'mfa-enrolment');
     const secret = (await page.getByTestId('mfa-secret').textContent())!.trim();
     assert.match(secret, /^[A-Z2-7]{32}$/);
     const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
@@ -73,6 +75,7 @@ test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, lo
     await list.waitFor();
     const codes = (await list.locator('code').allTextContents()).map((c) => c.trim());
     assert.is(codes.length, 10);
+    await phoneCheck(page, 'mfa-recovery-codes');
     await page.getByRole('button', { name: 'I have saved them' }).click();
     await page.getByTestId('whoami').filter({ hasText: email }).waitFor();
 
@@ -80,6 +83,7 @@ test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, lo
     await page.getByRole('button', { name: 'Log out' }).click();
     await logIn();
     await page.getByRole('heading', { name: 'Second factor' }).waitFor();
+    await phoneCheck(page, 'mfa-code-at-log-in');
     await page.getByLabel('Code or recovery code').fill(codes[0]!);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByTestId('whoami').filter({ hasText: email }).waitFor();

@@ -8,7 +8,8 @@
  *     link e-mailed to the test SMTP server (test/helpers/mail.ts; the page survives a reload until
  *     the link is used), "forgot password" through its e-mailed link, a change of address (the current
  *     address told, the new one in effect once its e-mailed link is followed), with no CSP violation
- *     reported, and the session cookie invisible to JavaScript (HttpOnly).
+ *     reported, and the session cookie invisible to JavaScript (HttpOnly); every one of these pages holds
+ *     at 390 px (no horizontal overflow; a screenshot each in test-artifacts/screenshots/).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ import { PUBLIC_ROUTES } from '../../src/server/public-routes.js';
 import { UI_PUBLIC_ROUTES } from '../../src/routes/public/ui.js';
 import { startServer, strongPassword, randomEmail, testConfig, testDatabase, type Server } from '../helpers/http.js';
 import { mailLink, startInbox, type Inbox } from '../helpers/mail.js';
-import { sharedBuild, waitInPage } from './support.js';
+import { phoneCheck, sharedBuild, waitInPage } from './support.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SESSION_COOKIE = '__Host-session';
@@ -141,10 +142,12 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
     await page.getByLabel(`Password (at least ${policy.minLength} characters`, { exact: false }).waitFor();
     await page.getByLabel('E-mail').fill(email);
     await page.getByLabel(/^Password/).fill(password);
+    await phoneCheck(page, 'sign-up');
     await page.getByRole('button', { name: 'Sign up' }).click();
     // "check your e-mail": the address is not typed again anywhere after this
     await page.getByRole('heading', { name: 'Check your e-mail' }).waitFor();
     await page.getByTestId('check-email').getByText(email).waitFor();
+    await phoneCheck(page, 'check-your-email');
 
     // the e-mailed link: the page survives a reload until the link is used
     const confirmLink = mailLink((await inbox.next(email)).text);
@@ -152,8 +155,10 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
     await page.goto(confirmLink);
     await page.getByRole('button', { name: 'Confirm my address' }).waitFor();
     await page.reload();
+    await phoneCheck(page, 'verify-email');
     await page.getByRole('button', { name: 'Confirm my address' }).click();
     await page.getByText(`${email} is confirmed.`).waitFor();
+    await phoneCheck(page, 'verify-email-done');
     assert.is(new URL(page.url()).hash, '', 'the used token left the address bar');
     await page.getByRole('button', { name: 'Continue' }).click();
 
@@ -220,11 +225,10 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await member.addInitScript(
         'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
       );
-      // the dead first link is refused on the page
+      // the dead first link is refused on the page, before any password is typed
       await member.goto(firstLink);
-      await member.getByLabel(/^New password/).fill(strongPassword());
-      await member.getByRole('button', { name: 'Accept and set password' }).click();
       await member.getByRole('alert').filter({ hasText: /invalid or has expired/ }).waitFor();
+      assert.is(await member.getByLabel(/^New password/).count(), 0);
       await member.goto(link);
       await member.getByRole('heading', { name: 'Accept your invitation' }).waitFor();
       // a weak password is refused; reloading the page keeps the link working until it is used
@@ -252,13 +256,16 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await member.getByRole('button', { name: 'Log out' }).click();
       await member.getByRole('link', { name: 'Forgot password?' }).click();
       await member.getByRole('form', { name: 'Forgot password' }).getByLabel('E-mail').fill(memberEmail.toUpperCase());
+      await phoneCheck(member, 'forgot-password');
       await member.getByRole('button', { name: 'Send me a link' }).click();
       await member.getByText(/If this address has an account/).waitFor();
+      await phoneCheck(member, 'forgot-password-sent');
       const resetLink = mailLink((await inbox.next(memberEmail)).text);
       assert.match(resetLink, new RegExp(`^${server.url}/reset-password#token=`));
       await member.goto(resetLink);
       await member.getByRole('heading', { name: 'Choose a new password' }).waitFor();
       await member.reload();
+      await phoneCheck(member, 'reset-password');
       const newPassword = strongPassword();
       await member.getByLabel(/^New password/).fill(newPassword);
       await member.getByRole('button', { name: 'Set password' }).click();
@@ -277,6 +284,7 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
       await change.getByLabel('Your current password').fill(newPassword);
       await change.getByRole('button', { name: 'Send a confirmation link' }).click();
       await member.getByText(/Check the new address/).waitFor();
+      await phoneCheck(member, 'email-change');
       assert.is(await change.getByLabel('Your current password').inputValue(), '', 'the password is not kept in the page');
       assert.ok((await inbox.next(memberEmail)).text.includes(newEmail), 'the current address is told');
       await member.getByTestId('whoami').filter({ hasText: memberEmail }).waitFor();

@@ -5,6 +5,7 @@ import { href, navigate, useRoute, type Route } from './router.js';
 import { Login } from './pages/Login.js';
 import { SignUp } from './pages/SignUp.js';
 import { ResetPassword } from './pages/ResetPassword.js';
+import { Invitation } from './pages/Invitation.js';
 import { ForgotPassword } from './pages/ForgotPassword.js';
 import { Sessions } from './pages/Sessions.js';
 import { Records } from './pages/Records.js';
@@ -51,11 +52,7 @@ export function App() {
   }, [session, route]);
 
   if (route === 'reset-password' || route === 'invitation') {
-    return (
-      <Shell>
-        <ResetPassword kind={route === 'invitation' ? 'invitation' : 'reset'} />
-      </Shell>
-    );
+    return <Shell>{route === 'invitation' ? <Invitation /> : <ResetPassword kind="reset" />}</Shell>;
   }
   if (route === 'verify-email') {
     const onVerified = (email: string) => {

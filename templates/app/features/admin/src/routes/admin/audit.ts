@@ -1,5 +1,7 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { can } from '../../generated/permissions.js';
+import { errorResponses, Nullable, Strict, StringEnum, Uuid } from '../../server/schemas.js';
 
 /**
  * GET /api/admin/audit: the tenant's audit log, newest first, keyset-paged by id (`before` = the
@@ -12,32 +14,36 @@ import { can } from '../../generated/permissions.js';
  * "[redacted]" from the database; a column named like a secret is masked here as well, so a rule
  * forgotten in permissions.yml never shows a hash or token on an admin's screen.
  */
-const ACTIONS = ['INSERT', 'UPDATE', 'DELETE'] as const;
 const SECRET_COLUMN = /(^|_)(pass(word|wd)?|secret|token|hash|salt|otp|totp|recovery|api_?key)(s?_|s?$)/i;
 
-const auditQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-    before: { type: 'integer', minimum: 1 },
-    table: { type: 'string', pattern: '^[a-z_][a-z0-9_]{0,62}(\\.[a-z_][a-z0-9_]{0,62})?$' },
-    actor: { type: 'string', format: 'uuid' },
-    action: { type: 'string', enum: ACTIONS },
-    from: { type: 'string', format: 'date-time' },
-    to: { type: 'string', format: 'date-time' },
-  },
-} as const;
-
-interface AuditQuery {
-  limit: number;
-  before?: number;
-  table?: string;
-  actor?: string;
-  action?: (typeof ACTIONS)[number];
-  from?: string;
-  to?: string;
-}
+const AuditQuery = Strict({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  before: Type.Optional(Type.Integer({ minimum: 1 })),
+  table: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}(\\.[a-z_][a-z0-9_]{0,62})?$' })),
+  actor: Type.Optional(Uuid),
+  action: Type.Optional(StringEnum(['INSERT', 'UPDATE', 'DELETE'])),
+  from: Type.Optional(Type.String({ format: 'date-time' })),
+  to: Type.Optional(Type.String({ format: 'date-time' })),
+});
+/** A row image as the audit trigger stored it: column -> value */
+const RowImage = Nullable(Type.Object({}, { additionalProperties: true }));
+const AuditPage = Type.Object({
+  entries: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      at: Type.String({ format: 'date-time' }),
+      actorId: Nullable(Type.String()),
+      actorEmail: Nullable(Type.String()),
+      action: Type.String(),
+      table: Type.String(),
+      rowKey: Type.Unknown(),
+      oldRow: RowImage,
+      newRow: RowImage,
+    }),
+  ),
+  /** the `before` of the next page, or null on the last one */
+  next: Nullable(Type.String()),
+});
 
 interface LogRow {
   id: string;
@@ -56,14 +62,14 @@ export function maskSecrets(row: Record<string, unknown> | null): Record<string,
   return Object.fromEntries(Object.entries(row).map(([column, value]) => [column, SECRET_COLUMN.test(column) && value !== null ? '[redacted]' : value]));
 }
 
-export const auditRoutes: FastifyPluginAsync = async (app) => {
+export const auditRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db } = app.xms;
 
-  app.get('/audit', { schema: { querystring: auditQuery } }, async (request, reply) => {
+  app.get('/audit', { schema: { querystring: AuditQuery, response: { 200: AuditPage, ...errorResponses } } }, async (request, reply) => {
     if (!can(request.session?.role, 'audit_log', 'select')) {
       return reply.code(403).send({ error: 'forbidden', message: 'permissions.yml does not allow this for your role.' });
     }
-    const query = request.query as AuditQuery;
+    const query = request.query;
     if (query.from && query.to && Date.parse(query.from) > Date.parse(query.to)) {
       return reply.code(400).send({ error: 'invalid_request', message: '"from" is after "to".' });
     }

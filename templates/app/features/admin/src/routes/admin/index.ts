@@ -1,9 +1,12 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { normaliseEmail, AccountError, RESET_MINUTES, resetPath } from '../../auth/accounts.js';
 import { revokeUserSessions } from '../../auth/sessions.js';
 import { invitationForExistingAccountMessage, invitationMessage, passwordResetMessage } from '../../mail/messages.js';
 import { newToken, tokenHash } from '../../security/tokens.js';
 import type { Tx } from '../../server/db.js';
+import { Email, errorResponses, IdParams, NoContent, Nullable, RoleName, Strict, StringEnum } from '../../server/schemas.js';
 import { can, isRole, type Action } from '../../generated/permissions.js';
 import { auditRoutes } from './audit.js';
 // xms:admin-imports (`xms add admin-function` adds its imports above this line)
@@ -31,8 +34,6 @@ import { auditRoutes } from './audit.js';
  *   PUT    /api/admin/users/:id/role              change role; sessions revoked (new token at next log-in)
  *   GET    /api/admin/audit                       the tenant's audit log, filtered and paged (./audit.ts)
  */
-const ROLE_PATTERN = '^[a-z][a-z0-9_]{0,39}$';
-
 /** Early 403 from the compiled guard map (permissions.yml): the database (RLS) still decides. */
 function allowed(role: string | undefined, action: Action): boolean {
   return can(role, 'memberships', action);
@@ -40,13 +41,36 @@ function allowed(role: string | undefined, action: Action): boolean {
 /** How long an invitation link lives. */
 export const INVITATION_HOURS = 48;
 
-const idParams = {
-  type: 'object',
-  required: ['id'],
-  properties: { id: { type: 'string', format: 'uuid' } },
-} as const;
+const MemberStatus = StringEnum(['active', 'deactivated', 'pending', 'expired']);
+export type MemberStatus = Static<typeof MemberStatus>;
 
-export type MemberStatus = 'active' | 'deactivated' | 'pending' | 'expired';
+const MemberList = Type.Object({
+  users: Type.Array(
+    Type.Object({
+      id: Type.String(),
+      email: Nullable(Type.String()),
+      displayName: Nullable(Type.String()),
+      role: Type.String(),
+      status: MemberStatus,
+      active: Type.Boolean(),
+      invitationExpiresAt: Nullable(Type.String({ format: 'date-time' })),
+    }),
+  ),
+});
+const Invited = Type.Object({
+  user: Type.Object({ id: Type.String(), email: Type.String(), role: Type.String(), status: Type.Literal('pending') }),
+  invitationExpiresAt: Type.String({ format: 'date-time' }),
+  expiresInHours: Type.Integer(),
+});
+const Resent = Type.Object({
+  id: Type.String(),
+  status: Type.Literal('pending'),
+  invitationExpiresAt: Type.String({ format: 'date-time' }),
+  expiresInHours: Type.Integer(),
+});
+/** A password reset link went out, or (for an invitee) a new invitation */
+const ResetSent = Type.Object({ sent: StringEnum(['invitation', 'reset']), expiresAt: Type.String({ format: 'date-time' }) });
+const byId = { params: IdParams };
 
 /** What the auth subsystem knows of a member: their account's address, or their latest invitation. */
 interface AccountFacts {
@@ -71,7 +95,7 @@ function invitationPath(token: string): string {
   return `/invitation#token=${token}`;
 }
 
-export const adminRoutes: FastifyPluginAsync = async (app) => {
+export const adminRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { db, mail, config } = app.xms;
 
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not_found', message: 'No such user in this tenant.' });
@@ -107,8 +131,9 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
   /**
    * Issues an invitation to `userId` (a pending member of this tenant): every earlier link of theirs
    * dies, a new one is stored (its SHA-256, in the admin's request transaction: audited, admin as
-   * actor), and e-mailed after the commit: the invitation, or, to an address that already has an
-   * account, a note without a link (the account is never taken over; only the mailbox learns it exists).
+   * actor), and e-mailed after the commit. To an address that already has an account the message
+   * says so: its link lets that account join with its own password (src/auth/invitations.ts), never
+   * set one, so the account is never taken over; only the mailbox learns the account exists.
    */
   async function invite(request: FastifyRequest, reply: FastifyReply, userId: string, email: string): Promise<Date> {
     const token = newToken();
@@ -130,15 +155,14 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     afterCommit(reply, async () => {
       const existing = await db.asAuth((tx) => tx.query('select 1 as found from app_private.credentials where email = $1', [email]));
       const appName = config.mail.appName;
-      const body = existing.length
-        ? invitationForExistingAccountMessage({ appName, tenantName, loginLink: mail.link('/') })
-        : invitationMessage({ appName, tenantName, link: mail.link(invitationPath(token)), hours: INVITATION_HOURS });
+      const input = { appName, tenantName, link: mail.link(invitationPath(token)), hours: INVITATION_HOURS };
+      const body = existing.length ? invitationForExistingAccountMessage(input) : invitationMessage(input);
       await mail.send({ to: email, ...body });
     });
     return expiresAt;
   }
 
-  app.get('/users', async (request, reply) => {
+  app.get('/users', { schema: { response: { 200: MemberList, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return forbidden(reply);
     const members = await request.withDb((tx) =>
       tx.query<{ user_id: string; role: string; deactivated_at: string | null; display_name: string | null }>(
@@ -173,20 +197,12 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     '/users',
     {
       schema: {
-        body: {
-          type: 'object',
-          required: ['email', 'role'],
-          additionalProperties: false,
-          properties: {
-            email: { type: 'string', maxLength: 320 },
-            role: { type: 'string', pattern: ROLE_PATTERN },
-            displayName: { type: 'string', maxLength: 200 },
-          },
-        },
+        body: Strict({ email: Email, role: RoleName, displayName: Type.Optional(Type.String({ maxLength: 200 })) }),
+        response: { 201: Invited, ...errorResponses },
       },
     },
     async (request, reply) => {
-      const body = request.body as { email: string; role: string; displayName?: string };
+      const body = request.body;
       if (!allowed(request.session?.role, 'insert')) return forbidden(reply);
       if (!isRole(body.role)) return unknownRole(reply);
       let email: string;
@@ -228,25 +244,25 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       }
       const expiresAt = await invite(request, reply, userId, email);
       return reply.code(201).send({
-        user: { id: userId, email, role: body.role, status: 'pending' },
+        user: { id: userId, email, role: body.role, status: 'pending' as const },
         invitationExpiresAt: expiresAt.toISOString(),
         expiresInHours: INVITATION_HOURS,
       });
     },
   );
 
-  app.post('/users/:id/invitation', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.post('/users/:id/invitation', { schema: { ...byId, response: { 200: Resent, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     if (!allowed(request.session?.role, 'insert')) return forbidden(reply);
     const facts = await member(request, id);
     if (!facts) return notFound(reply);
     if (facts.account_email || !facts.invite_email) return notPending(reply);
     const expiresAt = await invite(request, reply, id, facts.invite_email);
-    return { id, status: 'pending', invitationExpiresAt: expiresAt.toISOString(), expiresInHours: INVITATION_HOURS };
+    return { id, status: 'pending' as const, invitationExpiresAt: expiresAt.toISOString(), expiresInHours: INVITATION_HOURS };
   });
 
-  app.delete('/users/:id/invitation', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.delete('/users/:id/invitation', { schema: { ...byId, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     if (!allowed(request.session?.role, 'delete')) return forbidden(reply);
     const facts = await member(request, id);
     if (!facts) return notFound(reply);
@@ -258,8 +274,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     return reply.code(204).send();
   });
 
-  app.post('/users/:id/password-reset', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.post('/users/:id/password-reset', { schema: { ...byId, response: { 200: ResetSent, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     const session = request.session!;
     if (!allowed(session.role, 'select')) return forbidden(reply);
     const facts = await member(request, id);
@@ -268,7 +284,7 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
       // an invitee has no password yet: "reset" resends their invitation
       if (!facts.invite_email) return notFound(reply);
       const expiresAt = await invite(request, reply, id, facts.invite_email);
-      return { sent: 'invitation', expiresAt: expiresAt.toISOString() };
+      return { sent: 'invitation' as const, expiresAt: expiresAt.toISOString() };
     }
     const email = facts.account_email;
     const token = newToken();
@@ -283,11 +299,11 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     afterCommit(reply, () =>
       mail.send({ to: email, ...passwordResetMessage({ appName: config.mail.appName, link: mail.link(resetPath(token)), minutes: RESET_MINUTES, byAdmin: true }) }),
     );
-    return { sent: 'reset', expiresAt: new Date(Date.now() + RESET_MINUTES * 60_000).toISOString() };
+    return { sent: 'reset' as const, expiresAt: new Date(Date.now() + RESET_MINUTES * 60_000).toISOString() };
   });
 
-  app.post('/users/:id/deactivate', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.post('/users/:id/deactivate', { schema: { ...byId, response: { 200: Type.Object({ id: Type.String(), active: Type.Boolean() }), ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     if (!allowed(request.session?.role, 'update')) return forbidden(reply);
     if (id === request.session!.userId) return notSelf(reply);
     const rows = await request.withDb((tx) =>
@@ -298,8 +314,8 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     return { id, active: false };
   });
 
-  app.delete('/users/:id', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: string };
+  app.delete('/users/:id', { schema: { ...byId, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
+    const { id } = request.params;
     if (!allowed(request.session?.role, 'delete')) return forbidden(reply);
     if (id === request.session!.userId) return notSelf(reply);
     const rows = await request.withDb((tx) =>
@@ -314,13 +330,14 @@ export const adminRoutes: FastifyPluginAsync = async (app) => {
     '/users/:id/role',
     {
       schema: {
-        params: idParams,
-        body: { type: 'object', required: ['role'], additionalProperties: false, properties: { role: { type: 'string', pattern: ROLE_PATTERN } } },
+        ...byId,
+        body: Strict({ role: RoleName }),
+        response: { 200: Type.Object({ id: Type.String(), role: Type.String() }), ...errorResponses },
       },
     },
     async (request, reply) => {
-      const { id } = request.params as { id: string };
-      const { role } = request.body as { role: string };
+      const { id } = request.params;
+      const { role } = request.body;
       if (!allowed(request.session?.role, 'update')) return forbidden(reply);
       if (!isRole(role)) return unknownRole(reply);
       if (id === request.session!.userId) return notSelf(reply);

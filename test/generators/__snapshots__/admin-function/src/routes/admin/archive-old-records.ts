@@ -1,4 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { errorResponses, Strict } from '../../server/schemas.js';
 
 /**
  * POST /api/admin/archive-old-records: Archives records older than a year.
@@ -13,21 +15,19 @@ import type { FastifyPluginAsync } from 'fastify';
  */
 const OPERATION = 'archive-old-records';
 
-const body = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['reason'],
-  properties: {
-    reason: { type: 'string', minLength: 1, maxLength: 500 },
-  },
-} as const;
+/** The operation's input: add its fields here (an unknown field is refused by name) */
+const Body = Strict({
+  reason: Type.String({ minLength: 1, maxLength: 500 }),
+});
+/** The answer: the trail row of app.admin_operations */
+const Done = Type.Object({ operation: Type.String(), id: Type.String(), at: Type.String({ format: 'date-time' }) });
 
-export const archiveOldRecordsAdminFunction: FastifyPluginAsync = async (app) => {
-  app.post(`/${OPERATION}`, { schema: { body } }, async (request, reply) => {
+export const archiveOldRecordsAdminFunction: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(`/${OPERATION}`, { schema: { body: Body, response: { 200: Done, ...errorResponses } } }, async (request, reply) => {
     if (request.session?.role !== 'admin') {
       return reply.code(403).send({ error: 'forbidden', message: 'Administrators only.' });
     }
-    const input = request.body as { reason: string };
+    const input = request.body;
     const result = await request.withDb(async (tx) => {
       // The operation's work goes here, as statements on tx (RLS applies, triggers audit them).
       const trail = await tx.query<{ id: string; created_at: string }>(

@@ -1,5 +1,8 @@
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { Type, type Static } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import { can, type Action } from '../../generated/permissions.js';
+import { errorResponses, IdParams, NoContent, Nullable, Strict, Uuid } from '../../server/schemas.js';
 
 /**
  * app.products (written by `xms add table products`), in the protected scope (prefix /api):
@@ -10,7 +13,8 @@ import { can, type Action } from '../../generated/permissions.js';
  *   PATCH  /api/products/:id      change some columns
  *   DELETE /api/products/:id      delete
  *
- * Every input is validated by its JSON schema. The server refuses early (403) when permissions.yml
+ * Every input and answer has its TypeBox schema below, from the table spec (sku:text:unique,qty:int,notes:text?,price:numeric,active:boolean,due:date?): Ajv validates
+ * requests with it, the answers are written with it, and the handlers' types come from it. The server refuses early (403) when permissions.yml
  * gives the session's role no scope for the action; the database (RLS, same matrix) still decides
  * which rows the request sees and may change: another tenant's row is simply not found (404).
  *
@@ -27,26 +31,53 @@ const CURSOR_AT = `to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:
 /** the text columns `?q=` searches (case-insensitive substring) */
 const SEARCH_COLUMNS: readonly string[] = ['sku', 'notes'];
 
-const columnProperties = {
-  sku: { type: 'string', maxLength: 10000 },
-  qty: { type: 'integer', minimum: -2147483648, maximum: 2147483647 },
-  notes: { type: ['string', 'null'], maxLength: 10000 },
-  price: { type: 'string', pattern: '^-?[0-9]{1,30}(\\.[0-9]{1,30})?$' },
-  active: { type: 'boolean' },
-  due: { type: ['string', 'null'], format: 'date' },
-} as const;
-const createBody = { type: 'object', additionalProperties: false, required: ['sku', 'qty', 'price', 'active'], properties: columnProperties } as const;
-const patchBody = { type: 'object', additionalProperties: false, minProperties: 1, properties: columnProperties } as const;
-const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', format: 'uuid' } } } as const;
-const listQuery = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    limit: { type: 'integer', minimum: 1, maximum: 500, default: 100 },
-    after: { type: 'string', maxLength: 200 },
-    q: { type: 'string', maxLength: 200 },
+/** The columns a client writes. */
+const Columns = {
+  sku: Type.String({ maxLength: 10000 }),
+  qty: Type.Integer({ minimum: -2147483648, maximum: 2147483647 }),
+  notes: Nullable(Type.String({ maxLength: 10000 })),
+  price: Type.String({ pattern: '^-?[0-9]{1,30}(\\.[0-9]{1,30})?$' }),
+  active: Type.Boolean(),
+  due: Nullable(Type.String({ format: 'date' })),
+};
+/** POST: the columns that are not nullable are required; nothing else (tenant, owner, id) may be sent */
+const CreateBody = Strict({
+  sku: Columns.sku,
+  qty: Columns.qty,
+  notes: Type.Optional(Columns.notes),
+  price: Columns.price,
+  active: Columns.active,
+  due: Type.Optional(Columns.due),
+});
+/** PATCH: some of the columns, at least one */
+const PatchBody = Strict(
+  {
+    sku: Type.Optional(Columns.sku),
+    qty: Type.Optional(Columns.qty),
+    notes: Type.Optional(Columns.notes),
+    price: Type.Optional(Columns.price),
+    active: Type.Optional(Columns.active),
+    due: Type.Optional(Columns.due),
   },
-} as const;
+  { minProperties: 1 },
+);
+/** A row as the API answers it. */
+export const ProductsRow = Type.Object({
+  id: Uuid,
+  tenant_id: Uuid,
+  owner_id: Uuid,
+  ...Columns,
+  created_at: Type.String({ format: 'date-time' }),
+  updated_at: Type.String({ format: 'date-time' }),
+});
+/** (node-postgres reads timestamps as Date; the answer writes them as ISO 8601 text) */
+export type ProductsRow = Static<typeof ProductsRow>;
+const ListQuery = Strict({
+  limit: Type.Integer({ minimum: 1, maximum: 500, default: 100 }),
+  after: Type.Optional(Type.String({ maxLength: 200 })),
+  q: Type.Optional(Type.String({ maxLength: 200 })),
+});
+const Page = Type.Object({ rows: Type.Array(ProductsRow), total: Type.Integer(), next: Nullable(Type.String()) });
 
 /** The cursor after `row`: base64url of [created_at (CURSOR_AT), id]. */
 function cursorOf(row: { cursor_at: string; id: string }): string {
@@ -82,14 +113,14 @@ function clientError(reply: FastifyReply, error: unknown): FastifyReply | undefi
   return undefined;
 }
 
-export const productsRoutes: FastifyPluginAsync = async (app) => {
+export const productsRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const refuse = (reply: FastifyReply) => reply.code(403).send({ error: 'forbidden', message: 'Not allowed.' });
   const allowed = (role: string | undefined, action: Action) => can(role, TABLE, action);
   const notFound = (reply: FastifyReply) => reply.code(404).send({ error: 'not_found', message: 'No such row.' });
 
-  app.get(`/${TABLE}`, { schema: { querystring: listQuery } }, async (request, reply) => {
+  app.get(`/${TABLE}`, { schema: { querystring: ListQuery, response: { 200: Page, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return refuse(reply);
-    const { limit, after, q } = request.query as { limit: number; after?: string; q?: string };
+    const { limit, after, q } = request.query;
     const cursor = after === undefined ? undefined : parseCursor(after);
     if (after !== undefined && !cursor) return reply.code(400).send({ error: 'invalid_request', message: 'The "after" cursor is not valid.' });
     const params: unknown[] = [];
@@ -107,7 +138,7 @@ export const productsRoutes: FastifyPluginAsync = async (app) => {
     try {
       const [page, count] = await request.withDb(async (tx) => [
         // one row more than asked: whether there is a next page, without a second query
-        await tx.query<Record<string, unknown> & { id: string; cursor_at: string }>(
+        await tx.query<ProductsRow & { cursor_at: string }>(
           `select ${FIELDS}, ${CURSOR_AT} from app.products ${pageWhere} order by created_at desc, id desc limit $${pageParams.length}`,
           pageParams,
         ),
@@ -123,39 +154,39 @@ export const productsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.get(`/${TABLE}/:id`, { schema: { params: idParams } }, async (request, reply) => {
+  app.get(`/${TABLE}/:id`, { schema: { params: IdParams, response: { 200: ProductsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'select')) return refuse(reply);
-    const { id } = request.params as { id: string };
-    const rows = await request.withDb((tx) => tx.query(`${SELECT} where id = $1`, [id]));
+    const { id } = request.params;
+    const rows = await request.withDb((tx) => tx.query<ProductsRow>(`${SELECT} where id = $1`, [id]));
     return rows.rows[0] ?? notFound(reply);
   });
 
-  app.post(`/${TABLE}`, { schema: { body: createBody } }, async (request, reply) => {
+  app.post(`/${TABLE}`, { schema: { body: CreateBody, response: { 201: ProductsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'insert')) return refuse(reply);
-    const body = request.body as Record<string, unknown>;
+    const body = request.body;
     const names = COLUMNS.filter((c) => c in body);
     try {
       const rows = await request.withDb((tx) =>
-        tx.query(
+        tx.query<ProductsRow>(
           `insert into app.products (${names.map((c) => `"${c}"`).join(', ')}) values (${names.map((_, i) => `$${i + 1}`).join(', ')})
            returning ${FIELDS}`,
           names.map((c) => body[c]),
         ),
       );
-      return reply.code(201).send(rows.rows[0]);
+      return reply.code(201).send(rows.rows[0]!);
     } catch (error) {
       return clientError(reply, error) ?? Promise.reject(error);
     }
   });
 
-  app.patch(`/${TABLE}/:id`, { schema: { params: idParams, body: patchBody } }, async (request, reply) => {
+  app.patch(`/${TABLE}/:id`, { schema: { params: IdParams, body: PatchBody, response: { 200: ProductsRow, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'update')) return refuse(reply);
-    const { id } = request.params as { id: string };
-    const body = request.body as Record<string, unknown>;
+    const { id } = request.params;
+    const body = request.body;
     const names = COLUMNS.filter((c) => c in body);
     try {
       const rows = await request.withDb((tx) =>
-        tx.query(
+        tx.query<ProductsRow>(
           `update app.products set ${names.map((c, i) => `"${c}" = $${i + 2}`).join(', ')} where id = $1
            returning ${FIELDS}`,
           [id, ...names.map((c) => body[c])],
@@ -167,9 +198,9 @@ export const productsRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  app.delete(`/${TABLE}/:id`, { schema: { params: idParams } }, async (request, reply) => {
+  app.delete(`/${TABLE}/:id`, { schema: { params: IdParams, response: { 204: NoContent, ...errorResponses } } }, async (request, reply) => {
     if (!allowed(request.session?.role, 'delete')) return refuse(reply);
-    const { id } = request.params as { id: string };
+    const { id } = request.params;
     const rows = await request.withDb((tx) => tx.query(`delete from app.products where id = $1 returning id`, [id]));
     return rows.rows.length ? reply.code(204).send() : notFound(reply);
   });
