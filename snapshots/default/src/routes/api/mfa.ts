@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AppContext } from '../../server/app.js';
 import { commitsOnError } from '../../server/db.js';
 import { verifyPassword } from '../../security/passwords.js';
 import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
@@ -50,6 +51,19 @@ export const ProofBody = Strict(
   { minProperties: 1, maxProperties: 1 },
 );
 
+/**
+ * After a first factor is set up: an enrol-only session is spent, and a full one replaces it (the
+ * cookie is set on this answer). A full session stays as it is.
+ */
+export async function replaceEnrolOnlySession(context: { config: AppContext['config']; db: AppContext['db'] }, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  const session = request.session!;
+  if (!session.enrolOnly) return;
+  const { config, db } = context;
+  await revokeSession(db, session.token, session.userId);
+  const token = await createSession(db, config, { userId: session.userId, tenantId: session.tenantId!, role: session.role }, request.headers['user-agent']);
+  setSessionCookie(reply, config, token);
+}
+
 export const INVALID_PASSWORD = new MfaError(401, 'invalid_password', 'The password is incorrect.');
 
 export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -80,12 +94,7 @@ export const mfaRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendMfaError(request, reply, error);
     }
     await limits.mfa.succeeded(request.ip, session.email ?? session.userId);
-    if (session.enrolOnly) {
-      // the enrol-only session is spent: a full one replaces it
-      await revokeSession(db, session.token, session.userId);
-      const token = await createSession(db, config, { userId: session.userId, tenantId: session.tenantId!, role: session.role }, request.headers['user-agent']);
-      setSessionCookie(reply, config, token);
-    }
+    await replaceEnrolOnlySession(app.xms, request, reply);
     return { recoveryCodes };
   });
 

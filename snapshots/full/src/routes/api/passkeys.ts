@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { RegistrationResponseJSON } from '@simplewebauthn/server';
-import { createSession, revokeSession, setSessionCookie } from '../../auth/sessions.js';
 import { factorRemoved, MfaError, mfaStatus, verifySecondFactor } from '../../auth/mfa.js';
 import { deletePasskey, finishPasskeyRegistration, relyingParty, startPasskeyRegistration } from '../../auth/passkeys.js';
 import { verifyPassword } from '../../security/passwords.js';
 import { errorResponses, Strict } from '../../server/schemas.js';
-import { INVALID_PASSWORD, MfaStatus, ProofBody, sendMfaError } from './mfa.js';
+import { INVALID_PASSWORD, MfaStatus, ProofBody, replaceEnrolOnlySession, sendMfaError } from './mfa.js';
 
 /**
  * The user's own passkeys (src/auth/passkeys.ts), beside the TOTP factor of ./mfa.ts and on the same
@@ -57,12 +56,7 @@ export const passkeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       return sendMfaError(request, reply, error);
     }
     await limits.mfa.succeeded(request.ip, session.email ?? session.userId);
-    if (session.enrolOnly) {
-      // the enrol-only session is spent: a full one replaces it
-      await revokeSession(db, session.token, session.userId);
-      const token = await createSession(db, config, { userId: session.userId, tenantId: session.tenantId!, role: session.role }, request.headers['user-agent']);
-      setSessionCookie(reply, config, token);
-    }
+    await replaceEnrolOnlySession(app.xms, request, reply);
     return result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {};
   });
 
