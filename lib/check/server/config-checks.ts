@@ -7,7 +7,9 @@
  *           default or by a list value, and production refuses TRUST_PROXY=true.
  * The defaults and the parsing are folded from the syntax tree (./syntax.ts); nothing is executed.
  */
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { listMigrations } from '../../matrix/migrations.js';
 import type * as TS from 'typescript';
 import { finding, Syntax, UNKNOWN, type FunctionLike, type Value } from '../syntax.js';
 import type { Finding } from '../types.js';
@@ -65,7 +67,42 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
         'int(env, key, fallback, min, max) must throw a ConfigError when the value is below min or above max'));
     }
   }
-  out.push(...sessionStore(syntax));
+  out.push(...sessionStore(syntax), ...requestEntry(syntax));
+  return out;
+}
+
+/**
+ * The request path slides the idle expiry inside app_private.enter_session (a migration,
+ * 20240101000390_xms_request_entry.sql, called by src/db/request.ts): request.ts must hand it
+ * config.sessionIdleMinutes, and the newest definition of the function (a later migration may
+ * redefine it) must slide by its idle_minutes argument, never by an interval literal.
+ */
+const ENTER_FUNCTION = /create\s+(?:or\s+replace\s+)?function\s+app_private\.enter_session\s*\([\s\S]*?\$(\w*)\$([\s\S]*?)\$\1\$/gi;
+
+function requestEntry(syntax: Syntax): Finding[] {
+  const { ts } = syntax;
+  const out: Finding[] = [];
+  const file = SESSION_QUERY_FILES[1]!;
+  const sf = syntax.source(file);
+  if (!sf || !sf.text.includes('app_private.enter_session')) return out;
+  const fix = 'pass config.sessionIdleMinutes to the session check, and slide by make_interval(mins => idle_minutes) in app_private.enter_session';
+  const calls = syntax.all(sf, ts.isCallExpression).filter((c) => ts.isIdentifier(c.expression) && c.expression.text === 'enterSessionSql');
+  for (const call of calls) {
+    const idle = call.arguments[1] && syntax.bare(call.arguments[1]);
+    if (!idle || !ts.isPropertyAccessExpression(idle) || idle.name.text !== 'sessionIdleMinutes') {
+      out.push(finding(SESSION, syntax.at(call), `the session check is given ${idle ? idle.getText() : '(nothing)'} as the idle lifetime, not config.sessionIdleMinutes: the session lifetime escapes its bound`, fix));
+    }
+  }
+  if (calls.length === 0) out.push(finding(SESSION, file, 'src/db/request.ts calls app_private.enter_session without enterSessionSql(token, config.sessionIdleMinutes): the idle lifetime cannot be verified', fix));
+  let newest: { file: string; body: string } | undefined;
+  for (const migration of listMigrations(join(syntax.appDir, 'supabase', 'migrations'))) {
+    for (const m of readFileSync(migration.file, 'utf8').matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
+  }
+  if (!newest) {
+    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000390_xms_request_entry.sql from the template'));
+  } else if (/\binterval\s+'/i.test(newest.body) || !/make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(newest.body)) {
+    out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound', fix));
+  }
   return out;
 }
 
