@@ -53,7 +53,13 @@ begin
      where s.token_hash = live.token_hash;
   end if;
   perform pg_catalog.set_config('role', live.db_role, true), pg_catalog.set_config('app.session_token', token, true);
-  return query select live.user_id, live.tenant_id, live.db_role, live.mfa_enrol_only, live.email;
+  -- the one row, from the OUT columns (RETURN QUERY would run one more statement per request)
+  user_id := live.user_id;
+  tenant_id := live.tenant_id;
+  db_role := live.db_role;
+  mfa_enrol_only := live.mfa_enrol_only;
+  email := live.email;
+  return next;
 end
 $$;
 
