@@ -22,8 +22,8 @@
  * server commits it before the response leaves (or rolls it back on an error status).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import type { Database, Queryable } from './client.js';
+import { isWellFormedToken, tokenHash } from '../security/tokens.js';
 import { isRole, type Role } from '../generated/permissions.js';
 
 export interface RequestIdentity {
@@ -42,11 +42,6 @@ export function requestRoleName(dbRole: string | null): string {
   if (dbRole === null || dbRole === 'anon') return 'xms_anon';
   if (!isRole(dbRole)) throw new RequestRoleError(`unknown request role "${dbRole}"`);
   return `xms_${dbRole}`;
-}
-
-/** How sessions are stored: SHA-256 of the token's UTF-8 bytes (app_private.sessions.token_hash). */
-export function hashSessionToken(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
 }
 
 /** The statement that switches a transaction to a request role, sent with its BEGIN (one round trip). */
@@ -105,9 +100,6 @@ export interface SessionRow {
 /** The idle expiry slides at most this often: most requests then write nothing. */
 export const SLIDE_EVERY_SECONDS = 60;
 
-/** Session tokens as the cookie carries them (src/security/tokens.ts): 32 random bytes, base64url. */
-const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
-
 /**
  * The statements that open a protected request's transaction, sent with its BEGIN as ONE message:
  * switch to xms_auth and call app_private.enter_session (20240101000390_xms_request_entry.sql), which
@@ -117,9 +109,9 @@ const SESSION_TOKEN = /^[A-Za-z0-9_-]{43}$/;
  * the hash as hex, the token only when it is exactly the token alphabet, the two numbers as integers.
  */
 function enterSessionSql(token: string, idleMinutes: number): string {
-  if (!SESSION_TOKEN.test(token)) throw new RequestRoleError('malformed session token');
+  if (!isWellFormedToken(token)) throw new RequestRoleError('malformed session token');
   if (!Number.isSafeInteger(idleMinutes) || idleMinutes <= 0) throw new RequestRoleError('bad idle lifetime');
-  const hash = hashSessionToken(token).toString('hex');
+  const hash = tokenHash(token).toString('hex');
   return `set local role xms_auth; select * from app_private.enter_session('\\x${hash}'::bytea, '${token}', ${idleMinutes}, ${SLIDE_EVERY_SECONDS})`;
 }
 
@@ -232,7 +224,7 @@ export function openSessionRequest(
     let opened: RequestTransaction | undefined;
     // besides the handler's own queries, two round trips: BEGIN with the session check and the
     // switch to its role (one message), and COMMIT at the end
-    if (!SESSION_TOKEN.test(token)) return resolve(undefined);
+    if (!isWellFormedToken(token)) return resolve(undefined);
     const done = db.transaction(async (tx, entered) => {
       const row = entered[0] as SessionRow | undefined;
       if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
