@@ -12,27 +12,54 @@ import { appVersion } from '../../lib/app/index.js';
  * refusal (merging security code by guesswork would be worse than stopping).
  */
 export const AUTH_FILES = [
+  // accounts, e-mail verification and recovery, log-in with its second factors, sessions, tenants
   'src/auth/accounts.ts',
+  'src/auth/email.ts',
+  'src/auth/invitations.ts',
+  'src/auth/login.ts',
+  'src/auth/mfa.ts',
+  'src/auth/passkeys.ts',
   'src/auth/sessions.ts',
+  'src/auth/tenants.ts',
   'src/security/csrf.ts',
   'src/security/passwords.ts',
   'src/security/rate-limit.ts',
   'src/security/tokens.ts',
   'src/routes/public/auth.ts',
+  'src/routes/public/invitation.ts',
+  'src/routes/public/login-mfa.ts',
+  'src/routes/api/account.ts',
+  'src/routes/api/mfa.ts',
+  'src/routes/api/passkeys.ts',
+  'src/routes/api/sessions.ts',
+  'src/routes/api/tenants.ts',
   'src/mail/mailer.ts',
   'src/mail/messages.ts',
   'data/common-passwords.txt',
   'data/common-passwords.LICENSE.txt',
   'supabase/migrations/20240101000300_xms_auth.sql',
   'supabase/migrations/20240101000350_xms_accounts.sql',
+  'supabase/migrations/20240101000360_xms_mfa.sql',
+  'supabase/migrations/20240101000370_xms_account_email.sql',
+  'supabase/migrations/20240101000380_xms_tenant_join.sql',
+  'supabase/migrations/20240101000385_xms_passkeys.sql',
+  'supabase/migrations/20240101000390_xms_request_entry.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
+  'test/http/email-verification.test.ts',
+  'test/http/mfa.test.ts',
+  'test/http/passkeys.test.ts',
   'test/http/password-forgot.test.ts',
+  'test/http/sessions.test.ts',
+  'test/http/tenants.test.ts',
   'test/helpers/mail.ts',
+  'test/helpers/webauthn.ts',
 ];
 /** What the restored tests need: a real SMTP server in-process and a parser for what it receives. */
-const AUTH_DEV_DEPENDENCIES = ['@types/mailparser', '@types/nodemailer', '@types/smtp-server', 'mailparser', 'smtp-server'];
-const AUTH_DEPENDENCIES = ['@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'nodemailer', 'rate-limiter-flexible'];
+const AUTH_DEV_DEPENDENCIES = ['@types/mailparser', '@types/nodemailer', '@types/qrcode', '@types/smtp-server', 'mailparser', 'smtp-server'];
+const AUTH_DEPENDENCIES = [
+  '@simplewebauthn/server', '@zxcvbn-ts/core', '@zxcvbn-ts/language-common', '@zxcvbn-ts/language-en', 'argon2', 'cookie', 'nodemailer', 'otpauth', 'qrcode', 'rate-limiter-flexible',
+];
 
 
 /** The dependency ranges the base app gives the auth subsystem (templates/app/versions.json). */

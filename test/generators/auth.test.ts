@@ -2,8 +2,8 @@
 // a file with other content; --dry-run; and every generator is registered with plop.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { appendFileSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { appendFileSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
 import { add, assertRefused, assertUnchanged, fingerprint, scaffold, type TempApp } from './helpers.js';
 import { AUTH_FILES } from '../../generators/auth/index.js';
 import { registerGenerators } from '../../generators/plopfile.js';
@@ -49,16 +49,27 @@ test('a file with other content is a refusal naming it; nothing is written', asy
   await assertRefused(app.dir, 'auth', [], /refusing to overwrite src\/security\/tokens\.ts: it differs from the built-in auth template/);
 });
 
-test('the auth file list names files the base template has', () => {
-  const present = AUTH_FILES.filter((path) => {
-    try {
-      readFileSync(join(builtinTemplatesDir(), 'app', 'base', path));
-      return true;
-    } catch {
-      return false;
+test('the auth file list is the whole subsystem: every file exists, and every local import of a listed file is listed or is the core', () => {
+  const base = join(builtinTemplatesDir(), 'app', 'base');
+  const missing = AUTH_FILES.filter((path) => !existsSync(join(base, path)));
+  assert.equal(missing, [], 'listed files the base template lacks');
+  // the core every app has whatever it was forked from: config, database access, the server itself
+  const core = (path: string) => path === 'src/config.ts' || /^src\/(db|server|generated)\//.test(path);
+  const unlisted = new Set<string>();
+  for (const path of AUTH_FILES.filter((p) => p.endsWith('.ts'))) {
+    const text = readFileSync(join(base, path), 'utf8');
+    for (const [, spec] of text.matchAll(/from '(\.{1,2}\/[^']+)'/g)) {
+      const target = posix.join(posix.dirname(path), spec!.replace(/\.js$/, '.ts'));
+      if (!AUTH_FILES.includes(target) && !core(target) && !target.startsWith('test/helpers/')) unlisted.add(`${path} -> ${target}`);
     }
-  });
-  assert.ok(present.length >= 8, `base template auth files found: ${present.join(', ')}`);
+  }
+  assert.equal([...unlisted], [], 'imports of listed files that xms add auth would not restore');
+  // every module of src/auth and every migration after the tables is the auth subsystem's
+  const authModules = readdirSync(join(base, 'src/auth')).map((name) => `src/auth/${name}`);
+  const authMigrations = readdirSync(join(base, 'supabase/migrations'))
+    .filter((name) => name > '20240101000200')
+    .map((name) => `supabase/migrations/${name}`);
+  assert.equal([...authModules, ...authMigrations].filter((path) => !AUTH_FILES.includes(path)), [], 'auth files of the base template missing from the list');
 });
 
 test('every generator is registered with plop (npx plop <name>), with its prompts', async () => {
