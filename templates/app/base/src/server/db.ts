@@ -36,8 +36,9 @@ export interface AuthDb {
 
 /**
  * Protected requests whose transaction commits although they answer with an error: a refused second
- * factor must keep the rate-limit point it cost (src/routes/api/mfa.ts), or a stolen session could
- * guess codes for free. Only for handlers whose own failed writes were undone by their savepoint.
+ * factor or password must keep the rate-limit point it cost (src/routes/api/mfa.ts, account.ts), or a
+ * stolen session could guess for free. The one way to do so (src/server/app.ts ends the transaction).
+ * Only for handlers whose own failed writes were undone by their savepoint.
  */
 export const commitsOnError = new WeakSet<object>();
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AccountError, normaliseEmail } from '../../auth/accounts.js';
 import { requestEmailChange, VERIFY_HOURS } from '../../auth/email.js';
+import { commitsOnError } from '../../server/db.js';
 import { Accepted, Email, errorResponses, Password, Strict } from '../../server/schemas.js';
 
 /**
@@ -31,9 +32,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox = async (app) => {
         await requestEmailChange(db, mail, config.mail.appName, { userId: session.userId, password: body.password, newEmail: email });
       } catch (error) {
         if (!(error instanceof AccountError)) throw error;
-        // A refused answer rolls the request's transaction back, and with it the attempt the limiter
-        // counted there: commit first (nothing else was written), so a wrong password still counts.
-        await request.xmsTransaction?.end(true);
+        // A refused answer would roll the request's transaction back, and with it the attempt the
+        // limiter counted there: it commits instead (its own writes were undone by their savepoint),
+        // so a wrong password still counts
+        commitsOnError.add(request);
         return reply.code(error.status).send({ error: error.code, message: error.message });
       }
       // the same answer whether or not the new address is free (only its mailbox learns which)
