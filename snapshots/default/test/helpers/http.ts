@@ -13,7 +13,7 @@ import { loadConfig, type AppConfig } from '../../src/config.js';
 import type { Database } from '../../src/db/client.js';
 import { buildApp } from '../../src/server/app.js';
 import { adminUrl, openTestDatabase } from './db.js';
-import { takeSignupConfirmation } from './mail.js';
+import { startInbox, takeSignupConfirmation, type Inbox } from './mail.js';
 
 export const ON_POSTGRES = Boolean(adminUrl());
 
@@ -190,4 +190,41 @@ export async function login(server: Server, email: string, password: string, c: 
   if (response.status !== 200) throw new Error(`login: ${response.status} ${await response.text()}`);
   const { user } = (await response.json()) as { user: { id: string; tenantId: string; role: string } };
   return { email, password, client: c, userId: user.id, tenantId: user.tenantId, role: user.role };
+}
+
+/** A client address for a server behind a trusted proxy (X-Forwarded-For): a new one per call. */
+export function fakeIp(): string {
+  const bytes = randomBytes(3);
+  return `10.${bytes[0]}.${bytes[1]}.${bytes[2]}`;
+}
+
+export interface MailedServers {
+  inbox: Inbox;
+  /** limits no test reaches */
+  server: Server;
+  /** behind a trusted proxy on loopback (X-Forwarded-For names the client: fakeIp()), small limits */
+  limited: Server;
+  /** stops both servers and the inbox, and closes the file's database */
+  close(): Promise<void>;
+}
+
+/** A real inbox (test/helpers/mail.ts) and two servers that send to it, one of them with the given auth limits. */
+export async function startMailedServers(limits: { perAccount: number; perIp: number }): Promise<MailedServers> {
+  const inbox = await startInbox();
+  const server = await startServer(testConfig({ mail: inbox.mailConfig, authLimit: { perAccount: 1000, perIp: 100000, windowSeconds: 900 } }));
+  const limited = await startServer({
+    ...testConfig({ mail: inbox.mailConfig, authLimit: { ...limits, windowSeconds: 600 } }),
+    trustProxy: ['127.0.0.1'],
+  });
+  return {
+    inbox,
+    server,
+    limited,
+    async close() {
+      await server.close();
+      await limited.close();
+      await inbox.close();
+      await (await testDatabase()).close();
+    },
+  };
 }

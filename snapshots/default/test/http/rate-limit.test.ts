@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as passwords from '../../src/security/passwords.js';
-import { client, randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
+import { client, fakeIp, randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
 
 const PER_ACCOUNT = 3;
 const PER_IP = 6;
@@ -33,11 +33,6 @@ test.after(async () => {
   await proxied2.close();
   await (await testDatabase()).close();
 });
-
-function fakeIp(): string {
-  const bytes = randomBytes(3);
-  return `10.${bytes[0]}.${bytes[1]}.${bytes[2]}`;
-}
 
 test('the N+1-th failed log-in for one account gets 429 with Retry-After, across two instances', async () => {
   const account = await signUpAndLogin(a);

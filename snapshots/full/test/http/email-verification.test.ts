@@ -12,9 +12,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { requestDb } from '../../src/server/db.js';
 import { tokenHash } from '../../src/security/tokens.js';
-import { client, login, randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { linkToken, mailLink, startInbox, type Inbox } from '../helpers/mail.js';
+import {
+  client, fakeIp, login, randomEmail, signUpAndLogin, startMailedServers, strongPassword, testDatabase, type MailedServers, type Server,
+} from '../helpers/http.js';
+import { linkToken, mailLink, type Inbox } from '../helpers/mail.js';
 
+let mailed: MailedServers;
 let inbox: Inbox;
 let server: Server;
 let limited: Server;
@@ -22,22 +25,12 @@ const PER_ACCOUNT = 3;
 const PER_IP = 20;
 
 test.before(async () => {
-  inbox = await startInbox();
-  server = await startServer(testConfig({ mail: inbox.mailConfig, authLimit: { perAccount: 1000, perIp: 100000, windowSeconds: 900 } }));
-  limited = await startServer({
-    ...testConfig({ mail: inbox.mailConfig, authLimit: { perAccount: PER_ACCOUNT, perIp: PER_IP, windowSeconds: 600 } }),
-    trustProxy: ['127.0.0.1'],
-  });
+  mailed = await startMailedServers({ perAccount: PER_ACCOUNT, perIp: PER_IP });
+  ({ inbox, server, limited } = mailed);
 });
-test.after(async () => {
-  await server.close();
-  await limited.close();
-  await inbox.close();
-  await (await testDatabase()).close();
-});
+test.after(() => mailed.close());
 
 const post = (path: string, body: unknown, s: Server = server, headers: Record<string, string> = {}) => client(s).request('POST', path, body, headers);
-const fakeIp = () => `10.${randomBytes(3).join('.')}`;
 
 async function signUp(email = randomEmail('new'), password = strongPassword()) {
   const response = await post('/api/auth/signup', { email, password, tenantName: 'Verified Co' });

@@ -9,38 +9,27 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tokenHash } from '../../src/security/tokens.js';
-import { client, login, randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { linkToken, mailLink, startInbox, type Inbox } from '../helpers/mail.js';
+import {
+  client, fakeIp, login, randomEmail, signUpAndLogin, startMailedServers, strongPassword, testDatabase, type MailedServers, type Server,
+} from '../helpers/http.js';
+import { linkToken, mailLink, type Inbox } from '../helpers/mail.js';
 
 const PER_ACCOUNT = 3;
 const PER_IP = 8;
+let mailed: MailedServers;
 let inbox: Inbox;
 let server: Server;
 let limited: Server;
 
 test.before(async () => {
-  inbox = await startInbox();
-  server = await startServer(testConfig({ mail: inbox.mailConfig, authLimit: { perAccount: 1000, perIp: 100000, windowSeconds: 900 } }));
-  // behind a trusted proxy on loopback (X-Forwarded-For names the client), with small limits
-  limited = await startServer({
-    ...testConfig({ mail: inbox.mailConfig, authLimit: { perAccount: PER_ACCOUNT, perIp: PER_IP, windowSeconds: 600 } }),
-    trustProxy: ['127.0.0.1'],
-  });
+  mailed = await startMailedServers({ perAccount: PER_ACCOUNT, perIp: PER_IP });
+  ({ inbox, server, limited } = mailed);
 });
-test.after(async () => {
-  await server.close();
-  await limited.close();
-  await inbox.close();
-  await (await testDatabase()).close();
-});
+test.after(() => mailed.close());
 
 const forgot = (email: string, s: Server = server, headers: Record<string, string> = {}) =>
   client(s).request('POST', '/api/auth/password-forgot', { email }, headers);
 
-function fakeIp(): string {
-  const bytes = randomBytes(3);
-  return `10.${bytes[0]}.${bytes[1]}.${bytes[2]}`;
-}
 
 /**
  * Holds every transaction the routes open through the auth subsystem (asAuth, asAuthTx) until
