@@ -19,9 +19,8 @@ import { PUBLIC_ROUTES } from '../../src/server/public-routes.js';
 import { UI_PUBLIC_ROUTES } from '../../src/routes/public/ui.js';
 import { startServer, strongPassword, randomEmail, testConfig, testDatabase, type Server } from '../helpers/http.js';
 import { mailLink, startInbox, type Inbox } from '../helpers/mail.js';
-import { phoneCheck, sharedBuild, waitInPage } from './support.js';
+import { CHROMIUM, CSP_RECORDER, launchChromium, NO_CHROMIUM, phoneCheck, sharedBuild, waitInPage } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SESSION_COOKIE = '__Host-session';
 
 let outDir: string;
@@ -105,22 +104,15 @@ test('an unbuilt UI answers 503 (the routes exist either way)', async () => {
 test('in Chromium: sign up, log in, create a record, every page: no CSP violation, cookie HttpOnly', async () => {
   if (!served) return;
   // a browser test without a browser fails: it never counts as passed
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  assert.ok(existsSync(CHROMIUM), NO_CHROMIUM);
+  const browser = await launchChromium();
   const problems: string[] = [];
   try {
     const context = await browser.newContext();
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     // the listener is installed by the DevTools protocol (not a page script: the CSP does not apply to it)
-    await page.addInitScript(
-      'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
-    );
+    await page.addInitScript(CSP_RECORDER);
     page.on('console', (message) => {
       if (message.type() === 'error') problems.push(`console: ${message.text()}`);
     });
@@ -222,9 +214,7 @@ test('in Chromium: sign up, log in, create a record, every page: no CSP violatio
         // expected: the 400s of the dead link and the weak password, the 401 after log-out, the 403 of the admin-API probe
         if (message.type() === 'error' && !/status of (400|401|403)/.test(message.text())) problems.push(`member console: ${message.text()}`);
       });
-      await member.addInitScript(
-        'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
-      );
+      await member.addInitScript(CSP_RECORDER);
       // the dead first link is refused on the page, before any password is typed
       await member.goto(firstLink);
       await member.getByRole('alert').filter({ hasText: /invalid or has expired/ }).waitFor();

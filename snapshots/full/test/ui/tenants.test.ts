@@ -12,9 +12,8 @@ import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { randomEmail, signUpAndLogin, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
 import { mailLink, startInbox, type Inbox } from '../helpers/mail.js';
-import { phoneCheck, sharedBuild } from './support.js';
+import { CHROMIUM, CSP_RECORDER, launchChromium, NO_CHROMIUM, phoneCheck, sharedBuild } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SESSION_COOKIE = '__Host-session';
 
 let server: Server;
@@ -28,12 +27,7 @@ test.before(async () => {
   server = await startServer(testConfig({ mail: inbox.mailConfig }));
   served = server.app.xmsRoutes().some((r) => r.method === 'GET' && r.url === '/');
   if (!served || !existsSync(CHROMIUM)) return;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 test.after(async () => {
@@ -47,13 +41,11 @@ test.after(async () => {
 /** A fresh context (no cookie) that records CSP violations. */
 async function freshPage(): Promise<{ context: BrowserContext; page: Page }> {
   // without Chromium the test fails: a browser test that cannot run never counts as passed
-  assert.ok(browser, `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  assert.ok(browser, NO_CHROMIUM);
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
-  await page.addInitScript(
-    'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
-  );
+  await page.addInitScript(CSP_RECORDER);
   return { context, page };
 }
 

@@ -10,9 +10,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as OTPAuth from 'otpauth';
 import { client, markVerified, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { phoneCheck, sharedBuild, waitInPage } from './support.js';
+import { CHROMIUM, CSP_RECORDER, launchChromium, logInOnPage, NO_CHROMIUM, phoneCheck, sharedBuild, waitInPage } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let server: Server;
 test.before(async () => {
@@ -27,7 +26,7 @@ test.after(async () => {
 
 test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, logs in with one', async () => {
   // without Chromium the test fails: a browser test that cannot run never counts as passed
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  assert.ok(existsSync(CHROMIUM), NO_CHROMIUM);
   const email = randomEmail('mfa-ui');
   const password = strongPassword();
   const signup = await client(server).request('POST', '/api/auth/signup', { email, password, tenantName: 'MFA tenant' });
@@ -35,24 +34,12 @@ test('in Chromium: an admin enrols (QR, key, code), keeps the recovery codes, lo
   // the address is confirmed as if its e-mailed link was followed (that flow has its own browser test)
   await markVerified(email);
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(10_000);
-    await page.addInitScript(
-      'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
-    );
-    const logIn = async () => {
-      await page.getByRole('heading', { name: 'Log in' }).waitFor();
-      await page.getByLabel('E-mail').fill(email);
-      await page.getByLabel('Password').fill(password);
-      await page.getByRole('button', { name: 'Log in' }).click();
-    };
+    await page.addInitScript(CSP_RECORDER);
+    const logIn = () => logInOnPage(page, email, password);
 
     await page.goto(`${server.url}/`);
     await logIn();

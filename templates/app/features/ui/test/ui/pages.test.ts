@@ -18,20 +18,16 @@ import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { randomEmail, signUpAndLogin, startServer, testConfig, testDatabase, type Account, type Server } from '../helpers/http.js';
 import { startInbox, type Inbox } from '../helpers/mail.js';
-import { SCREENSHOTS, sharedBuild, waitInPage } from './support.js';
+import { CHROMIUM, CSP_RECORDER, launchChromium, NO_CHROMIUM, SCREENSHOTS, sharedBuild, waitInPage } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const RECORDS = 1030;
 const PAGE_SIZE = 50;
-const CSP_LISTENER =
-  'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));';
 
 let server: Server;
 let inbox: Inbox;
 let browser: Browser;
 let admin: Account;
 
-const NO_CHROMIUM = `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
 
 test.before(async () => {
   // uvu reports a failing before hook as 0 passed with exit code 0: the check is a test of its own
@@ -50,12 +46,7 @@ test.before(async () => {
     );
   }
   mkdirSync(SCREENSHOTS, { recursive: true });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  browser = await launchChromium();
 });
 
 test.after(async () => {
@@ -76,7 +67,7 @@ async function signedIn(account: Account | null, viewport = { width: 1280, heigh
   const context = await browser.newContext({ viewport });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
-  await page.addInitScript(CSP_LISTENER);
+  await page.addInitScript(CSP_RECORDER);
   if (account) {
     await page.goto(`${server.url}/`);
     const status = await page.evaluate(

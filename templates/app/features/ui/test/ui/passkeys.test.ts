@@ -9,9 +9,8 @@ import { existsSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { client, markVerified, randomEmail, startServer, strongPassword, testConfig, testDatabase, type Server } from '../helpers/http.js';
-import { sharedBuild } from './support.js';
+import { CHROMIUM, CSP_RECORDER, launchChromium, logInOnPage, NO_CHROMIUM, sharedBuild } from './support.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 let server: Server;
 test.before(async () => {
@@ -26,7 +25,7 @@ test.after(async () => {
 
 test('in Chromium: an admin enrols a passkey, then logs in with the password and the passkey', async () => {
   // without Chromium the test fails: a browser test that cannot run never counts as passed
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`);
+  assert.ok(existsSync(CHROMIUM), NO_CHROMIUM);
   const email = randomEmail('passkey-ui');
   const password = strongPassword();
   const signup = await client(server).request('POST', '/api/auth/signup', { email, password, tenantName: 'Passkey tenant' });
@@ -34,30 +33,18 @@ test('in Chromium: an admin enrols a passkey, then logs in with the password and
   await markVerified(email);
   const origin = server.url.replace('127.0.0.1', 'localhost');
 
-  const { chromium } = await import('playwright-core');
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  });
+  const browser = await launchChromium();
   try {
     const page = await (await browser.newContext()).newPage();
     page.setDefaultTimeout(10_000);
-    await page.addInitScript(
-      'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));',
-    );
+    await page.addInitScript(CSP_RECORDER);
     // a platform authenticator that verifies the user and answers at once
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('WebAuthn.enable');
     const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
       options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
     });
-    const logIn = async () => {
-      await page.getByRole('heading', { name: 'Log in' }).waitFor();
-      await page.getByLabel('E-mail').fill(email);
-      await page.getByLabel('Password').fill(password);
-      await page.getByRole('button', { name: 'Log in' }).click();
-    };
+    const logIn = () => logInOnPage(page, email, password);
 
     await page.goto(`${origin}/`);
     await logIn();

@@ -1,6 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
 
 export const WEB_DIR = join(process.cwd(), 'web');
 
@@ -116,4 +117,34 @@ export async function phoneCheck(page: CheckedPage, name: string): Promise<void>
   } finally {
     if (before) await page.setViewportSize(before);
   }
+}
+
+/** The browser of the browser tests: Debian's Chromium, or CHROMIUM_PATH. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Why a browser test fails without it: a browser test that cannot run never counts as passed. */
+export const NO_CHROMIUM = `no Chromium at ${CHROMIUM}: install it (apt-get install -y chromium) or set CHROMIUM_PATH`;
+
+/** Headless Chromium (playwright-core) with the flags a container without a GPU or sandbox needs. */
+export async function launchChromium(): Promise<Browser> {
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
+}
+
+/**
+ * An init script (page.addInitScript) that lists every CSP violation in window.__csp. Installed by the
+ * DevTools protocol, so the CSP under test does not apply to it.
+ */
+export const CSP_RECORDER =
+  'window.__csp = []; document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));';
+
+/** Waits for the log-in form, fills it and submits it. */
+export async function logInOnPage(page: Page, email: string, password: string): Promise<void> {
+  await page.getByRole('heading', { name: 'Log in' }).waitFor();
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
 }
