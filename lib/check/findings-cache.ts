@@ -1,24 +1,30 @@
 /**
  * The findings of the server checks and of the PGlite database checks, kept per content: a check of
- * an app whose files did not change since a check (the loop of running `xms check` again after
+ * an app whose inputs did not change since a check (the loop of running `xms check` again after
  * `xms add`, a commit hook, CI re-runs) reuses them instead of loading TypeScript's compiler (~150 MiB)
  * and a migrated PGlite (~300 MiB).
  *
- * The key is the SHA-256 of everything these findings can depend on:
- * - the path and full content of every file of the app, except node_modules, .git and dist folders
- *   (at any depth) and the top-level .data (the dev database) and test-artifacts folders, which no
- *   cached check reads; an app holding any other symbolic link is not cached (its target could change
- *   unseen);
- * - the checker itself: the content of every module of this package's lib/ (dist/lib when built);
- * - the PGlite and TypeScript builds the app resolves (path, size, modification time).
- * Any edit, even whitespace, is a new key: the checks then run in full. Findings against a live
- * database (DATABASE_URL) and the repo checks (git's index, .env files) are never cached.
+ * Each part has its own key, the SHA-256 of everything its findings can depend on:
+ * - server: the path and full content of every file of the app, except node_modules, .git and dist
+ *   folders (at any depth) and the top-level .data (the dev database) and test-artifacts folders,
+ *   which no cached check reads; the TypeScript build the app resolves;
+ * - pglite (the database part): only what the database checks read of the app, the files of
+ *   DATABASE_INPUTS (the migrations, supabase/config.toml's exposed schemas, permissions.yml: a test
+ *   traces every file the database checks open and fails on any other), the PGlite build the app
+ *   resolves, and the builds of the SQL and YAML parsers the matrix compiler loads. Editing a route
+ *   therefore re-runs the server checks only: PGlite is not even started;
+ * - both: the checker itself, the content of every module of this package's lib/ (dist/lib when built).
+ * A build is identified by its resolved file's path, size and modification time. Any edit of an input,
+ * even whitespace, is a new key: that part then runs in full. A symbolic link among a part's inputs
+ * makes that part uncached (its target could change unseen). Findings against a live database
+ * (DATABASE_URL) and the repo checks (git's index, .env files) are never cached.
  * Same trust rule as the migrated snapshots (./database.ts): only entries this user owns, in a folder
  * nobody else can write to, are read. XMS_CHECK_NO_CACHE=1 turns it off (with the database
  * snapshots); XMS_CHECK_NO_FINDINGS_CACHE=1 only this cache.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cacheDir, ownedByMe, resolveFrom, writePrivate } from './database.js';
@@ -31,29 +37,44 @@ const SKIP_ANYWHERE = new Set(['node_modules', '.git', 'dist']);
 /** Top-level folders skipped: the dev database's data folder, browser tests' screenshots. */
 const SKIP_TOP = new Set(['.data', 'test-artifacts']);
 
-/** Hash of the app's files (path and content); undefined when a symbolic link makes it unsound. */
-function appFilesHash(appDir: string): string | undefined {
-  const h = createHash('sha256');
-  const walk = (rel: string): boolean => {
+/** The app files the database checks read (paths relative to the app, with forward slashes). */
+export function isDatabaseInput(path: string): boolean {
+  return path === 'permissions.yml' || path === 'supabase' || path.startsWith('supabase/');
+}
+
+/**
+ * Hashes of the app's files (path and content): all of them (the server part) and the database
+ * inputs only; a part is undefined when a symbolic link among its files makes it unsound.
+ */
+function appFilesHashes(appDir: string): { all: string | undefined; database: string | undefined } {
+  const all = createHash('sha256');
+  const database = createHash('sha256');
+  let allSound = true;
+  let databaseSound = true;
+  const walk = (rel: string): void => {
     const abs = rel ? join(appDir, rel) : appDir;
     const entries = readdirSync(abs, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const entry of entries) {
       const path = rel ? `${rel}/${entry.name}` : entry.name;
       if (SKIP_ANYWHERE.has(entry.name) || (!rel && SKIP_TOP.has(entry.name))) continue;
+      const forDatabase = isDatabaseInput(path);
       if (entry.isDirectory()) {
-        h.update(`d\0${path}\0`);
-        if (!walk(path)) return false;
+        all.update(`d\0${path}\0`);
+        if (forDatabase) database.update(`d\0${path}\0`);
+        walk(path);
       } else if (entry.isFile()) {
         const contents = readFileSync(join(abs, entry.name));
-        h.update(`f\0${path}\0${contents.length}\0`).update(contents);
+        all.update(`f\0${path}\0${contents.length}\0`).update(contents);
+        if (forDatabase) database.update(`f\0${path}\0${contents.length}\0`).update(contents);
       } else if (entry.isSymbolicLink()) {
-        return false;
+        allSound = false;
+        if (forDatabase) databaseSound = false;
       }
       // sockets, FIFOs: nothing a check reads
     }
-    return true;
   };
-  return walk('') ? h.digest('hex') : undefined;
+  walk('');
+  return { all: allSound ? all.digest('hex') : undefined, database: databaseSound ? database.digest('hex') : undefined };
 }
 
 let checkerHash: string | undefined;
@@ -73,8 +94,21 @@ function checker(): string {
   return (checkerHash = h.digest('hex'));
 }
 
+/** A package's build as the app resolves it (else as this package does). */
 function buildOf(name: string, appDir: string): string {
-  const resolved = resolveFrom(name, appDir);
+  return identify(name, resolveFrom(name, appDir));
+}
+
+/** A package's build as this package resolves it (the parsers the matrix compiler imports). */
+function ownBuildOf(name: string): string {
+  try {
+    return identify(name, createRequire(import.meta.url).resolve(name));
+  } catch {
+    return `${name}: none`;
+  }
+}
+
+function identify(name: string, resolved: string | undefined): string {
   if (!resolved) return `${name}: none`;
   const st = statSync(resolved);
   return `${name}: ${resolved}:${st.size}:${st.mtimeMs}`;
@@ -87,15 +121,18 @@ function buildOf(name: string, appDir: string): string {
  */
 export function findingsKeys(appDir: string): Record<CachedPart, string | undefined> {
   if (process.env.XMS_CHECK_NO_CACHE || process.env.XMS_CHECK_NO_FINDINGS_CACHE) return { server: undefined, pglite: undefined };
-  const files = appFilesHash(appDir);
-  if (!files) return { server: undefined, pglite: undefined };
-  const key = (part: CachedPart) =>
-    createHash('sha256')
-      .update(`xms-check-findings 1\0${part}\0${checker()}\0`)
-      .update(`${buildOf('@electric-sql/pglite', appDir)}\0${buildOf('typescript', appDir)}\0${files}`)
-      .digest('hex')
-      .slice(0, 32);
-  return { server: key('server'), pglite: key('pglite') };
+  const files = appFilesHashes(appDir);
+  const key = (part: CachedPart, inputs: string | undefined, builds: string[]) =>
+    inputs === undefined
+      ? undefined
+      : createHash('sha256')
+          .update(`xms-check-findings 2\0${part}\0${checker()}\0${builds.join('\0')}\0${inputs}`)
+          .digest('hex')
+          .slice(0, 32);
+  return {
+    server: key('server', files.all, [buildOf('typescript', appDir)]),
+    pglite: key('pglite', files.database, [buildOf('@electric-sql/pglite', appDir), ownBuildOf('libpg-query'), ownBuildOf('yaml')]),
+  };
 }
 
 const fileOf = (appDir: string, part: CachedPart, key: string) => join(cacheDir(appDir), `findings-${part}-${key}.json`);

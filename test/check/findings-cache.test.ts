@@ -1,11 +1,14 @@
-// `xms check` reuses the server and PGlite findings of an app whose files did not change
+// `xms check` reuses the server and PGlite findings of an app whose inputs did not change
 // (lib/check/findings-cache.ts). Any edit is a new key: an edited migration or source file is checked
-// again and its weakening found; a live database is never answered from the cache.
-import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// again and its weakening found; a source edit re-runs the server checks only, and the database part
+// reads nothing but the inputs of its key (traced); a live database is never answered from the cache.
+import fs, { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCheck, type Report } from '../../lib/check/index.js';
+import { findingsKeys, isDatabaseInput } from '../../lib/check/findings-cache.js';
 import { scaffold } from './app.js';
 
 delete process.env.DATABASE_URL;
@@ -70,6 +73,99 @@ test('an edited source file is checked again: its weakening is found', async () 
   } finally {
     writeFileSync(file, before);
   }
+});
+
+test('a source edit re-runs the server checks only (no PGlite), and finds its weakening', async () => {
+  const file = join(appDir, 'src', 'auth', 'sessions.ts');
+  const before = readFileSync(file, 'utf8');
+  // not the content the test above checked (its server findings are cached)
+  writeFileSync(file, `${before.replace(/httpOnly:\s*true/, 'httpOnly: false')}\n// edited\n`);
+  try {
+    const report = await runCheck(appDir, { groups: ['db', 'server'] });
+    assert.equal(report.cached, ['pglite']);
+    assert.is(report.database, 'pglite');
+    assert.ok(errors(report).some((e) => e.startsWith('SRV008-cookie-insecure')), errors(report).join(', '));
+  } finally {
+    writeFileSync(file, before);
+  }
+});
+
+test('every database input is in the database key, and a source file is not', () => {
+  const base = findingsKeys(appDir);
+  assert.ok(base.pglite && base.server);
+  const inputs = ['permissions.yml', 'supabase/config.toml', ...readdirSync(migrations).map((f) => `supabase/migrations/${f}`)];
+  for (const path of inputs) {
+    assert.ok(isDatabaseInput(path), path);
+    const file = join(appDir, path);
+    const before = readFileSync(file);
+    appendFileSync(file, ' ');
+    try {
+      const edited = findingsKeys(appDir);
+      assert.is.not(edited.pglite, base.pglite, `editing ${path} kept the database key`);
+      assert.is.not(edited.server, base.server, `editing ${path} kept the server key`);
+    } finally {
+      writeFileSync(file, before);
+    }
+  }
+  // a new migration is a new key too
+  const added = join(migrations, '29990101000000_added.sql');
+  writeFileSync(added, 'select 1;\n');
+  try {
+    assert.is.not(findingsKeys(appDir).pglite, base.pglite, 'a new migration kept the database key');
+  } finally {
+    unlinkSync(added);
+  }
+  const source = join(appDir, 'src', 'server', 'app.ts');
+  const before = readFileSync(source);
+  appendFileSync(source, '\n');
+  try {
+    const edited = findingsKeys(appDir);
+    assert.is(edited.pglite, base.pglite, 'a source edit changed the database key');
+    assert.is.not(edited.server, base.server);
+  } finally {
+    writeFileSync(source, before);
+  }
+  assert.equal(findingsKeys(appDir), base);
+});
+
+test('the database checks read no app file outside the inputs of their key (traced)', async () => {
+  // every fs call that names a path, synchronous, callback and promise forms; named imports of
+  // node:fs see the wrappers through syncBuiltinESMExports
+  const read = new Set<string>();
+  const note = (p: unknown) => {
+    const path = p instanceof URL ? p.pathname : typeof p === 'string' || Buffer.isBuffer(p) ? String(p) : undefined;
+    if (path === undefined) return;
+    const rel = relative(appDir, isAbsolute(path) ? path : resolve(path));
+    if (!rel.startsWith('..') && !isAbsolute(rel)) read.add(rel.split(sep).join('/'));
+  };
+  const restore: Array<() => void> = [];
+  const wrap = (target: Record<string, unknown>, names: string[]) => {
+    for (const name of names) {
+      const original = target[name];
+      if (typeof original !== 'function') continue;
+      target[name] = function (this: unknown, p: unknown, ...rest: unknown[]) {
+        note(p);
+        return (original as (...a: unknown[]) => unknown).call(this, p, ...rest);
+      };
+      restore.push(() => (target[name] = original));
+    }
+  };
+  const names = ['readFileSync', 'readFile', 'readdirSync', 'readdir', 'existsSync', 'statSync', 'stat', 'lstatSync', 'lstat', 'openSync', 'open', 'opendirSync', 'opendir', 'accessSync', 'access', 'realpathSync', 'realpath', 'createReadStream', 'readlinkSync', 'readlink'];
+  wrap(fs as unknown as Record<string, unknown>, names);
+  wrap(fs.promises as unknown as Record<string, unknown>, names);
+  syncBuiltinESMExports();
+  process.env.XMS_CHECK_NO_CACHE = '1'; // every migration applied: the widest set of reads
+  try {
+    const report = await runCheck(appDir, { groups: ['db'] });
+    assert.is(report.database, 'pglite');
+  } finally {
+    delete process.env.XMS_CHECK_NO_CACHE;
+    for (const undo of restore) undo();
+    syncBuiltinESMExports();
+  }
+  const outside = [...read].filter((p) => p !== '' && p !== 'node_modules' && !p.startsWith('node_modules/') && !isDatabaseInput(p));
+  assert.equal(outside, [], `the database checks read files their cache key does not cover: ${outside.join(', ')}`);
+  assert.ok(read.has('permissions.yml') && [...read].some((p) => p.startsWith('supabase/migrations/')), [...read].join(', '));
 });
 
 test('a file added anywhere outside node_modules, .git and dist is a new key', async () => {

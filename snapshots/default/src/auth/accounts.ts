@@ -95,9 +95,9 @@ export function emailOrUndefined(value: unknown): string | undefined {
   }
 }
 
-export function checkPassword(config: AppConfig, password: unknown, email: string): string {
+export async function checkPassword(config: AppConfig, password: unknown, email: string): Promise<string> {
   if (typeof password !== 'string') throw new AccountError(400, 'invalid_password', 'Enter a password.');
-  const problem = passwordProblem(password, email, { minLength: config.passwordMinLength, minScore: config.passwordMinScore });
+  const problem = await passwordProblem(password, email, { minLength: config.passwordMinLength, minScore: config.passwordMinScore });
   if (problem) throw new AccountError(400, 'weak_password', problem);
   return password;
 }
@@ -228,7 +228,7 @@ export async function resetTokenEmail(db: AuthDb, token: string): Promise<string
 export async function redeemResetToken(db: AuthDb, config: AppConfig, token: string, password: unknown): Promise<void> {
   const email = await resetTokenEmail(db, token);
   if (!email) throw new AccountError(400, 'invalid_token', 'This link is invalid or has expired.');
-  const checked = checkPassword(config, password, email);
+  const checked = await checkPassword(config, password, email);
   const hash = await hashPassword(checked);
   const userId = await db.asAuthTx(async (tx): Promise<string | undefined> => {
     // whoever holds the token acts as its user (audit.log actor of what follows)

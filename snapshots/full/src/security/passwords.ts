@@ -1,8 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { ZxcvbnFactory } from '@zxcvbn-ts/core';
-import * as zxcvbnCommon from '@zxcvbn-ts/language-common';
-import * as zxcvbnEn from '@zxcvbn-ts/language-en';
+import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import argon2 from 'argon2';
 
 /**
@@ -53,19 +51,32 @@ export function loadCommonPasswords(): Set<string> {
  */
 export const STRENGTH_EVALUATED_CHARS = 100;
 
-let strength: ZxcvbnFactory | undefined;
+let strength: Promise<ZxcvbnFactory> | undefined;
 
-/** The estimator with its dictionaries and keyboard graphs, built once (at start-up: src/server/app.ts). */
-export function loadStrengthEstimator(): ZxcvbnFactory {
-  strength ??= new ZxcvbnFactory({
-    dictionary: { ...zxcvbnCommon.dictionary, ...zxcvbnEn.dictionary },
-    graphs: zxcvbnCommon.adjacencyGraphs,
-    translations: zxcvbnEn.translations,
-    // the default (100) lets a symbol-heavy password cost seconds of CPU; 3 still finds the usual
-    // substitutions (p@$$w0rd, m0nk3y, 5up3rm4n score as with 100)
-    l33tMaxSubstitutions: 3,
+/**
+ * The estimator with its dictionaries and keyboard graphs, built once. Production builds it at
+ * start-up (src/server/app.ts), never in a request; development on the first password it checks, so
+ * `npm run dev` does not wait half a second for dictionaries a session may never use. A failed load
+ * is not kept: the check fails (the password is never let through) and the next one tries again.
+ */
+export function loadStrengthEstimator(): Promise<ZxcvbnFactory> {
+  if (strength) return strength;
+  const loading = Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]).then(
+    ([{ ZxcvbnFactory }, common, en]) =>
+      new ZxcvbnFactory({
+        dictionary: { ...common.dictionary, ...en.dictionary },
+        graphs: common.adjacencyGraphs,
+        translations: en.translations,
+        // the default (100) lets a symbol-heavy password cost seconds of CPU; 3 still finds the usual
+        // substitutions (p@$$w0rd, m0nk3y, 5up3rm4n score as with 100)
+        l33tMaxSubstitutions: 3,
+      }),
+  );
+  strength = loading;
+  loading.catch(() => {
+    if (strength === loading) strength = undefined;
   });
-  return strength;
+  return loading;
 }
 
 export interface PasswordPolicy {
@@ -74,7 +85,7 @@ export interface PasswordPolicy {
 }
 
 /** Returns a reason the password is refused (what would pass, too), or undefined when it is acceptable. */
-export function passwordProblem(password: string, email: string, policy: PasswordPolicy): string | undefined {
+export async function passwordProblem(password: string, email: string, policy: PasswordPolicy): Promise<string | undefined> {
   const length = [...password].length;
   if (length < policy.minLength) return `The password must be at least ${policy.minLength} characters long; a phrase of several unrelated words is easiest.`;
   if (length > PASSWORD_MAX_LENGTH) return `The password must be at most ${PASSWORD_MAX_LENGTH} characters long.`;
@@ -85,7 +96,7 @@ export function passwordProblem(password: string, email: string, policy: Passwor
   if ((address && lower.includes(address)) || (local.length >= 3 && lower.includes(local))) {
     return 'The password must not contain your e-mail address.';
   }
-  const result = loadStrengthEstimator().check([...password].slice(0, STRENGTH_EVALUATED_CHARS).join(''), [address, local]);
+  const result = (await loadStrengthEstimator()).check([...password].slice(0, STRENGTH_EVALUATED_CHARS).join(''), [address, local]);
   if (result.score < policy.minScore) {
     const why = result.feedback.warning ?? 'This password is easy to guess.';
     const hints = result.feedback.suggestions.length > 0 ? ` ${result.feedback.suggestions.join(' ')}` : '';

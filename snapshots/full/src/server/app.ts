@@ -16,6 +16,7 @@ import { Mailer } from '../mail/mailer.js';
 import { csrfHook } from '../security/csrf.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from '../security/headers.js';
 import { loadCommonPasswords, loadStrengthEstimator } from '../security/passwords.js';
+import { loadWebAuthn } from '../auth/passkeys.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { commitsOnError, currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
@@ -78,9 +79,10 @@ export async function buildApp(
     schemaErrorFormatter: schemaErrorMessage,
   });
   const db = requestDb(options.db);
-  // the password list and the strength estimator's dictionaries load once, now, not in a request
+  // the password list, the strength estimator's dictionaries and the WebAuthn library load once,
+  // now, not in a request (development: the last two when first used, so that it starts sooner)
   loadCommonPasswords();
-  loadStrengthEstimator();
+  if (config.env !== 'development') await Promise.all([loadStrengthEstimator(), loadWebAuthn()]);
   const limits = {
     login: new ActionLimiter(db.authQuery, 'login', config.authLimit),
     signup: new ActionLimiter(db.authQuery, 'signup', config.authLimit),

@@ -3,6 +3,7 @@
  * enforced by the database too), no account-existence oracle in the answers or their timing, and
  * passwords that are long AND hard to guess (zxcvbn-ts), with the rules the forms read from the server.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -225,16 +226,32 @@ test('the password policy is public and follows the configuration', async () => 
   }
 });
 
+test('loaded on first use (development), the estimator is awaited: the first weak password is refused', () => {
+  // a fresh process: this file's server (NODE_ENV=test) loaded the dictionaries at start-up
+  const script = `
+    const { passwordProblem } = await import('./src/security/passwords.ts');
+    const policy = { minLength: 15, minScore: 3 };
+    const weak = await passwordProblem('abcdefghijklmnopqrstuvwxyz', 'someone@example.test', policy);
+    const strong = await passwordProblem('violet tractor sings under seven moons', 'someone@example.test', policy);
+    console.log(JSON.stringify({ weak, strong }));`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.is(run.status, 0, run.stderr);
+  const { weak, strong } = JSON.parse(run.stdout) as { weak?: string; strong?: string };
+  assert.match(weak ?? '', /too easy to guess/);
+  assert.is(strong, undefined);
+});
+
 test('the strength estimate stays fast on a 256-character password', async () => {
   // relative to one argon2 verification measured now, so a loaded machine does not fail it: without
   // the 100-character cut and the l33t cap this takes many argon2 times (seconds)
   const stored = await passwords.hashPassword(strongPassword());
   const argon2Ms = await median(3, () => passwords.verifyPassword(stored, 'x'));
   const budget = Math.max(1000, 4 * argon2Ms);
+  await passwords.loadStrengthEstimator(); // loading the dictionaries is not the estimate
   const hard = Array.from({ length: 256 }, (_, i) => String.fromCharCode(33 + ((i * 7) % 90))).join('');
   for (const password of [hard, 'aB3$'.repeat(64), '1@3$5!7|'.repeat(32)]) {
     const start = performance.now();
-    passwords.passwordProblem(password, 'someone@example.test', { minLength: 15, minScore: 3 });
+    await passwords.passwordProblem(password, 'someone@example.test', { minLength: 15, minScore: 3 });
     const ms = performance.now() - start;
     assert.ok(ms < budget, `${ms.toFixed(0)} ms (budget ${budget.toFixed(0)} ms) for ${JSON.stringify(password.slice(0, 12))}...`);
   }

@@ -1,15 +1,11 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AppConfig } from '../config.js';
 import { tokenHash } from '../security/tokens.js';
@@ -33,6 +29,23 @@ import { CHALLENGE_MINUTES, INVALID_PASSKEY, MfaError, storeRecoveryCodes } from
  *   verification is preferred, not required (the password was the first factor).
  */
 export const MAX_PASSKEYS = 10;
+
+let webAuthn: Promise<typeof import('@simplewebauthn/server')> | undefined;
+
+/**
+ * @simplewebauthn/server, imported once: its dependencies (CBOR, ASN.1, every COSE algorithm) take
+ * about half a second to load. Production loads it at start-up (src/server/app.ts), never in a
+ * request; development on the first passkey request. A failed import is not kept.
+ */
+export function loadWebAuthn(): Promise<typeof import('@simplewebauthn/server')> {
+  if (webAuthn) return webAuthn;
+  const loading = import('@simplewebauthn/server');
+  webAuthn = loading;
+  loading.catch(() => {
+    if (webAuthn === loading) webAuthn = undefined;
+  });
+  return loading;
+}
 
 export interface RelyingParty {
   id: string;
@@ -79,6 +92,7 @@ export async function startPasskeyRegistration(
     tx.query<{ credential_id: string; transports: string[] }>('select credential_id, transports from app_private.passkeys where user_id = $1', [user.userId]),
   );
   if (existing.length >= MAX_PASSKEYS) throw new MfaError(409, 'too_many_passkeys', `At most ${MAX_PASSKEYS} passkeys: remove one first.`);
+  const { generateRegistrationOptions } = await loadWebAuthn();
   const options = await generateRegistrationOptions({
     rpName: rp.name,
     rpID: rp.id,
@@ -124,6 +138,7 @@ export async function finishPasskeyRegistration(
       ),
     { actor: userId },
   );
+  const { verifyRegistrationResponse } = await loadWebAuthn(); // outside the try: a failed import is not a bad passkey
   let verification;
   try {
     verification = await verifyRegistrationResponse({
@@ -185,6 +200,7 @@ export async function startPasskeyLogin(
     tx.query<{ credential_id: string; transports: string[] }>('select credential_id, transports from app_private.passkeys where user_id = $1', [userId]),
   );
   if (credentials.length === 0) return undefined;
+  const { generateAuthenticationOptions } = await loadWebAuthn();
   const options = await generateAuthenticationOptions({
     rpID: rp.id,
     allowCredentials: credentials.map((c) => ({ id: c.credential_id, transports: asTransports(c.transports) })),
@@ -244,6 +260,7 @@ export async function usePasskey(
   );
   const row = found.rows[0];
   if (!row) throw INVALID_PASSKEY; // unknown, or another user's credential
+  const { verifyAuthenticationResponse } = await loadWebAuthn(); // outside the try: a failed import is not a bad passkey
   let verification;
   try {
     verification = await verifyAuthenticationResponse({

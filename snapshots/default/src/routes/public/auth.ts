@@ -87,7 +87,7 @@ export const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       try {
         const email = normaliseEmail(body.email);
         await limits.signup.consume(request.ip, email); // every sign-up attempt counts
-        const password = checkPassword(config, body.password, email);
+        const password = await checkPassword(config, body.password, email);
         await signUp(db, config, { email, password, tenantName: body.tenantName.trim(), displayName: (body.displayName ?? '').trim() });
         // the link goes out after the answer: an address already registered (and verified) gets nothing
         mail.background(() => sendSignupVerification(db, mail, config.mail.appName, email).then(() => undefined));
