@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=postgres early
 // bench/index.mjs (`npm run bench`): the quick run at the smallest sizes writes a report with every
 // row of the benchmark table, each with a numeric ratio and a verdict against its goal. The report
 // goes to a temp file (--out); docs/benchmarks.md is never written by a test.

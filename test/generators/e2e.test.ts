@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: early
 // End to end for the feature generators: pack this checkout, scaffold an app from the tarball (one
 // install), run `xms add table`, `xms add csv-import` and `xms add admin-function` twice each with
 // the app's own xms binary (the second run must change nothing), then typecheck the app and run its
