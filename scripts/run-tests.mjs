@@ -16,7 +16,8 @@
 //                shared by every database of the cluster), but beside any other file
 //   early        started before the files without it (e2e ones first): a long file started last
 //                would end the run alone while the other cores sit idle
-// A file waits while its lock is held or a serial file runs; the next file in order that can start does.
+// A file waits while its lock is held or a serial file runs (a serial file waits until nothing runs);
+// meanwhile the next file in order that can start does.
 // Output: a file prints as one block when it ends; a serial, early or e2e file (or any file when
 // one runs at a time) streams its lines with a `[area/file]` prefix as they come.
 //
