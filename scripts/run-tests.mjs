@@ -28,7 +28,8 @@
 // although its summary shows no failure (it crashed afterwards), and one that does not exit within
 // XMS_TEST_LINGER seconds (default 30) after printing its summary (an open handle: a PGlite, pool or
 // server never closed). A file is killed (its whole process group) after XMS_TEST_TIMEOUT seconds
-// (default 600; XMS_E2E_TIMEOUT, default 1800, for e2e).
+// (default 600; XMS_E2E_TIMEOUT, default 1800, for e2e and early files: the long ones, which share the
+// machine with other files).
 // Each child gets XMS_TEST_FILE (its path) and XMS_TEST_SLOT (0..jobs-1, unique among files running
 // at the same time), e.g. for a per-file database name.
 //
@@ -238,7 +239,7 @@ async function main(argv) {
   function runFile(entry, slot, stream) {
     const label = entry.file.replace(/^test\//, '').replace(/\.test\.ts$/, '');
     const started = Date.now();
-    const limit = entry.area === 'e2e' ? e2eTimeout : timeout;
+    const limit = entry.area === 'e2e' || entry.early ? e2eTimeout : timeout;
     return new Promise((resolve) => {
       const env = { ...process.env, XMS_TEST_FILE: entry.file, XMS_TEST_SLOT: String(slot) };
       if (process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = '1';

@@ -203,6 +203,22 @@ test('${name}', async () => {
   }
 });
 
+test('an early file gets the long limit (XMS_E2E_TIMEOUT), any other file XMS_TEST_TIMEOUT', () => {
+  const slow = (header: string) => `${header}
+import { test } from 'uvu'; test('slow', () => new Promise((r) => setTimeout(r, 2500))); test.run();`;
+  const dir = tree({ 'test/a/long.test.ts': slow('// run-tests: early'), 'test/a/short.test.ts': slow('') });
+  try {
+    const r = spawnSync(process.execPath, [path.join(repo, 'scripts/run-tests.mjs'), '--root', dir], {
+      encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XMS_TEST_TIMEOUT: '1', XMS_E2E_TIMEOUT: '60' }, timeout: 60_000,
+    });
+    assert.match(r.stdout, /ok {3}test\/a\/long\.test\.ts \(1 passed/);
+    assert.match(r.stdout, /FAIL test\/a\/short\.test\.ts .*killed after 1 s \(timeout\)/);
+    assert.is(r.stdout.trimEnd().split('\n').pop(), '1 passed, 1 failed', r.stdout);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a file that never exits after its summary is killed and counted as a failure', () => {
   const dir = tree({
     'test/a/hang.test.ts': `import { test } from 'uvu'; test('fine', () => {}); test.run(); setInterval(() => {}, 1000);`,
