@@ -174,7 +174,7 @@ test('a real run: files holding one lock never overlap, an early file starts fir
 import { appendFileSync } from 'node:fs'; import { test } from 'uvu';
 test('${name}', async () => {
   appendFileSync('log.txt', \`${name} start \${Date.now()}\\n\`);
-  await new Promise((r) => setTimeout(r, 700));
+  await new Promise((r) => setTimeout(r, 2000)); // long enough to overlap on a busy machine
   appendFileSync('log.txt', \`${name} end \${Date.now()}\\n\`);
 }); test.run();`;
   const dir = tree({
