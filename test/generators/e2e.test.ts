@@ -18,7 +18,7 @@ test.after(cleanup);
 test('scaffold (admin + csv-import) from a packed tarball of this checkout and install it', () => {
   const result = create([appDir, '--features', 'admin,csv-import', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
     env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
-    timeout: 600_000, // a full install beside another file's (test/e2e starts at the same time) can take minutes
+    timeout: 600_000, // a full install beside another long file's (they start together) can take minutes
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
 });
