@@ -8,10 +8,18 @@
 // Suites are `test/<area>/*.test.ts`. Areas run in the fixed order of AREA_ORDER (areas not listed
 // there follow alphabetically), `e2e` always last. Each file runs in its own child process
 // `node --import tsx <file>` (uvu files call `test.run()` themselves), stdin closed, cwd = repo root;
-// up to XMS_TEST_JOBS (default 2, the machine's cores) at a time, except e2e files and files with
-// a `run-tests: serial` comment in their first lines, which run alone, one after another.
-// Output: a file run in parallel prints as one block when it ends; a file run alone streams its
-// lines with a `[area/file]` prefix as they come.
+// up to XMS_TEST_JOBS (default 2, the machine's cores) at a time. A `run-tests:` comment in a file's
+// first lines tells the runner how the file may share the machine (words separated by spaces):
+//   serial       the file runs alone: nothing else at the same time (the default of e2e files)
+//   lock=<name>  never at the same time as another file holding the same lock (e.g. lock=postgres: the
+//                files that create databases and migrate on DATABASE_URL's server, whose roles are
+//                shared by every database of the cluster), but beside any other file
+//   early        started before the files without it (e2e ones first): a long file started last
+//                would end the run alone while the other cores sit idle
+// A file waits while its lock is held or a serial file runs (a serial file waits until nothing runs);
+// meanwhile the next file in order that can start does.
+// Output: a file prints as one block when it ends; a serial, early or e2e file (or any file when
+// one runs at a time) streams its lines with a `[area/file]` prefix as they come.
 //
 // Counting: the last uvu summary (`Total:`, `Passed:`, `Skipped:`) in a file's stdout, ANSI colours
 // stripped, gives passed = Passed, failed = Total - Passed, skipped = Skipped. A file that exits
@@ -20,7 +28,8 @@
 // although its summary shows no failure (it crashed afterwards), and one that does not exit within
 // XMS_TEST_LINGER seconds (default 30) after printing its summary (an open handle: a PGlite, pool or
 // server never closed). A file is killed (its whole process group) after XMS_TEST_TIMEOUT seconds
-// (default 600; XMS_E2E_TIMEOUT, default 1800, for e2e).
+// (default 600; XMS_E2E_TIMEOUT, default 1800, for e2e and early files: the long ones, which share the
+// machine with other files).
 // Each child gets XMS_TEST_FILE (its path) and XMS_TEST_SLOT (0..jobs-1, unique among files running
 // at the same time), e.g. for a per-file database name.
 //
@@ -138,13 +147,45 @@ export function discover(root, filters = []) {
   return { files: found.filter((x) => picked.has(x.file)), stray, unknown };
 }
 
-function isSerial(root, file) {
+/**
+ * The scheduling words of a file's `run-tests:` comment (first 8 lines): { serial, early, locks }.
+ * Without a comment, e2e files run alone (serial), every other file in the pool.
+ */
+export function scheduling(text, area) {
+  const head = String(text).split('\n', 8).join('\n');
+  const m = /run-tests:([^\n]*)/.exec(head);
+  if (!m) return { serial: LAST_AREAS.includes(area), early: false, locks: [] };
+  const words = m[1].replace(/\*\/.*$/, '').trim().split(/\s+/).filter(Boolean);
+  return {
+    serial: words.includes('serial'),
+    early: words.includes('early'),
+    locks: words.filter((w) => w.startsWith('lock=')).map((w) => w.slice(5)).filter(Boolean),
+  };
+}
+
+function readScheduling(root, entry) {
   try {
-    const head = readFileSync(path.join(root, file), 'utf8').split('\n', 8).join('\n');
-    return /run-tests:\s*serial/.test(head);
+    return scheduling(readFileSync(path.join(root, entry.file), 'utf8'), entry.area);
   } catch {
-    return false;
+    return scheduling('', entry.area);
   }
+}
+
+/**
+ * The order files are offered to the pool: early ones first (e2e before the others, then in run
+ * order), then the rest in run order.
+ */
+export function startOrder(entries) {
+  const early = entries.filter((e) => e.early);
+  const e2eFirst = [...early.filter((e) => LAST_AREAS.includes(e.area)), ...early.filter((e) => !LAST_AREAS.includes(e.area))];
+  return [...e2eFirst, ...entries.filter((e) => !e.early)];
+}
+
+/** May `entry` start beside the `running` files? */
+export function canStart(entry, running) {
+  if (entry.serial) return running.length === 0;
+  if (running.some((r) => r.serial)) return false;
+  return !entry.locks.some((lock) => running.some((r) => r.locks.includes(lock)));
 }
 
 const fmtSecs = (ms) => `${(ms / 1000).toFixed(1)} s`;
@@ -198,7 +239,7 @@ async function main(argv) {
   function runFile(entry, slot, stream) {
     const label = entry.file.replace(/^test\//, '').replace(/\.test\.ts$/, '');
     const started = Date.now();
-    const limit = entry.area === 'e2e' ? e2eTimeout : timeout;
+    const limit = entry.area === 'e2e' || entry.early ? e2eTimeout : timeout;
     return new Promise((resolve) => {
       const env = { ...process.env, XMS_TEST_FILE: entry.file, XMS_TEST_SLOT: String(slot) };
       if (process.stdout.isTTY && env.FORCE_COLOR === undefined && env.NO_COLOR === undefined) env.FORCE_COLOR = '1';
@@ -273,38 +314,31 @@ async function main(argv) {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  const parallel = files.filter((f) => !LAST_AREAS.includes(f.area) && !isSerial(root, f.file));
-  const alone = files.filter((f) => !parallel.includes(f));
-
-  // pool: keep up to `jobs` files running, in order
-  if (parallel.length) {
-    const queue = [...parallel];
-    const free = Array.from({ length: Math.min(jobs, parallel.length) }, (_, i) => i);
-    const single = free.length === 1;
-    await new Promise((done) => {
-      let running = 0;
-      const next = () => {
-        if (interrupted) return;
-        while (free.length && queue.length) {
-          const slot = free.shift();
-          const entry = queue.shift();
-          running++;
-          runFile(entry, slot, single).then((r) => {
-            results.push(r);
-            free.push(slot);
-            running--;
-            if (!queue.length && !running) done();
-            else next();
-          });
-        }
-      };
-      next();
-    });
-  }
-  for (const entry of alone) {
-    if (interrupted) break;
-    results.push(await runFile(entry, 0, true));
-  }
+  // pool: keep up to `jobs` files running, each the first in start order that its locks allow
+  const queue = startOrder(files.map((f) => ({ ...f, ...readScheduling(root, f) })));
+  const free = Array.from({ length: Math.min(jobs, queue.length) }, (_, i) => i);
+  const running = [];
+  await new Promise((done) => {
+    const next = () => {
+      if (interrupted) return;
+      while (free.length && queue.length) {
+        const at = queue.findIndex((e) => canStart(e, running));
+        if (at < 0) break;
+        const [entry] = queue.splice(at, 1);
+        const slot = free.shift();
+        running.push(entry);
+        const stream = jobs === 1 || entry.serial || entry.early || LAST_AREAS.includes(entry.area);
+        runFile(entry, slot, stream).then((r) => {
+          results.push(r);
+          free.push(slot);
+          running.splice(running.indexOf(entry), 1);
+          if (!queue.length && !running.length) done();
+          else next();
+        });
+      }
+    };
+    next();
+  });
 
   const total = results.reduce((a, r) => ({ passed: a.passed + r.passed, failed: a.failed + r.failed, skipped: a.skipped + r.skipped }), { passed: 0, failed: 0, skipped: 0 });
   const failedFiles = results.filter((r) => r.failed);

@@ -1,8 +1,9 @@
-// run-tests: serial
+// run-tests: early
 // bench/index.mjs (`npm run bench`): the quick run at the smallest sizes writes a report with every
 // row of the benchmark table, each with a numeric ratio and a verdict against its goal. The report
 // goes to a temp file (--out); docs/benchmarks.md is never written by a test.
-// Needs PostgreSQL (DATABASE_URL, else binaries for scripts/pg-cluster.sh) and the npm registry
+// Needs PostgreSQL (binaries for scripts/pg-cluster.sh: the run starts a throw-away cluster of its own,
+// so it holds no lock on DATABASE_URL's server and runs beside the files that do; else DATABASE_URL) and the npm registry
 // (the run installs an app and the tools it compares against); skipped, saying why, without PostgreSQL,
 // except in CI, where that is a failure.
 import { test } from 'uvu';
@@ -21,10 +22,10 @@ const GOAL_ROWS = [
 ];
 const PGBOUNCER_ROWS = ['api-me-pgbouncer-1', 'api-me-pgbouncer-2'];
 
-const hasPostgres =
-  Boolean(process.env.DATABASE_URL) ||
+const hasBinaries =
   (existsSync('/usr/lib/postgresql') && readdirSync('/usr/lib/postgresql').some((v) => existsSync(`/usr/lib/postgresql/${v}/bin/initdb`))) ||
   spawnSync('sh', ['-c', 'command -v initdb'], { encoding: 'utf8' }).status === 0;
+const hasPostgres = hasBinaries || Boolean(process.env.DATABASE_URL);
 // found as bench/pgbouncer.mjs finds it (PATH, then Debian's /usr/sbin)
 const hasPgbouncer = pgbouncerBinary() !== null;
 
@@ -47,7 +48,8 @@ if (!hasPostgres && process.env.CI) {
         cwd: REPO_ROOT,
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, CI: '1' },
+        // without DATABASE_URL bench/index.mjs starts (and stops) a cluster of its own
+        env: Object.fromEntries(Object.entries({ ...process.env, CI: '1' }).filter(([name]) => !(hasBinaries && name === 'DATABASE_URL'))),
         timeout: 20 * 60_000,
         maxBuffer: 64 * 1024 * 1024,
       });

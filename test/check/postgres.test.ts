@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=postgres
 /**
  * `xms check --database-url` on a real PostgreSQL (15 here): DATABASE_URL (a superuser), or a
  * throw-away cluster from scripts/pg-cluster.sh. A fresh database gets the app's migrations; the check

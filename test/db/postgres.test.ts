@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=postgres
 /**
  * The base migrations and the compiled matrix on a real PostgreSQL (15 on this machine):
  * DATABASE_URL (a superuser), or a throw-away cluster from scripts/pg-cluster.sh when the

@@ -1,3 +1,4 @@
+// run-tests: serial early
 // End to end: scaffold an app from this checkout (the CLI packs itself, so the app never uses the
 // registry's create-xms-app), install it, typecheck it and run the app's own test suite on PGlite
 // and, when DATABASE_URL points at a PostgreSQL server, on that server too, through PgBouncer in
@@ -72,7 +73,8 @@ test('the generated app typechecks (strict)', () => {
 });
 
 // The two runs share nothing (PGlite in-process snapshots vs a database of its own on the server), so
-// they run side by side: this file runs alone at the end of CI, and a core would otherwise sit idle.
+// they run side by side: this file runs alone (first, the longest file of the run), and a core would
+// otherwise sit idle.
 test("the generated app's own tests pass on PGlite, and on real PostgreSQL through PgBouncer in transaction pooling mode", async () => {
   if (!process.env.DATABASE_URL && process.env.CI) assert.unreachable('CI must provide DATABASE_URL (a PostgreSQL server)');
   // Scale out: every connection of the PostgreSQL run (migrations, the runtime login, the rate-limit

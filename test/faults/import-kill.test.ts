@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=faults
 // Fault: the server is killed (SIGKILL) in the middle of a CSV import. Nothing of that import may be
 // visible (rows or ledger entry), and a retry of the same file imports it once.
 import { test } from 'uvu';

@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=faults
 // Fault: PostgreSQL restarts (fast: every session is ended) while the app is writing. The pool must
 // recover, a request after the restart must succeed, and nothing may be half-written: every record
 // the API confirmed (201) exists with exactly one audit row; a request that failed left nothing.

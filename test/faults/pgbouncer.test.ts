@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=faults
 // Scale out: two app instances behind PgBouncer in transaction pooling mode (Supabase's pooler and
 // most PgBouncer setups), three server connections for both. Every request's database state must be
 // transaction-local: each user sees only themselves whatever connection served the request before,

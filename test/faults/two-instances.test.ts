@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=faults
 // Fault: two app instances behind one database, writing at the same time. "No lost update" for this
 // API: a PATCH sets only the fields it names, so two PATCHes of different fields of one row, sent to
 // different instances at the same moment, must both be in the row afterwards; every confirmed (2xx)

@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: early
 // End to end for the feature generators: pack this checkout, scaffold an app from the tarball (one
 // install), run `xms add table`, `xms add csv-import` and `xms add admin-function` twice each with
 // the app's own xms binary (the second run must change nothing), then typecheck the app and run its
@@ -18,6 +18,7 @@ test.after(cleanup);
 test('scaffold (admin + csv-import) from a packed tarball of this checkout and install it', () => {
   const result = create([appDir, '--features', 'admin,csv-import', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
     env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
+    timeout: 600_000, // a full install beside another long file's (they start together) can take minutes
   });
   assert.is(result.status, 0, `${result.stdout}\n${result.stderr}`);
 });

@@ -1,4 +1,4 @@
-// run-tests: serial
+// run-tests: lock=postgres
 /**
  * `xms harden --database-url` on a real PostgreSQL (15 here): the brief's fixture (with the Supabase
  * shim) in a fresh database; harden reads the live state, writes one migration; applied, every table

@@ -53,9 +53,11 @@ export function uvuSummary(output: string) {
 /**
  * `npm pack` of this checkout into `dir`; returns the `file:` spec a generated app depends on, so an
  * end-to-end test installs exactly this code and never the registry's create-xms-app.
+ * --ignore-scripts: `npm test` has built dist/ already, and `prepare` would rebuild it in place while
+ * the files running beside this one read it.
  */
 export function packCheckout(dir: string): string {
-  const pack = sh('npm', ['pack', '--silent', '--pack-destination', dir], REPO_ROOT);
+  const pack = sh('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', dir], REPO_ROOT);
   if (pack.status !== 0) throw new Error(`npm pack failed:\n${tail(pack.output)}`);
   const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
   if (!tarball) throw new Error('npm pack wrote no tarball');

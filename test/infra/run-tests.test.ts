@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 // @ts-expect-error plain ESM script without types
-import { AREA_ORDER, discover, judge, parseUvuSummary, stripAnsi, summaryLine } from '../../scripts/run-tests.mjs';
+import { AREA_ORDER, canStart, discover, judge, parseUvuSummary, scheduling, startOrder, stripAnsi, summaryLine } from '../../scripts/run-tests.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '../..');
@@ -144,6 +144,76 @@ test('a full run sums every file into one closing line and fails on any failure'
     const none = runner(dir, 'nope');
     assert.is(none.status, 1);
     assert.match(none.stdout, /no test area or file named nope/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('scheduling: the run-tests comment (serial, early, lock=name), e2e alone by default', () => {
+  assert.equal(scheduling('// run-tests: serial\nimport x;', 'db'), { serial: true, early: false, locks: [] });
+  assert.equal(scheduling('// run-tests: lock=postgres early\n', 'e2e'), { serial: false, early: true, locks: ['postgres'] });
+  assert.equal(scheduling('/* run-tests: lock=a lock=b */\n', 'db'), { serial: false, early: false, locks: ['a', 'b'] });
+  assert.equal(scheduling('import x;\n', 'e2e'), { serial: true, early: false, locks: [] });
+  assert.equal(scheduling('import x;\n', 'db'), { serial: false, early: false, locks: [] });
+  assert.equal(scheduling(`${'\n'.repeat(9)}// run-tests: serial\n`, 'db').serial, false, 'only the first lines count');
+  const f = (file: string, area: string, early = false, serial = false, locks: string[] = []) => ({ file, area, early, serial, locks });
+  const order = startOrder([f('a', 'infra'), f('b', 'generators', true), f('c', 'e2e', true), f('d', 'faults')]);
+  assert.equal(order.map((e: { file: string }) => e.file), ['c', 'b', 'a', 'd'], 'early first, e2e before the other early ones');
+  const pg = f('pg', 'db', false, false, ['postgres']);
+  assert.ok(canStart(pg, [f('x', 'cli')]));
+  assert.not.ok(canStart(pg, [f('y', 'e2e', true, false, ['postgres'])]), 'a held lock waits');
+  assert.ok(canStart(f('z', 'cli'), [pg]), 'a file without the lock runs beside it');
+  assert.not.ok(canStart(f('s', 'db', false, true), [pg]), 'serial waits for everything');
+  assert.ok(canStart(f('s', 'db', false, true), []));
+  assert.not.ok(canStart(f('z', 'cli'), [f('s', 'db', false, true)]), 'nothing beside a serial file');
+});
+
+test('a real run: files holding one lock never overlap, an early file starts first, a free file runs beside the lock', () => {
+  // each file logs its start and end (ms) to log.txt in the tree (the runner's cwd)
+  const body = (name: string, header = '') => `${header}
+import { appendFileSync } from 'node:fs'; import { test } from 'uvu';
+test('${name}', async () => {
+  appendFileSync('log.txt', \`${name} start \${Date.now()}\\n\`);
+  await new Promise((r) => setTimeout(r, 2000)); // long enough to overlap on a busy machine
+  appendFileSync('log.txt', \`${name} end \${Date.now()}\\n\`);
+}); test.run();`;
+  const dir = tree({
+    'test/infra/one.test.ts': body('one', '// run-tests: lock=pg'),
+    'test/infra/two.test.ts': body('two', '// run-tests: lock=pg'),
+    'test/matrix/free.test.ts': body('free'),
+    'test/zeta/long.test.ts': body('long', '// run-tests: early'),
+  });
+  try {
+    const r = runner(dir);
+    assert.is(r.last, '4 passed, 0 failed', r.stdout);
+    const at = new Map<string, number>();
+    for (const line of readFileSync(path.join(dir, 'log.txt'), 'utf8').trim().split('\n')) {
+      const [name, what, ms] = line.split(' ');
+      at.set(`${name} ${what}`, Number(ms));
+    }
+    const span = (n: string) => [at.get(`${n} start`)!, at.get(`${n} end`)!] as const;
+    const overlap = (a: string, b: string) => span(a)[0] < span(b)[1] && span(b)[0] < span(a)[1];
+    // last in run order, but early: in the first two started, so before any other file ended
+    assert.ok(span('long')[0] < Math.min(span('one')[1], span('two')[1], span('free')[1]), 'the early file started first');
+    assert.not.ok(overlap('one', 'two'), 'one and two hold lock=pg: never at the same time');
+    assert.ok(overlap('long', 'one'), 'two files at a time');
+    assert.match(r.stdout, /\[zeta\/long\] /, 'an early file streams with its prefix');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an early file gets the long limit (XMS_E2E_TIMEOUT), any other file XMS_TEST_TIMEOUT', () => {
+  const slow = (header: string) => `${header}
+import { test } from 'uvu'; test('slow', () => new Promise((r) => setTimeout(r, 2500))); test.run();`;
+  const dir = tree({ 'test/a/long.test.ts': slow('// run-tests: early'), 'test/a/short.test.ts': slow('') });
+  try {
+    const r = spawnSync(process.execPath, [path.join(repo, 'scripts/run-tests.mjs'), '--root', dir], {
+      encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', XMS_TEST_TIMEOUT: '1', XMS_E2E_TIMEOUT: '60' }, timeout: 60_000,
+    });
+    assert.match(r.stdout, /ok {3}test\/a\/long\.test\.ts \(1 passed/);
+    assert.match(r.stdout, /FAIL test\/a\/short\.test\.ts .*killed after 1 s \(timeout\)/);
+    assert.is(r.stdout.trimEnd().split('\n').pop(), '1 passed, 1 failed', r.stdout);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

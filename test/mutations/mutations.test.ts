@@ -1,4 +1,3 @@
-// run-tests: serial
 /**
  * The mutation suite (issue 6): weakening changes applied one at a time to a freshly generated app
  * (default preset), each of which `xms check` must fail with the named check. The un-mutated app must
