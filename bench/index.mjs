@@ -233,6 +233,7 @@ run(async () => {
         lines.push('', 'Top of a CPU profile of the app under this load (self time):', '', ...m.profile.map((p) => `- ${p.percent.toFixed(1)}% ${cell(p.fn)}`));
       }
       if (m.peakRssMiB !== undefined) lines.push(`- peak RSS ${m.peakRssMiB.toFixed(0)} MiB`);
+      for (const note of m.notes ?? []) lines.push(`- ${note}`);
       if (row.id.startsWith('scaffold')) lines.push(`- for scale: \`node -e 0\` ${ms(m.nodeMs)}`);
       lines.push('');
     }

@@ -110,13 +110,14 @@ test('an update of several rows is audited row by row with old and new values', 
   }
 });
 
-test('audit.log has one index besides its key, the one the audit view reads (tenant, newest id first)', async () => {
-  // every index is paid by each audited row: none over the jsonb row key, none nobody reads
+test('audit.log has one index, the one the audit view reads (tenant, newest id first)', async () => {
+  // every index is paid by each audited row: none over the jsonb row key, none nobody reads (the ids
+  // come from the identity sequence alone: no primary key index)
   const me = t.f.actor(testData.roles[0]!);
   const r = await probe(t.db, me, async (tx) =>
     (await tx.query<{ def: string }>(
       `select regexp_replace(indexdef, '^.* USING ', '') as def from pg_indexes
-        where schemaname = 'audit' and tablename = 'log' and indexname <> 'log_pkey' order by 1`,
+        where schemaname = 'audit' and tablename = 'log' order by 1`,
     )).rows.map((x) => x.def),
   );
   assert.ok(r.ok, r.error);
