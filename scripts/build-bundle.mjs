@@ -21,43 +21,49 @@ const BUNDLED_PACKAGES = new Set(['yaml', 'validate-npm-package-name']);
 const UNBUNDLED = ['lib/check/index.js', 'lib/update/index.js', 'generators/harden/harden.js'].map((p) => join(root, 'dist', p));
 
 rmSync(outdir, { recursive: true, force: true });
-const { metafile } = await build({
-  entryPoints: { create: join(root, 'dist/lib/cli/create.js'), xms: join(root, 'dist/lib/cli/xms.js') },
-  outdir,
-  bundle: true,
-  splitting: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  chunkNames: '[name]-[hash]',
-  // the bundled CommonJS packages require() Node's built-ins
-  banner: { js: "import { createRequire as __xmsCreateRequire } from 'node:module';\nconst require = __xmsCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-  metafile: true,
-  plugins: [
-    {
-      name: 'xms-externals',
-      setup(b) {
-        b.onResolve({ filter: /.*/ }, (args) => {
-          if (args.kind === 'entry-point') return undefined;
-          if (/^(node:|[a-z@])/i.test(args.path) && !args.path.startsWith('.')) {
-            const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
-            return BUNDLED_PACKAGES.has(name) ? undefined : { path: args.path, external: true };
-          }
-          const target = join(args.resolveDir, args.path);
-          if (UNBUNDLED.includes(target)) {
-            // every output file is in dist/cli: one relative path from each
-            return { path: target, external: true, namespace: 'file' };
-          }
-          return undefined;
-        });
+// One build per CLI: shared chunks would split create's own code into many small files, each a
+// module to load (chunk names are content hashes, so a chunk both builds make is one file).
+const outputs = {};
+for (const entry of ['create', 'xms']) {
+  const { metafile } = await build({
+    entryPoints: { [entry]: join(root, `dist/lib/cli/${entry}.js`) },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    chunkNames: '[name]-[hash]',
+    // the bundled CommonJS packages require() Node's built-ins
+    banner: { js: "import { createRequire as __xmsCreateRequire } from 'node:module';\nconst require = __xmsCreateRequire(import.meta.url);" },
+    logLevel: 'warning',
+    metafile: true,
+    plugins: [
+      {
+        name: 'xms-externals',
+        setup(b) {
+          b.onResolve({ filter: /.*/ }, (args) => {
+            if (args.kind === 'entry-point') return undefined;
+            if (/^(node:|[a-z@])/i.test(args.path) && !args.path.startsWith('.')) {
+              const name = args.path.startsWith('@') ? args.path.split('/').slice(0, 2).join('/') : args.path.split('/')[0];
+              return BUNDLED_PACKAGES.has(name) ? undefined : { path: args.path, external: true };
+            }
+            const target = join(args.resolveDir, args.path);
+            if (UNBUNDLED.includes(target)) {
+              // every output file is in dist/cli: one relative path from each
+              return { path: target, external: true, namespace: 'file' };
+            }
+            return undefined;
+          });
+        },
       },
-    },
-  ],
-});
+    ],
+  });
+  Object.assign(outputs, metafile.outputs);
+}
 
 // Which modules each output file holds (for tests that prove what a command loads, by module name).
 const inputs = Object.fromEntries(
-  Object.entries(metafile.outputs).map(([file, output]) => [basename(file), Object.keys(output.inputs).map((input) => resolve(input))]),
+  Object.entries(outputs).map(([file, output]) => [basename(file), Object.keys(output.inputs).map((input) => resolve(input))]),
 );
 writeFileSync(join(outdir, 'bundle-inputs.json'), `${JSON.stringify(inputs, null, 1)}\n`);
