@@ -199,7 +199,13 @@ function statementsVersion(): string {
   return statementsId;
 }
 
-const entryFile = (dir: string, sql: string) => join(dir, `${createHash('sha256').update(statementsVersion()).update('\0').update(sql).digest('hex')}.json`);
+/** The entry name of an SQL text (the hash of its parser, reader and text), once per text: two folders are looked up. */
+let lastEntry: { sql: string; name: string } | undefined;
+function entryName(sql: string): string {
+  if (lastEntry?.sql !== sql) lastEntry = { sql, name: `${createHash('sha256').update(statementsVersion()).update('\0').update(sql).digest('hex')}.json` };
+  return lastEntry.name;
+}
+const entryFile = (dir: string, sql: string) => join(dir, entryName(sql));
 
 function readEntry(dir: string | undefined, sql: string): SchemaOp[] | undefined {
   if (!dir) return undefined;
