@@ -14,12 +14,14 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const cacheDir = join(root, 'dist', 'matrix-cache');
+const schemaCacheDir = join(root, 'dist', 'schema-cache');
 rmSync(cacheDir, { recursive: true, force: true });
+rmSync(schemaCacheDir, { recursive: true, force: true });
 const work = mkdtempSync(join(tmpdir(), 'xms-matrix-cache-'));
 try {
   const run = (what, args) => {
     const result = spawnSync(process.execPath, args, {
-      env: { ...process.env, XMS_MATRIX_CACHE_DIR: cacheDir, CI: '1' },
+      env: { ...process.env, XMS_MATRIX_CACHE_DIR: cacheDir, XMS_SCHEMA_CACHE_DIR: schemaCacheDir, CI: '1' },
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'pipe'],
     });

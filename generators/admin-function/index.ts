@@ -35,7 +35,7 @@ const generator: FeatureGenerator = {
     if (verdict !== true) throw new UserError(`--name: ${verdict}`);
     const description = String(answers.description ?? '').replace(/\s+/g, ' ').replace(/\*\//g, '* /').trim() || 'an admin operation.';
     assertApp(appDir);
-    if (!matrixRoles(appDir).includes('admin')) {
+    if (!(await matrixRoles(appDir)).includes('admin')) {
       throw new UserError('permissions.yml declares no admin role: admin functions run in the admin scope, which needs it.');
     }
     const identifier = camel(name.replace(/-/g, '_'));
@@ -49,7 +49,7 @@ const generator: FeatureGenerator = {
         after: renderTemplate('admin-function', 'migration.sql.hbs', {}, fork),
       });
     }
-    changes.push(matrixChange(appDir, 'admin_operations', 'admin_operations:\n  admin: { select: tenant, insert: tenant }'));
+    changes.push(await matrixChange(appDir, 'admin_operations', 'admin_operations:\n  admin: { select: tenant, insert: tenant }'));
 
     const routePath = `src/routes/admin/${name}.ts`;
     const testPath = `test/admin/${name}.test.ts`;

@@ -102,10 +102,10 @@ async function planImport(appDir: string, answers: Answers): Promise<Plan> {
   changes.push(apiIndexChange(appDir, `import { importRoutes } from './imports.js';`, 'await app.register(importRoutes);'));
   // the ledger: admins see and write the tenant's; other roles write their own (the route checks
   // insert on the target table first) and see the tenant's, so a file re-uploaded by a colleague is found
-  const ledgerRoles = matrixRoles(appDir).map((role) =>
+  const ledgerRoles = (await matrixRoles(appDir)).map((role) =>
     role === 'admin' ? `\n  ${role}: { select: tenant, insert: tenant }` : `\n  ${role}: { select: tenant, insert: own }`,
   );
-  changes.push(matrixChange(appDir, 'imports', `imports:${ledgerRoles.join('')}`));
+  changes.push(await matrixChange(appDir, 'imports', `imports:${ledgerRoles.join('')}`));
 
   const registryBefore = readProjectFile(appDir, REGISTRY);
   const registryText = registryBefore ?? appTemplateFile(`${FEATURE_DIR}/${REGISTRY}`, fork)!;

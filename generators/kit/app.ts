@@ -4,20 +4,25 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { createRequire } from 'node:module';
 import { UserError } from '../../lib/engine/errors.js';
 import { insertAtMarker, readProjectFile } from '../../lib/engine/changes.js';
 import { MIGRATIONS_DIR, MATRIX_FILE } from '../../lib/matrix/write.js';
 import type { FileChange } from '../types.js';
 import { appTemplateFile } from './templates.js';
 
-/** yaml is loaded on first use: scaffolding imports the kit without editing permissions.yml. */
-const yaml = (): typeof import('yaml') => createRequire(import.meta.url)('yaml');
+/**
+ * yaml is loaded on first use, with the matrix parser that re-exports it (the compilation that
+ * follows every edit of permissions.yml needs that parser anyway): scaffolding imports the kit
+ * without editing permissions.yml.
+ */
+type Yaml = Pick<typeof import('../../lib/matrix/parse.js'), 'parseDocument' | 'isMap'>;
+let yamlModule: Yaml | undefined;
+const yaml = async (): Promise<Yaml> => (yamlModule ??= await import('../../lib/matrix/parse.js'));
 
 /** permissions.yml parsed once per content (the roles and the tables are both read from it). */
-let lastMatrix: { source: string; doc: ReturnType<typeof import('yaml').parseDocument> } | undefined;
-function matrixDocument(source: string) {
-  if (lastMatrix?.source !== source) lastMatrix = { source, doc: yaml().parseDocument(source) };
+let lastMatrix: { source: string; doc: ReturnType<Yaml['parseDocument']> } | undefined;
+async function matrixDocument(source: string) {
+  if (lastMatrix?.source !== source) lastMatrix = { source, doc: (await yaml()).parseDocument(source) };
   return lastMatrix.doc;
 }
 export const API_INDEX = 'src/routes/api/index.ts';
@@ -31,18 +36,18 @@ export function assertApp(appDir: string): void {
 }
 
 /** Adds `name: { admin: tenant }` under the matrix's tables (nothing when the table is there already). */
-export function matrixChange(appDir: string, table: string, entry: string): FileChange {
+export async function matrixChange(appDir: string, table: string, entry: string): Promise<FileChange> {
   const before = readProjectFile(appDir, MATRIX_FILE)!;
-  const tables = matrixDocument(before).get('tables');
-  const { isMap } = yaml();
+  const tables = (await matrixDocument(before)).get('tables');
+  const { isMap } = await yaml();
   if (isMap(tables) && tables.has(table)) return { path: MATRIX_FILE, before, after: before };
   return { path: MATRIX_FILE, before, after: insertAtMarker(before, MATRIX_FILE, MATRIX_MARKER, entry) };
 }
 
 /** The roles declared in the app's permissions.yml. */
-export function matrixRoles(appDir: string): string[] {
-  const roles = matrixDocument(readProjectFile(appDir, MATRIX_FILE) ?? '').get('roles');
-  const { isMap } = yaml();
+export async function matrixRoles(appDir: string): Promise<string[]> {
+  const roles = (await matrixDocument(readProjectFile(appDir, MATRIX_FILE) ?? '')).get('roles');
+  const { isMap } = await yaml();
   return isMap(roles) ? roles.items.map((pair) => String((pair.key as { value?: unknown } | null)?.value ?? pair.key)) : [];
 }
 

@@ -57,6 +57,11 @@ export function renderTemplate(folder: string, file: string, context: object, fo
   return out;
 }
 
+/** Whether the fork supplies `<folder>/<file>` itself (renderTemplate would render its copy). */
+export function forkHasTemplate(fork: string | undefined, folder: string, file: string): boolean {
+  return Boolean(fork) && existsSync(join(fork!, folder, file));
+}
+
 /** A file of the app templates (`base/<path>` or `features/<name>/<path>`): the fork's, else the built-in one. */
 export function appTemplateFile(path: string, fork?: string): string | undefined {
   for (const file of [...(fork ? [join(fork, path)] : []), join(builtinTemplatesDir(), 'app', path)]) {

@@ -5,8 +5,9 @@ import { readProjectFile } from '../../lib/engine/changes.js';
 import { listMigrations, migrationFileName, newMigrationFileName } from '../../lib/matrix/migrations.js';
 import { MIGRATIONS_DIR } from '../../lib/matrix/write.js';
 import type { Answers, FeatureGenerator, FileChange, Plan } from '../types.js';
-import { assertIdentifier, formatColumns, identifierProblem, parseColumns } from '../kit/spec.js';
-import { forkOf, renderTemplate } from '../kit/templates.js';
+import type { SchemaOp } from '../../lib/matrix/schema.js';
+import { COLUMN_TYPES, assertIdentifier, formatColumns, identifierProblem, parseColumns, type Column } from '../kit/spec.js';
+import { forkHasTemplate, forkOf, renderTemplate } from '../kit/templates.js';
 import { assertApp, matrixChange, matrixRoles, withCompiledMatrix } from '../kit/app.js';
 import { tableApiChanges, tableContext } from '../kit/table-api.js';
 
@@ -23,6 +24,34 @@ export function findTableMigration(appDir: string, table: string) {
 /** The column spec recorded in a generated table's migration header. */
 export function recordedColumns(sql: string): string | undefined {
   return /^-- columns: (.*)$/m.exec(sql)?.[1]?.trim();
+}
+
+/**
+ * What the SQL parser reads from the built-in migration template (templates/table/migration.sql.hbs)
+ * for this table: its one CREATE TABLE (ALTER TABLE ... ROW LEVEL SECURITY changes no column). Known
+ * from the column spec, so adding a table does not load the parser (WebAssembly, most of the command's
+ * time); test/generators/table-schema-ops.test.ts proves it equal to the parser's reading of the
+ * rendered template for every column type, nullable and unique.
+ */
+export function tableMigrationOps(table: string, columns: Column[]): SchemaOp[] {
+  const column = (name: string, type: string, notNull: boolean, hasDefault: boolean) => ({ name, type, notNull, hasDefault });
+  return [
+    {
+      op: 'create',
+      schema: 'app',
+      table,
+      ifNotExists: true,
+      primaryKey: ['id'],
+      columns: [
+        column('id', 'uuid', true, true),
+        column('tenant_id', 'uuid', true, true),
+        column('owner_id', 'uuid', true, true),
+        ...columns.map((c) => column(c.name, COLUMN_TYPES[c.type]!.pg, !c.nullable, false)),
+        column('created_at', 'timestamptz', true, true),
+        column('updated_at', 'timestamptz', true, true),
+      ],
+    },
+  ];
 }
 
 const generator: FeatureGenerator = {
@@ -60,6 +89,8 @@ const generator: FeatureGenerator = {
     const existing = findTableMigration(appDir, table);
     const spec = formatColumns(columns);
     let migrationPath: string;
+    // the SQL parser is loaded only for a migration no cache knows: scaffolding uses this module without it
+    const { readSchema, rememberSchemaOps, schemaCacheDir } = await import('../../lib/matrix/schema.js');
     if (existing) {
       const recorded = recordedColumns(readFileSync(existing.file, 'utf8'));
       if (recorded !== spec) {
@@ -69,8 +100,6 @@ const generator: FeatureGenerator = {
       }
       migrationPath = join(MIGRATIONS_DIR, migrationFileName(existing.version, `xms_table_${table}`));
     } else {
-      // the SQL parser is loaded here, not at import: scaffolding uses this module without it
-      const { readSchema, schemaCacheDir } = await import('../../lib/matrix/schema.js');
       const schema = await readSchema(join(appDir, MIGRATIONS_DIR), { cacheDir: schemaCacheDir(appDir) });
       if (schema.tables.some((t) => t.name === table)) {
         throw new UserError(`--name: table app.${table} already exists in supabase/migrations; choose another name.`);
@@ -79,16 +108,22 @@ const generator: FeatureGenerator = {
     }
 
     const file = (path: string, after: string): FileChange => ({ path, before: readProjectFile(appDir, path), after });
+    let migration: string;
+    if (existing) {
+      migration = readFileSync(existing.file, 'utf8');
+    } else {
+      migration = renderTemplate('table', 'migration.sql.hbs', tableContext(table, columns), fork);
+      // the built-in template's text: its schema is known (a fork's template is parsed like any SQL)
+      if (!forkHasTemplate(fork, 'table', 'migration.sql.hbs')) rememberSchemaOps(migration, tableMigrationOps(table, columns), schemaCacheDir(appDir));
+    }
     const changes: FileChange[] = [
       // an existing migration may already be applied: it is never rewritten
-      existing
-        ? { path: migrationPath, before: readFileSync(existing.file, 'utf8'), after: readFileSync(existing.file, 'utf8') }
-        : file(migrationPath, renderTemplate('table', 'migration.sql.hbs', tableContext(table, columns), fork)),
+      existing ? { path: migrationPath, before: migration, after: migration } : file(migrationPath, migration),
       ...tableApiChanges(appDir, table, columns, { keepExisting: Boolean(existing), fork }),
-      matrixChange(
+      await matrixChange(
         appDir,
         table,
-        matrixRoles(appDir).includes('admin') ? `${table}:\n  admin: tenant` : `${table}: # no role may use it until you add one`,
+        (await matrixRoles(appDir)).includes('admin') ? `${table}:\n  admin: tenant` : `${table}: # no role may use it until you add one`,
       ),
     ];
     return { changes: await withCompiledMatrix(appDir, changes) };

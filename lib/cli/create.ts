@@ -11,6 +11,8 @@ import { CREATE_HELP, parseCreateArgs } from './args.js';
 import { resolveAnswers } from './answers.js';
 import { paint, step, withSpinner } from './progress.js';
 import { xmsDependencySpec } from './self-spec.js';
+import { prepareApp } from '../../generators/scaffold.js';
+import { newRecord, serialiseRecord, RECORD_FILE } from '../update/record.js';
 
 export async function main(argv: string[]): Promise<number> {
   const flags = parseCreateArgs(argv);
@@ -36,10 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     : (await xmsDependencySpec(packageRoot(), (pack) => withSpinner('Packing this unpublished create-xms-app for the new app (once per build)', pack))).spec;
   const teamTemplateDir = flags.template ? resolve(flags.template) : undefined;
   const files = renderApp(answers, { teamTemplateDir, xmsSpec });
-  const { prepareApp } = await import('../../generators/scaffold.js');
   const prepare = (dir: string) => prepareApp(dir, { teamTemplateDir });
   // xms.json: what produced the app, so `xms update` can render it again and merge newer templates
-  const { newRecord, serialiseRecord, RECORD_FILE } = await import('../update/record.js');
   files.push({ path: RECORD_FILE, contents: Buffer.from(serialiseRecord(newRecord(answers, target, flags.template))), from: 'create-xms-app' });
 
   if (flags.dryRun) {

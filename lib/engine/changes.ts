@@ -59,6 +59,28 @@ export function applyChanges(root: string, changes: PlannedChange[], options: { 
   return [...staged.map(({ path }) => path), ...deleted.map(({ path }) => path)];
 }
 
+/**
+ * The writer's path for a tree nobody has seen yet (a scaffold's staging folder): `root` must not
+ * exist; it is created here, so no file can be in the way and nothing needs comparing, and each file
+ * is written in place (the caller moves the finished folder into place in one rename, which is what
+ * makes it atomic). Paths are checked as for any plan before anything is written.
+ */
+export function writeNewTree(root: string, files: { path: string; contents: string | Buffer }[]): void {
+  for (const file of files) assertSafeRelativePath(file.path);
+  mkdirSync(dirname(root), { recursive: true });
+  mkdirSync(root); // throws when it exists: this path is for new folders only
+  const folders = new Set<string>([root]);
+  for (const file of files) {
+    const target = join(root, file.path);
+    const folder = dirname(target);
+    if (!folders.has(folder)) {
+      mkdirSync(folder, { recursive: true });
+      folders.add(folder);
+    }
+    writeFileSync(target, file.contents, { flag: 'wx' });
+  }
+}
+
 /** Reads a file of the project as it is now (undefined when absent), for a `before`. */
 export function readProjectFile(root: string, path: string): string | undefined {
   const full = join(root, path);

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { dirname, join, resolve, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.js';
-import { applyChanges } from './changes.js';
+import { applyChanges, writeNewTree } from './changes.js';
 
 export interface OutputFile {
   path: string;
@@ -31,9 +31,9 @@ export function assertWritableTarget(target: string, force: boolean): void {
   }
 }
 
-/** Writes a new tree into `dir` (through the one writer: nothing is there yet to compare with). */
+/** Writes a new tree into `dir`, which must not exist yet (through the one writer's path for new trees). */
 export function writeTree(dir: string, files: OutputFile[]): void {
-  applyChanges(dir, files.map((file) => ({ path: file.path, after: file.contents })));
+  writeNewTree(dir, files);
 }
 
 /**

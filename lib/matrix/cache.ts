@@ -11,20 +11,22 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../engine/paths.js';
 import type { Compiled } from './compile.js';
 
-/** The compiled modules whose code decides the output (this folder, next to this file). */
+/** The modules whose code decides the output: lib/matrix/*.ts from sources, else dist/lib/matrix/*.js. */
 const COMPILER_MODULES = ['compile', 'parse', 'schema'];
-const HERE = dirname(fileURLToPath(import.meta.url));
 
 let compilerId: string | undefined;
 function compilerHash(): string {
   if (!compilerId) {
     const h = createHash('sha256');
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    for (const name of COMPILER_MODULES) h.update(name).update(readFileSync(join(HERE, `${name}${ext}`)));
+    // The CLI runs from a bundle (dist/cli, scripts/build-bundle.mjs) made from dist/lib by the same
+    // build, so the compiled modules there are the code it runs.
+    const fromSources = import.meta.url.endsWith('.ts');
+    const dir = fromSources ? join(packageRoot(), 'lib', 'matrix') : join(packageRoot(), 'dist', 'lib', 'matrix');
+    for (const name of COMPILER_MODULES) h.update(name).update(readFileSync(join(dir, `${name}${fromSources ? '.ts' : '.js'}`)));
     compilerId = h.digest('hex');
   }
   return compilerId;
@@ -39,7 +41,7 @@ export function compileKey(matrixSource: string, migrations: { file: string; sql
 
 /** The package's cache folder (dist/matrix-cache, beside dist/lib), or XMS_MATRIX_CACHE_DIR at build time. */
 export function packageCacheDir(): string {
-  return process.env.XMS_MATRIX_CACHE_DIR || join(HERE, '..', '..', 'matrix-cache');
+  return process.env.XMS_MATRIX_CACHE_DIR || join(packageRoot(), 'dist', 'matrix-cache');
 }
 
 export function appCacheDir(appDir: string): string {

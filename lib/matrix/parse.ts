@@ -23,6 +23,9 @@
  */
 import { LineCounter, parseDocument, isMap, isScalar, isSeq, type Node as YamlNode, type Pair } from 'yaml';
 
+/** The YAML functions the generators' kit edits permissions.yml with (one copy of yaml, loaded with this parser). */
+export { parseDocument, isMap };
+
 export const ACTIONS = ['select', 'insert', 'update', 'delete'] as const;
 export type Action = (typeof ACTIONS)[number];
 export const SCOPES = ['none', 'own', 'tenant', 'all'] as const;

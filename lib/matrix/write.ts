@@ -142,6 +142,13 @@ export async function planCompiled(appDir: string, planned: PlannedChange[] = []
     const version = previous ? nextVersion(inputs.migrations.map((m) => m.version), options.now) : FIRST_PERMISSIONS_VERSION;
     migration = join(MIGRATIONS_DIR, migrationFileName(version, PERMISSIONS_MIGRATION_NAME));
     changes.push({ path: migration, before: current(migration), after: compiled.sql, compiled: true });
+    // The compiled SQL changes no table (roles, grants, policies, DO blocks, audit rules: proven by
+    // test/matrix/schema-known.test.ts): kept as such in the app's statement cache, so the next
+    // compile or `xms add` need not parse it (an app without node_modules has no cache to keep it in).
+    if (process.env.XMS_SCHEMA_CACHE_DIR || existsSync(join(appDir, 'node_modules'))) {
+      const { rememberSchemaOps, schemaCacheDir } = await import('./schema.js');
+      rememberSchemaOps(compiled.sql, [], schemaCacheDir(appDir));
+    }
   }
   return { compiled, changes, migration };
 }
