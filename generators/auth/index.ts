@@ -25,6 +25,7 @@ export const AUTH_FILES = [
   'src/security/passwords.ts',
   'src/security/rate-limit.ts',
   'src/security/tokens.ts',
+  'src/load-once.ts',
   'src/routes/public/auth.ts',
   'src/routes/public/invitation.ts',
   'src/routes/public/login-mfa.ts',

@@ -8,6 +8,7 @@ import type {
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AppConfig } from '../config.js';
+import { loadOnce } from '../load-once.js';
 import { tokenHash } from '../security/tokens.js';
 import type { AuthDb, Tx } from '../server/db.js';
 import { CHALLENGE_MINUTES, INVALID_PASSKEY, MfaError, storeRecoveryCodes } from './mfa.js';
@@ -30,22 +31,12 @@ import { CHALLENGE_MINUTES, INVALID_PASSKEY, MfaError, storeRecoveryCodes } from
  */
 export const MAX_PASSKEYS = 10;
 
-let webAuthn: Promise<typeof import('@simplewebauthn/server')> | undefined;
-
 /**
  * @simplewebauthn/server, imported once: its dependencies (CBOR, ASN.1, every COSE algorithm) take
  * about half a second to load. Production loads it at start-up (src/server/app.ts), never in a
- * request; development on the first passkey request. A failed import is not kept.
+ * request; development on the first passkey request.
  */
-export function loadWebAuthn(): Promise<typeof import('@simplewebauthn/server')> {
-  if (webAuthn) return webAuthn;
-  const loading = import('@simplewebauthn/server');
-  webAuthn = loading;
-  loading.catch(() => {
-    if (webAuthn === loading) webAuthn = undefined;
-  });
-  return loading;
-}
+export const loadWebAuthn = loadOnce(() => import('@simplewebauthn/server'));
 
 export interface RelyingParty {
   id: string;

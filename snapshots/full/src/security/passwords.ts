@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ZxcvbnFactory } from '@zxcvbn-ts/core';
 import argon2 from 'argon2';
+import { loadOnce } from '../load-once.js';
 
 /**
  * Password policy and hashing (invariant I12), following NIST SP 800-63B-4:
@@ -51,33 +51,27 @@ export function loadCommonPasswords(): Set<string> {
  */
 export const STRENGTH_EVALUATED_CHARS = 100;
 
-let strength: Promise<ZxcvbnFactory> | undefined;
-
 /**
  * The estimator with its dictionaries and keyboard graphs, built once. Production builds it at
  * start-up (src/server/app.ts), never in a request; development on the first password it checks, so
- * `npm run dev` does not wait half a second for dictionaries a session may never use. A failed load
- * is not kept: the check fails (the password is never let through) and the next one tries again.
+ * `npm run dev` does not wait half a second for dictionaries a session may never use. While it cannot
+ * load, the check fails: a password is never let through unestimated.
  */
-export function loadStrengthEstimator(): Promise<ZxcvbnFactory> {
-  if (strength) return strength;
-  const loading = Promise.all([import('@zxcvbn-ts/core'), import('@zxcvbn-ts/language-common'), import('@zxcvbn-ts/language-en')]).then(
-    ([{ ZxcvbnFactory }, common, en]) =>
-      new ZxcvbnFactory({
-        dictionary: { ...common.dictionary, ...en.dictionary },
-        graphs: common.adjacencyGraphs,
-        translations: en.translations,
-        // the default (100) lets a symbol-heavy password cost seconds of CPU; 3 still finds the usual
-        // substitutions (p@$$w0rd, m0nk3y, 5up3rm4n score as with 100)
-        l33tMaxSubstitutions: 3,
-      }),
-  );
-  strength = loading;
-  loading.catch(() => {
-    if (strength === loading) strength = undefined;
+export const loadStrengthEstimator = loadOnce(async () => {
+  const [{ ZxcvbnFactory }, common, en] = await Promise.all([
+    import('@zxcvbn-ts/core'),
+    import('@zxcvbn-ts/language-common'),
+    import('@zxcvbn-ts/language-en'),
+  ]);
+  return new ZxcvbnFactory({
+    dictionary: { ...common.dictionary, ...en.dictionary },
+    graphs: common.adjacencyGraphs,
+    translations: en.translations,
+    // the default (100) lets a symbol-heavy password cost seconds of CPU; 3 still finds the usual
+    // substitutions (p@$$w0rd, m0nk3y, 5up3rm4n score as with 100)
+    l33tMaxSubstitutions: 3,
   });
-  return loading;
-}
+});
 
 export interface PasswordPolicy {
   minLength: number;
