@@ -64,7 +64,23 @@ export const ROWS = [
       };
     },
   },
-  { id: 'audit-bulk', bench: 'rls-audit', what: 'audited bulk insert, one statement (rows/s)', baseline: 'no audit', judge: atLeast(0.75) },
+  {
+    id: 'audit-bulk', bench: 'rls-audit', what: 'audited bulk insert, one statement (rows/s)', baseline: 'no audit',
+    // the floor (bench/rls-audit.mjs): the same log rows written without a trigger
+    judge: (m) => {
+      const j = atLeast(0.75)(m);
+      if (m.floor === undefined) return j;
+      const f = m.floor / m.baseline;
+      return {
+        ...j,
+        notes: [
+          f < 0.75
+            ? `floor ${x(f)} < 0.75x: writing the same log rows without a trigger (whole row as jsonb, its key, the (tenant_id, id) index) already misses the goal, so no trigger that records them does better; today's trigger is ${x(m.value / m.floor)} of the floor`
+            : `floor ${x(f)} >= 0.75x: the same log rows written without a trigger are within the goal; today's trigger is ${x(m.value / m.floor)} of the floor`,
+        ],
+      };
+    },
+  },
   { id: 'audit-single', bench: 'rls-audit', what: 'audited single-row insert, `synchronous_commit=off` (rows/s)', baseline: 'no audit', judge: atLeast(0.8) },
   {
     id: 'csv-import', bench: 'csv-import', what: 'CSV import (5% duplicates): de-dup + RLS + audit, over HTTP (rows/s)',
@@ -226,7 +242,7 @@ run(async () => {
     '|---|---|---|---|---|---|---|---|',
     ...rows.map(({ row, m, j, verdict }) =>
       m && j
-        ? `| ${row.id} | ${cell(row.what)} | ${cell(row.baseline)} | ${fmt(m.value, m.unit)}${m.peakRssMiB ? `, ${m.peakRssMiB.toFixed(0)} MiB peak RSS` : ''}${m.uncachedMs !== undefined ? ` (no cached findings, as after a migration edit: ${fmt(m.uncachedMs, 'ms')}, ${m.uncachedPeakRssMiB.toFixed(0)} MiB)` : ''}${m.cachedMs !== undefined ? ` (unchanged app, findings cached: ${fmt(m.cachedMs, 'ms')}, ${m.cachedPeakRssMiB.toFixed(0)} MiB)` : ''}${m.floor !== undefined ? ` (floor, baseline + one session lookup: ${fmt(m.floor, m.unit)}, ${x(m.floor / m.baseline)})` : ''} | ${m.baseline !== undefined ? fmt(m.baseline, m.unit) : '-'} | ${x(j.ratio)} | ${cell(j.goal)} | ${verdict} |`
+        ? `| ${row.id} | ${cell(row.what)} | ${cell(row.baseline)} | ${fmt(m.value, m.unit)}${m.peakRssMiB ? `, ${m.peakRssMiB.toFixed(0)} MiB peak RSS` : ''}${m.uncachedMs !== undefined ? ` (no cached findings, as after a migration edit: ${fmt(m.uncachedMs, 'ms')}, ${m.uncachedPeakRssMiB.toFixed(0)} MiB)` : ''}${m.cachedMs !== undefined ? ` (unchanged app, findings cached: ${fmt(m.cachedMs, 'ms')}, ${m.cachedPeakRssMiB.toFixed(0)} MiB)` : ''}${m.floor !== undefined ? ` (floor: ${fmt(m.floor, m.unit)}, ${x(m.floor / m.baseline)})` : ''} | ${m.baseline !== undefined ? fmt(m.baseline, m.unit) : '-'} | ${x(j.ratio)} | ${cell(j.goal)} | ${verdict} |`
         : `| ${row.id} | ${cell(row.what)} | ${cell(row.baseline)} | - | - | - | - | ${cell(verdict)} |`,
     ),
     '',
