@@ -40,7 +40,7 @@ const floorNote = (m, limit) => {
   return [
     f > limit
       ? `floor ${x(f)} > ${limit.toFixed(2)}x: the baseline plus one indexed session lookup per transaction (same run) already misses the goal, so no design that checks the session per transaction reaches it; today's design is ${x(m.value / m.floor)} of the floor`
-      : `floor ${x(f)} <= ${limit.toFixed(2)}x: the baseline plus one indexed session lookup per transaction (same run) is within the goal, so the ${x(m.value / m.floor)} between today's design (${x(r)}) and the floor is the design's own cost`,
+      : `floor ${x(f)} <= ${limit.toFixed(2)}x: the baseline plus one indexed session lookup per transaction (same run) is within the goal; today's design (${x(r)}) is ${x(m.value / m.floor)} of the floor, that much is its own cost`,
   ];
 };
 export const ROWS = [
