@@ -24,7 +24,7 @@
 //   the database from the session, revocation on the next request) must add; its ratio to (b) is
 //   reported beside (a)'s, and bench/index.mjs says whether the goal is within a floor's reach
 //   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers; and a
-//                 floor: the same log rows written by the inserting statement itself, no trigger
+//                 floor: the same log rows written without a trigger, by a second statement
 //   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
 //                 does not wait for the WAL flush and the CPU cost shows), with / without audit
 // interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
@@ -315,17 +315,23 @@ run(async () => {
   const cf = [];
   const insert = (table) => `insert into bench.${table} (tenant_id, owner_id, title, body) select $1, $2, 'bulk ' || g, 'body' from generate_series(1, ${bigRows}) g`;
   // The audit's floor: the same log rows (the whole row as jsonb, its key, the tenant; audit.log's
-  // index and identity) written without a trigger, by the inserting statement itself. What is left
-  // between it and (a) is the trigger's own cost; what is between it and (b) is the price of these
-  // log rows, which any trigger writing them pays.
-  const floorInsert = `with n as (${insert('ins_floor')} returning *)
-    insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
+  // index and identity) written without a trigger: the plain insert, then one INSERT ... SELECT of
+  // the log rows from the rows just written (the table is emptied before each run), in the same
+  // transaction. Between it and (b) is the price of these log rows, paid by any trigger that writes
+  // them; between it and (a), the trigger's own cost.
+  const logRows = `insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
     select null, (j ->> 'tenant_id')::uuid, current_user, 'INSERT', 'bench.ins_floor', pg_catalog.jsonb_build_object('id', j -> 'id'), null, j
-      from (select pg_catalog.to_jsonb(n) as j from n offset 0) as x`;
+      from (select pg_catalog.to_jsonb(n) as j from bench.ins_floor n offset 0) as x`;
+  const floorInsert = async () => {
+    await owner.query('begin');
+    await owner.query(insert('ins_floor'), [t1, u1]);
+    await owner.query(logRows);
+    await owner.query('commit');
+  };
   const bulkSides = [
     [() => plain(insert('ins_audited'), [t1, u1]), ta, ca],
     [() => plain(insert('ins_plain'), [t1, u1]), tb, cb],
-    [() => plain(floorInsert, [t1, u1]), tf, cf],
+    [floorInsert, tf, cf],
   ];
   for (let i = -1; i < bigRuns; i++) {
     await owner.query(`truncate bench.ins_plain, bench.ins_audited, bench.ins_floor`);
@@ -390,7 +396,7 @@ run(async () => {
       : undefined;
   const bulkCpu = cpuNote(ca, cb, bigRows, 'row');
   const bulkFloorCpu = cpuNote(cf, cb, bigRows, 'row');
-  const bulkFloor = `floor, the same log rows written by the inserting statement itself (no trigger): ${ratio(median(tb), median(tf))} throughput` +
+  const bulkFloor = `floor, the same log rows written without a trigger (one INSERT ... SELECT from the rows just inserted): ${ratio(median(tb), median(tf))} throughput` +
     `${bulkFloorCpu ? `, ${bulkFloorCpu}` : ''}: the price of these log rows, paid by any trigger that writes them`;
   const singleCpu = cpuNote(sca, scb, singles, 'statement');
   if (bulkCpu) console.log(`  audit-bulk:   ${bulkCpu}`);
