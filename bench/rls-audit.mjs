@@ -406,7 +406,7 @@ run(async () => {
 
   const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
   emit({
-    // floor: (f), the baseline plus one session lookup per transaction (bench/index.mjs reports it)
+    // floor: the baseline plus one session lookup per transaction, the cheaper way (bench/index.mjs reports it)
     'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, floor: byId['rls-point'].f, rows, batch, runs, plans: pointPlans, notes: [backendNote(byId['rls-point'])].filter(Boolean) },
     'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, floor: byId['rls-page'].f, rows, batch: pageBatch, runs, plans: pagePlans, notes: [backendNote(byId['rls-page'])].filter(Boolean) },
     // throughput rows: value and baseline are rows/s
