@@ -19,7 +19,12 @@
 //   rls-point     point lookup of one row by id, whole transaction (batches of --batch per sample)
 //   rls-page      the tenant's 50 newest rows, whole transaction (--page-batch per sample); with the plan's node types of both
 //                 sides (the goal wants an index scan and no Sort node)
-//   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers
+//   both also measure a floor, interleaved with (a) and (b): (b) plus one indexed lookup of the
+//   session per transaction, as the owner, the least any design that keeps I17 (identity derived in
+//   the database from the session, revocation on the next request) must add; its ratio to (b) is
+//   reported beside (a)'s, and bench/index.mjs says whether the goal is within a floor's reach
+//   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers; and a
+//                 floor: the same log rows written without a trigger, by a second statement
 //   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
 //                 does not wait for the WAL flush and the CPU cost shows), with / without audit
 // interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
@@ -89,7 +94,7 @@ run(async () => {
 
   // --- the plain copies: same shape, no RLS, no audit (schema bench: the event trigger only secures app)
   await owner.query(`create schema bench`);
-  for (const table of ['records', 'ins_plain', 'ins_audited']) {
+  for (const table of ['records', 'ins_plain', 'ins_audited', 'ins_floor']) {
     await owner.query(`create table bench.${table} (like app.records including defaults including constraints including indexes)`);
     await owner.query(`alter table bench.${table} add foreign key (tenant_id) references app.tenants (id) on delete cascade,
                                                    add foreign key (owner_id) references app.users (id)`);
@@ -130,6 +135,27 @@ run(async () => {
     await owner.query('commit');
     return r;
   };
+  // The floor: (b) plus the least a secure design must add. Revocation takes effect on the next
+  // request and the identity is derived in the database from the session (I17), so every request
+  // transaction looks its session up at least once. Here that is one lookup of the token's hash by
+  // its unique index, as the owner, in the message that opens the transaction (as (a) sends its
+  // session check): no role switch, no membership check, no identity helper, no policy. Two ways,
+  // both measured: (f) a plpgsql function (its plan cached for the connection: the call is planned,
+  // the lookup is not) and (g) the lookup as a statement of its own (parsed and planned each time);
+  // the cheaper one is the floor, a bound on every design that checks the session per transaction.
+  await owner.query(`create function bench.session_live(h bytea) returns boolean language plpgsql stable
+                       as $$ begin return exists (select from app_private.sessions s where s.token_hash = h and s.expires_at > now()); end $$`);
+  const floorChecks = {
+    f: `begin; select bench.session_live('\\x${tokenHash}'::bytea) as live`,
+    g: `begin; select true as live from app_private.sessions where token_hash = '\\x${tokenHash}'::bytea and expires_at > now()`,
+  };
+  const floored = (how) => async (sql, params = []) => {
+    const checked = await owner.query(floorChecks[how]);
+    if (checked.at(-1).rows[0]?.live !== true) throw new Error('the floor session lookup found no session');
+    const r = await owner.query(sql, params);
+    await owner.query('commit');
+    return r;
+  };
 
   // the member's own rows, a fresh slice of 100 per update run
   const ids = (await owner.query(`select id from app.records where owner_id = $1 order by id limit $2`, [u1, (runs + 1) * 100])).rows.map((r) => r.id);
@@ -150,21 +176,29 @@ run(async () => {
     {
       id: 'rls-point',
       name: `point lookup by id (x${batch})`,
+      per: batch,
       a: async (i) => {
         for (let k = 0; k < batch; k++) if ((await secured(pointSql, [pick(i, k)])).rowCount !== 1) throw new Error('point lookup (a) found no row');
       },
       b: async (i) => {
         for (let k = 0; k < batch; k++) if ((await plain(pointPlainSql, [pick(i, k), t1])).rowCount !== 1) throw new Error('point lookup (b) found no row');
       },
+      floor: (how) => async (i) => {
+        for (let k = 0; k < batch; k++) if ((await floored(how)(pointPlainSql, [pick(i, k), t1])).rowCount !== 1) throw new Error(`point lookup (${how}) found no row`);
+      },
     },
     {
       id: 'rls-page',
       name: `tenant page, newest 50 (x${pageBatch})`,
+      per: pageBatch,
       a: async () => {
         for (let k = 0; k < pageBatch; k++) await secured(pageSql);
       },
       b: async () => {
         for (let k = 0; k < pageBatch; k++) await plain(pagePlainSql, [t1]);
+      },
+      floor: (how) => async () => {
+        for (let k = 0; k < pageBatch; k++) await floored(how)(pagePlainSql, [t1]);
       },
     },
     {
@@ -209,23 +243,47 @@ run(async () => {
     await show('filtered (b)', plain, `select id, title, created_at from bench.records where tenant_id = (select $1::uuid) and owner_id = $2 order by created_at desc limit 50`, [t1, u1]);
   }
 
+  // the server processes of both connections, for the CPU time each side costs the database
+  const ownerPid = (await owner.query('select pg_backend_pid() as pid')).rows[0].pid;
+  const appPid = (await appClient.query('select pg_backend_pid() as pid')).rows[0].pid;
+  /** CPU time (ms) a server process has used, or undefined when it cannot be read. */
+  const cpuOf = (pid) => {
+    try {
+      return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return undefined;
+    }
+  };
+
   const results = [];
   for (const c of cases) {
     const n = c.runs ?? runs;
-    await c.a(-1);
-    await c.b(-1);
-    const ta = [];
-    const tb = [];
+    const sides = [['a', c.a], ['b', c.b], ...(c.floor ? [['f', c.floor('f')], ['g', c.floor('g')]] : [])];
+    const times = { a: [], b: [], f: [], g: [] };
+    const cpu = { a: [], b: [], f: [], g: [] };
+    for (const [, fn] of sides) await fn(-1);
     for (let i = 0; i < n; i++) {
-      // interleaved, alternating which goes first
-      const order = i % 2 ? [['a', c.a], ['b', c.b]] : [['b', c.b], ['a', c.a]];
-      for (const [side, fn] of order) {
+      // interleaved, rotating which goes first
+      for (let k = 0; k < sides.length; k++) {
+        const [side, fn] = sides[(i + k) % sides.length];
+        const pid = side === 'a' ? appPid : ownerPid;
+        const c0 = cpuOf(pid);
         const s = now();
         await fn(i);
-        (side === 'a' ? ta : tb).push(now() - s);
+        times[side].push(now() - s);
+        const c1 = cpuOf(pid);
+        if (c0 !== undefined && c1 !== undefined) cpu[side].push(c1 - c0);
       }
     }
-    results.push({ id: c.id, name: `${c.name}`, a: median(ta), b: median(tb) });
+    const cpuMedian = (side) => (cpu[side].length ? median(cpu[side]) : undefined);
+    // the floor: the cheaper way of the two (by wall time, as the ratios; its CPU beside it)
+    const way = c.floor ? (median(times.f) <= median(times.g) ? 'f' : 'g') : undefined;
+    results.push({
+      id: c.id, name: `${c.name}`, a: median(times.a), b: median(times.b), f: way && median(times[way]),
+      floorWay: way && { f: 'plpgsql function', g: 'ad-hoc statement' }[way],
+      floorOther: way && median(times[way === 'f' ? 'g' : 'f']),
+      cpu: { a: cpuMedian('a'), b: cpuMedian('b'), f: way && cpuMedian(way) }, per: c.per,
+    });
   }
 
   // the tenant page's plans on both sides: node types (and the text, for the report's appendix)
@@ -239,15 +297,7 @@ run(async () => {
 
   // the audit trigger alone: the same table shape with and without the statement-level triggers,
   // both as the owner (no RLS on either), emptied before each run
-  const ownerPid = (await owner.query('select pg_backend_pid() as pid')).rows[0].pid;
-  /** CPU time (ms) the owner's server process has used, or undefined when it cannot be read. */
-  const backendCpu = () => {
-    try {
-      return Number(readFileSync(`/proc/${ownerPid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
-    } catch {
-      return undefined;
-    }
-  };
+  const backendCpu = () => cpuOf(ownerPid);
   /** Runs fn, pushing its wall time to `wall` and its backend CPU time to `cpu` (when readable). */
   const timed = async (fn, wall, cpu) => {
     const c0 = backendCpu();
@@ -259,15 +309,40 @@ run(async () => {
   };
   const ta = [];
   const tb = [];
+  const tf = [];
   const ca = [];
   const cb = [];
+  const cf = [];
   const insert = (table) => `insert into bench.${table} (tenant_id, owner_id, title, body) select $1, $2, 'bulk ' || g, 'body' from generate_series(1, ${bigRows}) g`;
+  // The audit's floor: the same log rows (the whole row as jsonb, its key, the tenant; audit.log's
+  // index and identity) written without a trigger: the plain insert, then one INSERT ... SELECT of
+  // the log rows from the rows just written (the table is emptied before each run), in the same
+  // transaction. Between it and (b) is the price of these log rows, paid by any trigger that writes
+  // them; between it and (a), the trigger's own cost.
+  const logRows = `insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
+    select null, (j ->> 'tenant_id')::uuid, current_user, 'INSERT', 'bench.ins_floor', pg_catalog.jsonb_build_object('id', j -> 'id'), null, j
+      from (select pg_catalog.to_jsonb(n) as j from bench.ins_floor n offset 0) as x`;
+  const floorInsert = async () => {
+    await owner.query('begin');
+    await owner.query(insert('ins_floor'), [t1, u1]);
+    await owner.query(logRows);
+    await owner.query('commit');
+  };
+  const bulkSides = [
+    [() => plain(insert('ins_audited'), [t1, u1]), ta, ca],
+    [() => plain(insert('ins_plain'), [t1, u1]), tb, cb],
+    [floorInsert, tf, cf],
+  ];
   for (let i = -1; i < bigRuns; i++) {
-    await owner.query(`truncate bench.ins_plain, bench.ins_audited`);
-    for (const [table, into, cpu] of i % 2 ? [['ins_audited', ta, ca], ['ins_plain', tb, cb]] : [['ins_plain', tb, cb], ['ins_audited', ta, ca]]) {
-      await timed(() => plain(insert(table), [t1, u1]), i >= 0 ? into : [], i >= 0 ? cpu : []);
+    await owner.query(`truncate bench.ins_plain, bench.ins_audited, bench.ins_floor`);
+    // interleaved, rotating which goes first
+    for (let k = 0; k < bulkSides.length; k++) {
+      const [fn, into, cpu] = bulkSides[(i + 1 + k) % bulkSides.length];
+      await timed(fn, i >= 0 ? into : [], i >= 0 ? cpu : []);
     }
   }
+  const floorRows = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_floor'`)).rows[0].count);
+  if (floorRows !== (bigRuns + 1) * bigRows) throw new Error(`audit floor check failed: ${floorRows} log rows for ${(bigRuns + 1) * bigRows} inserts`);
   const audited = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_audited'`)).rows[0].count);
   if (audited !== (bigRuns + 1) * bigRows) throw new Error(`audit check failed: ${audited} audit rows for ${(bigRuns + 1) * bigRows} inserts`);
 
@@ -293,10 +368,22 @@ run(async () => {
   await appClient.end();
   await owner.end();
 
+  /** Backend CPU per transaction of (a), (b) and (f), when readable. */
+  const backendNote = (r) =>
+    r.per && r.cpu.a !== undefined && r.cpu.b !== undefined
+      ? `backend CPU per transaction: (a) ${((r.cpu.a / r.per) * 1000).toFixed(0)} µs, (b) ${((r.cpu.b / r.per) * 1000).toFixed(0)} µs` +
+        `${r.cpu.f !== undefined ? `, floor ${((r.cpu.f / r.per) * 1000).toFixed(0)} µs` : ''} (ratios ${(r.cpu.a / r.cpu.b).toFixed(2)}x` +
+        `${r.cpu.f !== undefined ? `, floor ${(r.cpu.f / r.cpu.b).toFixed(2)}x` : ''})`
+      : undefined;
   console.log(`\nPostgreSQL, ${rows} rows in app.records; median ms; ratio = (a) RLS + audit, app path / (b) plain table as owner`);
   console.log(`  ${'query'.padEnd(40)} ${'(a)'.padStart(8)} ${'(b)'.padStart(8)}  ratio`);
   for (const r of results) {
     console.log(`  ${r.name.padEnd(40)} ${r.a.toFixed(2).padStart(8)} ${r.b.toFixed(2).padStart(8)}  ${ratio(r.a, r.b)}`);
+    if (r.f !== undefined) {
+      console.log(`  ${'  floor: (b) + one session lookup'.padEnd(40)} ${r.f.toFixed(2).padStart(8)} ${r.b.toFixed(2).padStart(8)}  ${ratio(r.f, r.b)}  (${r.floorWay}; the other way ${ratio(r.floorOther, r.b)}): any design that checks the session per transaction costs at least this`);
+    }
+    const note = backendNote(r);
+    if (note) console.log(`    ${note}`);
   }
   const name = `audit trigger only: insert ${bigRows} rows`;
   console.log(`  ${name.padEnd(40)} ${median(ta).toFixed(2).padStart(8)} ${median(tb).toFixed(2).padStart(8)}  ${ratio(median(ta), median(tb))}  (with / without the statement-level audit triggers, both as owner)`);
@@ -308,17 +395,25 @@ run(async () => {
       ? `backend CPU ${((median(cpu) / per) * 1000).toFixed(1)} µs vs ${((median(base) / per) * 1000).toFixed(1)} µs per ${unit} (throughput ratio ${(median(base) / median(cpu)).toFixed(2)}x)`
       : undefined;
   const bulkCpu = cpuNote(ca, cb, bigRows, 'row');
+  const bulkFloorCpu = cpuNote(cf, cb, bigRows, 'row');
+  const bulkFloor = `floor, the same log rows written without a trigger (one INSERT ... SELECT from the rows just inserted): ${ratio(median(tb), median(tf))} throughput` +
+    `${bulkFloorCpu ? `, ${bulkFloorCpu}` : ''}: the price of these log rows, paid by any trigger that writes them`;
   const singleCpu = cpuNote(sca, scb, singles, 'statement');
   if (bulkCpu) console.log(`  audit-bulk:   ${bulkCpu}`);
+  console.log(`  audit-bulk ${bulkFloor}`);
   if (singleCpu) console.log(`  audit-single: ${singleCpu}`);
   console.log(`\ntenant page plan (a): ${pagePlans.a.nodes.join(' > ')}; (b): ${pagePlans.b.nodes.join(' > ')}`);
 
   const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
   emit({
-    'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, rows, batch, runs, plans: pointPlans },
-    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, rows, batch: pageBatch, runs, plans: pagePlans },
+    // floor: the baseline plus one session lookup per transaction, the cheaper way (bench/index.mjs reports it)
+    'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, floor: byId['rls-point'].f, rows, batch, runs, plans: pointPlans, notes: [backendNote(byId['rls-point'])].filter(Boolean) },
+    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, floor: byId['rls-page'].f, rows, batch: pageBatch, runs, plans: pagePlans, notes: [backendNote(byId['rls-page'])].filter(Boolean) },
     // throughput rows: value and baseline are rows/s
-    'audit-bulk': { unit: 'rows/s', value: bigRows / (median(ta) / 1000), baseline: bigRows / (median(tb) / 1000), rowsPerStatement: bigRows, runs: bigRuns, notes: bulkCpu ? [bulkCpu] : [] },
+    'audit-bulk': {
+      unit: 'rows/s', value: bigRows / (median(ta) / 1000), baseline: bigRows / (median(tb) / 1000), floor: bigRows / (median(tf) / 1000),
+      rowsPerStatement: bigRows, runs: bigRuns, notes: bulkCpu ? [bulkCpu, bulkFloor] : [bulkFloor],
+    },
     'audit-single': { unit: 'rows/s', value: singles / (median(sa) / 1000), baseline: singles / (median(sb) / 1000), statements: singles, runs, notes: singleCpu ? [singleCpu] : [] },
   });
 });
