@@ -1,3 +1,4 @@
+// run-tests: early
 /**
  * The migrated PGlite folders the package ships for its presets (dist/pglite-snapshots, written by
  * scripts/build-dev-snapshots.mjs) are exactly what migrating gives: a new app of each preset starts
