@@ -116,29 +116,31 @@ const SHIPPED_DIR = join('node_modules', 'create-xms-app', 'dist', 'pglite-snaps
  * one; returns how many migrations it holds (0: none fits, or dataDir is not empty).
  */
 function restoreShipped(dataDir: string, keys: string[]): number {
+  if (dataDir.includes('://')) return 0; // not a folder (memory://)
   let held = keys.length;
   while (held > 0 && !existsSync(join(SHIPPED_DIR, `${keys[held - 1]}.br`))) held--;
   if (!held) return 0;
-  const data = brotliDecompressSync(readFileSync(join(SHIPPED_DIR, `${keys[held - 1]}.br`)));
-  const end = data.indexOf(0x0a);
-  const entries = JSON.parse(data.subarray(0, end).toString('utf8')) as [string, number | null][];
   // written beside dataDir and renamed into place: never half a folder
   const tmp = `${resolve(dataDir)}.${process.pid}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  let at = end + 1;
-  for (const [path, size] of entries) {
-    if (path.split('/').includes('..')) throw new Error(`bad path in a shipped PGlite folder: ${path}`);
-    const target = join(tmp, path);
-    if (size === null) mkdirSync(target, { recursive: true });
-    else writeFileSync(target, data.subarray(at, (at += size)));
-  }
   try {
+    const data = brotliDecompressSync(readFileSync(join(SHIPPED_DIR, `${keys[held - 1]}.br`)));
+    const end = data.indexOf(0x0a);
+    const entries = JSON.parse(data.subarray(0, end).toString('utf8')) as [string, number | null][];
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    let at = end + 1;
+    for (const [path, size] of entries) {
+      if (path.split('/').includes('..')) throw new Error(`bad path in a shipped PGlite folder: ${path}`);
+      const target = join(tmp, path);
+      if (size === null) mkdirSync(target, { recursive: true });
+      else writeFileSync(target, data.subarray(at, (at += size)));
+    }
     if (existsSync(dataDir)) rmdirSync(dataDir); // fails unless empty: a folder with files is left alone
     mkdirSync(dirname(resolve(dataDir)), { recursive: true });
     renameSync(tmp, dataDir);
     return held;
   } catch {
+    // an unreadable shipped folder or a data folder that is not empty: migrate as without one
     rmSync(tmp, { recursive: true, force: true });
     return 0;
   }
