@@ -10,7 +10,8 @@
 //               a migration or permissions.yml edit costs) and one of the unchanged app (cached)
 //   dev-cold    `npm run dev` to the first 200 of GET /health in a freshly scaffolded app (no PGlite
 //               data, no migrated-folder snapshot or compile stamp in node_modules/.cache/xms-dev,
-//               an empty temp folder, so tsx's cache is cold): the first start after an install
+//               an empty temp folder, so tsx's cache is cold): the first start after an install; the
+//               package's migrated folder for the preset (dist/pglite-snapshots) is there, as in any install
 //   dev-warm    the second start of the same app
 // Each app is scaffolded from this checkout (--no-install) with node_modules linked to one installed
 // app (--app, else installed once now). DATABASE_URL is removed from their environment.

@@ -6,17 +6,21 @@
  *                        files or the compiler differ from a state seen right after a compile
  *   openDevDatabase()    the migrated database, opened once as the runtime role xms_app. PGlite: an
  *                        empty data folder starts as a copy of a migrated folder cached under the
- *                        migrations' content hash; a data folder already migrated with the same
- *                        migrations is opened as it is; otherwise the owner migrates it first.
+ *                        migrations' content hash, else from the migrated folder create-xms-app ships
+ *                        for the longest run of leading migrations byte-identical to its preset's (built
+ *                        by its `npm run build`; the owner then applies the rest); a data folder already
+ *                        migrated with the same migrations is opened as it is; otherwise the owner
+ *                        migrates it first.
  *
  * Stamps are content-addressed (node_modules/.cache/xms-dev/), so a stale one can only mean "run it".
  * `npm run db:migrate` stays the way to migrate without starting the server.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { brotliDecompressSync } from 'node:zlib';
 import { openDatabase, type Database } from './client.js';
 import { listMigrations, migrate, MIGRATIONS_DIR } from './migrate.js';
 
@@ -72,13 +76,74 @@ export function compileIfChanged(): boolean {
   return true;
 }
 
+/** The installed PGlite's name and version: a data folder is only reused by the PGlite that wrote it. */
+function pgliteIdentity(): string {
+  let dir = dirname(createRequire(resolve('package.json')).resolve('@electric-sql/pglite'));
+  for (;;) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      const { name, version } = JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string; version?: string };
+      if (name === '@electric-sql/pglite') return `${name}@${version}`;
+    }
+    if (dirname(dir) === dir) throw new Error('cannot find the version of @electric-sql/pglite');
+    dir = dirname(dir);
+  }
+}
+
+/**
+ * The key of each run of leading migrations: keys[i] hashes the PGlite version and the names and
+ * contents of the first i + 1 migrations, in order.
+ */
+export function migrationKeys(dir = MIGRATIONS_DIR): string[] {
+  const hash = createHash('sha256').update(pgliteIdentity());
+  return listMigrations(dir).map((m) => hash.update(`\0${m.version}_${m.name}\0`).update(readFileSync(m.file)).copy().digest('hex'));
+}
+
 /** Hash of the migrations (names and contents) and of the PGlite version that applies them. */
-export function migrationsHash(dir = MIGRATIONS_DIR): string {
-  const hash = createHash('sha256');
-  const pglite = createRequire(resolve('package.json')).resolve('@electric-sql/pglite');
-  hash.update(pglite);
-  for (const m of listMigrations(dir)) hash.update(`\0${m.version}_${m.name}\0`).update(readFileSync(m.file));
-  return hash.digest('hex');
+export function migrationsHash(dir = MIGRATIONS_DIR, keys = migrationKeys(dir)): string {
+  return keys.at(-1) ?? createHash('sha256').update(pgliteIdentity()).digest('hex');
+}
+
+/**
+ * The migrated data folders create-xms-app ships for its presets, each named by its migration key:
+ * a brotli-compressed JSON index line ([path, size] per file, size null for a folder), then the
+ * files' bytes in that order.
+ */
+const SHIPPED_DIR = join('node_modules', 'create-xms-app', 'dist', 'pglite-snapshots');
+
+/**
+ * Fills an empty dataDir from the shipped folder of the longest run of leading migrations that has
+ * one; returns how many migrations it holds (0: none fits, or dataDir is not empty).
+ */
+function restoreShipped(dataDir: string, keys: string[]): number {
+  if (dataDir.includes('://')) return 0; // not a folder (memory://)
+  let held = keys.length;
+  while (held > 0 && !existsSync(join(SHIPPED_DIR, `${keys[held - 1]}.br`))) held--;
+  if (!held) return 0;
+  // written beside dataDir and renamed into place: never half a folder
+  const tmp = `${resolve(dataDir)}.${process.pid}.tmp`;
+  try {
+    const data = brotliDecompressSync(readFileSync(join(SHIPPED_DIR, `${keys[held - 1]}.br`)));
+    const end = data.indexOf(0x0a);
+    const entries = JSON.parse(data.subarray(0, end).toString('utf8')) as [string, number | null][];
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    let at = end + 1;
+    for (const [path, size] of entries) {
+      if (path.split('/').includes('..')) throw new Error(`bad path in a shipped PGlite folder: ${path}`);
+      const target = join(tmp, path);
+      if (size === null) mkdirSync(target, { recursive: true });
+      else writeFileSync(target, data.subarray(at, (at += size)));
+    }
+    if (existsSync(dataDir)) rmdirSync(dataDir); // fails unless empty: a folder with files is left alone
+    mkdirSync(dirname(resolve(dataDir)), { recursive: true });
+    renameSync(tmp, dataDir);
+    return held;
+  } catch {
+    // an unreadable shipped folder or a data folder that is not empty: migrate as without one
+    rmSync(tmp, { recursive: true, force: true });
+    return 0;
+  }
 }
 
 export interface DevDatabaseOptions {
@@ -102,14 +167,15 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
     return openDatabase({ url: options.url });
   }
   const dataDir = options.dataDir ?? process.env.PGLITE_DATA_DIR ?? join('.data', 'pglite');
-  const key = migrationsHash();
+  const keys = migrationKeys();
+  const key = migrationsHash(MIGRATIONS_DIR, keys);
   const stamp = join(dataDir, STAMP_FILE);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
   if (fresh || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== key) {
     const snapshot = join(CACHE_DIR, 'pglite', key);
     if (fresh && existsSync(join(snapshot, 'PG_VERSION'))) {
       cpSync(snapshot, dataDir, { recursive: true });
-    } else {
+    } else if (!fresh || restoreShipped(dataDir, keys) < keys.length) {
       // the owner (PGlite's superuser) migrates; it is closed before the server opens the folder
       const owner = await openDatabase({ as: 'owner', dataDir });
       try {

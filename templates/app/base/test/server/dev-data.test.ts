@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { compileStateHash, migrationsHash } from '../../src/db/dev-data.js';
+import { compileStateHash, migrationKeys, migrationsHash } from '../../src/db/dev-data.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'xms-dev-data-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -26,6 +26,27 @@ test('the migrations hash follows every migration: content, name, and a new file
   const withTwo = migrationsHash(dir);
   writeFileSync(join(dir, 'README.md'), 'notes');
   assert.is(migrationsHash(dir), withTwo);
+});
+
+test('each run of leading migrations has its key: an added migration keeps the earlier keys, an edit changes its own and the later ones', () => {
+  const keys = mkdtempSync(join(tmpdir(), 'xms-dev-keys-'));
+  try {
+    writeFileSync(join(keys, '20240101000000_one.sql'), 'create table a (id int);');
+    writeFileSync(join(keys, '20240101000100_two.sql'), 'create table b (id int);');
+    const before = migrationKeys(keys);
+    assert.is(before.length, 2);
+    assert.is(migrationsHash(keys), before[1], 'the last key is the key of all the migrations');
+    writeFileSync(join(keys, '20240101000200_three.sql'), 'create table c (id int);');
+    const added = migrationKeys(keys);
+    assert.equal(added.slice(0, 2), before, 'a shipped folder of the first two still fits');
+    writeFileSync(join(keys, '20240101000100_two.sql'), 'create table b (id bigint);');
+    const edited = migrationKeys(keys);
+    assert.is(edited[0], added[0]);
+    assert.is.not(edited[1], added[1]);
+    assert.is.not(edited[2], added[2], 'a key covers every migration before it');
+  } finally {
+    rmSync(keys, { recursive: true, force: true });
+  }
 });
 
 test('the compile state follows permissions.yml, the migrations and the compiled files', () => {
