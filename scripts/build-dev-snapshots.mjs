@@ -13,9 +13,37 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'pglite-snapshots');
+
+/**
+ * What the folders are made from: the templates, the scaffolder and compiler, this script, and the
+ * PGlite and tsx builds. `npm test` builds again after `npm ci` built: with nothing changed, the
+ * folders (a minute of CPU) are kept.
+ */
+function inputsDigest() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const path = join(dir, d.name);
+      if (d.isDirectory()) walk(path);
+      else hash.update(`${path.slice(root.length)}\0`).update(readFileSync(path)).update('\0');
+    }
+  };
+  for (const dir of ['templates', 'lib', 'generators', 'bin']) walk(join(root, dir));
+  hash.update(readFileSync(fileURLToPath(import.meta.url)));
+  for (const name of ['@electric-sql/pglite', 'tsx']) hash.update(readFileSync(join(root, 'node_modules', name, 'package.json')));
+  return hash.digest('hex');
+}
+const digest = inputsDigest();
+const stamp = join(outDir, 'inputs.sha256');
+if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
+  console.log('build-dev-snapshots: up to date');
+  process.exit(0);
+}
 rmSync(outDir, { recursive: true, force: true });
 mkdirSync(outDir, { recursive: true });
 
@@ -77,6 +105,7 @@ try {
     const keys = JSON.parse(run(`migrating the ${preset} preset`, process.execPath, ['--import', 'tsx', 'build-snapshot.ts', data], app).trim().split('\n').pop());
     writeFileSync(join(outDir, `${keys.at(-1)}.br`), pack(data));
   }
+  writeFileSync(stamp, digest); // last: an interrupted build starts over
 } finally {
   rmSync(work, { recursive: true, force: true });
 }
