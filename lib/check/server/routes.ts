@@ -7,7 +7,6 @@
  * It reports nothing itself: ./scopes.ts, ./rate-limits.ts, ./headers.ts, ./csrf.ts,
  * ./route-namespaces.ts and ./mfa-step.ts judge what it found.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TS from 'typescript';
 import type { Syntax } from '../syntax.js';
@@ -59,8 +58,8 @@ export interface Inventory {
 export function readInventory(syntax: Syntax): Inventory | undefined {
   const ts = syntax.ts;
   const serverDir = join(syntax.appDir, 'src', 'server');
-  const candidates = existsSync(serverDir) ? readdirSync(serverDir).filter((f) => f.endsWith('.ts')).map((f) => join(serverDir, f)) : [];
-  const appFile = candidates.find((f) => /\btagScope\s*\(/.test(readFileSync(f, 'utf8')) && !f.endsWith('scopes.ts')) ?? join(serverDir, 'app.ts');
+  const candidates = syntax.list(serverDir).filter((f) => f.endsWith('.ts')).map((f) => join(serverDir, f));
+  const appFile = candidates.find((f) => /\btagScope\s*\(/.test(syntax.read(f) ?? '') && !f.endsWith('scopes.ts')) ?? join(serverDir, 'app.ts');
   const sf = syntax.file(appFile);
   if (!sf) return undefined;
   const imports = syntax.imports(sf);
