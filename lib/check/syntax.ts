@@ -89,6 +89,13 @@ function contentValue(abs: string): { value: string; text?: string } {
   return { value: createHash('sha256').update(text).digest('hex'), text };
 }
 
+/** Where ./Syntax.persisted keeps values between checks (./server/units.ts). */
+export interface PersistedStore {
+  /** The value stored under the id while every input it was computed from reads the same. */
+  lookup(id: string): { value: unknown; inputs: Array<[string, string]> } | undefined;
+  save(id: string, inputs: Inputs, value: unknown): void;
+}
+
 export class Syntax {
   private readonly cache = new Map<string, TS.SourceFile | undefined>();
   private readonly texts = new Map<string, { value: string; text?: string }>();
@@ -96,6 +103,8 @@ export class Syntax {
   private loaded: typeof TS | undefined;
   /** The inputs of the unit running now (./server/units.ts), recorded by every read below. */
   private recording: Inputs | undefined;
+  /** Values kept between checks, each under the inputs it was computed from. */
+  store: PersistedStore | undefined;
 
   private constructor(
     private readonly loadTs: () => typeof TS,
@@ -147,6 +156,22 @@ export class Syntax {
       for (const [k, v] of hit.inputs) this.recording.set(k, v);
     }
     return hit.value as T;
+  }
+
+  /**
+   * A value (JSON data) kept between checks under the inputs its computation read: returned from the
+   * store while they all read the same, else computed (and stored). Either way the unit asking
+   * records those inputs as its own.
+   */
+  persisted<T>(id: string, compute: () => T): T {
+    const hit = this.store?.lookup(id);
+    if (hit) {
+      if (this.recording) for (const [k, v] of hit.inputs) this.recording.set(k, v);
+      return hit.value as T;
+    }
+    const { value, inputs } = this.track(compute);
+    this.store?.save(id, inputs, value);
+    return value;
   }
 
   private note(input: string, value: string): void {

@@ -29,7 +29,7 @@ export interface Unit {
 
 interface Entry {
   inputs: Array<[string, string]>;
-  findings: Finding[];
+  value: unknown;
 }
 
 interface Store {
@@ -37,7 +37,7 @@ interface Store {
   units: Record<string, Entry>;
 }
 
-const FORMAT = 'xms-check-units 1';
+const FORMAT = 'xms-check-units 2';
 
 /** The store of an app (one per app folder: the temp-folder cache may serve several). */
 export function unitsFile(appDir: string): string {
@@ -61,11 +61,11 @@ function readStore(file: string, version: string): Store['units'] {
 
 function wellFormed(entry: unknown): entry is Entry {
   const e = entry as Entry;
-  return (
-    !!e && Array.isArray(e.inputs) && Array.isArray(e.findings) &&
-    e.inputs.every((i) => Array.isArray(i) && typeof i[0] === 'string' && typeof i[1] === 'string' && /^[fedw]:/.test(i[0])) &&
-    e.findings.every((f) => !!f && typeof f.id === 'string' && typeof f.object === 'string' && typeof f.message === 'string')
-  );
+  return !!e && Array.isArray(e.inputs) && 'value' in e && e.inputs.every((i) => Array.isArray(i) && typeof i[0] === 'string' && typeof i[1] === 'string' && /^[fedw]:/.test(i[0]));
+}
+
+function isFindings(value: unknown): value is Finding[] {
+  return Array.isArray(value) && value.every((f) => !!f && typeof f.id === 'string' && typeof f.object === 'string' && typeof f.message === 'string');
 }
 
 /** Runs the units, each from the cache while its inputs read the same; the findings in unit order. */
@@ -81,22 +81,42 @@ export function runUnits(syntax: Syntax, units: Unit[]): { findings: Finding[]; 
     if (v === undefined) now.set(input, (v = inputValue(appDir, input)));
     return v;
   };
-  const next: Store['units'] = {};
+  // entries of ids not used this time stay (a value under a route module's id serves the next check
+  // that needs it); each id keeps its newest entry
+  const next: Store['units'] = { ...stored };
+  let changed = false;
+  syntax.store = off
+    ? undefined
+    : {
+        lookup: (id) => {
+          const hit = Object.hasOwn(stored, id) ? stored[id] : undefined;
+          return wellFormed(hit) && hit.inputs.every(([input, value]) => current(input) === value) ? hit : undefined;
+        },
+        save: (id, inputs, value) => {
+          next[id] = { inputs: [...inputs], value };
+          changed = true;
+        },
+      };
   const findings: Finding[] = [];
   const ran: string[] = [];
-  for (const unit of units) {
-    const hit = Object.hasOwn(stored, unit.id) ? stored[unit.id] : undefined;
-    if (wellFormed(hit) && hit.inputs.every(([input, value]) => current(input) === value)) {
-      next[unit.id] = hit;
-      findings.push(...hit.findings);
-      continue;
+  try {
+    for (const unit of units) {
+      const value = syntax.persisted(`unit:${unit.id}`, () => {
+        ran.push(unit.id);
+        return unit.run(syntax);
+      });
+      if (isFindings(value)) findings.push(...value);
+      else {
+        // a stored value of another shape: run the unit (and store its findings)
+        delete stored[`unit:${unit.id}`];
+        ran.push(unit.id);
+        findings.push(...syntax.persisted(`unit:${unit.id}`, () => unit.run(syntax)));
+      }
     }
-    const { value, inputs } = syntax.track(() => unit.run(syntax));
-    ran.push(unit.id);
-    next[unit.id] = { inputs: [...inputs], findings: value };
-    findings.push(...value);
+  } finally {
+    syntax.store = undefined;
   }
-  if (!off && (ran.length || Object.keys(stored).length !== units.length)) {
+  if (changed) {
     try {
       writePrivate(file, JSON.stringify({ version, units: next } satisfies Store));
     } catch {
