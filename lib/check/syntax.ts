@@ -119,6 +119,11 @@ export class Syntax {
     return (this.loaded ??= this.loadTs());
   }
 
+  /** Whether TypeScript was loaded (a check answered by the cache does not). */
+  get typescriptLoaded(): boolean {
+    return this.loaded !== undefined;
+  }
+
   static async load(appDir: string): Promise<Syntax> {
     return new Syntax(() => {
       // TypeScript is CommonJS: required, not imported (import() first runs Node's export scan and

@@ -12,6 +12,7 @@
  *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields).
  */
 import { join } from 'node:path';
+import { MissingModuleError } from '../database.js';
 import { Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import { checkBodySchemas } from './body-schemas.js';
@@ -69,7 +70,15 @@ export function serverUnits(syntax: Syntax): Unit[] {
 /** The server checks' findings, and which units ran (the others came from the cache). */
 export async function checkServerUnits(appDir: string): Promise<{ findings: Finding[]; ran: string[] }> {
   const syntax = await Syntax.load(appDir);
-  return runUnits(syntax, serverUnits(syntax));
+  try {
+    return runUnits(syntax, serverUnits(syntax));
+  } catch (error) {
+    if (error instanceof MissingModuleError) throw error;
+    // a stored value the checks could not use: every unit again, from the files alone (a check's own
+    // error repeats here and is thrown)
+    const fresh = await Syntax.load(appDir);
+    return runUnits(fresh, serverUnits(fresh), { stored: false });
+  }
 }
 
 export async function checkServer(appDir: string): Promise<Finding[]> {

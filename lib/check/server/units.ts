@@ -34,6 +34,8 @@ interface Entry {
 
 interface Store {
   version: string;
+  /** SHA-256 of the JSON of units: a torn or altered file is not read */
+  digest: string;
   units: Record<string, Entry>;
 }
 
@@ -53,11 +55,14 @@ function readStore(file: string, version: string): Store['units'] {
     if (!existsSync(file) || !ownedByMe(file)) return {};
     const json = JSON.parse(readFileSync(file, 'utf8')) as Partial<Store>;
     if (json.version !== version || !json.units || typeof json.units !== 'object') return {};
+    if (json.digest !== digestOf(json.units)) return {};
     return json.units;
   } catch {
     return {}; // torn or foreign: every unit runs
   }
 }
+
+const digestOf = (units: Store['units']) => createHash('sha256').update(JSON.stringify(units)).digest('hex');
 
 function wellFormed(entry: unknown): entry is Entry {
   const e = entry as Entry;
@@ -68,13 +73,16 @@ function isFindings(value: unknown): value is Finding[] {
   return Array.isArray(value) && value.every((f) => !!f && typeof f.id === 'string' && typeof f.object === 'string' && typeof f.message === 'string');
 }
 
-/** Runs the units, each from the cache while its inputs read the same; the findings in unit order. */
-export function runUnits(syntax: Syntax, units: Unit[]): { findings: Finding[]; ran: string[] } {
+/**
+ * Runs the units, each from the cache while its inputs read the same; the findings in unit order.
+ * `stored: false` reads no stored value (every unit runs) but stores what it finds.
+ */
+export function runUnits(syntax: Syntax, units: Unit[], options: { stored?: boolean } = {}): { findings: Finding[]; ran: string[] } {
   const appDir = syntax.appDir;
   const off = cacheOff();
   const version = off ? '' : createHash('sha256').update(`${FORMAT}\0${appDir}\0${checkerVersion(appDir)}`).digest('hex');
   const file = unitsFile(appDir);
-  const stored = off ? {} : readStore(file, version);
+  const stored = off || options.stored === false ? {} : readStore(file, version);
   const now = new Map<string, string>();
   const current = (input: string) => {
     let v = now.get(input);
@@ -118,7 +126,7 @@ export function runUnits(syntax: Syntax, units: Unit[]): { findings: Finding[]; 
   }
   if (changed) {
     try {
-      writePrivate(file, JSON.stringify({ version, units: next } satisfies Store));
+      writePrivate(file, JSON.stringify({ version, digest: digestOf(next), units: next } satisfies Store));
     } catch {
       // the cache is an optimisation only
     }
