@@ -8,8 +8,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type * as TS from 'typescript';
-import { createRequire } from 'node:module';
 import { MissingModuleError, resolveFrom } from './database.js';
+import { loadTypeScript } from './typescript-code.js';
 import type { Finding } from './types.js';
 
 /** What `evaluate` returns when an expression is not a constant it can fold. */
@@ -125,14 +125,21 @@ export class Syntax {
   }
 
   static async load(appDir: string): Promise<Syntax> {
-    return new Syntax(() => {
-      // TypeScript is CommonJS: required, not imported (import() first runs Node's export scan and
-      // module-format detection over its 9 MB file, a second of CPU)
+    let syntax: Syntax | undefined = undefined;
+    syntax = new Syntax(() => {
+      // TypeScript is CommonJS: run as such, not imported (import() first runs Node's export scan and
+      // module-format detection over its 9 MB file, a second of CPU), with V8's code cache
       const resolved = resolveFrom('typescript', appDir);
       if (!resolved) throw new MissingModuleError('typescript');
-      return createRequire(import.meta.url)(resolved) as typeof TS;
+      const loaded = loadTypeScript(resolved, appDir);
+      syntax!.keepCode = loaded.keep;
+      return loaded.ts;
     }, appDir);
+    return syntax;
   }
+
+  /** Keeps TypeScript's compiled code for the next check (./typescript-code.ts), once it has parsed. */
+  keepCode: () => void = () => {};
 
   /** Runs a unit of checks, recording every input it reads. */
   track<T>(run: () => T): { value: T; inputs: Inputs } {

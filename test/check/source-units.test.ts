@@ -10,7 +10,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkServerUnits, serverUnits } from '../../lib/check/server/index.js';
 import { unitsFile } from '../../lib/check/server/units.js';
+import { resolveFrom } from '../../lib/check/database.js';
 import { Syntax } from '../../lib/check/syntax.js';
+import { codeFile, loadTypeScript } from '../../lib/check/typescript-code.js';
 import type { Finding } from '../../lib/check/types.js';
 import { scaffold } from './app.js';
 
@@ -208,6 +210,37 @@ test('every app file a unit opens is among the inputs it recorded (traced, unit 
     syncBuiltinESMExports();
   }
   assert.equal(misses, [], `units opened files they did not record: ${misses.join(', ')}`);
+});
+
+test("TypeScript's compiled code is kept and used; a damaged or foreign copy is not", async () => {
+  const resolved = resolveFrom('typescript', appDir)!;
+  const file = codeFile(resolved, appDir);
+  fs.rmSync(file, { force: true });
+  const parse = (ts: typeof import('typescript')) => ts.createSourceFile('a.ts', 'export const a: number = 1;', ts.ScriptTarget.Latest, true).statements.length;
+  const first = loadTypeScript(resolved, appDir);
+  assert.not.ok(first.fromCache);
+  assert.is(parse(first.ts), 1);
+  first.keep();
+  assert.ok(fs.existsSync(file));
+  const second = loadTypeScript(resolved, appDir);
+  assert.ok(second.fromCache, 'the kept code was not used');
+  assert.is(parse(second.ts), 1);
+  assert.is(second.ts.version, first.ts.version);
+  // one byte of the code changed: its digest no longer matches, TypeScript is compiled from its source
+  const bytes = readFileSync(file);
+  bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
+  writeFileSync(file, bytes);
+  const damaged = loadTypeScript(resolved, appDir);
+  assert.not.ok(damaged.fromCache);
+  assert.is(parse(damaged.ts), 1);
+  // a copy others could have written is not read
+  damaged.keep();
+  if (typeof process.getuid === 'function') {
+    fs.chmodSync(file, 0o666);
+    assert.not.ok(loadTypeScript(resolved, appDir).fromCache);
+    fs.chmodSync(file, 0o600);
+  }
+  assert.ok(loadTypeScript(resolved, appDir).fromCache);
 });
 
 test.run();

@@ -71,7 +71,9 @@ export function serverUnits(syntax: Syntax): Unit[] {
 export async function checkServerUnits(appDir: string): Promise<{ findings: Finding[]; ran: string[] }> {
   const syntax = await Syntax.load(appDir);
   try {
-    return runUnits(syntax, serverUnits(syntax));
+    const result = runUnits(syntax, serverUnits(syntax));
+    syntax.keepCode();
+    return result;
   } catch (error) {
     if (error instanceof MissingModuleError) throw error;
     // a stored value the checks could not use: every unit again, from the files alone (a check's own
