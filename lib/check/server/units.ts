@@ -2,10 +2,12 @@
  * The server checks' findings, cached per unit: a unit is one check family (./index.ts lists them) or
  * the source scan of one file (./source-scan.ts judges each file alone). While a unit runs, every
  * input it reads through ../syntax.ts is recorded: a file's content (SHA-256), whether a path exists,
- * a folder's entries; shared derived values (the route inventory) hand their inputs on to every unit
- * using them. A later check reuses a unit's findings only while every recorded input reads the same;
- * otherwise the unit runs again. So after a source edit only the units that read the edited file run,
- * and only the files those read are parsed (TypeScript itself loads only when one unit runs).
+ * a folder's entries, which files mention a word; shared derived values (the route inventory) hand
+ * their inputs on to every unit using them. A later check reuses a unit's findings only while every
+ * recorded input reads the same; otherwise the unit runs again. Values one module yields (a route
+ * module's routes, its body-schema verdict: Syntax.persisted) are kept the same way, so a unit that
+ * runs again parses only the modules that changed. After a source edit only the units that read the
+ * edited file run, and TypeScript itself loads only when one unit runs.
  *
  * A cross-file check is therefore keyed by every file it reads, never by one: editing the public
  * list re-runs the scope checks of every route. The store is one JSON file per app, keyed by the
