@@ -94,6 +94,11 @@ function checker(): string {
   return (checkerHash = h.digest('hex'));
 }
 
+/** The checker and the TypeScript build the app resolves: what the source checks' findings also depend on. */
+export function checkerVersion(appDir: string): string {
+  return `${checker()}\0${buildOf('typescript', appDir)}`;
+}
+
 /** A package's build as the app resolves it (else as this package does). */
 function buildOf(name: string, appDir: string): string {
   return identify(name, resolveFrom(name, appDir));

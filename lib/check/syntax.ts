@@ -4,11 +4,12 @@
  * folds the few constant expressions the checks need (literals, `===`, `!`, `&&`, `||`, `a * b`, `c ? a : b`,
  * Number(x), a regex literal's .test(x), an array literal's .includes(x)) with some identifiers bound to values.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import type * as TS from 'typescript';
-import { createRequire } from 'node:module';
 import { MissingModuleError, resolveFrom } from './database.js';
+import { loadTypeScript } from './typescript-code.js';
 import type { Finding } from './types.js';
 
 /** What `evaluate` returns when an expression is not a constant it can fold. */
@@ -17,17 +18,211 @@ export type Value = string | number | boolean | undefined | null | typeof UNKNOW
 
 export type FunctionLike = TS.FunctionDeclaration | TS.ArrowFunction | TS.FunctionExpression;
 
+/**
+ * What a unit of the source checks read, each input by its path relative to the app: `f:path` the
+ * file's content (its SHA-256; `-` when it is not a file, `d` for a folder), `e:path` what the path
+ * is (`f` file, `d` folder, `-` nothing else), `d:path` a folder's entries (names and kinds),
+ * `w:word` which TypeScript files under src/ contain the word (./Syntax.sourcesMentioning). ./server/units.ts caches a unit's findings under these and reuses them
+ * only while every input reads the same.
+ */
+export type Inputs = Map<string, string>;
+
+/** The current value of one input (the same function records and revalidates it). */
+export function inputValue(appDir: string, input: string): string {
+  const rest = input.slice(2);
+  switch (input.slice(0, 2)) {
+    case 'f:': return contentValue(join(appDir, rest)).value;
+    case 'e:': return kindOf(join(appDir, rest));
+    case 'd:': return listing(join(appDir, rest)).value;
+    case 'w:': return createHash('sha256').update(mentioning(appDir, rest).join('\0')).digest('hex');
+  }
+  throw new Error(`unknown input ${input}`);
+}
+
+function kindOf(abs: string): string {
+  try {
+    const st = statSync(abs);
+    return st.isFile() ? 'f' : st.isDirectory() ? 'd' : '-';
+  } catch {
+    return '-';
+  }
+}
+
+/** The app's TypeScript sources under src/ (relative paths, sorted) whose text contains `word`. */
+function mentioning(appDir: string, word: string): string[] {
+  const out: string[] = [];
+  const visit = (dir: string) => {
+    for (const entry of listing(dir).names.sort()) {
+      if (entry === 'node_modules' || entry.startsWith('.')) continue;
+      const p = join(dir, entry);
+      const kind = kindOf(p);
+      if (kind === 'd') visit(p);
+      else if (kind === 'f' && /\.m?ts$/.test(entry) && !entry.endsWith('.d.ts') && readFileSync(p, 'utf8').includes(word)) out.push(relative(appDir, p).split(sep).join('/'));
+    }
+  };
+  visit(join(appDir, 'src'));
+  return out;
+}
+
+function listing(dir: string): { value: string; names: string[] } {
+  let entries: Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return { value: '-', names: [] };
+  }
+  const h = createHash('sha256');
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) h.update(`${e.isDirectory() ? 'd' : e.isFile() ? 'f' : 'o'}\0${e.name}\0`);
+  return { value: h.digest('hex'), names: entries.map((e) => e.name) };
+}
+
+function contentValue(abs: string): { value: string; text?: string } {
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    return { value: '-' };
+  }
+  if (st.isDirectory()) return { value: 'd' };
+  if (!st.isFile()) return { value: '-' };
+  const text = readFileSync(abs, 'utf8');
+  return { value: createHash('sha256').update(text).digest('hex'), text };
+}
+
+/** Where ./Syntax.persisted keeps values between checks (./server/units.ts). */
+export interface PersistedStore {
+  /** The value stored under the id while every input it was computed from reads the same. */
+  lookup(id: string): { value: unknown; inputs: Array<[string, string]> } | undefined;
+  save(id: string, inputs: Inputs, value: unknown): void;
+}
+
 export class Syntax {
   private readonly cache = new Map<string, TS.SourceFile | undefined>();
+  private readonly texts = new Map<string, { value: string; text?: string }>();
+  private readonly memos = new Map<string, { value: unknown; inputs: Inputs }>();
+  private loaded: typeof TS | undefined;
+  /** The inputs of the unit running now (./server/units.ts), recorded by every read below. */
+  private recording: Inputs | undefined;
+  /** Values kept between checks, each under the inputs it was computed from. */
+  store: PersistedStore | undefined;
 
-  constructor(readonly ts: typeof TS, readonly appDir: string) {}
+  private constructor(
+    private readonly loadTs: () => typeof TS,
+    readonly appDir: string,
+  ) {}
+
+  /**
+   * TypeScript is loaded on first use only: a check whose every unit is answered by the cache never
+   * pays for it (a 9 MB module, a third of a second of CPU).
+   */
+  get ts(): typeof TS {
+    return (this.loaded ??= this.loadTs());
+  }
+
+  /** Whether TypeScript was loaded (a check answered by the cache does not). */
+  get typescriptLoaded(): boolean {
+    return this.loaded !== undefined;
+  }
 
   static async load(appDir: string): Promise<Syntax> {
-    // TypeScript is CommonJS: required, not imported (import() first runs Node's export scan and
-    // module-format detection over its 9 MB file, a second of CPU)
-    const resolved = resolveFrom('typescript', appDir);
-    if (!resolved) throw new MissingModuleError('typescript');
-    return new Syntax(createRequire(import.meta.url)(resolved) as typeof TS, appDir);
+    let syntax: Syntax | undefined = undefined;
+    syntax = new Syntax(() => {
+      // TypeScript is CommonJS: run as such, not imported (import() first runs Node's export scan and
+      // module-format detection over its 9 MB file, a second of CPU), with V8's code cache
+      const resolved = resolveFrom('typescript', appDir);
+      if (!resolved) throw new MissingModuleError('typescript');
+      const loaded = loadTypeScript(resolved, appDir);
+      syntax!.keepCode = loaded.keep;
+      return loaded.ts;
+    }, appDir);
+    return syntax;
+  }
+
+  /** Keeps TypeScript's compiled code for the next check (./typescript-code.ts), once it has parsed. */
+  keepCode: () => void = () => {};
+
+  /** Runs a unit of checks, recording every input it reads. */
+  track<T>(run: () => T): { value: T; inputs: Inputs } {
+    const outer = this.recording;
+    const inputs: Inputs = new Map();
+    this.recording = inputs;
+    try {
+      return { value: run(), inputs };
+    } finally {
+      this.recording = outer;
+      if (outer) for (const [k, v] of inputs) outer.set(k, v);
+    }
+  }
+
+  /**
+   * A value derived from the sources, computed once and shared by the units; each unit using it
+   * records the inputs it was computed from (a shared value must not hide an input of a unit).
+   */
+  memo<T>(key: string, compute: () => T): T {
+    let hit = this.memos.get(key);
+    if (!hit) {
+      const { value, inputs } = this.track(compute);
+      hit = { value, inputs };
+      this.memos.set(key, hit);
+    } else if (this.recording) {
+      for (const [k, v] of hit.inputs) this.recording.set(k, v);
+    }
+    return hit.value as T;
+  }
+
+  /**
+   * A value (JSON data) kept between checks under the inputs its computation read: returned from the
+   * store while they all read the same, else computed (and stored). Either way the unit asking
+   * records those inputs as its own.
+   */
+  persisted<T>(id: string, compute: () => T): T {
+    const hit = this.store?.lookup(id);
+    if (hit) {
+      if (this.recording) for (const [k, v] of hit.inputs) this.recording.set(k, v);
+      return hit.value as T;
+    }
+    const { value, inputs } = this.track(compute);
+    this.store?.save(id, inputs, value);
+    return value;
+  }
+
+  private note(input: string, value: string): void {
+    this.recording?.set(input, value);
+  }
+
+  private relInput(abs: string): string {
+    return relative(this.appDir, abs).split(sep).join('/');
+  }
+
+  /** A file's text (an absolute path), undefined when it is not a file; recorded as an input. */
+  read(file: string): string | undefined {
+    let got = this.texts.get(file);
+    if (!got) this.texts.set(file, (got = contentValue(file)));
+    this.note(`f:${this.relInput(file)}`, got.value);
+    return got.text;
+  }
+
+  /** Whether a path is a file or a folder; recorded as an input. */
+  exists(file: string): boolean {
+    return this.kind(file) !== '-';
+  }
+
+  /** Whether a path is a folder; recorded as an input. */
+  isDirectory(file: string): boolean {
+    return this.kind(file) === 'd';
+  }
+
+  private kind(file: string): string {
+    const kind = kindOf(file);
+    this.note(`e:${this.relInput(file)}`, kind);
+    return kind;
+  }
+
+  /** A folder's entry names (none when it is not one); recorded as an input. */
+  list(dir: string): string[] {
+    const { value, names } = listing(dir);
+    this.note(`d:${this.relInput(dir)}`, value);
+    return names;
   }
 
   /** The parsed file (a path relative to the app), or undefined when it does not exist. */
@@ -41,8 +236,9 @@ export class Syntax {
    */
   parse(file: string, kind: TS.ScriptKind): TS.SourceFile | undefined {
     const key = `${kind}:${file}`;
+    const text = this.read(file);
     if (!this.cache.has(key)) {
-      this.cache.set(key, existsSync(file) ? this.ts.createSourceFile(file, readFileSync(file, 'utf8'), this.ts.ScriptTarget.Latest, true, kind) : undefined);
+      this.cache.set(key, text !== undefined ? this.ts.createSourceFile(file, text, this.ts.ScriptTarget.Latest, true, kind) : undefined);
     }
     return this.cache.get(key);
   }
@@ -94,7 +290,7 @@ export class Syntax {
       const spec = this.str(st.moduleSpecifier);
       if (!spec || !spec.startsWith('.')) continue;
       const file = resolve(dirname(sf.fileName), spec).replace(/\.js$/, '.ts');
-      const target = existsSync(file) ? file : existsSync(`${file}.ts`) ? `${file}.ts` : join(file, 'index.ts');
+      const target = this.exists(file) ? file : this.exists(`${file}.ts`) ? `${file}.ts` : join(file, 'index.ts');
       const named = st.importClause.namedBindings;
       if (named && this.ts.isNamedImports(named)) for (const el of named.elements) map.set(el.name.text, target);
       if (st.importClause.name) map.set(st.importClause.name.text, target);
@@ -102,20 +298,14 @@ export class Syntax {
     return map;
   }
 
-  /** The app's TypeScript sources under src/ (relative paths) whose text contains `word`. */
+  /**
+   * The app's TypeScript sources under src/ (relative paths) whose text contains `word`; recorded as
+   * that list (a unit reading the files found records their content when it parses them).
+   */
   sourcesMentioning(word: string): string[] {
-    const out: string[] = [];
-    const visit = (dir: string) => {
-      if (!existsSync(dir)) return;
-      for (const entry of readdirSync(dir)) {
-        if (entry === 'node_modules' || entry.startsWith('.')) continue;
-        const p = join(dir, entry);
-        if (statSync(p).isDirectory()) visit(p);
-        else if (/\.m?ts$/.test(entry) && !entry.endsWith('.d.ts') && readFileSync(p, 'utf8').includes(word)) out.push(relative(this.appDir, p));
-      }
-    };
-    visit(join(this.appDir, 'src'));
-    return out;
+    const found = mentioning(this.appDir, word);
+    this.note(`w:${word}`, createHash('sha256').update(found.join('\0')).digest('hex'));
+    return found;
   }
 
   /** The top-level statement (function, const, class) a node belongs to. */

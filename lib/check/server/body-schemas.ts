@@ -36,17 +36,28 @@ export function checkBodySchemas(syntax: Syntax, routeModules: string[]): Findin
     }
   }
 
-  const schemasFile = join(syntax.appDir, 'src', 'server', 'schemas.ts');
-  const schemas = syntax.file(schemasFile);
+  // the helper and each route module are judged from the files they read: kept between checks under those
+  out.push(...syntax.persisted('body-schemas:Strict', () => strictHelper(syntax)));
+  for (const file of new Set(routeModules)) out.push(...syntax.persisted(`body-schemas:${syntax.rel(file)}`, () => moduleBodies(syntax, file)));
+  return out;
+}
+
+function strictHelper(syntax: Syntax): Finding[] {
+  const schemas = syntax.file(join(syntax.appDir, 'src', 'server', 'schemas.ts'));
   const strictFn = schemas ? syntax.func(schemas, 'Strict') : undefined;
   if (strictFn && !strictHelperHolds(syntax, strictFn)) {
-    out.push(finding(ID, syntax.at(strictFn), 'Strict() in src/server/schemas.ts does not end its options with additionalProperties: false',
-      'return Type.Object(properties, { ...options, additionalProperties: false })'));
+    return [finding(ID, syntax.at(strictFn), 'Strict() in src/server/schemas.ts does not end its options with additionalProperties: false',
+      'return Type.Object(properties, { ...options, additionalProperties: false })')];
   }
+  return [];
+}
 
-  for (const file of new Set(routeModules)) {
-    const sf = syntax.file(file);
-    if (!sf) continue;
+/** The write routes of one route module whose body schema is not a strict object. */
+function moduleBodies(syntax: Syntax, file: string): Finding[] {
+  const ts = syntax.ts;
+  const out: Finding[] = [];
+  const sf = syntax.file(file);
+  if (sf) {
     for (const call of syntax.all(sf, ts.isCallExpression)) {
       if (!ts.isPropertyAccessExpression(call.expression) || !WRITE_METHODS.has(call.expression.name.text)) continue;
       const [url, options] = call.arguments;

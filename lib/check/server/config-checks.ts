@@ -7,7 +7,6 @@
  *           default or by a list value, and production refuses TRUST_PROXY=true.
  * The defaults and the parsing are folded from the syntax tree (./syntax.ts); nothing is executed.
  */
-import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { listMigrations } from '../../matrix/migrations.js';
 import type * as TS from 'typescript';
@@ -95,8 +94,10 @@ function requestEntry(syntax: Syntax): Finding[] {
   }
   if (calls.length === 0) out.push(finding(SESSION, file, 'src/db/request.ts calls app_private.enter_session without enterSessionSql(token, config.sessionIdleMinutes): the idle lifetime cannot be verified', fix));
   let newest: { file: string; body: string } | undefined;
-  for (const migration of listMigrations(join(syntax.appDir, 'supabase', 'migrations'))) {
-    for (const m of readFileSync(migration.file, 'utf8').matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
+  const migrations = join(syntax.appDir, 'supabase', 'migrations');
+  syntax.list(migrations); // recorded: a new migration may redefine the function
+  for (const migration of listMigrations(migrations)) {
+    for (const m of (syntax.read(migration.file) ?? '').matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
   }
   if (!newest) {
     out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000390_xms_request_entry.sql from the template'));

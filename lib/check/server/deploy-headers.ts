@@ -3,29 +3,31 @@
  * vercel.json), where the app has them, are as strict as the server's own. None is fine: the server
  * sends the headers itself.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { finding } from '../syntax.js';
+import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 
 const ID = 'SRV013-deploy-headers';
 
-export function checkDeployHeaders(appDir: string): Finding[] {
+export function checkDeployHeaders(syntax: Syntax): Finding[] {
+  const appDir = syntax.appDir;
   const fix = 'regenerate them from src/security/headers.ts (npm run headers:write); never edit the headers by hand';
   const configs: Array<[string, Map<string, string> | undefined]> = [];
   const netlify = join(appDir, 'netlify.toml');
-  if (existsSync(netlify)) {
+  const netlifyText = syntax.read(netlify);
+  if (netlifyText !== undefined) {
     const headers = new Map<string, string>();
-    for (const m of readFileSync(netlify, 'utf8').matchAll(/^\s*"?([A-Za-z][A-Za-z0-9-]*)"?\s*=\s*"((?:[^"\\]|\\.)*)"\s*$/gm)) {
+    for (const m of netlifyText.matchAll(/^\s*"?([A-Za-z][A-Za-z0-9-]*)"?\s*=\s*"((?:[^"\\]|\\.)*)"\s*$/gm)) {
       headers.set(m[1]!.toLowerCase(), m[2]!.replace(/\\"/g, '"'));
     }
     configs.push(['netlify.toml', headers]);
   }
   const vercel = join(appDir, 'vercel.json');
-  if (existsSync(vercel)) {
+  const vercelText = syntax.read(vercel);
+  if (vercelText !== undefined) {
     let headers: Map<string, string> | undefined = new Map();
     try {
-      const json = JSON.parse(readFileSync(vercel, 'utf8')) as { headers?: Array<{ source?: string; headers?: Array<{ key: string; value: string }> }> };
+      const json = JSON.parse(vercelText) as { headers?: Array<{ source?: string; headers?: Array<{ key: string; value: string }> }> };
       const all = (json.headers ?? []).find((h) => h.source === '/(.*)' || h.source === '/:path*') ?? json.headers?.[0];
       for (const h of all?.headers ?? []) headers.set(String(h.key).toLowerCase(), String(h.value));
     } catch {

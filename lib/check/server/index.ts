@@ -10,8 +10,11 @@
  *   - ./cookies.ts (SRV008), ./password-min.ts (SRV009), ./deploy-headers.ts (SRV013),
  *     ./source-scan.ts (SRV011, SRV012), ./config-checks.ts (SRV015, SRV016: session lifetimes, proxy
  *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields).
+ * Each family (and the scan of each file) is a unit whose findings ./units.ts keeps under every input
+ * it read.
  */
 import { join } from 'node:path';
+import { MissingModuleError } from '../database.js';
 import { Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import { checkBodySchemas } from './body-schemas.js';
@@ -28,26 +31,62 @@ import { checkRateLimits } from './rate-limits.js';
 import { checkRouteNamespaces } from './route-namespaces.js';
 import { readInventory, type Scope } from './routes.js';
 import { checkScopes } from './scopes.js';
-import { checkSourceScan } from './source-scan.js';
+import { checkSourceScan, sourceScanFiles } from './source-scan.js';
+import { runUnits, type Unit } from './units.js';
 
 export { headerProblems } from './deploy-headers.js';
 export type { Scope } from './routes.js';
 
-export async function checkServer(appDir: string): Promise<Finding[]> {
+/** The units of the server checks (./units.ts caches each by the inputs it read), in report order. */
+export function serverUnits(syntax: Syntax): Unit[] {
+  const inventory = () => syntax.memo('inventory', () => readInventory(syntax));
+  const routes = () => inventory()?.routes ?? [];
+  return [
+    {
+      id: 'scopes',
+      run: () => {
+        const inv = inventory();
+        return inv
+          ? [...checkRootHeaderHook(syntax, inv), ...checkCsrf(syntax, inv), ...checkScopes(syntax, inv), ...checkRateLimits(syntax, inv)]
+          : checkScopes(syntax, undefined);
+      },
+    },
+    { id: 'headers', run: () => checkHeaders(syntax) },
+    { id: 'cookies', run: () => checkCookies(syntax) },
+    { id: 'password-min', run: () => checkPasswordMinimum(syntax) },
+    { id: 'deploy-headers', run: () => checkDeployHeaders(syntax) },
+    // one unit per file: a file's scan reads that file only
+    ...sourceScanFiles(syntax).map((file) => ({ id: `scan:${syntax.rel(file)}`, run: () => checkSourceScan(syntax, [file]) })),
+    { id: 'config', run: () => checkConfig(syntax) },
+    { id: 'password-hash', run: () => checkPasswordHash(syntax) },
+    { id: 'route-namespaces', run: () => checkRouteNamespaces(routes()) },
+    {
+      id: 'mfa-step',
+      run: () => checkMfaStep(syntax, routes(), inventory()?.publicList ?? new Set(), inventory()?.protectedHooks ?? []),
+    },
+    { id: 'passkey-step', run: () => checkPasskeyStep(syntax) },
+    { id: 'body-schemas', run: () => checkBodySchemas(syntax, routes().map((r) => join(syntax.appDir, r.module))) },
+  ];
+}
+
+/** The server checks' findings, and which units ran (the others came from the cache). */
+export async function checkServerUnits(appDir: string): Promise<{ findings: Finding[]; ran: string[] }> {
   const syntax = await Syntax.load(appDir);
-  const inventory = readInventory(syntax);
-  const findings: Finding[] = [];
-  if (inventory) {
-    findings.push(...checkRootHeaderHook(syntax, inventory), ...checkCsrf(syntax, inventory), ...checkScopes(syntax, inventory), ...checkRateLimits(syntax, inventory));
-  } else {
-    findings.push(...checkScopes(syntax, undefined));
+  try {
+    const result = runUnits(syntax, serverUnits(syntax));
+    syntax.keepCode();
+    return result;
+  } catch (error) {
+    if (error instanceof MissingModuleError) throw error;
+    // a stored value the checks could not use: every unit again, from the files alone (a check's own
+    // error repeats here and is thrown)
+    const fresh = await Syntax.load(appDir);
+    return runUnits(fresh, serverUnits(fresh), { stored: false });
   }
-  findings.push(...checkHeaders(syntax), ...checkCookies(syntax), ...checkPasswordMinimum(syntax), ...checkDeployHeaders(appDir), ...checkSourceScan(syntax));
-  const routes = inventory?.routes ?? [];
-  findings.push(...checkConfig(syntax), ...checkPasswordHash(syntax), ...checkRouteNamespaces(routes));
-  findings.push(...checkMfaStep(appDir, routes, inventory?.publicList ?? new Set(), inventory?.protectedHooks ?? []), ...checkPasskeyStep(syntax));
-  findings.push(...checkBodySchemas(syntax, routes.map((r) => join(appDir, r.module))));
-  return findings;
+}
+
+export async function checkServer(appDir: string): Promise<Finding[]> {
+  return (await checkServerUnits(appDir)).findings;
 }
 
 /** The routes as the check sees them (method, URL, scope, where), read from the source. */

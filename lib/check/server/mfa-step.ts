@@ -12,9 +12,8 @@
  * *_xms_mfa.sql) is held by DB003 policy drift.
  * Input: the route inventory and the protected scope's hooks that ./routes.ts reads.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { finding } from '../syntax.js';
+import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 
 export interface MfaRoute {
@@ -33,8 +32,8 @@ function firstIndex(text: string, pattern: RegExp): number {
   return m ? m.index : -1;
 }
 
-export function checkMfaStep(appDir: string, routes: MfaRoute[], publicList: Set<string>, protectedHooks: string[]): Finding[] {
-  const hasMfa = existsSync(join(appDir, 'src', 'auth', 'mfa.ts')) || publicList.has(`POST ${MFA_ROUTE}`);
+export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set<string>, protectedHooks: string[]): Finding[] {
+  const hasMfa = syntax.exists(join(syntax.appDir, 'src', 'auth', 'mfa.ts')) || publicList.has(`POST ${MFA_ROUTE}`);
   if (!hasMfa) return [];
   const out: Finding[] = [];
   const route = routes.find((r) => r.method === 'POST' && r.url === MFA_ROUTE && r.scope === 'public');

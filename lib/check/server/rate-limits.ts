@@ -30,7 +30,7 @@ export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[]
         'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success'));
     }
   }
-  out.push(...checkStore(syntax));
+  out.push(...syntax.persisted('rate-limit-store', () => checkStore(syntax)));
   return out;
 }
 

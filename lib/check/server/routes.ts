@@ -7,7 +7,6 @@
  * It reports nothing itself: ./scopes.ts, ./rate-limits.ts, ./headers.ts, ./csrf.ts,
  * ./route-namespaces.ts and ./mfa-step.ts judge what it found.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as TS from 'typescript';
 import type { Syntax } from '../syntax.js';
@@ -59,8 +58,8 @@ export interface Inventory {
 export function readInventory(syntax: Syntax): Inventory | undefined {
   const ts = syntax.ts;
   const serverDir = join(syntax.appDir, 'src', 'server');
-  const candidates = existsSync(serverDir) ? readdirSync(serverDir).filter((f) => f.endsWith('.ts')).map((f) => join(serverDir, f)) : [];
-  const appFile = candidates.find((f) => /\btagScope\s*\(/.test(readFileSync(f, 'utf8')) && !f.endsWith('scopes.ts')) ?? join(serverDir, 'app.ts');
+  const candidates = syntax.list(serverDir).filter((f) => f.endsWith('.ts')).map((f) => join(serverDir, f));
+  const appFile = candidates.find((f) => /\btagScope\s*\(/.test(syntax.read(f) ?? '') && !f.endsWith('scopes.ts')) ?? join(serverDir, 'app.ts');
   const sf = syntax.file(appFile);
   if (!sf) return undefined;
   const imports = syntax.imports(sf);
@@ -84,8 +83,8 @@ export function readInventory(syntax: Syntax): Inventory | undefined {
         routes.push(...moduleRoutes(syntax, module, plugin.text, scope, prefixOf(syntax, n.arguments[1]), new Set()));
       }
     } else {
-      const route = routeCall(syntax, n, '');
-      if (route) routes.push({ ...route, scope: scopeOf(syntax, n), module: syntax.rel(appFile) });
+      const route = routeCall(syntax, n);
+      if (route) routes.push({ ...route, url: joinUrl('', route.url), scope: scopeOf(syntax, n), module: syntax.rel(appFile) });
     }
   });
 
@@ -190,8 +189,8 @@ function joinUrl(prefix: string, url: string): string {
   return joined === '' ? '/' : joined;
 }
 
-/** A route definition call (instance.get('/x', ...) or instance.route({ method, url })). */
-function routeCall(syntax: Syntax, n: TS.CallExpression, prefix: string): Omit<Route, 'scope' | 'module'> | undefined {
+/** A route definition call (instance.get('/x', ...) or instance.route({ method, url })), its URL without a prefix. */
+function routeCall(syntax: Syntax, n: TS.CallExpression): Omit<Route, 'scope' | 'module'> | undefined {
   const ts = syntax.ts;
   if (!ts.isPropertyAccessExpression(n.expression)) return undefined;
   const name = n.expression.name.text;
@@ -199,7 +198,7 @@ function routeCall(syntax: Syntax, n: TS.CallExpression, prefix: string): Omit<R
   if (ROUTE_METHODS.has(name)) {
     const url = syntax.str(n.arguments[0]) ?? templateUrl(syntax, n.arguments[0]);
     if (url === undefined || !url.startsWith('/')) return undefined;
-    return { method: name === 'all' ? 'ALL' : name.toUpperCase(), url: joinUrl(prefix, url), at: syntax.at(n), handler };
+    return { method: name === 'all' ? 'ALL' : name.toUpperCase(), url, at: syntax.at(n), handler };
   }
   if (name === 'route' && n.arguments[0] && ts.isObjectLiteralExpression(n.arguments[0])) {
     const o = n.arguments[0];
@@ -207,7 +206,7 @@ function routeCall(syntax: Syntax, n: TS.CallExpression, prefix: string): Omit<R
     const m = syntax.prop(o, 'method');
     const method = syntax.str(m) ?? (m && ts.isArrayLiteralExpression(m) ? m.elements.map((e) => syntax.str(e)).join(',') : undefined);
     if (url === undefined || method === undefined) return undefined;
-    return { method: method.toUpperCase(), url: joinUrl(prefix, url), at: syntax.at(n), handler: o.getText() };
+    return { method: method.toUpperCase(), url, at: syntax.at(n), handler: o.getText() };
   }
   return undefined;
 }
@@ -219,12 +218,28 @@ function templateUrl(syntax: Syntax, node: TS.Expression | undefined): string | 
   return typeof value === 'string' ? value : undefined;
 }
 
+/** What a plugin of a module defines, in order: its routes (URLs without a prefix) and the plugins it registers. */
+type PluginItem =
+  | { route: Omit<Route, 'scope' | 'module'> }
+  | { register: { file: string; name: string; prefix: string } };
+
 /** Routes of an exported plugin in a module (and the modules it registers), all in one scope. */
 function moduleRoutes(syntax: Syntax, file: string, exportName: string, scope: Scope, prefix: string, seen: Set<string>): Route[] {
-  const ts = syntax.ts;
   const key = `${file}#${exportName}`;
   if (seen.has(key)) return [];
   seen.add(key);
+  const routes: Route[] = [];
+  // one module's plugin, read from that module alone (and which of its imports exist): kept between
+  // checks under those inputs, so a check after an edit elsewhere does not parse it again
+  for (const item of syntax.persisted(`plugin:${syntax.rel(file)}#${exportName}`, () => pluginItems(syntax, file, exportName))) {
+    if ('route' in item) routes.push({ ...item.route, url: joinUrl(prefix, item.route.url), scope, module: syntax.rel(file) });
+    else routes.push(...moduleRoutes(syntax, join(syntax.appDir, item.register.file), item.register.name, scope, joinUrl(prefix, item.register.prefix), seen));
+  }
+  return routes;
+}
+
+function pluginItems(syntax: Syntax, file: string, exportName: string): PluginItem[] {
+  const ts = syntax.ts;
   const sf = syntax.file(file);
   if (!sf) return [];
   const imports = syntax.imports(sf);
@@ -242,7 +257,7 @@ function moduleRoutes(syntax: Syntax, file: string, exportName: string, scope: S
     }
   }
   if (!body) body = sf;
-  const routes: Route[] = [];
+  const items: PluginItem[] = [];
   syntax.walk(body, (n) => {
     if (!ts.isCallExpression(n) || !ts.isPropertyAccessExpression(n.expression)) return;
     if (n.expression.name.text === 'register') {
@@ -250,14 +265,14 @@ function moduleRoutes(syntax: Syntax, file: string, exportName: string, scope: S
       if (plugin && ts.isIdentifier(plugin)) {
         // follow the app's own plugins (relative imports or declared in this file), not libraries
         const target = imports.get(plugin.text) ?? (declares(syntax, sf, plugin.text) ? file : undefined);
-        if (target) routes.push(...moduleRoutes(syntax, target, plugin.text, scope, joinUrl(prefix, prefixOf(syntax, n.arguments[1])), seen));
+        if (target) items.push({ register: { file: syntax.rel(target), name: plugin.text, prefix: prefixOf(syntax, n.arguments[1]) } });
       }
       return;
     }
-    const r = routeCall(syntax, n, prefix);
-    if (r) routes.push({ ...r, scope, module: syntax.rel(file) });
+    const r = routeCall(syntax, n);
+    if (r) items.push({ route: r });
   });
-  return routes;
+  return items;
 }
 
 function declares(syntax: Syntax, sf: TS.SourceFile, name: string): boolean {
@@ -270,6 +285,10 @@ function declares(syntax: Syntax, sf: TS.SourceFile, name: string): boolean {
 }
 
 function publicList(syntax: Syntax): Set<string> {
+  return new Set(syntax.persisted('public-list', () => [...readPublicList(syntax)]));
+}
+
+function readPublicList(syntax: Syntax): Set<string> {
   const ts = syntax.ts;
   const sf = syntax.file(join(syntax.appDir, 'src', 'server', 'public-routes.ts'));
   const out = new Set<string>();

@@ -5,22 +5,25 @@
  *     set session authorization, set_config), imports a database driver or opens a raw handle;
  *   - SRV012: no token or session is stored in localStorage / sessionStorage.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 
-export function checkSourceScan(syntax: Syntax): Finding[] {
-  const ts = syntax.ts;
+/** The files the scan reads (absolute paths): each is judged alone, so its findings are cached per file. */
+export function sourceScanFiles(syntax: Syntax): string[] {
+  const files = listSources(syntax, join(syntax.appDir, 'src'));
+  for (const dir of ['web', 'ui', 'client', 'frontend']) files.push(...listSources(syntax, join(syntax.appDir, dir)));
+  return files;
+}
+
+export function checkSourceScan(syntax: Syntax, files = sourceScanFiles(syntax)): Finding[] {
   const out: Finding[] = [];
   const add = (id: string, object: string, message: string, fix: string) => out.push(finding(id, object, message, fix));
-  const src = join(syntax.appDir, 'src');
-  const dbDir = join(src, 'db');
-  const files = listSources(src);
-  for (const dir of ['web', 'ui', 'client', 'frontend']) files.push(...listSources(join(syntax.appDir, dir)));
+  const dbDir = join(syntax.appDir, 'src', 'db');
   for (const file of files) {
     const sf = syntax.file(file);
     if (!sf) continue;
+    const ts = syntax.ts;
     const inDb = file.startsWith(dbDir + '/') || file.startsWith(dbDir + '\\');
     syntax.walk(sf, (n) => {
       if (!inDb) {
@@ -52,12 +55,11 @@ export function checkSourceScan(syntax: Syntax): Finding[] {
   return out;
 }
 
-function listSources(dir: string, out: string[] = []): string[] {
-  if (!existsSync(dir)) return out;
-  for (const entry of readdirSync(dir)) {
+function listSources(syntax: Syntax, dir: string, out: string[] = []): string[] {
+  for (const entry of syntax.list(dir)) {
     if (entry === 'node_modules' || entry === 'dist' || entry.startsWith('.')) continue;
     const p = join(dir, entry);
-    if (statSync(p).isDirectory()) listSources(p, out);
+    if (syntax.isDirectory(p)) listSources(syntax, p, out);
     else if (/\.(m?ts|tsx|m?js|jsx)$/.test(entry) && !/\.d\.ts$/.test(entry)) out.push(p);
   }
   return out;
