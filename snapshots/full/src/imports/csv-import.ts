@@ -23,7 +23,7 @@
  * tables under RLS, and the insert into the real table is the RLS-checked, audited statement.
  */
 import { createHash } from 'node:crypto';
-import { Transform, type Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import type { Queryable } from '../db/client.js';
 import { SQL_TYPES, type ImportColumn, type ImportTable } from './types.js';
@@ -76,6 +76,26 @@ export class ImportRejected extends Error {
   ) {
     super(message);
   }
+}
+
+/** A record of csv-parse with `info: true` (info.lines: the line the record ends on) */
+type ParsedRecord = { record: string[]; info: { lines: number } };
+
+/** The first record of the parser (the header), read without starting the flow of the others. */
+function firstRecord(parser: Readable): Promise<ParsedRecord | undefined> {
+  return new Promise((resolve, reject) => {
+    const settle = (error: Error | null, record?: ParsedRecord) => {
+      parser.off('readable', read).off('end', end).off('error', settle);
+      if (error) reject(error);
+      else resolve(record);
+    };
+    const read = () => {
+      const record = parser.read() as ParsedRecord | null;
+      if (record !== null) settle(null, record);
+    };
+    const end = () => settle(null);
+    parser.on('readable', read).once('end', end).once('error', settle);
+  });
 }
 
 const quote = (identifier: string) => `"${identifier.replace(/"/g, '""')}"`;
@@ -132,8 +152,10 @@ export async function importCsv(
     max_record_size: 1024 * 1024,
   });
   file.on('error', (error) => parser.destroy(error));
+  // a parse error is reported by what reads the parser (firstRecord, then the staging pipeline,
+  // which sees an error raised between the two too): this listener only keeps it from being unhandled
+  parser.on('error', () => {});
   file.pipe(hashing).pipe(parser);
-  const records = (parser as AsyncIterable<{ record: string[]; info: { lines: number } }>)[Symbol.asyncIterator]();
   // the UTF-8 check is upstream of the parser: when a record comes out, its lines have been checked
   let nextBad = 0;
   const notUtf8 = (from: number, to: number): boolean => {
@@ -156,80 +178,96 @@ export async function importCsv(
     invalidCount += 1;
     if (invalid.length < MAX_REPORTED) invalid.push({ line, reason });
   };
-
-  /** The next record and the line it starts on (a quoted cell may span lines; blank lines are skipped). */
-  const next = async () => {
-    const step = await records.next();
-    if (step.done) return undefined;
+  /** The line a record starts on (a quoted cell may span lines; blank lines are skipped) and whether its bytes are UTF-8. */
+  const locate = (record: ParsedRecord) => {
     const line = previousEnd + 1;
-    previousEnd = step.value.info.lines;
-    return { record: step.value.record, line, badBytes: notUtf8(line, previousEnd) };
+    previousEnd = record.info.lines;
+    return { line, badBytes: notUtf8(line, previousEnd) };
   };
 
   /**
-   * The valid rows as they are parsed, [line, ...values] (text in a canonical spelling), while
-   * counting and reporting the invalid ones; after the first invalid row nothing more is staged
-   * (nothing will be inserted) but every row is still checked, for the report.
+   * One data row: [line, ...values] (text in a canonical spelling) when valid, while counting and
+   * reporting the invalid ones; after the first invalid row nothing more is staged (nothing will be
+   * inserted) but every row is still checked, for the report.
    */
-  async function* validRows(mapped: (ImportColumn | undefined)[]): AsyncGenerator<(string | null)[]> {
-    for (let r = await next(); r; r = await next()) {
-      const { record, line } = r;
-      rows += 1;
-      if (rows % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'staging', rows });
-      if (r.badBytes) {
-        reject(line, NOT_UTF8);
-        continue;
-      }
-      if (record.length > mapped.length) {
-        reject(line, `${record.length} cells, the header has ${mapped.length}`);
-        continue;
-      }
-      const values: (string | null)[] = [String(line)];
-      const reasons: string[] = [];
-      mapped.forEach((column, i) => {
-        if (!column) return;
-        const checked = checkCell(column, record[i]);
-        if (checked.ok) values.push(checked.value);
-        else reasons.push(checked.reason);
-      });
-      if (reasons.length) reject(line, reasons.join('; '));
-      else if (invalidCount === 0) yield values;
-    }
-  }
+  const validRow = (mapped: (ImportColumn | undefined)[], parsed: ParsedRecord): (string | null)[] | undefined => {
+    const { line, badBytes } = locate(parsed);
+    const { record } = parsed;
+    rows += 1;
+    if (rows % PROGRESS_EVERY === 0) options.onProgress?.({ phase: 'staging', rows });
+    if (badBytes) return void reject(line, NOT_UTF8);
+    if (record.length > mapped.length) return void reject(line, `${record.length} cells, the header has ${mapped.length}`);
+    const values: (string | null)[] = [String(line)];
+    const reasons: string[] = [];
+    mapped.forEach((column, i) => {
+      if (!column) return;
+      const checked = checkCell(column, record[i]);
+      if (checked.ok) values.push(checked.value);
+      else reasons.push(checked.reason);
+    });
+    if (reasons.length) return void reject(line, reasons.join('; '));
+    return invalidCount === 0 ? values : undefined;
+  };
 
+  /**
+   * The rows after the header, validated and batched by a stream transform: per row only
+   * synchronous work (no promise or async iterator step per row, which would cost more than
+   * parsing it); the staging query gets a batch at a time. Buffered: one batch (readable side) and
+   * the parser's few records, so the reading never runs far ahead of the staging (backpressure).
+   */
+  const batches = <B>(mapped: (ImportColumn | undefined)[], add: (values: (string | null)[]) => B | undefined, rest: () => B | undefined) =>
+    pipeline(
+      parser,
+      new Transform({
+        writableObjectMode: true,
+        readableObjectMode: true,
+        readableHighWaterMark: 1,
+        transform(parsed: ParsedRecord, _encoding, done) {
+          const values = validRow(mapped, parsed);
+          const full = values ? add(values) : undefined;
+          done(null, full);
+        },
+        flush(done) {
+          done(null, rest());
+        },
+      }),
+      () => {}, // an error reaches the consumer through the stream it iterates
+    );
   const stageColumns = () => `line, ${used.map((c) => quote(c.name)).join(', ')}`;
   /** node-postgres: the rows as COPY text, in chunks of about COPY_CHUNK bytes. */
-  async function* copyText(source: AsyncIterable<(string | null)[]>): AsyncGenerator<string> {
+  const copyText = (mapped: (ImportColumn | undefined)[]): AsyncIterable<string> => {
     let chunk = '';
-    for await (const values of source) {
+    const take = () => {
+      const full = chunk || undefined;
+      chunk = '';
+      return full;
+    };
+    return batches(mapped, (values) => {
       chunk += `${values.map(copyValue).join('\t')}\n`;
-      if (chunk.length >= COPY_CHUNK) {
-        yield chunk;
-        chunk = '';
-      }
-    }
-    if (chunk) yield chunk;
-  }
+      return chunk.length >= COPY_CHUNK ? take() : undefined;
+    }, take);
+  };
   /** PGlite: STAGE_ROWS rows per insert, one array parameter per column. */
-  const insertBatches = async (source: AsyncIterable<(string | null)[]>) => {
+  const insertBatches = async (mapped: (ImportColumn | undefined)[]) => {
     const width = used.length + 1;
     const sql = `insert into ${STAGE} (${stageColumns()}) select * from rows from (pg_catalog.unnest($1::integer[]), ${used.map((_, i) => `pg_catalog.unnest($${i + 2}::text[])`).join(', ')})`;
     let batch: (string | null)[][] = Array.from({ length: width }, () => []);
-    const flush = async () => {
-      if (batch[0]!.length === 0) return;
-      await tx.query(sql, batch);
+    const take = () => {
+      const full = batch[0]!.length > 0 ? batch : undefined;
       batch = Array.from({ length: width }, () => []);
+      return full;
     };
-    for await (const values of source) {
+    const source = batches(mapped, (values) => {
       values.forEach((v, i) => batch[i]!.push(v));
-      if (batch[0]!.length >= STAGE_ROWS) await flush();
-    }
-    await flush();
+      return batch[0]!.length >= STAGE_ROWS ? take() : undefined;
+    }, take);
+    for await (const full of source as AsyncIterable<(string | null)[][]>) await tx.query(sql, full);
   };
 
   try {
-    const header = await next();
-    if (header) {
+    const first = await firstRecord(parser);
+    if (first) {
+      const header = locate(first);
       if (header.badBytes) {
         throw new ImportRejected(`nothing was imported: the header (line ${header.line}) is ${NOT_UTF8}`, 422, {
           invalid: [{ line: header.line, reason: `the header is ${NOT_UTF8}` }],
@@ -237,12 +275,12 @@ export async function importCsv(
           rows: 0,
         });
       }
-      columns = mapHeader(spec, header.record);
+      columns = mapHeader(spec, first.record);
       used = columns.filter((c): c is ImportColumn => c !== undefined);
       await tx.query(`drop table if exists ${STAGE}`);
       await tx.query(`create temp table ${STAGE} (line integer not null, ${used.map((c) => `${quote(c.name)} text`).join(', ')}) on commit drop`);
-      if (tx.copyFrom) await tx.copyFrom(`copy ${STAGE} (${stageColumns()}) from stdin`, copyText(validRows(columns)));
-      else await insertBatches(validRows(columns));
+      if (tx.copyFrom) await tx.copyFrom(`copy ${STAGE} (${stageColumns()}) from stdin`, copyText(columns));
+      else await insertBatches(columns);
     }
   } catch (error) {
     if (options.isTruncated?.()) throw new ImportRejected('the file is larger than the upload limit', 413);
