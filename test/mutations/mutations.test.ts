@@ -263,6 +263,12 @@ const MUTATIONS: Mutation[] = [
     'DB017-function-drift',
   ),
   sqlMutation('helper-security-definer', 'make the identity helper app.current_user_id() SECURITY DEFINER', 'alter function app.current_user_id() security definer;', 'DB017-function-drift'),
+  sqlMutation(
+    'profile-reader-security-definer',
+    "make GET /api/me's reader app.current_user_display_name() SECURITY DEFINER (it would read app.users past RLS, as its owner)",
+    'alter function app.current_user_display_name() security definer;',
+    'DB017-function-drift',
+  ),
   sqlMutation('helper-search-path-changed', 'point the search_path of an identity helper at public', 'alter function app.current_app_role() set search_path = public;', 'DB017-function-drift'),
   sqlMutation(
     'audit-function-replaced',

@@ -97,6 +97,19 @@ test('a bogus token mid-transaction leaves no identity at all', async () => {
   assert.equal(r.value, { u: null, t: null, visible: 0 });
 });
 
+test("GET /api/me's reader returns the caller's own display name, and nothing once the token is not a session", async () => {
+  const me = t.f.actor(role, 1);
+  const r = await probe(t.db, me, async (tx) => {
+    const own = (await tx.query<{ n: string | null }>('select app.current_user_display_name() as n')).rows[0]!.n;
+    await tx.query(`select set_config('app.session_token', 'guessed-token', true)`);
+    const guessed = (await tx.query<{ n: string | null }>('select app.current_user_display_name() as n')).rows[0]!.n;
+    return { own, guessed };
+  });
+  assert.ok(r.ok, r.error);
+  // the fixtures name each user by its key
+  assert.equal(r.value, { own: `${role}@1`, guessed: null });
+});
+
 test("another live session's token works only for its own role", async () => {
   const other = testData.roles.find((x) => x !== role);
   if (!other) return;

@@ -21,8 +21,10 @@ export const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {
     const session = request.session!;
+    // the caller's own row of app.users, read as the session's role: RLS decides (a function keeps
+    // its plan for the connection; supabase/migrations/20240101000395_xms_current_user_profile.sql)
     const rows = await request.withDb((tx) =>
-      tx.query<{ display_name: string }>('select display_name from app.users where id = (select app.current_user_id())'),
+      tx.query<{ display_name: string | null }>('select app.current_user_display_name() as display_name'),
     );
     return {
       user: {
