@@ -13,7 +13,8 @@
  *   error) turns the access lines off and keeps every error: for an operator whose load balancer
  *   already logs each request.
  * - errors: every 5xx at level error, with the error (message, stack, PostgreSQL code) and the
- *   request id; the client gets a generic body (no stack, no SQL).
+ *   request id; the client gets a generic body (no stack, no SQL). Written by the error handler, or
+ *   for any other 5xx by AccessLog below.
  * - redaction: cookies, Authorization, Set-Cookie, passwords and tokens are censored wherever they
  *   appear in a logged object, so a later `request.log.info({ headers, body })` leaks nothing; so are
  *   a database error's `detail` (PostgreSQL quotes row values there) and `params` (PGlite attaches
@@ -73,12 +74,23 @@ export const newRequestId = (): string => randomUUID();
 /** The liveness probe (src/routes/public/health.ts): its successful answers are not logged. */
 export const HEALTH_ROUTE = '/health';
 
-/** Fastify's request lines, reduced to one per request (see the top of this file). */
+/**
+ * Fastify's request lines, reduced to one per request (see the top of this file), and the error line
+ * of a 5xx that the error handler did not log already (a route answering 503, say).
+ */
 export class AccessLog extends LogController {
+  private readonly logged = new WeakSet<FastifyRequest>();
+
+  /** The error handler wrote this request's error line: no second one. */
+  errorLogged(request: FastifyRequest): void {
+    this.logged.add(request);
+  }
+
   // nothing on arrival: the line written on completion says everything it would
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.statusCode >= 500 && !this.logged.has(request)) reply.log.error({ statusCode: reply.statusCode }, 'server error');
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     // a load balancer's liveness probe answered ok is not worth a line (it would be most of the log)
     else if (reply.statusCode === 200 && request.routeOptions.url === HEALTH_ROUTE) return;
