@@ -20,7 +20,7 @@ import { loadWebAuthn } from '../auth/passkeys.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { commitsOnError, currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
-import { AccessLog, loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { AccessLog, loggerOptions, newRequestId, requestLogger, type LogDestination } from './logging.js';
 import { registerOpenApi } from './openapi.js';
 import { schemaErrorMessage } from './validation.js';
 
@@ -75,6 +75,7 @@ export async function buildApp(
     // one access line per request, when the response is done, and one error line per 5xx
     // (src/server/logging.ts)
     logController: accessLog,
+    childLoggerFactory: requestLogger,
     genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
