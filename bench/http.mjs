@@ -12,7 +12,10 @@
 //                 expiry is due to slide, once a minute), the handler's query under RLS, commit;
 //                 2 sessions per connection, and all connections on 1 session
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
-// alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds.
+// alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds, and so is
+// each server's CPU time per request (user + system, from /proc/<pid>/stat over the round): on a
+// shared machine req/s follow the neighbours' load, CPU per request much less.
+// --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile).
 // PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
 // with one and two app instances connected through PgBouncer in transaction pooling mode (started
 // on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
@@ -26,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
-  connect, emit, flag, freePort, freshDatabase, installedApp, median, now, onCleanup, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
+  connect, emit, flag, freePort, freshDatabase, installedApp, median, now, onCleanup, option, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
 } from './_shared.mjs';
 
 const seconds = flag('seconds', quick ? 2 : 5);
@@ -34,6 +37,17 @@ const rounds = flag('rounds', quick ? 1 : 3);
 const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
+const only = option('only');
+if (only !== undefined && only !== 'health') {
+  console.error(`--only: "${only}" is not a row this bench can run alone (health)`);
+  process.exit(2);
+}
+
+/** CPU time (user + system) a process has used, in µs (clock ticks of 10 ms). */
+function cpuUs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
 
 /**
  * The functions with the most self time in a .cpuprofile, over its samples taken [from, to] µs
@@ -223,16 +237,22 @@ run(async () => {
   // built and run as production runs it (`npm run build`, then `npm start`'s node dist/src/server/index.js)
   sh('npm', ['run', 'build'], { cwd: app });
   const SERVER = 'dist/src/server/index.js';
-  const startApp = (port, env) => startServer('the app', app, process.execPath, [SERVER], { ...env, PORT: String(port) }, port);
+  // port -> server process, for its CPU time
+  const pids = new Map();
+  const startApp = async (port, env) => {
+    const server = await startServer('the app', app, process.execPath, [SERVER], { ...env, PORT: String(port) }, port);
+    pids.set(port, server.child.pid);
+  };
   await startApp(appPort, appEnv);
-  await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
+  const bare = await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
+  pids.set(barePort, bare.child.pid);
 
   // users of the app, logged in through its API (the cookie is the session): 2 per connection, so that
   // concurrent requests rarely share a session
   const post = (path, body) =>
     fetch(`http://127.0.0.1:${appPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify(body) });
   const cookies = [];
-  for (let i = 0; i < connections * 2; i++) {
+  for (let i = 0; i < (only ? 0 : connections * 2); i++) {
     const email = `bench-${i}-${randomBytes(4).toString('hex')}@example.com`;
     const password = randomBytes(18).toString('base64url');
     const signup = await post('/api/auth/signup', { email, password, tenantName: `Bench ${i}` });
@@ -262,22 +282,26 @@ run(async () => {
         if (result.errors || result.non2xx || result.timeouts) {
           return reject(new Error(`${path} on ${port}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`));
         }
-        resolve(result.requests.average);
+        resolve(result);
       });
     });
-  // one or more servers sharing the connections (and the sessions); the sum of their req/s
+  // one or more servers sharing the connections (and the sessions): the sum of their req/s, and
+  // their CPU time per request
   const load = async (ports, path, duration, sessions = []) => {
     const share = Math.max(1, Math.floor(connections / ports.length));
-    const parts = ports.map((port, i) => loadOne(port, path, duration, sessions.filter((_, k) => k % ports.length === i), share));
-    return (await Promise.all(parts)).reduce((a, b) => a + b, 0);
+    const cpuBefore = ports.map((port) => cpuUs(pids.get(port)));
+    const parts = await Promise.all(ports.map((port, i) => loadOne(port, path, duration, sessions.filter((_, k) => k % ports.length === i), share)));
+    const cpu = ports.reduce((sum, port, i) => sum + cpuUs(pids.get(port)) - cpuBefore[i], 0);
+    const count = parts.reduce((sum, r) => sum + r.requests.total, 0);
+    return { rps: parts.reduce((sum, r) => sum + r.requests.average, 0), cpuPerRequest: cpu / count };
   };
 
   const cases = [
     { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort] } },
     { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort] } },
-  ];
+  ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
-  const binary = usePglite ? null : pgbouncerBinary();
+  const binary = usePglite || only ? null : pgbouncerBinary();
   if (binary) {
     const via = await startPgbouncer(binary, appUrl.toString(), [['xms_app', 'bench'], ['postgres', '']]);
     const [p1, p2] = [await freePort(), await freePort()];
@@ -293,6 +317,7 @@ run(async () => {
     });
   }
   const results = {};
+  const cpu = {};
   for (const c of cases) {
     const sides = Object.entries(c.sides);
     for (const [, ports] of sides) await load(ports, c.path, 1, c.sessions);
@@ -301,28 +326,33 @@ run(async () => {
       // alternate which side goes first
       for (const [side, ports] of i % 2 ? [...sides].reverse() : sides) samples[side].push(await load(ports, c.path, seconds, c.sessions));
     }
-    results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v)])) };
+    results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.rps))])) };
+    cpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.cpuPerRequest))]));
   }
 
   // a CPU profile of the app under GET /api/me (a separate instance: profiling slows it down); the
   // preload makes SIGTERM a normal exit, so that node writes the profile
-  const profDir = mkdtempSync(join(tmpdir(), 'xms-bench-prof-'));
-  onCleanup(() => rmSync(profDir, { recursive: true, force: true }));
-  writeFileSync(join(profDir, 'exit-on-term.cjs'), "process.on('SIGTERM', () => process.exit(0));\n");
-  const profPort = await freePort();
-  const profiled = await startServer(
-    'the app (profiled)', app, process.execPath,
-    ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), SERVER],
-    { ...appEnv, PORT: String(profPort) }, profPort,
-  );
-  const loadStarted = now();
-  await load([profPort], '/api/me', seconds, cookies);
-  const loadEnded = now();
-  await profiled.stop();
-  const stopMs = now() - loadEnded;
-  // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread
-  const profile = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
-  const top = profile ? topOfProfile(join(profDir, profile), { from: stopMs * 1000, to: (stopMs + loadEnded - loadStarted) * 1000 }) : [];
+  let top = [];
+  if (!only) {
+    const profDir = mkdtempSync(join(tmpdir(), 'xms-bench-prof-'));
+    onCleanup(() => rmSync(profDir, { recursive: true, force: true }));
+    writeFileSync(join(profDir, 'exit-on-term.cjs'), "process.on('SIGTERM', () => process.exit(0));\n");
+    const profPort = await freePort();
+    const profiled = await startServer(
+      'the app (profiled)', app, process.execPath,
+      ['--cpu-prof', '--cpu-prof-dir', profDir, '--require', join(profDir, 'exit-on-term.cjs'), SERVER],
+      { ...appEnv, PORT: String(profPort) }, profPort,
+    );
+    pids.set(profPort, profiled.child.pid);
+    const loadStarted = now();
+    await load([profPort], '/api/me', seconds, cookies);
+    const loadEnded = now();
+    await profiled.stop();
+    const stopMs = now() - loadEnded;
+    // CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile: thread 0 is the main thread
+    const profile = readdirSync(profDir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+    top = profile ? topOfProfile(join(profDir, profile), { from: stopMs * 1000, to: (stopMs + loadEnded - loadStarted) * 1000 }) : [];
+  }
 
   console.log(`\nHTTP on 127.0.0.1 (${usePglite ? 'PGlite' : 'PostgreSQL'}), autocannon ${connections} connections, ${rounds} x ${seconds} s; median req/s`);
   for (const r of Object.values(results)) {
@@ -330,10 +360,15 @@ run(async () => {
     const [first, second] = Object.values(sides);
     console.log(`  ${name.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}  (${ratio(first, second)})`);
   }
+  for (const [id, sides] of Object.entries(cpu)) {
+    console.log(`  ${`${results[id].name}, CPU µs/request`.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  }
+  const cpuOf = (id) => Object.fromEntries(Object.entries(cpu[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
   const out = {
-    health: { unit: 'req/s', value: results.health.app, baseline: results.health.bare, connections, seconds, rounds },
-    'api-me': { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, connections, seconds, rounds, profile: top },
+    health: { unit: 'req/s', value: results.health.app, baseline: results.health.bare, cpuUsPerRequest: cpuOf('health'), connections, seconds, rounds },
   };
+  if (only) return emit(out);
+  out['api-me'] = { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, cpuUsPerRequest: cpuOf('api-me'), connections, seconds, rounds, profile: top };
   const pb = results['api-me-pgbouncer'];
   for (const n of [1, 2]) {
     out[`api-me-pgbouncer-${n}`] = pb

@@ -20,7 +20,7 @@ import { loadWebAuthn } from '../auth/passkeys.js';
 import { ActionLimiter, ApiLimiter, clearExpiredLimits, RateLimited } from '../security/rate-limit.js';
 import { commitsOnError, currentRequest, requestDb, type AuthDb, type Tx } from './db.js';
 import { installRouteRegistry, tagScope } from './scopes.js';
-import { AccessLog, loggerOptions, newRequestId, type LogDestination } from './logging.js';
+import { AccessLog, loggerOptions, newRequestId, requestLogger, type LogDestination } from './logging.js';
 import { registerOpenApi } from './openapi.js';
 import { schemaErrorMessage } from './validation.js';
 
@@ -44,6 +44,10 @@ declare module 'fastify' {
     /** The request's one transaction (protected and admin scopes), ended by the server. */
     xmsTransaction: RequestTransaction | null;
   }
+  interface FastifyContextConfig {
+    /** false: requests to this route do not count towards the general API limit (the liveness probe) */
+    apiLimit?: boolean;
+  }
 }
 
 /**
@@ -65,10 +69,13 @@ export async function buildApp(
     openapi?: boolean;
   },
 ): Promise<FastifyInstance> {
+  const accessLog = new AccessLog();
   const app = Fastify({
     logger: loggerOptions(config, options.logStream),
-    // one access line per request, when the response is done (src/server/logging.ts)
-    logController: new AccessLog(),
+    // one access line per request, when the response is done, and one error line per 5xx
+    // (src/server/logging.ts)
+    logController: accessLog,
+    childLoggerFactory: requestLogger,
     genReqId: newRequestId,
     // a hop count is valid at run time (proxy-addr), the types only lack it
     trustProxy: config.trustProxy as boolean | string | string[],
@@ -132,9 +139,12 @@ export async function buildApp(
   // CSRF (I10): one hook for every route.
   app.addHook('onRequest', csrfHook(config.origin));
 
-  // General API limit, per client IP (request.ip honours TRUST_PROXY only).
+  // General API limit, per client IP (request.ip honours TRUST_PROXY only): every request, 404s
+  // included, except to a route that opts out (the liveness probe: a load balancer polls it, and
+  // answering costs less than counting).
   const apiLimiter = new ApiLimiter(config.apiLimit.points, config.apiLimit.windowSeconds);
   app.addHook('onRequest', (request, reply, done) => {
+    if (request.routeOptions.config.apiLimit === false) return done();
     apiLimiter.consume(request.ip).then(
       () => done(),
       (error: unknown) => {
@@ -144,24 +154,19 @@ export async function buildApp(
     );
   });
 
-  const loggedErrors = new WeakSet<FastifyRequest>();
   app.setErrorHandler(async (error: Error & { statusCode?: number; validation?: unknown }, request, reply) => {
     if (error instanceof RateLimited) return tooManyRequests(reply, error);
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) {
       // the log gets the error, the client a generic answer it can quote (src/server/logging.ts)
       request.log.error({ err: error, statusCode: 500 }, 'internal error');
-      loggedErrors.add(request);
+      accessLog.errorLogged(request);
       return reply.code(500).send({ error: 'internal_error', message: 'Internal error.', requestId: request.id });
     }
     return reply.code(status).send({ error: error.validation ? 'invalid_request' : 'bad_request', message: error.message });
   });
-  // every other 5xx (a route answering 503, say) is logged at error level too; synchronous: no
-  // promise per request
-  app.addHook('onResponse', (request, reply, done) => {
-    if (reply.statusCode >= 500 && !loggedErrors.has(request)) request.log.error({ statusCode: reply.statusCode }, 'server error');
-    done();
-  });
+  // every other 5xx (a route answering 503, say) is logged at error level by accessLog when the
+  // response is done: no onResponse hook on every request for it
 
   // The one public scope.
   await app.register(async (publicScope) => {

@@ -13,7 +13,8 @@
  *   error) turns the access lines off and keeps every error: for an operator whose load balancer
  *   already logs each request.
  * - errors: every 5xx at level error, with the error (message, stack, PostgreSQL code) and the
- *   request id; the client gets a generic body (no stack, no SQL).
+ *   request id; the client gets a generic body (no stack, no SQL). Written by the error handler, or
+ *   for any other 5xx by AccessLog below.
  * - redaction: cookies, Authorization, Set-Cookie, passwords and tokens are censored wherever they
  *   appear in a logged object, so a later `request.log.info({ headers, body })` leaks nothing; so are
  *   a database error's `detail` (PostgreSQL quotes row values there) and `params` (PGlite attaches
@@ -25,7 +26,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
-import { LogController, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { AppConfig } from '../config.js';
 
 /** Where log lines go: stdout unless given (tests read them back; development prints them readable). */
@@ -73,15 +74,74 @@ export const newRequestId = (): string => randomUUID();
 /** The liveness probe (src/routes/public/health.ts): its successful answers are not logged. */
 export const HEALTH_ROUTE = '/health';
 
-/** Fastify's request lines, reduced to one per request (see the top of this file). */
+/**
+ * Fastify's request lines, reduced to one per request (see the top of this file), and the error line
+ * of a 5xx that the error handler did not log already (a route answering 503, say).
+ */
 export class AccessLog extends LogController {
+  private readonly logged = new WeakSet<FastifyRequest>();
+
+  /** The error handler wrote this request's error line: no second one. */
+  errorLogged(request: FastifyRequest): void {
+    this.logged.add(request);
+  }
+
   // nothing on arrival: the line written on completion says everything it would
   override incomingRequest(): void {}
 
   override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.statusCode >= 500 && !this.logged.has(request)) reply.log.error({ statusCode: reply.statusCode }, 'server error');
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     // a load balancer's liveness probe answered ok is not worth a line (it would be most of the log)
     else if (reply.statusCode === 200 && request.routeOptions.url === HEALTH_ROUTE) return;
     else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
   }
+}
+
+/**
+ * Fastify's childLoggerFactory: a request's logger (pino's child bound to the request id) is made
+ * when the request first writes a line. Making it runs the id through the redaction (a wildcard
+ * path applies to every field), which cost a tenth of a GET /health, and most probes write nothing.
+ */
+export function requestLogger(logger: FastifyBaseLogger, bindings: pino.Bindings, options: pino.ChildLoggerOptions): FastifyBaseLogger {
+  return new RequestLogger(logger, bindings, options);
+}
+
+class RequestLogger {
+  declare fatal: pino.LogFn;
+  declare error: pino.LogFn;
+  declare warn: pino.LogFn;
+  declare info: pino.LogFn;
+  declare debug: pino.LogFn;
+  declare trace: pino.LogFn;
+  declare silent: pino.LogFn;
+  private made: FastifyBaseLogger | undefined;
+
+  constructor(
+    private readonly parent: FastifyBaseLogger,
+    private readonly bindings: pino.Bindings,
+    private readonly options: pino.ChildLoggerOptions,
+  ) {}
+
+  /** pino's child, the one that writes */
+  get logger(): FastifyBaseLogger {
+    return (this.made ??= this.parent.child(this.bindings, this.options));
+  }
+
+  get level(): string {
+    return this.logger.level;
+  }
+
+  set level(level: string) {
+    this.logger.level = level;
+  }
+
+  child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): FastifyBaseLogger {
+    return this.logger.child(bindings, options);
+  }
+}
+for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
+  RequestLogger.prototype[level] = function (this: RequestLogger, ...args: unknown[]) {
+    (this.logger[level] as (...a: unknown[]) => void)(...args);
+  } as pino.LogFn;
 }
