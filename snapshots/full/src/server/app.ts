@@ -44,10 +44,6 @@ declare module 'fastify' {
     /** The request's one transaction (protected and admin scopes), ended by the server. */
     xmsTransaction: RequestTransaction | null;
   }
-  interface FastifyContextConfig {
-    /** false: requests to this route do not count towards the general API limit (the liveness probe) */
-    apiLimit?: boolean;
-  }
 }
 
 /**
@@ -139,12 +135,10 @@ export async function buildApp(
   // CSRF (I10): one hook for every route.
   app.addHook('onRequest', csrfHook(config.origin));
 
-  // General API limit, per client IP (request.ip honours TRUST_PROXY only): every request, 404s
-  // included, except to a route that opts out (the liveness probe: a load balancer polls it, and
-  // answering costs less than counting).
+  // General API limit, per client IP (request.ip honours TRUST_PROXY only): every request counts,
+  // 404s and the liveness probe included.
   const apiLimiter = new ApiLimiter(config.apiLimit.points, config.apiLimit.windowSeconds);
   app.addHook('onRequest', (request, reply, done) => {
-    if (request.routeOptions.config.apiLimit === false) return done();
     apiLimiter.consume(request.ip).then(
       () => done(),
       (error: unknown) => {
