@@ -2,14 +2,14 @@
 // (lib/check/findings-cache.ts). Any edit is a new key: an edited migration or source file is checked
 // again and its weakening found; a source edit re-runs the server checks only, and the database part
 // reads nothing but the inputs of its key (traced); a live database is never answered from the cache.
-import fs, { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runCheck, type Report } from '../../lib/check/index.js';
 import { findingsKeys, isDatabaseInput } from '../../lib/check/findings-cache.js';
 import { scaffold } from './app.js';
+import { traceFileReads } from '../helpers/fs-trace.js';
 
 delete process.env.DATABASE_URL;
 delete process.env.XMS_CHECK_NO_CACHE;
@@ -129,39 +129,15 @@ test('every database input is in the database key, and a source file is not', ()
 });
 
 test('the database checks read no app file outside the inputs of their key (traced)', async () => {
-  // every fs call that names a path, synchronous, callback and promise forms; named imports of
-  // node:fs see the wrappers through syncBuiltinESMExports
-  const read = new Set<string>();
-  const note = (p: unknown) => {
-    const path = p instanceof URL ? p.pathname : typeof p === 'string' || Buffer.isBuffer(p) ? String(p) : undefined;
-    if (path === undefined) return;
-    const rel = relative(appDir, isAbsolute(path) ? path : resolve(path));
-    if (!rel.startsWith('..') && !isAbsolute(rel)) read.add(rel.split(sep).join('/'));
-  };
-  const restore: Array<() => void> = [];
-  const wrap = (target: Record<string, unknown>, names: string[]) => {
-    for (const name of names) {
-      const original = target[name];
-      if (typeof original !== 'function') continue;
-      target[name] = function (this: unknown, p: unknown, ...rest: unknown[]) {
-        note(p);
-        return (original as (...a: unknown[]) => unknown).call(this, p, ...rest);
-      };
-      restore.push(() => (target[name] = original));
-    }
-  };
-  const names = ['readFileSync', 'readFile', 'readdirSync', 'readdir', 'existsSync', 'statSync', 'stat', 'lstatSync', 'lstat', 'openSync', 'open', 'opendirSync', 'opendir', 'accessSync', 'access', 'realpathSync', 'realpath', 'createReadStream', 'readlinkSync', 'readlink'];
-  wrap(fs as unknown as Record<string, unknown>, names);
-  wrap(fs.promises as unknown as Record<string, unknown>, names);
-  syncBuiltinESMExports();
+  const trace = traceFileReads(appDir);
+  const read = trace.read;
   process.env.XMS_CHECK_NO_CACHE = '1'; // every migration applied: the widest set of reads
   try {
     const report = await runCheck(appDir, { groups: ['db'] });
     assert.is(report.database, 'pglite');
   } finally {
     delete process.env.XMS_CHECK_NO_CACHE;
-    for (const undo of restore) undo();
-    syncBuiltinESMExports();
+    trace.stop();
   }
   const outside = [...read].filter((p) => p !== '' && p !== 'node_modules' && !p.startsWith('node_modules/') && !isDatabaseInput(p));
   assert.equal(outside, [], `the database checks read files their cache key does not cover: ${outside.join(', ')}`);

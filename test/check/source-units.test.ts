@@ -4,8 +4,7 @@
 // file follows that file, another checker's entries and a damaged store are not used, and every
 // file a unit opens is among the inputs it recorded (traced).
 import fs, { readFileSync, writeFileSync } from 'node:fs';
-import { syncBuiltinESMExports } from 'node:module';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { checkServerUnits, serverUnits } from '../../lib/check/server/index.js';
@@ -15,6 +14,7 @@ import { Syntax } from '../../lib/check/syntax.js';
 import { codeFile, loadTypeScript } from '../../lib/check/typescript-code.js';
 import type { Finding } from '../../lib/check/types.js';
 import { scaffold } from './app.js';
+import { traceFileReads } from '../helpers/fs-trace.js';
 
 delete process.env.XMS_CHECK_NO_CACHE;
 delete process.env.XMS_CHECK_NO_FINDINGS_CACHE;
@@ -164,28 +164,10 @@ test('a unit records the same inputs whether it computed the shared values itsel
 });
 
 test('every app file a unit opens is among the inputs it recorded (traced, unit by unit)', async () => {
-  const read = new Set<string>();
-  const note = (p: unknown) => {
-    const path = p instanceof URL ? p.pathname : typeof p === 'string' || Buffer.isBuffer(p) ? String(p) : undefined;
-    if (path === undefined) return;
-    const rel = relative(appDir, isAbsolute(path) ? path : resolve(path));
-    if (!rel.startsWith('..') && !isAbsolute(rel)) read.add(rel.split(sep).join('/'));
-  };
-  const restore: Array<() => void> = [];
-  const names = ['readFileSync', 'readFile', 'readdirSync', 'readdir', 'existsSync', 'statSync', 'stat', 'lstatSync', 'lstat', 'openSync', 'open', 'opendirSync', 'opendir', 'accessSync', 'access', 'realpathSync', 'realpath', 'createReadStream'];
-  for (const target of [fs, fs.promises] as unknown as Array<Record<string, unknown>>) {
-    for (const name of names) {
-      const original = target[name];
-      if (typeof original !== 'function') continue;
-      target[name] = function (this: unknown, p: unknown, ...rest: unknown[]) {
-        note(p);
-        return (original as (...a: unknown[]) => unknown).call(this, p, ...rest);
-      };
-      restore.push(() => (target[name] = original));
-    }
-  }
-  syncBuiltinESMExports();
+  const trace = traceFileReads(appDir);
+  const read = trace.read;
   const misses: string[] = [];
+  let opened = 0; // the trace itself must see the reads, or no miss could show
   try {
     // a fresh instance per unit: nothing parsed by an earlier unit hides a read
     const units = serverUnits(await Syntax.load(appDir)).map((u) => u.id);
@@ -198,6 +180,7 @@ test('every app file a unit opens is among the inputs it recorded (traced, unit 
       const { inputs } = syntax.track(() => unit.run(syntax));
       const recorded = [...inputs.keys()].map((k) => k.slice(2));
       const mentions = [...inputs.keys()].some((k) => k.startsWith('w:'));
+      opened += read.size;
       for (const path of read) {
         if (path === '' || path === 'node_modules' || path.startsWith('node_modules/')) continue;
         // a folder's listing covers the existence of what it holds; w: covers the files under src/ searched for a word
@@ -206,9 +189,9 @@ test('every app file a unit opens is among the inputs it recorded (traced, unit 
       }
     }
   } finally {
-    for (const undo of restore) undo();
-    syncBuiltinESMExports();
+    trace.stop();
   }
+  assert.ok(opened > 0, "the trace saw no read");
   assert.equal(misses, [], `units opened files they did not record: ${misses.join(', ')}`);
 });
 
