@@ -5,7 +5,9 @@
 // its `npm start` does: node dist/src/server/index.js, what production runs) runs in production mode on PostgreSQL (DATABASE_URL's server, else a throw-away cluster), connected as
 // xms_app; with --pglite both servers use PGlite instead (the app in test mode: production refuses
 // PGlite). The bare server is Fastify from the app's node_modules, no hooks:
-//   GET /health   the same JSON; the app adds its security headers, CSRF and API-limit hooks
+//   GET /health   the same JSON; the app adds its security headers, CSRF and API-limit hooks;
+//                 and a floor, interleaved: the bare server sending the app's static security
+//                 headers (read from the app's own /health answer) from one synchronous hook
 //   GET /api/me   one `begin; select 1; commit` per request on the same database and pool size;
 //                 the app runs one transaction: begin + set local role xms_auth, the session check
 //                 that also enters the session's role and token (it writes only when the idle
@@ -175,6 +177,15 @@ if (process.env.DATABASE_URL) {
   await db.waitReady;
   tx = () => db.transaction(async (t) => (await t.query('select 1 as one')).rows[0].one);
 }
+// the floor (FLOOR_HEADERS set): the same server sending the app's static security headers, set in
+// one synchronous hook, the least any design that sends them pays
+if (process.env.FLOOR_HEADERS) {
+  const headers = JSON.parse(process.env.FLOOR_HEADERS);
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.headers(headers);
+    done();
+  });
+}
 app.get('/health', async () => ({ status: 'ok' }));
 app.get('/api/me', async () => ({ user: { one: await tx() } }));
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
@@ -246,6 +257,15 @@ run(async () => {
   await startApp(appPort, appEnv);
   const bare = await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
   pids.set(barePort, bare.child.pid);
+  // The health row's floor: bare Fastify plus the headers the app's /health answers with that are
+  // the same on every response (the security headers; not the date, the length, the request id)
+  const GENERIC = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'transfer-encoding']);
+  const [h1, h2] = [await fetch(`http://127.0.0.1:${appPort}/health`), await fetch(`http://127.0.0.1:${appPort}/health`)];
+  const floorHeaders = Object.fromEntries([...h1.headers].filter(([name, value]) => !GENERIC.has(name) && h2.headers.get(name) === value));
+  if (Object.keys(floorHeaders).length < 5) throw new Error(`the app's /health sent only ${Object.keys(floorHeaders).join(', ')}: no security headers to measure a floor with`);
+  const floorPort = await freePort();
+  const floorServer = await startServer('bare Fastify + security headers', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(floorPort), FLOOR_HEADERS: JSON.stringify(floorHeaders) }, floorPort);
+  pids.set(floorPort, floorServer.child.pid);
 
   // users of the app, logged in through its API (the cookie is the session): 2 per connection, so that
   // concurrent requests rarely share a session
@@ -297,7 +317,7 @@ run(async () => {
   };
 
   const cases = [
-    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort] } },
+    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort] } },
     { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort] } },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
@@ -365,7 +385,10 @@ run(async () => {
   }
   const cpuOf = (id) => Object.fromEntries(Object.entries(cpu[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
   const out = {
-    health: { unit: 'req/s', value: results.health.app, baseline: results.health.bare, cpuUsPerRequest: cpuOf('health'), connections, seconds, rounds },
+    health: {
+      unit: 'req/s', value: results.health.app, baseline: results.health.bare, floor: results.health.floor,
+      floorHeaders: Object.keys(floorHeaders).length, cpuUsPerRequest: cpuOf('health'), connections, seconds, rounds,
+    },
   };
   if (only) return emit(out);
   out['api-me'] = { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, cpuUsPerRequest: cpuOf('api-me'), connections, seconds, rounds, profile: top };
