@@ -49,15 +49,22 @@ export const ROWS = [
     id: 'health', bench: 'http', what: '`GET /health` with every security hook (req/s)', baseline: 'bare Fastify',
     judge: (m) => {
       const j = atLeast(0.9)(m);
-      // the floor (bench/http.mjs): bare Fastify sending the app's static security headers
+      // the floor (bench/http.mjs): bare Fastify sending the app's static security headers. Judged
+      // by req/s and by each server's CPU per request (the load generator shares the cores and moves
+      // req/s around; CPU is the server's own cost); "no design reaches it" only when both miss
       if (m.floor === undefined) return j;
       const f = m.floor / m.baseline;
+      const cpu = m.cpuUsPerRequest;
+      const byCpu = cpu?.floor && cpu?.bare ? cpu.bare / cpu.floor : undefined;
+      const best = Math.max(f, byCpu ?? f);
+      const measured = `floor ${x(f)} by req/s${byCpu !== undefined ? `, ${x(byCpu)} by CPU per request (bare ${cpu.bare} µs, floor ${cpu.floor} µs, app ${cpu.app} µs)` : ''}`;
+      const app = `the app is ${x(m.value / m.floor)} of the floor by req/s${byCpu !== undefined ? `, ${x(cpu.app / cpu.floor)} by CPU` : ''}`;
       return {
         ...j,
         notes: [
-          f < 0.9
-            ? `floor ${x(f)} < 0.9x: bare Fastify sending the app's ${m.floorHeaders} static security headers (same run) already misses the goal, so no design that sends them reaches it; the app is ${x(m.value / m.floor)} of the floor`
-            : `floor ${x(f)} >= 0.9x: bare Fastify sending the app's ${m.floorHeaders} static security headers (same run) is within the goal; the app is ${x(m.value / m.floor)} of the floor, that much is its hooks' own cost`,
+          best < 0.9
+            ? `${measured}: bare Fastify sending the app's ${m.floorHeaders} static security headers (same run) already misses the goal, so no design that sends them reaches it; ${app}`
+            : `${measured}: bare Fastify sending the app's ${m.floorHeaders} static security headers (same run) is within the goal; ${app}, that much is its hooks' own cost`,
         ],
       };
     },
