@@ -4,11 +4,13 @@
 // 127.0.0.1), an app with the csv-import feature (installed from this checkout, or --app <dir>),
 // migrated with `npm run db:migrate`:
 //   import  POST /api/imports/records with the file, as a logged-in user of the app's server
-//           (production mode, from source with tsx, connected as xms_app): stream + parse +
+//           (production mode, connected as xms_app): stream + parse +
 //           validate, staging, de-duplication by content hash, the RLS-checked insert into
 //           app.records (its indexes, the unique content-hash index, the audit trigger), the
-//           ledger row; timed from sending the request to its 200 answer. The server is started
-//           fresh for each import, and its peak RSS (VmHWM) read after the import.
+//           ledger row; timed from sending the request to its 200 answer. The server runs as
+//           production runs it (`npm run build`, then `npm start`'s node dist/src/server/index.js),
+//           started fresh for each import; its idle RSS is read before the import and its peak RSS
+//           (VmHWM) after it.
 //   COPY    psql's \copy of the de-duplicated file into bench.records_copy: a copy of app.records
 //           with the same columns, defaults, indexes (the unique content-hash index) and the
 //           content hash (its generated column, or its trigger in apps before it), but no RLS
@@ -18,7 +20,7 @@
 // Row of `npm run bench`: csv-import (value and baseline in rows/s of the file's unique rows).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, openAsBlob } from 'node:fs';
+import { createWriteStream, openAsBlob, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import {
@@ -28,6 +30,24 @@ import {
 const rows = flag('rows', quick ? 2_000 : 1_000_000);
 const runs = flag('runs', quick ? 1 : 3);
 const ORIGIN = 'https://bench.example.com';
+
+// beside the ratio, where the import's time goes: CPU of the server's process and of its database
+// backends (when the database runs on this machine), which other load distorts far less than wall time
+const statusKiB = (pid, field) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+/** user + system CPU of a process in ms (/proc/<pid>/stat, clock ticks of 10 ms) */
+const processCpuMs = (pid) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+/** CPU of the app's backends (its login's connections) in ms, or undefined when they are not on this machine */
+const backendCpuMs = async (owner) => {
+  const pids = (await owner.query(`select pid from pg_catalog.pg_stat_activity where usename = 'xms_app'`)).rows.map((r) => r.pid);
+  try {
+    return pids.reduce((sum, pid) => sum + Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6, 0);
+  } catch {
+    return undefined;
+  }
+};
 
 /** Writes the file (every 20th row repeats the row 10 before it) and its de-duplicated twin. */
 async function writeCsv(file, dedupFile, tag) {
@@ -73,9 +93,10 @@ run(async () => {
     // not the log-in, so the requirement is off here; the request path is the same either way
     MFA_REQUIRED_FOR: 'none',
   };
+  sh('npm', ['run', 'build'], { cwd: app });
   const startApp = async () => {
     const port = await freePort();
-    const server = await startServer('the app', app, process.execPath, ['--import', 'tsx', 'src/server/index.ts'], { ...env, PORT: String(port) }, port);
+    const server = await startServer('the app', app, process.execPath, ['dist/src/server/index.js'], { ...env, PORT: String(port) }, port);
     return { ...server, port };
   };
 
@@ -108,6 +129,9 @@ run(async () => {
     server = await startApp();
     const form = new FormData();
     form.append('file', await openAsBlob(file, { type: 'text/csv' }), 'records.csv');
+    const idleRss = statusKiB(server.child.pid, 'VmRSS') / 1024;
+    const cpuBefore = processCpuMs(server.child.pid);
+    const backendBefore = await backendCpuMs(owner);
     const started = now();
     const res = await fetch(`http://127.0.0.1:${server.port}/api/imports/records`, { method: 'POST', headers: { cookie, origin: ORIGIN }, body: form });
     const text = await res.text();
@@ -119,8 +143,12 @@ run(async () => {
       throw new Error(`the import found ${report.duplicates.inFile} duplicates in the file, not ${duplicates}`);
     }
     const rss = peakRssMiB(server.child.pid);
+    const cpu = processCpuMs(server.child.pid) - cpuBefore;
+    const backendAfter = await backendCpuMs(owner);
+    const backend = backendAfter === undefined || backendBefore === undefined ? undefined : backendAfter - backendBefore;
     await server.stop();
-    return { ms, rss };
+    console.log(`  import: ${ms.toFixed(0)} ms, server CPU ${cpu} ms, backend CPU ${backend?.toFixed(0) ?? '?'} ms, idle RSS ${idleRss.toFixed(0)} MiB, peak RSS ${rss.toFixed(0)} MiB`);
+    return { ms, rss, idleRss, cpu, backend };
   };
   const copyOnce = async (file, unique) => {
     const r = spawnSync(pgBin('psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', `\\copy bench.records_copy (title, body) from '${file}' with (format csv, header true)`], {
@@ -130,6 +158,7 @@ run(async () => {
     if (r.status !== 0) throw new Error(`psql \\copy failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
     const ms = Number(/Time: ([\d.]+) ms/.exec(r.stdout)?.[1]);
     if (!Number.isFinite(ms)) throw new Error(`no \\timing in psql's output: ${r.stdout}`);
+    console.log(`  COPY: ${ms.toFixed(0)} ms`);
     const n = Number((await owner.query(`select count(*) from bench.records_copy`)).rows[0].count);
     if (n !== unique) throw new Error(`COPY loaded ${n} of ${unique} rows`);
     return ms;
@@ -138,6 +167,7 @@ run(async () => {
   const importMs = [];
   const copyMs = [];
   const rss = [];
+  const idleRss = [];
   let unique = 0;
   for (let i = 0; i < runs; i++) {
     const file = join(work, `records-${i}.csv`);
@@ -150,6 +180,7 @@ run(async () => {
         const r = await importOnce(file, unique, rows - unique);
         importMs.push(r.ms);
         rss.push(r.rss);
+        idleRss.push(r.idleRss);
       } else copyMs.push(await copyOnce(dedup, unique));
     }
   }
@@ -158,8 +189,8 @@ run(async () => {
   const importRate = unique / (median(importMs) / 1000);
   const copyRate = unique / (median(copyMs) / 1000);
   console.log(`\nCSV of ${rows} rows (${rows - unique} duplicates) on PostgreSQL, median of ${runs} run(s)`);
-  console.log(`  the app's import over HTTP (RLS, validation, de-duplication, audit)  ${median(importMs).toFixed(0).padStart(7)} ms  ${importRate.toFixed(0).padStart(8)} rows/s, server peak RSS ${Math.max(...rss).toFixed(0)} MiB`);
+  console.log(`  the app's import over HTTP (RLS, validation, de-duplication, audit)  ${median(importMs).toFixed(0).padStart(7)} ms  ${importRate.toFixed(0).padStart(8)} rows/s, server peak RSS ${Math.max(...rss).toFixed(0)} MiB (idle ${median(idleRss).toFixed(0)} MiB)`);
   console.log(`  COPY of the de-duplicated file (unique index, no RLS, no audit)     ${median(copyMs).toFixed(0).padStart(7)} ms  ${copyRate.toFixed(0).padStart(8)} rows/s`);
   console.log(`  ratio import / COPY (rows/s)                                         ${(importRate / copyRate).toFixed(3)}x`);
-  emit({ 'csv-import': { unit: 'rows/s', value: importRate, baseline: copyRate, rows, unique, runs, peakRssMiB: Math.max(...rss) } });
+  emit({ 'csv-import': { unit: 'rows/s', value: importRate, baseline: copyRate, rows, unique, runs, peakRssMiB: Math.max(...rss), idleRssMiB: median(idleRss) } });
 });
