@@ -179,49 +179,58 @@ $$;
 -- actor in the transaction-local setting app.actor_id; it is honoured only when the transaction runs
 -- as xms_auth (the `role` setting, which SECURITY DEFINER does not change), so a request role that
 -- writes app.actor_id changes nothing.
+--
+-- Its cost is paid by every audited statement, a single-row insert included, so it runs as few
+-- statements and expressions as it can: PL/pgSQL prepares each of its statements once per
+-- connection, but sets up every statement and expression again in each transaction (executor
+-- start, a permission check per function called). Per statement: one lookup of the table's rules,
+-- one of the session (only when the transaction has a token and no actor was named), one INSERT.
 create or replace function audit.log_changes()
 returns trigger
 language plpgsql
 security definer
 set search_path = ''
 as $$
--- an audited table may have columns named like the variables below (secret, quiet, actor, pk, ...):
--- in the statements over its transition tables a bare name means the variable, never the column
+-- an audited table may have columns named like the variables below (secret, quiet, actor, ...):
+-- in the statements over its transition tables a bare name means the variable, never the column.
+-- The trigger's arguments (audit.enable_tracking): tg_argv[0] the tenant column ('' for none),
+-- tg_argv[1:] the primary key columns; a one-column key (the usual case) is built inline, the
+-- others through audit.row_key().
 #variable_conflict use_variable
 declare
-  -- argv[0] = tenant column ('' for none), argv[1..] = primary key columns
-  tenant_col text := nullif(tg_argv[0], '');
-  pk text[] := tg_argv[1:];
-  -- a one-column key (the usual case) is built inline; the others through audit.row_key()
-  key1 text := case when pg_catalog.cardinality(tg_argv) = 2 then tg_argv[1] end;
+  tbl text;
+  -- the role the transaction runs as (SET LOCAL ROLE xms_<role>), not this function's owner
+  actor_role text;
   actor uuid;
   actor_tenant uuid;
-  -- the role the transaction runs as (SET LOCAL ROLE xms_<role>), not this function's owner
-  actor_role text := coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text);
-  tbl text := pg_catalog.format('%I.%I', tg_table_schema, tg_table_name);
   secret text[];
   quiet text[];
 begin
   if tg_level is distinct from 'STATEMENT' or tg_when is distinct from 'AFTER' then
     raise exception 'audit.log_changes() must be an AFTER ... FOR EACH STATEMENT trigger';
   end if;
-  -- the actor the auth subsystem names (honoured only for xms_auth), else the session's user
+  tbl := pg_catalog.format('%I.%I', tg_table_schema, tg_table_name);
+  actor_role := coalesce(nullif(pg_catalog.current_setting('role'), 'none'), session_user::text);
+  -- the table's rules (none: nothing redacted, every update recorded)
+  select nullif(r.redact, '{}'), nullif(r.ignore_updates_of, '{}')
+    into secret, quiet
+    from audit.table_rules r
+   where r.table_name = tbl;
+  -- the actor the auth subsystem names (honoured only for xms_auth), else the user and tenant of
+  -- the transaction's live session; without a token there is no session to look up
   if actor_role = 'xms_auth' then
     actor := nullif(pg_catalog.current_setting('app.actor_id', true), '')::uuid;
   end if;
-  -- one lookup per statement: the table's rules (none: nothing redacted, every update recorded)
-  -- and, unless named, the actor and tenant of the transaction's live session
-  select nullif(r.redact, '{}'), nullif(r.ignore_updates_of, '{}'), coalesce(actor, s.user_id), s.tenant_id
-    into secret, quiet, actor, actor_tenant
-    from (select) as one
-    left join audit.table_rules r on r.table_name = tbl
-    left join app_private.sessions s
-      on actor is null
-     and s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
-           pg_catalog.current_setting('app.session_token', true), 'UTF8'))
-     and s.revoked_at is null
-     and s.expires_at > pg_catalog.now()
-     and s.idle_expires_at > pg_catalog.now();
+  if actor is null and pg_catalog.current_setting('app.session_token', true) <> '' then
+    select s.user_id, s.tenant_id
+      into actor, actor_tenant
+      from app_private.sessions s
+     where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(
+             pg_catalog.current_setting('app.session_token', true), 'UTF8'))
+       and s.revoked_at is null
+       and s.expires_at > pg_catalog.now()
+       and s.idle_expires_at > pg_catalog.now();
+  end if;
 
   -- One INSERT ... SELECT per statement. Per row only built-in expressions run (to_jsonb, ->, ->>,
   -- jsonb_build_object); the redaction runs only for tables that have secret columns.
@@ -229,15 +238,17 @@ begin
   -- in every expression that reads it).
   if tg_op = 'INSERT' then
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor, coalesce((j ->> tenant_col)::uuid, actor_tenant), actor_role, 'INSERT', tbl,
-           case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end,
+    select actor, coalesce((j ->> tg_argv[0])::uuid, actor_tenant), actor_role, 'INSERT', tbl,
+           case when pg_catalog.cardinality(tg_argv) = 2 then pg_catalog.jsonb_build_object(tg_argv[1], j -> tg_argv[1])
+                else audit.row_key(j, tg_argv[1:]) end,
            null, j
       from (select case when secret is null then pg_catalog.to_jsonb(n) else audit.redact(pg_catalog.to_jsonb(n), secret) end as j
               from xms_new_rows n offset 0) as x;
   elsif tg_op = 'DELETE' then
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor, coalesce((j ->> tenant_col)::uuid, actor_tenant), actor_role, 'DELETE', tbl,
-           case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end,
+    select actor, coalesce((j ->> tg_argv[0])::uuid, actor_tenant), actor_role, 'DELETE', tbl,
+           case when pg_catalog.cardinality(tg_argv) = 2 then pg_catalog.jsonb_build_object(tg_argv[1], j -> tg_argv[1])
+                else audit.row_key(j, tg_argv[1:]) end,
            j, null
       from (select case when secret is null then pg_catalog.to_jsonb(o) else audit.redact(pg_catalog.to_jsonb(o), secret) end as j
               from xms_old_rows o offset 0) as x;
@@ -245,15 +256,17 @@ begin
     -- old and new rows are paired by their real key; only what is stored is redacted; an update
     -- that changed only the ignored columns (quiet) of a row writes nothing for it
     insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
-    select actor, coalesce((coalesce(n.j, o.j) ->> tenant_col)::uuid, actor_tenant), actor_role, 'UPDATE', tbl,
-           case when secret is null then coalesce(n.k, o.k) else audit.row_key(audit.redact(coalesce(n.j, o.j), secret), pk) end,
+    select actor, coalesce((coalesce(n.j, o.j) ->> tg_argv[0])::uuid, actor_tenant), actor_role, 'UPDATE', tbl,
+           case when secret is null then coalesce(n.k, o.k) else audit.row_key(audit.redact(coalesce(n.j, o.j), secret), tg_argv[1:]) end,
            case when secret is null then o.j else audit.redact(o.j, secret) end,
            case when secret is null then n.j else audit.redact(n.j, secret) end
-      from (select j, case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end as k
+      from (select j, case when pg_catalog.cardinality(tg_argv) = 2 then pg_catalog.jsonb_build_object(tg_argv[1], j -> tg_argv[1])
+                           else audit.row_key(j, tg_argv[1:]) end as k
               from (select pg_catalog.to_jsonb(r) as j from xms_new_rows r offset 0) as r) as n
-      full join (select j, case when key1 is not null then pg_catalog.jsonb_build_object(key1, j -> key1) else audit.row_key(j, pk) end as k
+      full join (select j, case when pg_catalog.cardinality(tg_argv) = 2 then pg_catalog.jsonb_build_object(tg_argv[1], j -> tg_argv[1])
+                                else audit.row_key(j, tg_argv[1:]) end as k
               from (select pg_catalog.to_jsonb(r) as j from xms_old_rows r offset 0) as r) as o
-        on n.k = o.k and pg_catalog.cardinality(pk) > 0
+        on n.k = o.k and pg_catalog.cardinality(tg_argv) > 1
      where quiet is null or n.j is null or o.j is null or n.j - quiet is distinct from o.j - quiet;
   end if;
   return null;
