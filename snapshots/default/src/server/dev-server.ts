@@ -1,5 +1,5 @@
 /**
- * The development server that `npm run dev` runs (and restarts: src/server/dev.ts). It is the
+ * The development server that `npm run dev` runs (and restarts: src/server/dev.mjs). It is the
  * production server (src/server/app.ts: the same hooks, headers, scopes and CSP) plus what development
  * adds; `npm start` runs src/server/index.ts and loads none of this:
  *
