@@ -85,7 +85,7 @@ async function transpile() {
     if (previous[file] !== files[file] || !existsSync(output(file))) changed.push([file, source]);
   }
   const removed = Object.keys(last.files).filter((file) => !(file in files));
-  if (!changed.length && !removed.length && last.settings === settings) return true;
+  if (!changed.length && !removed.length && last.settings === settings && existsSync(join(OUT, 'package.json'))) return true;
 
   for (const file of removed) rmSync(output(file), { force: true });
   if (changed.length) {
