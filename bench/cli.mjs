@@ -13,15 +13,21 @@
 //               an empty temp folder, so tsx's cache is cold): the first start after an install; the
 //               package's migrated folder for the preset (dist/pglite-snapshots) is there, as in any install
 //   dev-warm    the second start of the same app
+// --only dev: the dev-cold and dev-warm rows alone (no add-table, no check).
 // Each app is scaffolded from this checkout (--no-install) with node_modules linked to one installed
 // app (--app, else installed once now). DATABASE_URL is removed from their environment.
 import { spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { emit, flag, freePort, installedApp, median, now, quick, root, run, sh, startServer, tempDir } from './_shared.mjs';
+import { emit, flag, freePort, installedApp, median, now, option, quick, root, run, sh, startServer, tempDir } from './_shared.mjs';
 
 const runs = flag('runs', quick ? 3 : 11);
 const devRuns = flag('dev-runs', quick ? 1 : 3);
+const only = option('only');
+if (only !== undefined && only !== 'dev') {
+  console.error(`--only: "${only}" is not a row this bench can run alone (dev)`);
+  process.exit(2);
+}
 
 // reports each Node process's peak RSS (KiB) to $XMS_BENCH_RSS_FILE at exit
 const RSS_PRELOAD = `const fs = require('node:fs');
@@ -57,11 +63,11 @@ run(async () => {
   };
 
   // --- xms add table, against node -e 0
-  const app = freshApp();
-  const xms = join(app, 'node_modules/.bin/xms');
+  const app = only ? undefined : freshApp();
+  const xms = app && join(app, 'node_modules/.bin/xms');
   const add = [];
   const node = [];
-  for (let i = -1; i < runs; i++) {
+  for (let i = -1; i < (only ? -1 : runs); i++) {
     const sides = [
       () => add.push(time(xms, ['add', 'table', '--name', `bench_items_${i + 1}`, '--columns', 'label:text,qty:int'], app)),
       () => node.push(time(process.execPath, ['-e', '0'], app)),
@@ -74,7 +80,7 @@ run(async () => {
   // (the database findings cached, the server checks run); beside it a check that finds no cached
   // answer (XMS_CHECK_NO_FINDINGS_CACHE=1: a migration or permissions.yml edit) and the same app
   // checked again with nothing changed (its findings cache answers).
-  const checkApp = freshApp();
+  const checkApp = only ? '' : freshApp();
   const checkOnce = (label, env) => {
     const rssFile = join(work, `rss-${label}.txt`);
     writeFileSync(rssFile, '');
@@ -86,14 +92,14 @@ run(async () => {
   const routeFile = join(checkApp, 'src', 'server', 'app.ts');
   let edits = 0;
   const editSource = () => appendFileSync(routeFile, `// bench edit ${edits++}\n`);
-  checkOnce('prime', {}); // the database findings of these migrations, as after any earlier check
+  if (!only) checkOnce('prime', {}); // the database findings of these migrations, as after any earlier check
   const checkMs = [];
   const checkRss = [];
   const fullMs = [];
   const fullRss = [];
   const cachedMs = [];
   const cachedRss = [];
-  for (let i = quick ? 0 : -1; i < Math.max(1, Math.floor(runs / 2)); i++) { // a warm-up run unless --quick
+  for (let i = quick ? 0 : -1; i < (only ? -1 : Math.max(1, Math.floor(runs / 2))); i++) { // a warm-up run unless --quick
     const sides = [
       () => {
         editSource();
@@ -128,6 +134,11 @@ run(async () => {
     }
   }
 
+  if (only) {
+    console.log(`\nmedians: npm run dev to 200: cold ${median(cold).toFixed(0)} ms, warm ${median(warm).toFixed(0)} ms`);
+    emit({ 'dev-warm': { unit: 'ms', value: median(warm), runs: devRuns }, 'dev-cold': { unit: 'ms', value: median(cold), runs: devRuns } });
+    return;
+  }
   const m = {
     add: median(add), node: median(node), check: median(checkMs), rss: Math.max(...checkRss),
     full: median(fullMs), fullRss: Math.max(...fullRss),

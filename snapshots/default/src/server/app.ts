@@ -1,5 +1,5 @@
 import { finished } from 'node:stream';
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
 import { clearSessionCookie, openSession, readSessionToken, type Session } from '../auth/sessions.js';
@@ -63,6 +63,8 @@ export async function buildApp(
     ui?: UiOptions;
     /** serve the OpenAPI document (src/server/openapi.ts); by default in development only */
     openapi?: boolean;
+    /** development: route schemas compiled on first use (src/server/dev-schemas.ts) */
+    schemaCompilers?: NonNullable<FastifyServerOptions['schemaController']>['compilersFactory'];
   },
 ): Promise<FastifyInstance> {
   const accessLog = new AccessLog();
@@ -80,6 +82,7 @@ export async function buildApp(
     // tenant_id or a misspelt field must hear about it (400), not see it ignored
     ajv: { customOptions: { removeAdditional: false } },
     schemaErrorFormatter: schemaErrorMessage,
+    ...(options.schemaCompilers ? { schemaController: { compilersFactory: options.schemaCompilers } } : {}),
   });
   const db = requestDb(options.db);
   // the password list, the strength estimator's dictionaries and the WebAuthn library load once,

@@ -1,11 +1,12 @@
 /**
- * The development server that `npm run dev` runs (and restarts: src/server/dev.ts). It is the
+ * The development server that `npm run dev` runs (and restarts: src/server/dev.mjs). It is the
  * production server (src/server/app.ts: the same hooks, headers, scopes and CSP) plus what development
  * adds; `npm start` runs src/server/index.ts and loads none of this:
  *
  * - migrations applied here, before listening (src/db/dev-data.ts): PGlite is opened once, as the
  *   runtime role xms_app, when the data folder is already migrated;
  * - human-readable log lines (pino-pretty) instead of JSON; the same fields and redaction;
+ * - each route's schemas compiled on its first request (src/server/dev-schemas.ts), not all at start-up;
  * - Vite's dev server inside Fastify (src/server/dev-ui.ts): the UI and the API on one port, hot
  *   reload, under the same CSP (a per-request nonce is the one relaxation);
  * - one "Ready: http://..." line when it listens; a busy port says how to choose another.
@@ -21,16 +22,16 @@ async function main(): Promise<void> {
   // the app's modules (routes, auth, password-strength dictionaries, Vite) load while
   // the database opens (PGlite compiles its WebAssembly): each takes about a second, neither waits
   // for the other
-  const modules = Promise.all([import('./app.js'), import('./dev-ui.js')]);
+  const modules = Promise.all([import('./app.js'), import('./dev-schemas.js'), import('./dev-ui.js')]);
   modules.catch(() => {}); // awaited below, where a failure is reported
   const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) });
   const facts = (await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL)))[0];
   if (!facts) throw new ConfigError('could not read the database login role');
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
 
-  const [{ buildApp }, { createDevUi }] = await modules;
+  const [{ buildApp }, { lazySchemaCompilers }, { createDevUi }] = await modules;
   const logStream = pretty({ colorize: Boolean(process.stdout.isTTY), translateTime: 'SYS:HH:MM:ss', ignore: 'pid,hostname', singleLine: true });
-  const app = await buildApp(config, { db, logStream, ui: { dev: createDevUi } });
+  const app = await buildApp(config, { db, logStream, schemaCompilers: lazySchemaCompilers(), ui: { dev: createDevUi } });
   // the database closes after the server (a PGlite data folder is then left consistent)
   app.addHook('onClose', async () => db.close());
 

@@ -1,5 +1,5 @@
 /**
- * What `npm run dev` does before the server starts (src/server/dev.ts, src/server/dev-server.ts),
+ * What `npm run dev` does before the server starts (src/server/dev.mjs, src/server/dev-server.ts),
  * each step skipped when its inputs have not changed since it last ran:
  *
  *   compileIfChanged()   runs `xms compile` only when permissions.yml, the migrations, the compiled

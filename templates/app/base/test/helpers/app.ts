@@ -61,6 +61,8 @@ export interface StartTestAppOptions {
   logStream?: LogDestination;
   /** registers what a test needs on the server (a route that fails, say) before it is ready */
   extend?: (app: FastifyInstance) => void | Promise<void>;
+  /** the schema compilers `npm run dev` uses (src/server/dev-schemas.ts); default: Fastify's, at start-up */
+  schemaCompilers?: Parameters<typeof buildApp>[1]['schemaCompilers'];
 }
 
 export async function startTestApp(options: StartTestAppOptions = {}): Promise<TestApp> {
@@ -69,7 +71,11 @@ export async function startTestApp(options: StartTestAppOptions = {}): Promise<T
   const config = loadConfig({ NODE_ENV: 'test', APP_ORIGIN: ORIGIN, API_LIMIT_PER_MINUTE: '100000', ...options.env });
   let app: FastifyInstance;
   try {
-    app = await buildApp(config, { db, ...(options.logStream ? { logStream: options.logStream } : {}) });
+    app = await buildApp(config, {
+      db,
+      ...(options.logStream ? { logStream: options.logStream } : {}),
+      ...(options.schemaCompilers ? { schemaCompilers: options.schemaCompilers } : {}),
+    });
     await options.extend?.(app);
     await app.ready();
   } catch (err) {

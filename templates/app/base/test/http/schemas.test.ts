@@ -1,7 +1,10 @@
 // The routes' TypeBox schemas (src/server/schemas.ts): what they refuse, and the OpenAPI document
-// built from them, which exists in development only (src/server/openapi.ts).
+// built from them, which exists in development only (src/server/openapi.ts). The server is built as
+// `npm run dev` builds it: each schema compiled on its route's first request (src/server/dev-schemas.ts),
+// so these tests also prove that this refuses and answers exactly as compiling at start-up does.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { lazySchemaCompilers } from '../../src/server/dev-schemas.js';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 
 /** development logs every request: not in the test output */
@@ -9,7 +12,7 @@ const quiet = { write: () => undefined };
 
 let dev: TestApp;
 test.before(async () => {
-  dev = await startTestApp({ env: { NODE_ENV: 'development' }, logStream: quiet });
+  dev = await startTestApp({ env: { NODE_ENV: 'development' }, logStream: quiet, schemaCompilers: lazySchemaCompilers() });
 });
 test.after(async () => {
   await dev?.close();
