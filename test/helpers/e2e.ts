@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
 
@@ -84,4 +84,23 @@ export async function freshDatabase(adminUrl: string, label: string): Promise<{ 
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
+/**
+ * A new npm cache at `dir` that starts with this machine's cached packages: the index copied, the
+ * content hard-linked (a cache's files are immutable and named by their hash, and `npm cache clean
+ * --force` in the new cache only unlinks them, never empties this machine's cache). An install with it
+ * reads the tarballs an earlier install fetched instead of downloading them again, and still asks the
+ * registry for anything missing. Where hard links cannot be made (another file system), the cache
+ * starts empty.
+ */
+export function seededNpmCache(dir: string): string {
+  const from = join(sh('npm', ['config', 'get', 'cache'], REPO_ROOT).stdout.trim(), '_cacache');
+  const into = join(dir, '_cacache');
+  mkdirSync(into, { recursive: true });
+  if (!existsSync(join(from, 'index-v5')) || !existsSync(join(from, 'content-v2'))) return dir;
+  const linked = spawnSync('cp', ['-al', join(from, 'content-v2'), join(into, 'content-v2')], { stdio: 'ignore' });
+  if (linked.status === 0) cpSync(join(from, 'index-v5'), join(into, 'index-v5'), { recursive: true });
+  else rmSync(join(into, 'content-v2'), { recursive: true, force: true });
+  return dir;
 }
