@@ -10,7 +10,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
@@ -273,27 +273,5 @@ test('with a Docker engine, the image builds, runs as a non-root user and refuse
 });
 // npm run dev on the same installed app (after the build: it must not need one)
 devServerTests(test, () => appDir, assert);
-
-// The other presets use a subset of the full preset's dependencies: borrow its node_modules instead of
-// installing again, then typecheck and test them too (conditional template code is where typos hide).
-// Both presets run side by side (two cores).
-const otherPresets = ['minimal', 'default'].filter((name) => name !== PRESET);
-test(`the ${otherPresets.map((p) => `"${p}"`).join(' and ')} presets typecheck and pass their own tests (dependencies borrowed from ${PRESET})`, async () => {
-  await Promise.all(
-    otherPresets.map(async (preset) => {
-      const dir = join(work, `e2e-${preset}`);
-      const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
-      assert.is(result.status, 0, result.stderr);
-      symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
-      const typecheck = await shAsync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
-      assert.is(typecheck.status, 0, `${preset}: ${tail(typecheck.output)}`);
-      const tests = await shAsync('npm', ['test'], dir, { DATABASE_URL: '' });
-      const summary = uvuSummary(tests.output);
-      console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
-      assert.is(tests.status, 0, `${preset}: ${tail(tests.output)}`);
-      assert.ok(summary.total > 0, `the ${preset} app ran tests`);
-    }),
-  );
-});
 
 test.run();
