@@ -2,6 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
+import { descendants } from './dev-server.js';
 
 /** Runs a command to completion (no terminal), returning its status and combined output. */
 export function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
@@ -20,14 +21,24 @@ export function sh(command: string, args: string[], cwd: string, env: NodeJS.Pro
  * `sh` without blocking the event loop, so two long suites (e.g. the app's tests on PGlite and on
  * PostgreSQL) can run side by side on a two-core machine instead of one after the other.
  */
-export function shAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+export function shAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 15 * 60_000) {
   return new Promise<{ status: number | null; output: string; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+    // on time-out the whole tree goes (`npm test` runs the suite in a grandchild, which would keep the
+    // pipes open, and this promise pending, until the runner's file limit), children first
+    const timer = setTimeout(() => {
+      for (const pid of [...descendants(child.pid!).reverse(), child.pid!]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }, timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
