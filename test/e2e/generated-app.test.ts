@@ -90,8 +90,8 @@ test('the generated app typechecks (strict)', () => {
 });
 
 // The two runs share nothing (PGlite in-process snapshots vs a database of its own on the server), so
-// they run side by side: this file runs alone (first, the longest file of the run), and a core would
-// otherwise sit idle.
+// they run side by side: the PGlite run is the longer one, and the PostgreSQL run's core is not left
+// idle meanwhile.
 test("the generated app's own tests pass on PGlite, and on real PostgreSQL through PgBouncer in transaction pooling mode", async () => {
   const serverUrl = postgresUrl(); // in CI: a server or an error
   // Scale out: every connection of the PostgreSQL run (migrations, the runtime login, the rate-limit
