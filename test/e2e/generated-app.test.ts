@@ -23,8 +23,9 @@ import { ownPostgresServer } from '../helpers/postgres.js';
 const PRESET = process.env.XMS_E2E_PRESET ?? 'full';
 const { dir: work, cleanup } = tempDir('xms-e2e-');
 const appDir = join(work, 'e2e-app');
-// started by the first test that needs it; stopped at the end, or on the way out if the file crashes
-// (the server is a daemon: the runner's kill of this file's process group would not reach it)
+// started by the first test that needs it; stopped at the end, or on the way out if the file crashes or
+// the runner ends it at its time limit (SIGTERM, then SIGKILL 5 s later): the server is a daemon, which
+// the runner's kill of this file's process group does not reach
 let server: ReturnType<typeof ownPostgresServer> | undefined;
 const postgresUrl = () => (server ??= ownPostgresServer('e2e')).url;
 const stopServer = () => {
@@ -32,6 +33,10 @@ const stopServer = () => {
   server = undefined;
 };
 process.once('exit', stopServer);
+process.once('SIGTERM', () => {
+  stopServer();
+  process.exit(143);
+});
 test.after(() => {
   stopServer();
   cleanup();
