@@ -3,12 +3,13 @@
 // install), run `xms add table`, `xms add csv-import` and `xms add admin-function` twice each with
 // the app's own xms binary (the second run must change nothing), then typecheck the app and run its
 // own test suite, which now includes the generated tests and the matrix tests over the new tables.
+// Then the minimal and default presets, with this app's dependencies, typecheck and pass their tests.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
-import { packCheckout, sh, tail, uvuSummary } from '../helpers/e2e.js';
+import { packCheckout, sh, shAsync, tail, uvuSummary } from '../helpers/e2e.js';
 
 const { dir: work, cleanup } = tempDir('xms-gen-e2e-');
 const appDir = join(work, 'gen-e2e-app');
@@ -63,6 +64,30 @@ test("the app's own tests pass after the generators (generated tests and matrix 
   for (const file of ['tables/products.test.ts', 'imports/notes.test.ts', 'admin/archive-old-records.test.ts', 'imports/csv-import.test.ts']) {
     assert.ok(clean.includes(file), `ran ${file}`);
   }
+});
+
+// The minimal and default presets (features: none, admin) need a subset of this app's dependencies
+// (admin and csv-import; the dependencies follow the features): borrow its node_modules instead of
+// installing again, then typecheck and test them too (conditional template code is where typos hide).
+// They are here, not in test/e2e/generated-app.test.ts (the full preset's install), so that the two
+// long files that install an app share this work out between them. Both presets run side by side.
+const otherPresets = ['minimal', 'default'];
+test('the "minimal" and "default" presets typecheck and pass their own tests (dependencies borrowed from this app)', async () => {
+  await Promise.all(
+    otherPresets.map(async (preset) => {
+      const dir = join(work, `e2e-${preset}`);
+      const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
+      assert.is(result.status, 0, result.stderr);
+      symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
+      const typecheck = await shAsync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
+      assert.is(typecheck.status, 0, `${preset}: ${tail(typecheck.output)}`);
+      const tests = await shAsync('npm', ['test'], dir, { DATABASE_URL: '' });
+      const summary = uvuSummary(tests.output);
+      console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
+      assert.is(tests.status, 0, `${preset}: ${tail(tests.output)}`);
+      assert.ok(summary.total > 0, `the ${preset} app ran tests`);
+    }),
+  );
 });
 
 test.run();

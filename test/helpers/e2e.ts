@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from './cli.js';
+import { descendants } from './dev-server.js';
 
 /** Runs a command to completion (no terminal), returning its status and combined output. */
 export function sh(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
@@ -20,14 +21,24 @@ export function sh(command: string, args: string[], cwd: string, env: NodeJS.Pro
  * `sh` without blocking the event loop, so two long suites (e.g. the app's tests on PGlite and on
  * PostgreSQL) can run side by side on a two-core machine instead of one after the other.
  */
-export function shAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+export function shAsync(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, timeoutMs = 15 * 60_000) {
   return new Promise<{ status: number | null; output: string; stdout: string }>((resolve, reject) => {
     const child = spawn(command, args, { cwd, env: { ...process.env, CI: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15 * 60_000);
+    // on time-out the whole tree goes (`npm test` runs the suite in a grandchild, which would keep the
+    // pipes open, and this promise pending, until the runner's file limit), children first
+    const timer = setTimeout(() => {
+      for (const pid of [...descendants(child.pid!).reverse(), child.pid!]) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }, timeoutMs);
     child.once('error', (error) => {
       clearTimeout(timer);
       reject(error);
@@ -84,4 +95,23 @@ export async function freshDatabase(adminUrl: string, label: string): Promise<{ 
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   return { url: url.toString(), drop: () => run(`drop database if exists ${name} with (force)`) };
+}
+
+/**
+ * A new npm cache at `dir` that starts with this machine's cached packages: the index copied, the
+ * content hard-linked (a cache's files are immutable and named by their hash, and `npm cache clean
+ * --force` in the new cache only unlinks them, never empties this machine's cache). An install with it
+ * reads the tarballs an earlier install fetched instead of downloading them again, and still asks the
+ * registry for anything missing. Where hard links cannot be made (another file system), the cache
+ * starts empty.
+ */
+export function seededNpmCache(dir: string): string {
+  const from = join(sh('npm', ['config', 'get', 'cache'], REPO_ROOT).stdout.trim(), '_cacache');
+  const into = join(dir, '_cacache');
+  mkdirSync(into, { recursive: true });
+  if (!existsSync(join(from, 'index-v5')) || !existsSync(join(from, 'content-v2'))) return dir;
+  const linked = spawnSync('cp', ['-al', join(from, 'content-v2'), join(into, 'content-v2')], { stdio: 'ignore' });
+  if (linked.status === 0) cpSync(join(from, 'index-v5'), join(into, 'index-v5'), { recursive: true });
+  else rmSync(join(into, 'content-v2'), { recursive: true, force: true });
+  return dir;
 }

@@ -27,9 +27,23 @@ export function postgresServer(label: string): PostgresServer {
   return server;
 }
 
-function findPostgresServer(label: string): PostgresServer {
-  if (process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, skipReason: undefined, stop() {} };
+/**
+ * A PostgreSQL server of this file's own: a throw-away cluster (scripts/pg-cluster.sh) even when
+ * DATABASE_URL is set, so that what the file migrates (roles are shared by every database of a
+ * cluster) never meets the files holding `lock=postgres` on DATABASE_URL's server, and the file can
+ * run beside them. Without PostgreSQL binaries it falls back to DATABASE_URL's server (then it may
+ * overlap those files: a local set-up only, CI has the binaries); in CI a missing server is an error.
+ */
+export function ownPostgresServer(label: string): PostgresServer {
+  const server = findPostgresServer(label, { own: true });
+  if (server.skipReason && process.env.CI) throw new Error(`PostgreSQL is required in CI: ${server.skipReason}`);
+  return server;
+}
+
+function findPostgresServer(label: string, { own = false } = {}): PostgresServer {
+  if (process.env.DATABASE_URL && !own) return { url: process.env.DATABASE_URL, skipReason: undefined, stop() {} };
   const hasPg = spawnSync('sh', ['-c', 'command -v pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl'], { stdio: 'ignore' }).status === 0;
+  if (!hasPg && process.env.DATABASE_URL) return { url: process.env.DATABASE_URL, skipReason: undefined, stop() {} };
   if (!hasPg) return { url: undefined, skipReason: 'DATABASE_URL is unset and pg_ctl is not installed', stop() {} };
   if (!existsSync(CLUSTER_SCRIPT)) return { url: undefined, skipReason: 'DATABASE_URL is unset and scripts/pg-cluster.sh is missing', stop() {} };
   const clusterDir = join('/tmp', `xms-${label}-pg-${process.pid}`);
