@@ -13,32 +13,22 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { brotliCompressSync, constants } from 'node:zlib';
-import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { inputsDigest } from './inputs-digest.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const outDir = join(root, 'dist', 'pglite-snapshots');
 
 /**
  * What the folders are made from: the templates, the scaffolder and compiler, this script, and the
- * PGlite and tsx builds. `npm test` builds again after `npm ci` built: with nothing changed, the
- * folders (a minute of CPU) are kept.
+ * PGlite and tsx builds. A build after a change elsewhere (a test, a doc, a build script) keeps the
+ * folders (a minute of CPU).
  */
-function inputsDigest() {
-  const hash = createHash('sha256');
-  const walk = (dir) => {
-    for (const d of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const path = join(dir, d.name);
-      if (d.isDirectory()) walk(path);
-      else hash.update(`${path.slice(root.length)}\0`).update(readFileSync(path)).update('\0');
-    }
-  };
-  for (const dir of ['templates', 'lib', 'generators', 'bin']) walk(join(root, dir));
-  hash.update(readFileSync(fileURLToPath(import.meta.url)));
-  for (const name of ['@electric-sql/pglite', 'tsx']) hash.update(readFileSync(join(root, 'node_modules', name, 'package.json')));
-  return hash.digest('hex');
-}
-const digest = inputsDigest();
+const digest = inputsDigest(root, {
+  dirs: ['templates', 'lib', 'generators', 'bin'],
+  files: [fileURLToPath(import.meta.url).slice(root.length + 1)],
+  packages: ['@electric-sql/pglite', 'tsx'],
+});
 const stamp = join(outDir, 'inputs.sha256');
 if (existsSync(stamp) && readFileSync(stamp, 'utf8') === digest) {
   console.log('build-dev-snapshots: up to date');

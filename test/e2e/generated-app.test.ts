@@ -96,8 +96,12 @@ test('the generated app typechecks (strict)', () => {
 
 // The two runs share nothing (PGlite in-process snapshots vs a database of its own on the server), so
 // they run side by side: the PGlite run is the longer one, and the PostgreSQL run's core is not left
-// idle meanwhile.
-test("the generated app's own tests pass on PGlite, and on real PostgreSQL through PgBouncer in transaction pooling mode", async () => {
+// idle meanwhile. The PostgreSQL run is every suite but the browser's (test/ui/): the database, HTTP,
+// import and server suites are what the pooler and the real server can change; the browser pages
+// drive the same routes the HTTP suites call and run on PGlite here, so a second Chromium pass would
+// spend a core on nothing the pooler can change.
+const POSTGRES_SKIPS = '^ui/';
+test("the generated app's own tests pass on PGlite, and (all but the browser's) on real PostgreSQL through PgBouncer in transaction pooling mode", async () => {
   const serverUrl = postgresUrl(); // in CI: a server or an error
   // Scale out: every connection of the PostgreSQL run (migrations, the runtime login, the rate-limit
   // test's two instances) goes through the pooler, four server connections per database and user, so
@@ -112,7 +116,7 @@ test("the generated app's own tests pass on PGlite, and on real PostgreSQL throu
     const url = database && (pooler ? pooler.via(database.url) : database.url);
     const [onPglite, onPostgres] = await Promise.all([
       shAsync('npm', ['test'], appDir, { DATABASE_URL: '' }),
-      url ? shAsync('npm', ['test'], appDir, { DATABASE_URL: url }) : null,
+      url ? shAsync('npm', ['test', '--', '--ignore', POSTGRES_SKIPS], appDir, { DATABASE_URL: url }) : null,
     ]);
     const label = `PostgreSQL${pooler ? ` through ${pooler.version}` : ''}`;
     for (const [name, result] of [['PGlite', onPglite], [label, onPostgres]] as const) {
@@ -124,6 +128,10 @@ test("the generated app's own tests pass on PGlite, and on real PostgreSQL throu
       console.log(`    generated app on ${name}: ${summary.passed}/${summary.total} passed`);
       assert.is(result.status, 0, `${name}:\n${tail(result.output)}`);
       assert.ok(summary.total > 0, `the app ran tests on ${name}`);
+      // the skip pattern keeps exactly the browser's files out of the PostgreSQL run, and nothing else
+      const clean = result.output.replace(/\x1b\[[0-9;]*m/g, '');
+      for (const file of ['db/matrix.test.ts', 'http/sessions.test.ts', 'server/health.test.ts']) assert.ok(clean.includes(file), `${name} ran ${file}`);
+      assert.is(clean.includes('ui/pages.test.ts'), result === onPglite, `${name} ${result === onPglite ? 'ran' : 'skipped'} the browser's suites`);
     }
   } finally {
     await pooler?.stop();

@@ -1,12 +1,15 @@
 // run-tests: early
-// End to end for the feature generators: pack this checkout, scaffold an app from the tarball (one
-// install), run `xms add table`, `xms add csv-import` and `xms add admin-function` twice each with
-// the app's own xms binary (the second run must change nothing), then typecheck the app and run its
-// own test suite, which now includes the generated tests and the matrix tests over the new tables.
-// Then the minimal and default presets, with this app's dependencies, typecheck and pass their tests.
+// End to end for the feature generators: pack this checkout, scaffold the "default" preset (features:
+// admin) from the tarball and install it, run `xms add table`, `xms add csv-import` (which also adds
+// the csv-import feature the preset lacks, with its dependencies) and `xms add admin-function` twice
+// each with the app's own xms binary (the second run must change nothing), install what the generators
+// added, then typecheck the app and run its whole test suite, which now includes the generated tests
+// and the matrix tests over the new tables: the default preset's own suite, after the generators.
+// Then the minimal preset, with this app's dependencies, typechecks and passes its tests. (The full
+// preset has test/e2e/generated-app.test.ts.)
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { create, tempDir } from '../helpers/cli.js';
 import { packCheckout, sh, shAsync, tail, uvuSummary } from '../helpers/e2e.js';
@@ -16,8 +19,8 @@ const appDir = join(work, 'gen-e2e-app');
 test.after(cleanup);
 
 
-test('scaffold (admin + csv-import) from a packed tarball of this checkout and install it', () => {
-  const result = create([appDir, '--features', 'admin,csv-import', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
+test('scaffold the "default" preset from a packed tarball of this checkout and install it', () => {
+  const result = create([appDir, '--preset', 'default', '--db', 'pglite', '--package-manager', 'npm', '--install', '--no-git'], {
     env: { CREATE_XMS_APP_SPEC: packCheckout(work) },
     timeout: 600_000, // a full install beside another long file's (they start together) can take minutes
   });
@@ -33,10 +36,12 @@ const RUNS: [string, string[], RegExp][] = [
 ];
 
 test('xms add table / csv-import / admin-function write their files, and a second run changes nothing', () => {
+  assert.not.ok(existsSync(join(appDir, 'src/imports')), 'the default preset has no csv-import feature before the generator adds it');
   for (const [name, args, created] of RUNS) {
     const first = sh('npx', ['xms', 'add', name, ...args], appDir);
     assert.is(first.status, 0, `xms add ${name} ${args.join(' ')}\n${tail(first.output)}`);
     assert.match(first.stdout, created);
+    if (name === 'csv-import' && args[0] === 'products') assert.match(first.output, /run npm install \(@fastify\/multipart, csv-parse, pg-copy-streams\)/);
   }
   for (const [name, args] of RUNS) {
     const again = sh('npx', ['xms', 'add', name, ...args], appDir);
@@ -48,6 +53,12 @@ test('xms add table / csv-import / admin-function write their files, and a secon
   assert.match(bad.output, /--columns: invalid column name "from": it is an SQL keyword/);
   const testData = readFileSync(join(appDir, 'src/generated/permissions.testdata.ts'), 'utf8');
   for (const table of ['products', 'notes', 'admin_operations', 'imports']) assert.ok(testData.includes(`"app.${table}"`), `matrix tests cover ${table}`);
+});
+
+test('npm install adds what the generators added to package.json', () => {
+  const result = sh('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline'], appDir);
+  assert.is(result.status, 0, tail(result.output));
+  for (const name of ['@fastify/multipart', 'csv-parse', 'pg-copy-streams']) assert.ok(existsSync(join(appDir, 'node_modules', name, 'package.json')), `${name} installed`);
 });
 
 test('the app typechecks (strict) after the generators', () => {
@@ -66,28 +77,21 @@ test("the app's own tests pass after the generators (generated tests and matrix 
   }
 });
 
-// The minimal and default presets (features: none, admin) need a subset of this app's dependencies
-// (admin and csv-import; the dependencies follow the features): borrow its node_modules instead of
-// installing again, then typecheck and test them too (conditional template code is where typos hide).
-// They are here, not in test/e2e/generated-app.test.ts (the full preset's install), so that the two
-// long files that install an app share this work out between them. Both presets run side by side.
-const otherPresets = ['minimal', 'default'];
-test('the "minimal" and "default" presets typecheck and pass their own tests (dependencies borrowed from this app)', async () => {
-  await Promise.all(
-    otherPresets.map(async (preset) => {
-      const dir = join(work, `e2e-${preset}`);
-      const result = create([dir, '--preset', preset, '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
-      assert.is(result.status, 0, result.stderr);
-      symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
-      const typecheck = await shAsync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
-      assert.is(typecheck.status, 0, `${preset}: ${tail(typecheck.output)}`);
-      const tests = await shAsync('npm', ['test'], dir, { DATABASE_URL: '' });
-      const summary = uvuSummary(tests.output);
-      console.log(`    "${preset}" app on PGlite: ${summary.passed}/${summary.total} passed`);
-      assert.is(tests.status, 0, `${preset}: ${tail(tests.output)}`);
-      assert.ok(summary.total > 0, `the ${preset} app ran tests`);
-    }),
-  );
+// The minimal preset (no features) needs a subset of this app's dependencies (they follow the
+// features): borrow its node_modules instead of installing again, then typecheck and test it too
+// (conditional template code is where typos hide).
+test('the "minimal" preset typechecks and passes its own tests (dependencies borrowed from this app)', async () => {
+  const dir = join(work, 'e2e-minimal');
+  const result = create([dir, '--preset', 'minimal', '--db', 'pglite', '--package-manager', 'npm', '--no-install', '--no-git']);
+  assert.is(result.status, 0, result.stderr);
+  symlinkSync(join(appDir, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const typecheck = await shAsync('npx', ['tsc', '-p', 'tsconfig.json', '--noEmit'], dir);
+  assert.is(typecheck.status, 0, `minimal: ${tail(typecheck.output)}`);
+  const tests = await shAsync('npm', ['test'], dir, { DATABASE_URL: '' });
+  const summary = uvuSummary(tests.output);
+  console.log(`    "minimal" app on PGlite: ${summary.passed}/${summary.total} passed`);
+  assert.is(tests.status, 0, `minimal: ${tail(tests.output)}`);
+  assert.ok(summary.total > 0, 'the minimal app ran tests');
 });
 
 test.run();
