@@ -569,7 +569,7 @@ reset role;`,
   {
     name: 'session-interval-literal',
     what: "slide the idle expiry by a literal interval '10 years'",
-    edits: [{ file: 'supabase/migrations/20240101000390_xms_request_entry.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
+    edits: [{ file: 'supabase/migrations/20240101000396_xms_request_entry_row_type.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
     expect: 'SRV015-session-lifetime',
     groups: ['server'],
   },

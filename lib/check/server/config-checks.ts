@@ -100,7 +100,7 @@ function requestEntry(syntax: Syntax): Finding[] {
     for (const m of (syntax.read(migration.file) ?? '').matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
   }
   if (!newest) {
-    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000390_xms_request_entry.sql from the template'));
+    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000390_xms_request_entry.sql and 20240101000396_xms_request_entry_row_type.sql from the template'));
   } else if (/\binterval\s+'/i.test(newest.body) || !/make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(newest.body)) {
     out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound', fix));
   }
