@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   // PGlite's WebAssembly (PostgreSQL) is compiled by V8's baseline compiler only: by default V8 also
   // recompiles the functions busy while PostgreSQL starts with its optimising compiler, in background
   // threads, which takes more CPU than the rest of this start and competes with it for the same
-  // cores. A query then takes about a third more CPU, in development only (tests and production
+  // cores. A query then takes up to a third more CPU, in development only (tests and production
   // compile as usual). The module stays compiled as it was once the flag is restored.
   setFlagsFromString('--liftoff-only');
   const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) }).finally(() =>
