@@ -9,6 +9,7 @@
  * - each route's schemas compiled on its first request (src/server/dev-schemas.ts), not all at start-up;
  * - one "Ready: http://..." line when it listens; a busy port says how to choose another.
  */
+import { setFlagsFromString } from 'node:v8';
 import pretty from 'pino-pretty';
 import { checkDatabaseRole, ConfigError, DATABASE_ROLE_FACTS_SQL, loadConfig, type DatabaseRoleFacts } from '../config.js';
 import { openDevDatabase } from '../db/dev-data.js';
@@ -22,7 +23,15 @@ async function main(): Promise<void> {
   // for the other
   const modules = Promise.all([import('./app.js'), import('./dev-schemas.js')]);
   modules.catch(() => {}); // awaited below, where a failure is reported
-  const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) });
+  // PGlite's WebAssembly (PostgreSQL) is compiled by V8's baseline compiler only: by default V8 also
+  // recompiles the functions busy while PostgreSQL starts with its optimising compiler, in background
+  // threads, which takes more CPU than the rest of this start and competes with it for the same
+  // cores. A query then takes up to a third more CPU, in development only (tests and production
+  // compile as usual). The module stays compiled as it was once the flag is restored.
+  setFlagsFromString('--liftoff-only');
+  const db = await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) }).finally(() =>
+    setFlagsFromString('--no-liftoff-only'),
+  );
   const facts = (await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL)))[0];
   if (!facts) throw new ConfigError('could not read the database login role');
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
