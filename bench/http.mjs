@@ -19,6 +19,9 @@
 // shared machine req/s follow the neighbours' load, CPU per request much less.
 // --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile);
 // --only api-me: the api-me row alone (no PgBouncer, no profile).
+// --compare <dir>: another build of the app (an installed app folder, e.g. before a change) runs as
+// one more side of the health and api-me rows, on the same database and sessions, interleaved.
+// Reported on the console only (the rows stay app against bare).
 // PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
 // with one and two app instances connected through PgBouncer in transaction pooling mode (started
 // on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
@@ -256,6 +259,13 @@ run(async () => {
     pids.set(port, server.child.pid);
   };
   await startApp(appPort, appEnv);
+  const compare = option('compare');
+  const comparePort = compare ? await freePort() : undefined;
+  if (compare) {
+    sh('npm', ['run', 'build'], { cwd: compare });
+    const other = await startServer('the app (--compare)', compare, process.execPath, [SERVER], { ...appEnv, PORT: String(comparePort) }, comparePort);
+    pids.set(comparePort, other.child.pid);
+  }
   const bare = await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
   pids.set(barePort, bare.child.pid);
   // The health row's floor: bare Fastify plus the headers the app's /health answers with that are
@@ -318,8 +328,8 @@ run(async () => {
   };
 
   const cases = [
-    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort] } },
-    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort] } },
+    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort], ...(compare ? { compare: [comparePort] } : {}) } },
+    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort], ...(compare ? { compare: [comparePort] } : {}) } },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
   const binary = usePglite || only ? null : pgbouncerBinary();
