@@ -129,17 +129,15 @@ export class ApiLimiter {
     this.limiter = new RateLimiterMemory({ keyPrefix: 'api:ip', points, duration: windowSeconds });
   }
 
-  /** Takes one point of the IP's allowance; rejects with RateLimited when it is spent. */
-  consume(ip: string): Promise<void> {
-    // the library's promise, mapped once: no async function and promise of its own on every request
-    return this.limiter.consume(ip).then(ignore, refuse);
+  async consume(ip: string): Promise<void> {
+    try {
+      await this.limiter.consume(ip);
+    } catch (res) {
+      if (res instanceof RateLimiterRes) throw new RateLimited(retryAfter(res));
+      throw res;
+    }
   }
 }
-
-const ignore = (): void => undefined;
-const refuse = (res: unknown): never => {
-  throw res instanceof RateLimiterRes ? new RateLimited(retryAfter(res)) : res;
-};
 
 /** Deletes expired counters (called now and then; the library's own timer is off). */
 export async function clearExpiredLimits(query: AuthQuery): Promise<void> {
