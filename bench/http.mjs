@@ -17,7 +17,11 @@
 // alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds, and so is
 // each server's CPU time per request (user + system, from /proc/<pid>/stat over the round): on a
 // shared machine req/s follow the neighbours' load, CPU per request much less.
-// --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile).
+// --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile);
+// --only api-me: the api-me row alone (no PgBouncer, no profile).
+// --compare <dir>: another build of the app (an installed app folder, e.g. before a change) runs as
+// one more side of the health and api-me rows, on the same database and sessions, interleaved.
+// Reported on the console only (the rows stay app against bare).
 // PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
 // with one and two app instances connected through PgBouncer in transaction pooling mode (started
 // on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
@@ -40,8 +44,8 @@ const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
 const only = option('only');
-if (only !== undefined && only !== 'health') {
-  console.error(`--only: "${only}" is not a row this bench can run alone (health)`);
+if (only !== undefined && only !== 'health' && only !== 'api-me') {
+  console.error(`--only: "${only}" is not a row this bench can run alone (health, api-me)`);
   process.exit(2);
 }
 
@@ -255,6 +259,13 @@ run(async () => {
     pids.set(port, server.child.pid);
   };
   await startApp(appPort, appEnv);
+  const compare = option('compare');
+  const comparePort = compare ? await freePort() : undefined;
+  if (compare) {
+    sh('npm', ['run', 'build'], { cwd: compare });
+    const other = await startServer('the app (--compare)', compare, process.execPath, [SERVER], { ...appEnv, PORT: String(comparePort) }, comparePort);
+    pids.set(comparePort, other.child.pid);
+  }
   const bare = await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
   pids.set(barePort, bare.child.pid);
   // The health row's floor: bare Fastify plus the headers the app's /health answers with that are
@@ -272,7 +283,7 @@ run(async () => {
   const post = (path, body) =>
     fetch(`http://127.0.0.1:${appPort}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', origin: ORIGIN }, body: JSON.stringify(body) });
   const cookies = [];
-  for (let i = 0; i < (only ? 0 : connections * 2); i++) {
+  for (let i = 0; i < (only === 'health' ? 0 : connections * 2); i++) {
     const email = `bench-${i}-${randomBytes(4).toString('hex')}@example.com`;
     const password = randomBytes(18).toString('base64url');
     const signup = await post('/api/auth/signup', { email, password, tenantName: `Bench ${i}` });
@@ -317,8 +328,8 @@ run(async () => {
   };
 
   const cases = [
-    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort] } },
-    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort] } },
+    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort], ...(compare ? { compare: [comparePort] } : {}) } },
+    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort], ...(compare ? { compare: [comparePort] } : {}) } },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
   const binary = usePglite || only ? null : pgbouncerBinary();
@@ -384,14 +395,17 @@ run(async () => {
     console.log(`  ${`${results[id].name}, CPU µs/request`.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
   const cpuOf = (id) => Object.fromEntries(Object.entries(cpu[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
-  const out = {
-    health: {
+  const out = {};
+  if (results.health) {
+    out.health = {
       unit: 'req/s', value: results.health.app, baseline: results.health.bare, floor: results.health.floor,
       floorHeaders: Object.keys(floorHeaders).length, cpuUsPerRequest: cpuOf('health'), connections, seconds, rounds,
-    },
-  };
+    };
+  }
+  if (results['api-me']) {
+    out['api-me'] = { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, cpuUsPerRequest: cpuOf('api-me'), connections, seconds, rounds, profile: top };
+  }
   if (only) return emit(out);
-  out['api-me'] = { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, cpuUsPerRequest: cpuOf('api-me'), connections, seconds, rounds, profile: top };
   const pb = results['api-me-pgbouncer'];
   for (const n of [1, 2]) {
     out[`api-me-pgbouncer-${n}`] = pb

@@ -136,8 +136,9 @@ export class RequestTransaction {
   private queue: Promise<unknown> = Promise.resolve();
   private ended: Promise<void> | undefined;
   private savepoints = 0;
-  /** errors of auth() calls undone by their savepoint: they do not doom the transaction */
-  private readonly contained = new WeakSet<object>();
+  /** errors of auth() calls undone by their savepoint: they do not doom the transaction (made when
+   * the first one happens: most requests have none) */
+  private contained: WeakSet<object> | undefined;
   /** set when a call failed: the transaction can only roll back */
   failed = false;
 
@@ -175,7 +176,7 @@ export class RequestTransaction {
       } catch (error) {
         // undoes fn's writes, the role switch and the actor; the request transaction goes on
         await this.tx.exec(`rollback to savepoint ${name}; release savepoint ${name}`);
-        if (typeof error === 'object' && error !== null) this.contained.add(error);
+        if (typeof error === 'object' && error !== null) (this.contained ??= new WeakSet()).add(error);
         throw error;
       }
     });
@@ -200,7 +201,7 @@ export class RequestTransaction {
     this.queue = result.then(
       () => undefined,
       (error: unknown) => {
-        if (!(typeof error === 'object' && error !== null && this.contained.has(error))) this.failed = true;
+        if (!(typeof error === 'object' && error !== null && this.contained?.has(error))) this.failed = true;
       },
     );
     return result;
