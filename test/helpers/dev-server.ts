@@ -1,7 +1,7 @@
 // `npm run dev` of an installed app, as a user runs it: the process tree it starts, what it answers,
 // and what is left after a signal (Linux: the tree is read from /proc).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 
@@ -24,6 +24,17 @@ export function startDev(appDir: string, port: number, env: NodeJS.ProcessEnv = 
   child.stderr!.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
+}
+
+/** Resolves once `pattern` has matched `count` times in the output; rejects when the process exits or time runs out. */
+export async function waitForOutput(run: DevRun, pattern: RegExp, count: number, timeoutMs: number): Promise<void> {
+  const started = Date.now();
+  const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : `${pattern.flags}g`);
+  while ((run.output().match(global)?.length ?? 0) < count) {
+    if (run.child.exitCode !== null) throw new Error(`npm run dev exited ${run.child.exitCode}:\n${run.output()}`);
+    if (Date.now() - started > timeoutMs) throw new Error(`npm run dev said ${pattern} fewer than ${count} times in ${timeoutMs / 1000} s:\n${run.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Resolves with the "Ready: <url>" line's URL; rejects when the process exits or time runs out. */
@@ -205,6 +216,57 @@ export function devServerTests(test: Test, appDir: () => string, assert: typeof 
       } catch {
         // already gone
       }
+    }
+  });
+  // The supervisor holds the embedded database across restarts (src/db/dev-database-host.ts): a change
+  // under src/ restarts the server alone, a new migration is applied first; the server's queries reach
+  // the database after each restart (a refused log-in reads the rate limits and the credentials).
+  test('npm run dev restarts: a src/ change with the database kept open, a new migration applied first', async () => {
+    if (linuxOnly()) return;
+    const dir = appDir();
+    const migration = join(dir, 'supabase', 'migrations', '20991231000000_dev_restart_probe.sql');
+    const source = join(dir, 'src', 'server', 'app.ts');
+    const original = readFileSync(source, 'utf8');
+    const port = await freePort();
+    const dev = startDev(dir, port);
+    const refusedLogin = async (url: string) => {
+      const response = await fetch(`${url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: url },
+        body: JSON.stringify({ email: 'nobody@example.com', password: 'not the password of anyone' }),
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    try {
+      const url = await waitForReady(dev, 240_000);
+      assert.is(await refusedLogin(url), 401);
+
+      writeFileSync(source, `${original}\n// touched by the restart test\n`);
+      await waitForOutput(dev, /Ready: /, 2, 120_000);
+      assert.match(dev.output(), /Restarting: src\/server\/app\.ts changed/);
+      assert.is(await refusedLogin(url), 401, 'the restarted server reaches the database');
+      assert.not.match(dev.output(), /20991231000000/);
+
+      writeFileSync(migration, "comment on schema app is 'the restart test was here';\n");
+      await waitForOutput(dev, /Ready: /, 3, 120_000);
+      assert.match(dev.output(), /applied migration 20991231000000/);
+      assert.is(await refusedLogin(url), 401, 'and after migrating');
+
+      const tree = descendants(dev.child.pid!);
+      process.kill(dev.child.pid!, 'SIGTERM');
+      await dev.exited;
+      assert.equal(await waitGone(tree, 20_000), [], 'nothing left running');
+    } finally {
+      try {
+        process.kill(-dev.child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      writeFileSync(source, original);
+      rmSync(migration, { force: true });
+      // the data folder now has the probe's migration: the next start begins from a fresh one
+      rmSync(join(dir, '.data', 'pglite'), { recursive: true, force: true });
     }
   });
 }

@@ -9,11 +9,16 @@
  *      applies), only the files whose content changed since the last start;
  *   2. compiles permissions.yml when it changed (compileIfChanged, src/db/dev-data.ts);
  *   3. starts the server (src/server/dev-server.ts, transpiled) in a child process with plain `node`:
- *      the server's modules load without a loader thread between them and Node.
+ *      the server's modules load without a loader thread between them and Node;
+ *   4. meanwhile opens the embedded database (PGlite), migrated first when needed, and answers the
+ *      server's queries through their IPC channel (src/db/dev-database-host.ts). It stays open
+ *      while the server restarts. With DATABASE_URL the server migrates and connects itself.
  *
  * It restarts the server when a file under src/ changes; a change to permissions.yml or a migration
- * recompiles first. The server migrates what needs it, serves the API and, with the UI, Vite's
- * hot-reloading dev UI on the same port.
+ * recompiles, closes the database and migrates it again first. The server serves the API and,
+ * with the UI, Vite's hot-reloading dev UI on the same port. (The supervisor's own copy of
+ * src/db/ is loaded once: an edit to src/db/client.ts, dev-data.ts, migrate.ts or
+ * dev-database-host.ts reaches the database side on the next `npm run dev`.)
  *
  * - A transpiled module sees `import.meta.url` of its .ts file, and stack traces name the .ts files
  *   and lines (source maps), as when tsx runs src/ directly (tests, `npm run db:migrate`).
@@ -47,6 +52,11 @@ const RECOMPILE = /^(permissions\.yml|supabase[\\/]migrations)/;
  *
  * @typedef {object} DevData src/db/dev-data.ts, transpiled
  * @property {() => boolean} compileIfChanged
+ *
+ * @typedef {import('../db/client.js').Database} Database
+ * @typedef {object} DevDatabaseHost src/db/dev-database-host.ts, transpiled
+ * @property {(options: { log?: (line: string) => void }) => Promise<Database>} openHostedDatabase
+ * @property {(database: () => Promise<Database>, channel: import('node:child_process').ChildProcess) => { drop(): Promise<void> }} hostDatabase
  */
 
 /** @param {string} file a .ts file under src/ */
@@ -126,6 +136,37 @@ async function compile() {
   return /** @type {DevData} */ (devData).compileIfChanged();
 }
 
+/**
+ * The embedded database this process holds for the server (undefined with DATABASE_URL, or before
+ * the first open); a rejected open ends the first start, or waits for the next change.
+ * @type {Promise<Database> | undefined}
+ */
+let database;
+const hostsDatabase = !process.env.DATABASE_URL && process.env.NODE_ENV !== 'production';
+/** @type {DevDatabaseHost | undefined} */
+let host;
+
+/**
+ * Starts opening the database (migrating it first when needed), unless it is open: the server's
+ * queries wait for it. A failure reaches the server as its first query's error.
+ */
+function openDatabase() {
+  if (!host || database) return;
+  database = host.openHostedDatabase({ log: (line) => console.log(line) });
+  database.catch(() => {}); // reported by the server, whose queries get it
+}
+
+/** the rollback of what the last stopped server left open */
+let dropped = Promise.resolve();
+
+/** Closes the database (before migrations change it, and at the end). */
+async function closeDatabase() {
+  const open = database;
+  database = undefined;
+  await dropped;
+  await open?.then((db) => db.close(), () => {});
+}
+
 /** @type {import('node:child_process').ChildProcess | undefined} */
 let server;
 /** the children this process stopped on purpose */
@@ -134,16 +175,30 @@ let everReady = false;
 let stopping = false;
 
 function startServer() {
-  // the child inherits the terminal; stack traces through the source maps name the .ts files
-  const child = fork(SERVER, { stdio: 'inherit', execArgv: ['--enable-source-maps', ...process.execArgv] });
+  // the child inherits the terminal; stack traces through the source maps name the .ts files;
+  // "advanced" serialization carries the database's rows as they are (dates, bytes, bigints)
+  const child = fork(SERVER, {
+    stdio: 'inherit',
+    execArgv: ['--enable-source-maps', ...process.execArgv],
+    serialization: 'advanced',
+    env: hostsDatabase ? { ...process.env, XMS_DEV_DATABASE: 'ipc' } : process.env,
+  });
   server = child;
+  if (hostsDatabase && host) {
+    const hosted = host.hostDatabase(() => database ?? Promise.reject(new Error('the development database is closed')), child);
+    // what the server left open (a restart mid-request) is rolled back
+    child.on('exit', () => {
+      dropped = hosted.drop();
+    });
+  }
   child.on('message', (/** @type {any} */ message) => {
     if (message?.ready) everReady = true;
   });
   child.on('exit', (code, signal) => {
     if (server === child) server = undefined;
     if (stopping || stopped.has(child)) return;
-    if (!everReady) process.exit(code || 1);
+    // a first start that failed ends npm run dev (the database closed first: its folder consistent)
+    if (!everReady) return void closeDatabase().finally(() => process.exit(code || 1));
     console.error(`The server stopped (${signal ?? `exit ${code}`}); waiting for a change to restart it.`);
   });
 }
@@ -179,15 +234,20 @@ function changed(path) {
       if (stopping) return;
       console.log(`Restarting: ${paths.slice(0, 3).join(', ')}${paths.length > 3 ? ', ...' : ''} changed`);
       await stopServer();
-      if (paths.some((p) => RECOMPILE.test(p)) && !(await compile())) {
-        console.error('xms compile failed; waiting for a change.');
-        return;
+      if (paths.some((p) => RECOMPILE.test(p))) {
+        await closeDatabase();
+        if (!(await compile())) {
+          console.error('xms compile failed; waiting for a change.');
+          return;
+        }
       }
       if (!(await transpile())) {
         console.error('src/ does not compile; waiting for a change.');
         return;
       }
-      if (!stopping) startServer();
+      if (stopping) return;
+      openDatabase();
+      startServer();
     });
   }, 100);
 }
@@ -210,6 +270,8 @@ async function shutdown() {
   stopping = true;
   for (const w of watchers) w.close();
   await stopServer();
+  // after the server: a PGlite data folder is then left consistent
+  await closeDatabase();
   process.exit(0);
 }
 
@@ -224,5 +286,8 @@ setInterval(() => {
 
 // compiling writes src/generated/: transpiled again after it (nothing to do when it did not run)
 if (!(await transpile()) || !(await compile()) || !(await transpile())) process.exit(1);
+if (hostsDatabase) host = await import(pathToFileURL(resolve(OUT, 'src', 'db', 'dev-database-host.js')).href);
+// the database opens here while the server process loads its modules on the other core
+openDatabase();
 startServer();
 watchFiles();
