@@ -47,6 +47,7 @@ export const AUTH_FILES = [
   'supabase/migrations/20240101000390_xms_request_entry.sql',
   'supabase/migrations/20240101000395_xms_current_user_profile.sql',
   'supabase/migrations/20240101000396_xms_request_entry_row_type.sql',
+  'supabase/migrations/20240101000397_xms_auth_key.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',

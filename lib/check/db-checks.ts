@@ -25,7 +25,14 @@ export function looksSecret(column: string): boolean {
   return column.toLowerCase().split('_').some((w) => SECRET_WORDS.includes(w));
 }
 /** The one SECURITY DEFINER function request roles may reach (only as a trigger). */
-export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()'];
+export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()', 'app_private.check_session(text,integer,integer)'];
+
+/**
+ * The restrictive policy every table xms_auth has a right on carries (20240101000397_xms_auth_key.sql):
+ * the runtime login may switch to xms_auth, so any SQL on its connection could; without the server's
+ * auth key that role must see and write nothing. As PostgreSQL deparses it, spaces and case aside.
+ */
+export const AUTH_KEY_CHECK = '(selectapp_private.auth_key_held()asauth_key_held)';
 /** Identity helpers that must be called as (select fn()) in policies. */
 const HELPER = /\b((?:app\.)?current_(?:user_id|tenant_id|app_role)|auth\.(?:uid|jwt|role))\(\)/g;
 
@@ -224,6 +231,28 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
         `SECURITY DEFINER function executable by ${detail}: it runs with its owner's rights and skips RLS for them`,
         'make it SECURITY INVOKER so RLS applies (or revoke execute from the request roles and give it its own authorization check)');
     }
+  }
+
+  // DB023: the auth subsystem's role acts only with the server's auth key
+  for (const r of await rows(
+    db,
+    `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object, 'gate' as problem
+       from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      where c.relkind in ('r', 'p', 'v', 'm') and ${APP_SCHEMA} and ${notExtension('c.oid', 'pg_class')}
+        and pg_catalog.to_regrole('xms_auth') is not null
+        and (pg_catalog.has_table_privilege('xms_auth', c.oid, 'SELECT') or pg_catalog.has_table_privilege('xms_auth', c.oid, 'INSERT')
+             or pg_catalog.has_table_privilege('xms_auth', c.oid, 'UPDATE') or pg_catalog.has_table_privilege('xms_auth', c.oid, 'DELETE'))
+        and not (c.relkind in ('r', 'p') and c.relrowsecurity and exists (
+              select from pg_catalog.pg_policy p
+               where p.polrelid = c.oid and not p.polpermissive and p.polcmd = '*'
+                 and (p.polroles = '{0}' or pg_catalog.to_regrole('xms_auth') = any (p.polroles))
+                 and pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '\\s', '', 'g')) = ${list([AUTH_KEY_CHECK])}
+                 and pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '\\s', '', 'g')) = ${list([AUTH_KEY_CHECK])}))
+      order by 1`,
+  )) {
+    add('DB023-auth-key-not-required', r.object,
+      'xms_auth has a right on it without the restrictive auth-key policy: any SQL on the app connection can switch to xms_auth and use that right',
+      `create policy auth_key_required on ${r.object} as restrictive for all to xms_auth using ((select app_private.auth_key_held())) with check ((select app_private.auth_key_held())); (in a new migration), or revoke the right`);
   }
 
   // DB012: views

@@ -36,8 +36,13 @@ export const OWNED_SETTINGS = ['app.session_token', 'request.jwt.claims', 'reque
  *   app.actor_id   the actor the auth subsystem names (src/db/request.ts, nameAuditActor);
  *                  audit.log_changes() honours it only when the transaction runs as xms_auth, and
  *                  DB017 keeps that function equal to its xms definition
+ *   app.auth_key   the auth subsystem's key (src/db/auth-key.ts): app_private.auth_key_held() only
+ *                  compares its hash with the registered ones
  */
-export const FUNCTION_SETTINGS: Record<string, string[]> = { 'audit.log_changes()': ['app.actor_id'] };
+export const FUNCTION_SETTINGS: Record<string, string[]> = {
+  'audit.log_changes()': ['app.actor_id'],
+  'app_private.auth_key_held()': ['app.auth_key'],
+};
 
 export function isOwnedSetting(name: string, fn?: string): boolean {
   const n = name.toLowerCase();

@@ -74,9 +74,16 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
  * The request path slides the idle expiry inside app_private.enter_session (a migration,
  * 20240101000390_xms_request_entry.sql, called by src/db/request.ts): request.ts must hand it
  * config.sessionIdleMinutes, and the newest definition of the function (a later migration may
- * redefine it) must slide by its idle_minutes argument, never by an interval literal.
+ * redefine it) must slide by its idle_minutes argument, never by an interval literal. Since
+ * 20240101000397_xms_auth_key.sql the slide is in app_private.check_session, which enter_session
+ * calls: enter_session must pass its idle_minutes on, and check_session must slide by it.
  */
-const ENTER_FUNCTION = /create\s+(?:or\s+replace\s+)?function\s+app_private\.enter_session\s*\([\s\S]*?\$(\w*)\$([\s\S]*?)\$\1\$/gi;
+const functionDefinition = (name: string) =>
+  new RegExp(`create\\s+(?:or\\s+replace\\s+)?function\\s+app_private\\.${name}\\s*\\([\\s\\S]*?\\$(\\w*)\\$([\\s\\S]*?)\\$\\1\\$`, 'gi');
+const ENTER_FUNCTION = functionDefinition('enter_session');
+const CHECK_FUNCTION = functionDefinition('check_session');
+/** The request path's call that hands the session check its idle lifetime (src/db/request.ts). */
+const ENTRY_CALLS = ['enterSessionParams', 'enterSessionSql'];
 
 function requestEntry(syntax: Syntax): Finding[] {
   const { ts } = syntax;
@@ -84,25 +91,39 @@ function requestEntry(syntax: Syntax): Finding[] {
   const file = SESSION_QUERY_FILES[1]!;
   const sf = syntax.source(file);
   if (!sf || !sf.text.includes('app_private.enter_session')) return out;
-  const fix = 'pass config.sessionIdleMinutes to the session check, and slide by make_interval(mins => idle_minutes) in app_private.enter_session';
-  const calls = syntax.all(sf, ts.isCallExpression).filter((c) => ts.isIdentifier(c.expression) && c.expression.text === 'enterSessionSql');
+  const fix = 'pass config.sessionIdleMinutes to the session check, and slide by make_interval(mins => idle_minutes) in app_private.check_session (called by app_private.enter_session with its idle_minutes)';
+  const calls = syntax.all(sf, ts.isCallExpression).filter((c) => ts.isIdentifier(c.expression) && ENTRY_CALLS.includes(c.expression.text));
   for (const call of calls) {
     const idle = call.arguments[1] && syntax.bare(call.arguments[1]);
     if (!idle || !ts.isPropertyAccessExpression(idle) || idle.name.text !== 'sessionIdleMinutes') {
       out.push(finding(SESSION, syntax.at(call), `the session check is given ${idle ? idle.getText() : '(nothing)'} as the idle lifetime, not config.sessionIdleMinutes: the session lifetime escapes its bound`, fix));
     }
   }
-  if (calls.length === 0) out.push(finding(SESSION, file, 'src/db/request.ts calls app_private.enter_session without enterSessionSql(token, config.sessionIdleMinutes): the idle lifetime cannot be verified', fix));
+  if (calls.length === 0) out.push(finding(SESSION, file, 'src/db/request.ts calls app_private.enter_session without enterSessionParams(token, config.sessionIdleMinutes): the idle lifetime cannot be verified', fix));
   let newest: { file: string; body: string } | undefined;
+  let newestCheck: { file: string; body: string } | undefined;
   const migrations = join(syntax.appDir, 'supabase', 'migrations');
   syntax.list(migrations); // recorded: a new migration may redefine the function
   for (const migration of listMigrations(migrations)) {
-    for (const m of (syntax.read(migration.file) ?? '').matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
+    const text = syntax.read(migration.file) ?? '';
+    for (const m of text.matchAll(ENTER_FUNCTION)) newest = { file: migration.file, body: m[2]! };
+    for (const m of text.matchAll(CHECK_FUNCTION)) newestCheck = { file: migration.file, body: m[2]! };
   }
+  const slides = (body: string) => !/\binterval\s+'/i.test(body) && /make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(body);
+  const unbound = 'does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound';
   if (!newest) {
-    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000390_xms_request_entry.sql and 20240101000396_xms_request_entry_row_type.sql from the template'));
-  } else if (/\binterval\s+'/i.test(newest.body) || !/make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(newest.body)) {
-    out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound', fix));
+    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000397_xms_auth_key.sql from the template'));
+  } else if (/\bcheck_session\s*\(/.test(newest.body)) {
+    if (!/\bcheck_session\s*\(\s*\w+\s*,\s*idle_minutes\s*,/.test(newest.body)) {
+      out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not pass its idle_minutes to app_private.check_session: the session lifetime escapes its bound', fix));
+    }
+    if (!newestCheck) {
+      out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'no migration defines app_private.check_session, which app_private.enter_session calls', 'restore 20240101000397_xms_auth_key.sql from the template'));
+    } else if (!slides(newestCheck.body)) {
+      out.push(finding(SESSION, relative(syntax.appDir, newestCheck.file), `app_private.check_session ${unbound}`, fix));
+    }
+  } else if (!slides(newest.body)) {
+    out.push(finding(SESSION, relative(syntax.appDir, newest.file), `app_private.enter_session ${unbound}`, fix));
   }
   return out;
 }

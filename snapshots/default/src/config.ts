@@ -220,16 +220,19 @@ export interface DatabaseRoleFacts {
   superuser: boolean;
   bypassRls: boolean;
   ownedTables: number;
+  /** the connection's auth key is registered (src/db/auth-key.ts): the auth subsystem can act */
+  authKeyHeld: boolean;
 }
 
-/** SQL that describes the connected login role (session_user, not the SET ROLE'd one). */
+/** SQL that describes the connected login role (session_user, not the SET ROLE'd one); run by the auth subsystem. */
 export const DATABASE_ROLE_FACTS_SQL = `
   select r.rolname as role, r.rolsuper as superuser, r.rolbypassrls as "bypassRls",
          (select count(*)::int from pg_catalog.pg_class c
            where c.relowner = r.oid and c.relkind in ('r', 'p', 'v', 'm')
              and c.relnamespace not in (select oid from pg_catalog.pg_namespace
                                          where nspname in ('pg_catalog', 'information_schema')
-                                            or nspname like 'pg\\_%')) as "ownedTables"
+                                            or nspname like 'pg\\_%')) as "ownedTables",
+         app_private.auth_key_held() as "authKeyHeld"
     from pg_catalog.pg_roles r
    where r.rolname = session_user`;
 
@@ -240,5 +243,11 @@ export function checkDatabaseRole(config: AppConfig, facts: DatabaseRoleFacts): 
   if (facts.bypassRls) problems.push(`the database login role "${facts.role}" has BYPASSRLS; connect as xms_app`);
   if (facts.ownedTables > 0) problems.push(`the database login role "${facts.role}" owns ${facts.ownedTables} table(s) (owners bypass RLS unless forced); connect as xms_app`);
   if (config.env === 'production' && problems.length > 0) throw new ConfigError(`refusing to start in production: ${problems[0]}`);
+  if (!facts.authKeyHeld) {
+    // in every environment: log-in, sign-up and every session check of the auth subsystem would fail
+    throw new ConfigError(
+      "refusing to start: this server's auth key is not registered in the database; run the migrations (src/db/migrate.ts) with XMS_APP_PASSWORD set to DATABASE_URL's password (src/db/auth-key.ts)",
+    );
+  }
   return problems;
 }

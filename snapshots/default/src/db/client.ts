@@ -5,8 +5,13 @@
  * `xms_app` (not superuser, not BYPASSRLS, owns nothing, NOINHERIT): it can do nothing until a
  * request transaction switches to a request role (src/db/request.ts). Migrations connect as the
  * owner (`{ as: 'owner' }`: PGlite's superuser, or MIGRATION_DATABASE_URL / DATABASE_URL).
+ * A runtime connection carries the auth key of src/db/auth-key.ts (`authKey`), which only the auth
+ * subsystem's transactions hand to PostgreSQL.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
+import { AUTH_KEY_FILE, authKeyFromUrl } from './auth-key.js';
 import type { Pool, PoolClient } from 'pg';
 
 export interface QueryResult<T> {
@@ -31,6 +36,8 @@ export interface Queryable {
 
 export interface Database extends Queryable {
   readonly kind: 'pglite' | 'postgres';
+  /** the auth key (src/db/auth-key.ts) the auth subsystem's transactions present; null: none known */
+  readonly authKey: string | null;
   /**
    * BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). `enter`: statements
    * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`);
@@ -49,6 +56,11 @@ export interface OpenOptions {
   loadDataDir?: Blob | File;
   /** 'app' (default): the runtime role xms_app; 'owner': the role that runs migrations */
   as?: 'app' | 'owner';
+  /**
+   * the auth key (src/db/auth-key.ts); default: PostgreSQL derives it from the URL's password, PGlite
+   * reads the data folder's AUTH_KEY_FILE
+   */
+  authKey?: string;
 }
 
 export async function openDatabase(options: OpenOptions = {}): Promise<Database> {
@@ -57,13 +69,18 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
     options.url ??
     (as === 'owner' ? process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL : process.env.DATABASE_URL) ??
     undefined;
-  if (url) return openPostgres(url);
+  if (url) return openPostgres(url, options.authKey ?? authKeyFromUrl(url));
   return openPglite(options, as);
+}
+
+/** The PGlite data folder when none is given: PGLITE_DATA_DIR, else .data/pglite. */
+export function defaultPgliteDataDir(): string {
+  return process.env.PGLITE_DATA_DIR ?? '.data/pglite';
 }
 
 async function openPglite(options: OpenOptions, as: 'app' | 'owner'): Promise<Database> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const dataDir = options.loadDataDir ? undefined : options.dataDir ?? process.env.PGLITE_DATA_DIR ?? '.data/pglite';
+  const dataDir = options.loadDataDir ? undefined : options.dataDir ?? defaultPgliteDataDir();
   if (dataDir && !dataDir.includes('://')) {
     const { mkdirSync } = await import('node:fs');
     mkdirSync(dataDir, { recursive: true });
@@ -75,11 +92,13 @@ async function openPglite(options: OpenOptions, as: 'app' | 'owner'): Promise<Da
     ...(as === 'app' ? { username: 'xms_app' } : {}),
   });
   await pg.waitReady;
-  return pgliteDatabase(pg);
+  const keyFile = dataDir && !dataDir.includes('://') ? join(dataDir, AUTH_KEY_FILE) : undefined;
+  const authKey = options.authKey ?? (keyFile && existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null);
+  return pgliteDatabase(pg, authKey);
 }
 
 /** Wraps an open PGlite instance (tests use it to keep the instance for dumpDataDir()). */
-export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
+export function pgliteDatabase(pg: PGlite, authKey: string | null = null): Database & { pglite: PGlite } {
   const wrap = (q: Pick<PGlite, 'query' | 'exec'>): Queryable => ({
     async query<T>(sql: string, params: unknown[] = []) {
       const r = await q.query<T>(sql, params);
@@ -92,6 +111,7 @@ export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
   const base = wrap(pg);
   return {
     kind: 'pglite',
+    authKey,
     pglite: pg,
     query: base.query,
     exec: base.exec,
@@ -107,7 +127,7 @@ export function pgliteDatabase(pg: PGlite): Database & { pglite: PGlite } {
   };
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, authKey: string | null): Promise<Database> {
   const pgModule = await import('pg');
   const PoolCtor = (pgModule.default?.Pool ?? (pgModule as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
   const pool: Pool = new PoolCtor({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
@@ -134,6 +154,7 @@ async function openPostgres(url: string): Promise<Database> {
   const base = wrap(pool);
   return {
     kind: 'postgres',
+    authKey,
     query: base.query,
     exec: base.exec,
     async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }) {

@@ -6,12 +6,14 @@
  *   tsx src/db/migrate.ts            (npm run db:migrate compiles permissions.yml first)
  *
  * Connects as the owner: PGlite's superuser, or MIGRATION_DATABASE_URL / DATABASE_URL. With
- * XMS_APP_PASSWORD set, it also sets the password of the runtime login role xms_app.
+ * XMS_APP_PASSWORD set, it also sets the password of the runtime login role xms_app and registers
+ * the auth key the server derives from it (src/db/auth-key.ts): without it the server refuses to start.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { openDatabase, type Database } from './client.js';
+import { AUTH_KEY_FILE, authKeyFromPassword, newAuthKey, registerAuthKey } from './auth-key.js';
+import { defaultPgliteDataDir, openDatabase, type Database } from './client.js';
 
 export const MIGRATIONS_DIR = 'supabase/migrations';
 
@@ -48,7 +50,12 @@ create table if not exists supabase_migrations.schema_migrations (
 /** Applies the pending migrations; returns the versions applied. */
 export async function migrate(
   db: Database,
-  options: { dir?: string; log?: (line: string) => void } = {},
+  options: {
+    dir?: string;
+    log?: (line: string) => void;
+    /** registers this auth key (src/db/auth-key.ts) once migrated; default: XMS_APP_PASSWORD's, if set */
+    authKey?: string;
+  } = {},
 ): Promise<string[]> {
   const log = options.log ?? (() => {});
   await db.exec(LEDGER);
@@ -79,13 +86,19 @@ export async function migrate(
     const r = await db.query<{ sql: string }>(`select format('alter role xms_app login password %L', $1::text) as sql`, [password]);
     await db.exec(r.rows[0]!.sql);
   }
+  const authKey = options.authKey ?? (password && db.kind === 'postgres' ? authKeyFromPassword(password) : undefined);
+  if (authKey) await registerAuthKey(db, authKey);
   return applied;
 }
 
 async function main(): Promise<void> {
   const db = await openDatabase({ as: 'owner' });
   try {
-    const applied = await migrate(db, { dir: resolve(MIGRATIONS_DIR), log: (l) => console.log(l) });
+    // PGlite: a data folder without its own auth key gets one (src/db/auth-key.ts), kept in the folder
+    const keyFile = db.kind === 'pglite' ? join(defaultPgliteDataDir(), AUTH_KEY_FILE) : undefined;
+    const authKey = keyFile && !existsSync(keyFile) ? newAuthKey() : undefined;
+    const applied = await migrate(db, { dir: resolve(MIGRATIONS_DIR), log: (l) => console.log(l), authKey });
+    if (keyFile && authKey) writeFileSync(keyFile, authKey, { mode: 0o600 });
     console.log(applied.length ? `${applied.length} migration(s) applied` : 'database is up to date');
   } finally {
     await db.close();

@@ -46,6 +46,9 @@ export const audit: {
     "app_private.auth_rate_limits": "counters of failed attempts per IP and account hash; churn, no personal data"
   },
   "redact": {
+    "app_private.auth_keys": [
+      "key_hash"
+    ],
     "app_private.credentials": [
       "password_hash"
     ],

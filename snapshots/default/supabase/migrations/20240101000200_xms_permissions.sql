@@ -153,6 +153,7 @@ create policy xms_users_update_member on app.users for update to xms_member
 -- audit.log_changes() records as "[redacted]", columns whose change alone writes no audit row.
 delete from audit.table_rules;
 insert into audit.table_rules (table_name, exempt_reason, redact, ignore_updates_of) values
+  ('app_private.auth_keys', null, '{key_hash}', '{}'),
   ('app_private.auth_rate_limits', 'counters of failed attempts per IP and account hash; churn, no personal data', '{}', '{}'),
   ('app_private.credentials', null, '{password_hash}', '{}'),
   ('app_private.email_verifications', null, '{token_hash}', '{}'),

@@ -21,6 +21,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, r
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
+import { AUTH_KEY_FILE, authKeyFromUrl, newAuthKey, registerAuthKey } from './auth-key.js';
 import { openDatabase, type Database } from './client.js';
 import { listMigrations, migrate, MIGRATIONS_DIR } from './migrate.js';
 
@@ -159,17 +160,21 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
   const log = options.log ?? (() => {});
   if (options.url) {
     const owner = await openDatabase({ as: 'owner' });
+    // the key the URL's password gives (src/db/auth-key.ts); a login without a password (local trust
+    // authentication) gets a new one for this start
+    const authKey = authKeyFromUrl(options.url) ?? newAuthKey();
     try {
-      for (const version of await migrate(owner)) log(`applied migration ${version}`);
+      for (const version of await migrate(owner, { authKey })) log(`applied migration ${version}`);
     } finally {
       await owner.close();
     }
-    return openDatabase({ url: options.url });
+    return openDatabase({ url: options.url, authKey });
   }
   const dataDir = options.dataDir ?? process.env.PGLITE_DATA_DIR ?? join('.data', 'pglite');
   const keys = migrationKeys();
   const key = migrationsHash(MIGRATIONS_DIR, keys);
   const stamp = join(dataDir, STAMP_FILE);
+  const keyFile = join(dataDir, AUTH_KEY_FILE);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
   if (fresh || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== key) {
     const snapshot = join(CACHE_DIR, 'pglite', key);
@@ -178,11 +183,13 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
     } else if (!fresh || restoreShipped(dataDir, keys) < keys.length) {
       // the owner (PGlite's superuser) migrates; it is closed before the server opens the folder
       const owner = await openDatabase({ as: 'owner', dataDir });
+      const authKey = newAuthKey();
       try {
-        for (const version of await migrate(owner)) log(`applied migration ${version}`);
+        for (const version of await migrate(owner, { authKey })) log(`applied migration ${version}`);
       } finally {
         await owner.close();
       }
+      writeFileSync(keyFile, authKey, { mode: 0o600 });
       // keep the migrated folder for the next empty one (write-then-rename: never half a copy)
       if (fresh && !existsSync(snapshot)) {
         // one snapshot is kept: the folders of older migrations go
@@ -192,6 +199,7 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
         rmSync(tmp, { recursive: true, force: true });
         cpSync(dataDir, tmp, { recursive: true });
         rmSync(join(tmp, 'postmaster.pid'), { force: true });
+        rmSync(join(tmp, AUTH_KEY_FILE), { force: true });
         try {
           renameSync(tmp, snapshot);
         } catch {
@@ -200,6 +208,18 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
       }
     }
     writeFileSync(stamp, key);
+  }
+  // the folder's own auth key (src/db/auth-key.ts): a copied or shipped folder has none (they are
+  // made without it, so that no two folders share one); registering it takes the owner once
+  if (!existsSync(keyFile)) {
+    const authKey = newAuthKey();
+    const owner = await openDatabase({ as: 'owner', dataDir });
+    try {
+      await registerAuthKey(owner, authKey);
+    } finally {
+      await owner.close();
+    }
+    writeFileSync(keyFile, authKey, { mode: 0o600 });
   }
   return openDatabase({ dataDir });
 }

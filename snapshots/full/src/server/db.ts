@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from '../db/client.js';
-import { withAuthTransaction, withRequestTransaction, type RequestTransaction } from '../db/request.js';
+import { AuthKeyError, withAuthTransaction, withRequestTransaction, type RequestTransaction } from '../db/request.js';
+import { ConfigError, DATABASE_ROLE_FACTS_SQL, type DatabaseRoleFacts } from '../config.js';
 import type { Role } from '../generated/permissions.js';
 
 /**
@@ -60,4 +61,19 @@ export function requestDb(db: Database): AuthDb {
     },
     authQuery: (text, values) => auth((tx) => tx.query<Record<string, unknown>>(text, values)),
   };
+}
+
+/**
+ * What start-up checks of the runtime login (src/config.ts checkDatabaseRole), read as the auth
+ * subsystem: a connection without an auth key (src/db/auth-key.ts) stops the start, saying why.
+ */
+export async function readDatabaseRoleFacts(db: Database): Promise<DatabaseRoleFacts> {
+  try {
+    const [facts] = await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL));
+    if (!facts) throw new ConfigError('could not read the database login role');
+    return facts;
+  } catch (error) {
+    if (error instanceof AuthKeyError) throw new ConfigError(`refusing to start: ${error.message}`);
+    throw error;
+  }
 }

@@ -95,13 +95,20 @@ test('production refuses insecure settings, each with a one-line reason', () => 
 
 test('production refuses a database login that is superuser, BYPASSRLS or owns tables', () => {
   const config = loadConfig(production);
-  const safe = { role: 'xms_app', superuser: false, bypassRls: false, ownedTables: 0 };
+  const safe = { role: 'xms_app', superuser: false, bypassRls: false, ownedTables: 0, authKeyHeld: true };
   assert.equal(checkDatabaseRole(config, safe), []);
   assert.throws(() => checkDatabaseRole(config, { ...safe, role: 'postgres', superuser: true }), /superuser/);
   assert.throws(() => checkDatabaseRole(config, { ...safe, bypassRls: true }), /BYPASSRLS/);
   assert.throws(() => checkDatabaseRole(config, { ...safe, ownedTables: 3 }), /owns 3 table/);
   // outside production it only warns
   assert.is(checkDatabaseRole(loadConfig({ NODE_ENV: 'development' }), { ...safe, superuser: true }).length, 1);
+});
+
+test('every environment refuses a server whose auth key is not registered (src/db/auth-key.ts)', () => {
+  const safe = { role: 'xms_app', superuser: false, bypassRls: false, ownedTables: 0, authKeyHeld: false };
+  for (const env of [production, { NODE_ENV: 'development' }, { NODE_ENV: 'test' }]) {
+    assert.throws(() => checkDatabaseRole(loadConfig(env), safe), /auth key is not registered/);
+  }
 });
 
 test.run();

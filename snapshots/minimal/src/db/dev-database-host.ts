@@ -88,7 +88,7 @@ export function hostDatabase(database: () => Promise<Database>, channel: Channel
   const begin = async (enter?: string) => {
     const db = await database();
     const number = nextTx++;
-    return new Promise<{ tx: number; entered: Record<string, unknown>[] }>((resolveBegin, rejectBegin) => {
+    return new Promise<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>((resolveBegin, rejectBegin) => {
       let begun = false;
       // BEGIN (and `enter`) now; COMMIT when the callback's promise resolves, ROLLBACK when it
       // rejects: end() settles it when the server says so
@@ -106,7 +106,9 @@ export function hostDatabase(database: () => Promise<Database>, channel: Channel
                 });
               },
             });
-            resolveBegin({ tx: number, entered });
+            // the auth key goes with every transaction: the database may have been opened again
+            // (with a new folder, a new key) since the server's last one
+            resolveBegin({ tx: number, entered, authKey: db.authKey });
           }),
         { enter },
       );
@@ -191,12 +193,19 @@ export function remoteDatabase(channel: Channel): Database {
     exec: (sql) => call({ op: 'exec', sql, tx }),
   });
   const base = queryable();
+  /** the hosted database's auth key, as its last transaction began (the auth subsystem reads it inside one) */
+  let authKey: string | null = null;
   return {
     kind: 'pglite',
+    get authKey() {
+      return authKey;
+    },
     query: base.query,
     exec: base.exec,
     async transaction(fn, options) {
-      const { tx, entered } = await call<{ tx: number; entered: Record<string, unknown>[] }>({ op: 'begin', enter: options?.enter });
+      const begun = await call<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>({ op: 'begin', enter: options?.enter });
+      const { tx, entered } = begun;
+      authKey = begun.authKey;
       let result;
       try {
         result = await fn(queryable(tx), entered);

@@ -19,8 +19,12 @@ export const SECRET_WORDS = ['password', 'passphrase', 'secret', 'secrets', 'tok
 const REDACTED = Object.entries(audit.redact).flatMap(([table, columns]) => columns.map((c) => `${table}.${c}`));
 /** Schemas where our own functions and views live. */
 export const CODE_SCHEMAS = ['app', 'app_private', 'audit', 'public'];
-/** The one allowed SECURITY DEFINER function (trigger only). */
-export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()'];
+/**
+ * The allowed SECURITY DEFINER functions, each with its own authorization check: the audit trigger
+ * (it runs only as a trigger) and the session check (it reads only the session of the token its
+ * caller presents; 20240101000397_xms_auth_key.sql).
+ */
+export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()', 'app_private.check_session(text,integer,integer)'];
 
 const list = (xs: string[]) => xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ');
 /** a text[] literal, empty allowed (`x <> all (array[]::text[])` holds, `x not in ()` is a syntax error) */
@@ -76,7 +80,7 @@ export const INVARIANTS: Invariant[] = [
   {
     id: 'security-definer',
     description:
-      'SECURITY DEFINER functions pin search_path, deny PUBLIC, and none but the audit trigger is callable by a request role (I8)',
+      'SECURITY DEFINER functions pin search_path, deny PUBLIC, and none but the audit trigger and the session check is callable by a request role (I8)',
     sql: `
       select p.oid::regprocedure::text as object, problem
         from pg_catalog.pg_proc p

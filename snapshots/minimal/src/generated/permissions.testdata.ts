@@ -409,6 +409,9 @@ export const testData: { roles: Role[]; tables: TableModel[]; cells: Cell[]; aud
       "app_private.auth_rate_limits": "counters of failed attempts per IP and account hash; churn, no personal data"
     },
     "redact": {
+      "app_private.auth_keys": [
+        "key_hash"
+      ],
       "app_private.credentials": [
         "password_hash"
       ],

@@ -11,10 +11,10 @@
  * - one "Ready: http://..." line when it listens; a busy port says how to choose another.
  */
 import pretty from 'pino-pretty';
-import { checkDatabaseRole, ConfigError, DATABASE_ROLE_FACTS_SQL, loadConfig, type DatabaseRoleFacts } from '../config.js';
+import { checkDatabaseRole, ConfigError, loadConfig } from '../config.js';
 import { openDevDatabase } from '../db/dev-data.js';
 import { remoteDatabase } from '../db/dev-database-host.js';
-import { requestDb } from './db.js';
+import { readDatabaseRoleFacts } from './db.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -28,8 +28,7 @@ async function main(): Promise<void> {
     process.env.XMS_DEV_DATABASE === 'ipc' && process.send
       ? remoteDatabase(process)
       : await openDevDatabase({ url: config.databaseUrl, log: (line) => console.log(line) });
-  const facts = (await requestDb(db).asAuth((tx) => tx.query<DatabaseRoleFacts>(DATABASE_ROLE_FACTS_SQL)))[0];
-  if (!facts) throw new ConfigError('could not read the database login role');
+  const facts = await readDatabaseRoleFacts(db);
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
 
   const [{ buildApp }, { lazySchemaCompilers }] = await modules;

@@ -12,18 +12,20 @@
  * (credentials, sessions, rate limits). Only the auth module uses it. The auth subsystem acts before a
  * session exists (sign-up, log-in) or for someone else (an admin revoking a member's sessions), so it
  * names the actor the audit trigger records (app.actor_id, honoured only for xms_auth; see
- * nameAuditActor).
+ * nameAuditActor). xms_auth sees and writes nothing without the connection's auth key
+ * (src/db/auth-key.ts) in app.auth_key: any SQL on the connection can switch to the role, only this
+ * module hands over the key, and only for the auth subsystem's own statements.
  *
  * openSessionRequest(db, token, config) is the protected scope's request path: ONE transaction
- * for the whole HTTP request, held open from the session check to the response. The message that
- * BEGINs it also checks the session (as xms_auth, app_private.enter_session) and, in the same call,
+ * for the whole HTTP request, held open from the session check to the response. Its first statement
+ * checks the session (as xms_anon, app_private.enter_session) and, in the same call,
  * switches to the session's request role and sets its token; it writes only when the idle expiry is
  * due to slide (at most once a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
  * server commits it before the response leaves (or rolls it back on an error status).
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from './client.js';
-import { isWellFormedToken, tokenHash } from '../security/tokens.js';
+import { isWellFormedToken } from '../security/tokens.js';
 import { isRole, type Role } from '../generated/permissions.js';
 
 export interface RequestIdentity {
@@ -75,16 +77,41 @@ export async function withRequestTransaction<T>(
   }, enterRole(role));
 }
 
+/** Thrown when the auth subsystem runs on a connection that knows no auth key (src/db/auth-key.ts). */
+export class AuthKeyError extends Error {
+  override name = 'AuthKeyError';
+}
+
+function authKeyOf(db: Pick<Database, 'authKey'>): string {
+  if (!db.authKey) {
+    throw new AuthKeyError('no auth key for this database connection: DATABASE_URL needs the password of xms_app (src/db/auth-key.ts)');
+  }
+  return db.authKey;
+}
+
 export async function withAuthTransaction<T>(
   db: Database,
   fn: (tx: Queryable) => Promise<T>,
   options: { sessionToken?: string | null; actorId?: string } = {},
 ): Promise<T> {
   return db.transaction(async (tx) => {
-    await setToken(tx, options.sessionToken ?? null);
+    // read once the transaction has begun (npm run dev's database tells its key with each BEGIN);
+    // sent as a parameter: statement texts are visible to every session of the login
+    const key = authKeyOf(db);
+    await tx.query(`select set_config('app.session_token', $1, true), set_config('app.auth_key', $2, true)`, [options.sessionToken ?? '', key]);
     if (options.actorId) await nameAuditActor(tx, options.actorId);
     return fn(tx);
   }, enterRole('xms_auth'));
+}
+
+/**
+ * Whether the auth subsystem can act on this connection: its key is registered in the database.
+ * The server checks it at start (src/server/index.ts), so a missing registration is one clear line
+ * instead of a failed log-in.
+ */
+export async function authKeyRegistered(db: Database): Promise<boolean> {
+  if (!db.authKey) return false;
+  return withAuthTransaction(db, async (tx) => (await tx.query<{ held: boolean }>('select app_private.auth_key_held() as held')).rows[0]!.held);
 }
 
 /** The live session a request transaction was opened for. */
@@ -101,19 +128,23 @@ export interface SessionRow {
 export const SLIDE_EVERY_SECONDS = 60;
 
 /**
- * The statements that open a protected request's transaction, sent with its BEGIN as ONE message:
- * switch to xms_auth and call app_private.enter_session (20240101000390_xms_request_entry.sql), which
- * checks the live session of the token's hash (role still its membership's, address verified),
- * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role and
- * token. A message of several statements takes no parameters, so the values are written as literals:
- * the hash as hex, the token only when it is exactly the token alphabet, the two numbers as integers.
+ * What opens a protected request's transaction: BEGIN with the switch to xms_anon (one message), then
+ * app_private.enter_session (20240101000397_xms_auth_key.sql), which checks the live session of the
+ * token (role still its membership's, address verified), slides the idle expiry at most every
+ * SLIDE_EVERY_SECONDS, and enters the session's request role and token. The token goes as a bind
+ * parameter, never in a statement's text: pg_stat_activity shows the text of every session's current
+ * statement to any statement of the same login (`set role none` is all it takes), so a token written
+ * into the text could be read by another request's SQL.
  */
-function enterSessionSql(token: string, idleMinutes: number): string {
+const ENTER_SESSION = { enter: 'set local role xms_anon' };
+const ENTER_SESSION_SQL = 'select * from app_private.enter_session($1, $2, $3)';
+
+function enterSessionParams(token: string, idleMinutes: number): unknown[] {
   if (!isWellFormedToken(token)) throw new RequestRoleError('malformed session token');
   if (!Number.isSafeInteger(idleMinutes) || idleMinutes <= 0) throw new RequestRoleError('bad idle lifetime');
-  const hash = tokenHash(token).toString('hex');
-  return `set local role xms_auth; select * from app_private.enter_session('\\x${hash}'::bytea, '${token}', ${idleMinutes}, ${SLIDE_EVERY_SECONDS})`;
+  return [token, idleMinutes, SLIDE_EVERY_SECONDS];
 }
+
 
 /**
  * The request transaction whose call is running in this async context, to refuse a nested call
@@ -148,6 +179,8 @@ export class RequestTransaction {
     readonly token: string,
     private readonly tx: Queryable,
     private readonly finish: (commit: boolean) => Promise<void>,
+    /** the connection's auth key, for auth() */
+    readonly authKey: string | null = null,
   ) {}
 
   get open(): boolean {
@@ -165,12 +198,14 @@ export class RequestTransaction {
   auth<T>(fn: (tx: Queryable) => Promise<T>, actor?: string): Promise<T> {
     return this.enqueue(async () => {
       const name = `xms_auth_${++this.savepoints}`;
+      const key = authKeyOf(this);
       await this.tx.exec(`savepoint ${name}; set local role xms_auth`);
       try {
-        if (actor) await nameAuditActor(this.tx, actor);
+        await this.tx.query(`select set_config('app.auth_key', $1, true), set_config('app.actor_id', coalesce($2::uuid::text, ''), true)`, [key, actor ?? null]);
         const result = await fn(this.tx);
-        // the savepoint's SET LOCALs would outlive RELEASE: hand the role back and forget the actor
-        await this.tx.query(`select set_config('role', $1, true), set_config('app.actor_id', '', true)`, [this.session.db_role]);
+        // the savepoint's SET LOCALs would outlive RELEASE: hand the role back, forget the key and
+        // the actor before a handler's statement runs again
+        await this.tx.query(`select set_config('role', $1, true), set_config('app.auth_key', '', true), set_config('app.actor_id', '', true)`, [this.session.db_role]);
         await this.tx.exec(`release savepoint ${name}`);
         return result;
       } catch (error) {
@@ -223,11 +258,12 @@ export function openSessionRequest(
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
-    // besides the handler's own queries, two round trips: BEGIN with the session check and the
-    // switch to its role (one message), and COMMIT at the end
+    // besides the handler's own queries, three round trips: BEGIN with the switch to xms_anon, the
+    // session check (which enters the session's role), and COMMIT at the end
     if (!isWellFormedToken(token)) return resolve(undefined);
-    const done = db.transaction(async (tx, entered) => {
-      const row = entered[0] as SessionRow | undefined;
+    const params = enterSessionParams(token, config.sessionIdleMinutes);
+    const done = db.transaction(async (tx) => {
+      const row = (await tx.query<SessionRow>(ENTER_SESSION_SQL, params)).rows[0];
       if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
         { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, mfa_enrol_only: row.mfa_enrol_only },
@@ -239,10 +275,11 @@ export function openSessionRequest(
             if (error !== ROLLBACK) throw error;
           });
         },
+        db.authKey,
       );
       resolve(opened);
       if (!(await settled)) throw ROLLBACK;
-    }, { enter: enterSessionSql(token, config.sessionIdleMinutes) });
+    }, ENTER_SESSION);
     done.catch((error: unknown) => {
       if (opened) return; // reported by end()
       if (error === ROLLBACK) resolve(undefined);

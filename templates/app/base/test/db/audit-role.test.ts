@@ -28,8 +28,9 @@ test('a session-less write records its request role; a spoofed app.db_role setti
   }
   const reader = t.f.actor(auditor.role);
   const r = await probe(t.db, null, async (tx) => {
-    // the auth subsystem's role, as withAuthTransaction runs it (no session token)
+    // the auth subsystem's role, as withAuthTransaction runs it (no session token, its auth key)
     await tx.query('set local role xms_auth');
+    await tx.query(`select set_config('app.auth_key', $1, true)`, [t.db.authKey]);
     await tx.query(`select set_config('app.db_role', 'xms_${auditor.role}', true)`);
     await tx.query(`insert into app.memberships (user_id, tenant_id, role) values ($1, $2, $3)`, [t.f.loner.id, t.f.tenant1, testData.roles[0]]);
     await tx.query(`set local role "xms_${reader.role}"`);

@@ -15,6 +15,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { authKeyFromPassword, registerAuthKey } from '../../src/db/auth-key.js';
 import { openDatabase, pgliteDatabase, type Database, type Queryable } from '../../src/db/client.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
 import { withRequestTransaction } from '../../src/db/request.js';
@@ -22,6 +23,9 @@ import { testData, type TableModel } from '../../src/generated/permissions.testd
 import type { Role } from '../../src/generated/permissions.js';
 
 export const TEST_APP_PASSWORD = 'xms_app_test_password';
+/** The auth key of the PGlite test snapshots (src/db/auth-key.ts): the one a server logging in with
+ * TEST_APP_PASSWORD would derive. */
+export const TEST_AUTH_KEY = authKeyFromPassword(TEST_APP_PASSWORD);
 // bump when the seed changes in a way the migrations and test data do not show (2: base64url session tokens)
 const SEED_VERSION = '2';
 
@@ -197,7 +201,7 @@ function baseSnapshot(seeded: boolean): Promise<Blob> {
       const pg = new PGlite();
       const owner = pgliteDatabase(pg);
       try {
-        await migrate(owner);
+        await migrate(owner, { authKey: TEST_AUTH_KEY });
         if (seeded) await seed(owner);
         const blob = await pg.dumpDataDir('gzip');
         mkdirSync(dir, { recursive: true });
@@ -225,7 +229,7 @@ function unavailable(what: string): Database {
   const fail = async (): Promise<never> => {
     throw new Error(`openTestDatabase: ${what} needs { shared: true } on PGlite`);
   };
-  return { kind: 'pglite', query: fail, exec: fail, transaction: fail, close: async () => {} };
+  return { kind: 'pglite', authKey: null, query: fail, exec: fail, transaction: fail, close: async () => {} };
 }
 
 /**
@@ -256,7 +260,7 @@ async function openPgliteTestDatabase(options: OpenTestDatabaseOptions): Promise
       await owner.close();
       throw err;
     }
-    const db = xmsAppView(owner);
+    const db = xmsAppView(owner, TEST_AUTH_KEY);
     return { kind: 'pglite', db, f, owner, connect: async () => db, close: () => owner.close() };
   }
   if (options.mutate) {
@@ -268,7 +272,7 @@ async function openPgliteTestDatabase(options: OpenTestDatabaseOptions): Promise
       await pg.close();
     }
   }
-  const db = await openDatabase({ loadDataDir: blob, as: 'app' });
+  const db = await openDatabase({ loadDataDir: blob, as: 'app', authKey: TEST_AUTH_KEY });
   return {
     kind: 'pglite',
     db,
@@ -314,6 +318,8 @@ async function openPostgresTestDatabase(url: string, options: OpenTestDatabaseOp
     // roles are per cluster: keep the password the developer's migrate sets, if any
     const password = process.env.XMS_APP_PASSWORD || TEST_APP_PASSWORD;
     await owner.exec(`alter role xms_app login password ${lit(password)}`);
+    // the key a server logging in with that password presents (src/db/auth-key.ts)
+    await registerAuthKey(owner, authKeyFromPassword(password));
     const appUrl = new URL(ownerUrl.toString());
     appUrl.username = 'xms_app';
     appUrl.password = password;
@@ -335,13 +341,14 @@ async function openPostgresTestDatabase(url: string, options: OpenTestDatabaseOp
  * becomes xms_app, then the request API switches to the request role, as a real xms_app login would.
  * (SET LOCAL SESSION AUTHORIZATION would be closer, but PGlite keeps it after the transaction.)
  */
-function xmsAppView(owner: Database): Database {
+function xmsAppView(owner: Database, authKey: string): Database {
   // BEGIN, the switch to xms_app, and what a real login sends with its BEGIN (src/db/client.ts), in
   // one message; fn gets the rows of its last statement
   const transaction: Database['transaction'] = (fn, options) =>
     owner.transaction(fn, { enter: `set local role xms_app${options?.enter ? `; ${options.enter}` : ''}` });
   return {
     kind: owner.kind,
+    authKey,
     transaction,
     query<T>(sql: string, params?: unknown[]) {
       return transaction((tx) => tx.query<T>(sql, params));
