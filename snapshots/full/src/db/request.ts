@@ -128,15 +128,15 @@ export interface SessionRow {
 export const SLIDE_EVERY_SECONDS = 60;
 
 /**
- * What opens a protected request's transaction: BEGIN with the switch to xms_anon (one message), then
- * app_private.enter_session (20240101000397_xms_auth_key.sql), which checks the live session of the
- * token (role still its membership's, address verified), slides the idle expiry at most every
- * SLIDE_EVERY_SECONDS, and enters the session's request role and token. The token goes as a bind
- * parameter, never in a statement's text: pg_stat_activity shows the text of every session's current
- * statement to any statement of the same login (`set role none` is all it takes), so a token written
- * into the text could be read by another request's SQL.
+ * What opens a protected request's transaction, in one round trip (Database.transaction's `first`):
+ * BEGIN, the switch to xms_anon and app_private.enter_session (20240101000397_xms_auth_key.sql),
+ * which checks the live session of the token (role still its membership's, address verified),
+ * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role
+ * and token. The token goes as a bind parameter, never in a statement's text: pg_stat_activity shows
+ * the text of every session's current statement to any statement of the same login (`set role none`
+ * is all it takes), so a token written into the text could be read by another request's SQL.
  */
-const ENTER_SESSION = { enter: 'set local role xms_anon' };
+const ENTER_SESSION_ROLE = 'set local role xms_anon';
 const ENTER_SESSION_SQL = 'select * from app_private.enter_session($1, $2, $3)';
 
 function enterSessionParams(token: string, idleMinutes: number): unknown[] {
@@ -258,12 +258,12 @@ export function openSessionRequest(
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
-    // besides the handler's own queries, three round trips: BEGIN with the switch to xms_anon, the
-    // session check (which enters the session's role), and COMMIT at the end
+    // besides the handler's own queries, two round trips: BEGIN with the switch to xms_anon and the
+    // session check (which enters the session's role), pipelined, and COMMIT at the end
     if (!isWellFormedToken(token)) return resolve(undefined);
-    const params = enterSessionParams(token, config.sessionIdleMinutes);
-    const done = db.transaction(async (tx) => {
-      const row = (await tx.query<SessionRow>(ENTER_SESSION_SQL, params)).rows[0];
+    const values = enterSessionParams(token, config.sessionIdleMinutes);
+    const done = db.transaction(async (tx, entered) => {
+      const row = entered[0] as SessionRow | undefined;
       if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
         { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, mfa_enrol_only: row.mfa_enrol_only },
@@ -279,7 +279,7 @@ export function openSessionRequest(
       );
       resolve(opened);
       if (!(await settled)) throw ROLLBACK;
-    }, ENTER_SESSION);
+    }, { enter: ENTER_SESSION_ROLE, first: { text: ENTER_SESSION_SQL, values } });
     done.catch((error: unknown) => {
       if (opened) return; // reported by end()
       if (error === ROLLBACK) resolve(undefined);

@@ -8,7 +8,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
-import type { Database } from '../../src/db/client.js';
+import type { Database, TransactionOptions } from '../../src/db/client.js';
 import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
 
 const test = suite('request transaction');
@@ -60,14 +60,16 @@ test('enters the session role and identity in the transaction the handler uses',
   assert.is(tx.session.db_role, 'xms_member');
 });
 
-test('before the handler: BEGIN with the switch to xms_anon, then the session check, its token a parameter only', async () => {
+test('before the handler, one round trip: BEGIN, the switch to xms_anon and the session check, its token a bind value only', async () => {
   const sent: string[] = [];
   const begins: (string | undefined)[] = [];
+  const firsts: (TransactionOptions['first'] | undefined)[] = [];
   // the same database, recording what the request path sends inside its transaction
   const recording: Database = {
     ...t.db,
     transaction: (fn, options) => {
       begins.push(options?.enter);
+      firsts.push(options?.first);
       return t.db.transaction(
         (tx, entered) => fn({ query: (sql, params) => (sent.push(sql), tx.query(sql, params)), exec: (sql) => (sent.push(sql), tx.exec(sql)) }, entered),
         options,
@@ -80,11 +82,13 @@ test('before the handler: BEGIN with the switch to xms_anon, then the session ch
   const me = await tx!.run(async (q) => (await q.query<{ me: string }>('select app.current_user_id() as me')).rows[0]!.me);
   await tx!.end(true);
   assert.is(me, member.id);
+  // with BEGIN: the switch to xms_anon and the session check, its token a bind value
   assert.equal(begins, ['set local role xms_anon']);
-  // the session check, then the handler's statement; the token is in no statement's text
-  // (pg_stat_activity shows the text to every session of the login)
-  assert.equal(sent, ['select * from app_private.enter_session($1, $2, $3)', 'select app.current_user_id() as me']);
-  for (const text of [...begins, ...sent]) assert.not.ok(text!.includes(member.token!), text);
+  assert.equal(firsts, [{ text: 'select * from app_private.enter_session($1, $2, $3)', values: [member.token, IDLE_MINUTES, 60] }]);
+  // then only the handler's statement; the token is in no statement's text (pg_stat_activity shows
+  // the text to every session of the login)
+  assert.equal(sent, ['select app.current_user_id() as me']);
+  for (const text of [...begins, firsts[0]!.text, ...sent]) assert.not.ok(text!.includes(member.token!), text);
 });
 
 test('a token outside the token alphabet never reaches the database', async () => {

@@ -41,10 +41,17 @@ export interface Database extends Queryable {
   /**
    * BEGIN; fn(tx); COMMIT, or ROLLBACK when fn throws (the error is rethrown). `enter`: statements
    * without parameters run right after BEGIN, sent with it in one round trip (`set local role ...`);
-   * fn gets the rows of the last of them (`entered`, empty when it returns none).
+   * fn gets the rows of the last of them (`entered`, empty when it returns none). `first`: one
+   * statement with parameters run after them, in the same round trip (its parameters never enter a
+   * statement's text); fn then gets its rows. With `first`, `enter` must be ONE statement.
    */
-  transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }): Promise<T>;
+  transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface TransactionOptions {
+  enter?: string;
+  first?: { text: string; values: unknown[] };
 }
 
 export interface OpenOptions {
@@ -115,10 +122,12 @@ export function pgliteDatabase(pg: PGlite, authKey: string | null = null): Datab
     pglite: pg,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }) {
+    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions) {
       return pg.transaction(async (tx) => {
+        // one process, no round trips to save: in order
         const results = options?.enter ? await tx.exec(options.enter) : [];
-        return fn(wrap(tx), (results.at(-1)?.rows ?? []) as Record<string, unknown>[]);
+        const first = options?.first ? (await tx.query(options.first.text, options.first.values)).rows : undefined;
+        return fn(wrap(tx), (first ?? results.at(-1)?.rows ?? []) as Record<string, unknown>[]);
       });
     },
     async close() {
@@ -157,7 +166,7 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
     authKey,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: { enter?: string }) {
+    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions) {
       const client = await pool.connect();
       let broken = false;
       // A connection lost while no statement is running (server restart, network) is emitted on the
@@ -168,9 +177,12 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
       };
       client.on('error', lost);
       try {
-        // one simple-protocol message: BEGIN and the statements entering the transaction's role
-        // (several statements answer with one result each)
-        const begun: unknown = await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
+        // one round trip: a simple-protocol message with BEGIN and the statements entering the
+        // transaction's role (several statements answer with one result each), or, with a first
+        // statement, the pipeline of pipelinedBegin()
+        const begun: unknown = options?.first
+          ? await pipelinedBegin(pgModule, client, options.enter, options.first)
+          : await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
         const last = (Array.isArray(begun) ? begun.at(-1) : begun) as { rows?: Record<string, unknown>[] } | undefined;
         const result = await fn(wrapClient(client), last?.rows ?? []);
         await client.query('commit');
@@ -191,4 +203,43 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
       await pool.end();
     },
   };
+}
+
+type PgModule = typeof import('pg');
+interface PgConnection {
+  parse(config: { text: string }): void;
+  bind(config: Record<string, never>): void;
+  execute(config: Record<string, never>): void;
+}
+
+/**
+ * BEGIN, the statement that enters the transaction's role and a first statement with parameters, in
+ * ONE round trip: extended-protocol messages (Parse, Bind, Execute for each) written together before
+ * one Sync. node-postgres sends a query only after the last one's ReadyForQuery, so this is its own
+ * Query whose preparation first writes BEGIN and `enter`; the first statement's parameters go as
+ * Bind values, never into a statement's text (which pg_stat_activity shows to the whole login).
+ * Resolves to the results of the three, in order; an error in any of them rejects (the transaction
+ * is then aborted and rolled back by the caller).
+ */
+function pipelinedBegin(pgModule: PgModule, client: PoolClient, enter: string | undefined, first: { text: string; values: unknown[] }): Promise<unknown> {
+  const QueryCtor = (pgModule.default?.Query ?? (pgModule as unknown as { Query: PgModule['Query'] }).Query) as unknown as new (
+    config: { text: string; values: unknown[]; queryMode: 'extended' },
+    values: undefined,
+    callback: (error: Error | null, results?: unknown) => void,
+  ) => { prepare(connection: PgConnection): void };
+  return new Promise((resolve, reject) => {
+    const query = new QueryCtor({ text: first.text, values: first.values, queryMode: 'extended' }, undefined, (error, results) =>
+      error ? reject(error) : resolve(results),
+    );
+    const prepare = query.prepare.bind(query);
+    query.prepare = (connection) => {
+      for (const text of enter ? ['begin', enter] : ['begin']) {
+        connection.parse({ text });
+        connection.bind({});
+        connection.execute({});
+      }
+      prepare(connection);
+    };
+    client.query(query as never);
+  });
 }

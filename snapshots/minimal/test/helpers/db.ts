@@ -345,7 +345,7 @@ function xmsAppView(owner: Database, authKey: string): Database {
   // BEGIN, the switch to xms_app, and what a real login sends with its BEGIN (src/db/client.ts), in
   // one message; fn gets the rows of its last statement
   const transaction: Database['transaction'] = (fn, options) =>
-    owner.transaction(fn, { enter: `set local role xms_app${options?.enter ? `; ${options.enter}` : ''}` });
+    owner.transaction(fn, { enter: `set local role xms_app${options?.enter ? `; ${options.enter}` : ''}`, first: options?.first });
   return {
     kind: owner.kind,
     authKey,

@@ -21,7 +21,7 @@
  * Development only: tests and production open the database in process (src/db/client.ts).
  */
 import { setFlagsFromString } from 'node:v8';
-import type { Database, Queryable } from './client.js';
+import type { Database, Queryable, TransactionOptions } from './client.js';
 import { openDevDatabase, type DevDatabaseOptions } from './dev-data.js';
 
 /** A process's IPC channel as both ends see it (`process`, or the supervisor's ChildProcess). */
@@ -35,7 +35,7 @@ export interface Channel {
 type Request =
   | { op: 'query'; sql: string; params?: unknown[]; tx?: number }
   | { op: 'exec'; sql: string; tx?: number }
-  | { op: 'begin'; enter?: string }
+  | { op: 'begin'; enter?: string; first?: TransactionOptions['first'] }
   | { op: 'end'; tx: number; commit: boolean };
 /** An error as it crosses the channel: its message, name and own fields. */
 interface ErrorShape {
@@ -85,7 +85,7 @@ export function hostDatabase(database: () => Promise<Database>, channel: Channel
     if (!entry) throw new Error(`no open transaction ${tx}`);
     return entry.tx;
   };
-  const begin = async (enter?: string) => {
+  const begin = async (enter?: string, first?: TransactionOptions['first']) => {
     const db = await database();
     const number = nextTx++;
     return new Promise<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>((resolveBegin, rejectBegin) => {
@@ -110,7 +110,7 @@ export function hostDatabase(database: () => Promise<Database>, channel: Channel
             // (with a new folder, a new key) since the server's last one
             resolveBegin({ tx: number, entered, authKey: db.authKey });
           }),
-        { enter },
+        { enter, first },
       );
       done.catch((error: unknown) => {
         if (!begun) rejectBegin(error);
@@ -130,7 +130,7 @@ export function hostDatabase(database: () => Promise<Database>, channel: Channel
       case 'exec':
         return (await handle(request.tx)).exec(request.sql);
       case 'begin':
-        return begin(request.enter);
+        return begin(request.enter, request.first);
       case 'end':
         return end(request.tx, request.commit);
     }
@@ -203,7 +203,7 @@ export function remoteDatabase(channel: Channel): Database {
     query: base.query,
     exec: base.exec,
     async transaction(fn, options) {
-      const begun = await call<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>({ op: 'begin', enter: options?.enter });
+      const begun = await call<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>({ op: 'begin', enter: options?.enter, first: options?.first });
       const { tx, entered } = begun;
       authKey = begun.authKey;
       let result;
