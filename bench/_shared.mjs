@@ -75,6 +75,29 @@ export async function connect(connectionString) {
   return client;
 }
 
+/**
+ * BEGIN, one statement without parameters and one with, in ONE round trip, as the app's request
+ * entry sends them (src/db/client.ts pipelinedBegin): extended-protocol messages before one Sync.
+ * Resolves to the last statement's result.
+ */
+export function pipelinedBegin(client, enter, text, values) {
+  return new Promise((resolve, reject) => {
+    const query = new pg.Query({ text, values, queryMode: 'extended' }, undefined, (error, results) =>
+      error ? reject(error) : resolve(results.at(-1)),
+    );
+    const prepare = query.prepare.bind(query);
+    query.prepare = (connection) => {
+      for (const statement of ['begin', enter]) {
+        connection.parse({ text: statement });
+        connection.bind({});
+        connection.execute({});
+      }
+      prepare(connection);
+    };
+    client.query(query);
+  });
+}
+
 export function tempDir(prefix) {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));

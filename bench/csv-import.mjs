@@ -79,7 +79,7 @@ run(async () => {
   const app = installedApp('csv-import');
   const { url } = await freshDatabase();
   const work = tempDir('xms-bench-csv-');
-  sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url } });
+  sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url, XMS_APP_PASSWORD: 'bench' } });
 
   const owner = await connect(url);
   await owner.query(`alter role xms_app login password 'bench'`);

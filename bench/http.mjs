@@ -9,7 +9,7 @@
 //                 and a floor, interleaved: the bare server sending the app's static security
 //                 headers (read from the app's own /health answer) from one synchronous hook
 //   GET /api/me   one `begin; select 1; commit` per request on the same database and pool size;
-//                 the app runs one transaction: begin + set local role xms_auth, the session check
+//                 the app runs one transaction: begin + set local role xms_anon, the session check
 //                 that also enters the session's role and token (it writes only when the idle
 //                 expiry is due to slide, once a minute), the handler's query under RLS, commit;
 //                 2 sessions per connection, and all connections on 1 session
@@ -236,7 +236,7 @@ run(async () => {
     bareEnv = { DATABASE_URL: '' };
   } else {
     const { url } = await freshDatabase();
-    sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url } });
+    sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url, XMS_APP_PASSWORD: 'bench' } });
     const owner = await connect(url);
     await owner.query(`alter role xms_app login password 'bench'`);
     await owner.end();

@@ -4,7 +4,7 @@
 // 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
 // RLS, no audit triggers) gets the same rows. Each query runs
-//   (a) as the app does: xms_app; begin + set local role xms_auth + app_private.enter_session() (the
+//   (a) as the app does: xms_app; begin + set local role xms_anon + app_private.enter_session() (the
 //       session check that enters the member's role and token) in one message; query (RLS adds the
 //       tenant/owner filters, the statement-level audit triggers log the writes); commit
 //   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
@@ -36,7 +36,7 @@
 // reported beside the ratio (`backend CPU`), the ratio itself stays the wall-time one.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { applyMigrations, emit, flag, freshDatabase, median, now, connect, quick, ratio, run, scaffold } from './_shared.mjs';
+import { applyMigrations, emit, flag, freshDatabase, median, now, connect, pipelinedBegin, quick, ratio, run, scaffold } from './_shared.mjs';
 
 const rows = flag('rows', quick ? 5_000 : 1_000_000);
 const runs = flag('runs', quick ? 5 : 21);
@@ -120,13 +120,12 @@ run(async () => {
   appUrl.password = 'bench';
   const appClient = await connect(appUrl.toString());
   await appClient.query(`set max_parallel_workers_per_gather = 0`);
-  // as the app's request transaction opens (src/db/request.ts): BEGIN, the switch to xms_auth and the
-  // session check that enters the session's role and token, in one message
   const tokenHash = createHash('sha256').update(token, 'utf8').digest('hex');
-  const enter = `begin; set local role xms_auth; select * from app_private.enter_session('\\x${tokenHash}'::bytea, '${token}', 30, 60)`;
+  // as the app's request transaction opens (src/db/request.ts): BEGIN, the switch to xms_anon and the
+  // session check that enters the session's role and token (a bind value), in one round trip
   const secured = async (sql, params = []) => {
-    const entered = await appClient.query(enter);
-    if (entered.at(-1).rows.length !== 1) throw new Error('the bench session did not enter');
+    const entered = await pipelinedBegin(appClient, 'set local role xms_anon', 'select * from app_private.enter_session($1, $2, $3)', [token, 30, 60]);
+    if (entered.rows.length !== 1) throw new Error('the bench session did not enter');
     const r = await appClient.query(sql, params);
     await appClient.query('commit');
     return r;

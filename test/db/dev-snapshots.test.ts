@@ -72,7 +72,8 @@ async function catalog(dataDir: string) {
 const applied: string[] = [];
 await (await openDevDatabase({ dataDir: 'restored', log: (line) => applied.push(line) })).close();
 const fresh = await openDatabase({ as: 'owner', dataDir: 'migrated' });
-await migrate(fresh);
+// npm run dev gives the restored folder an auth key of its own (src/db/auth-key.ts): so does this one
+await migrate(fresh, { authKey: 'dev-snapshots probe' });
 await fresh.close();
 console.log(JSON.stringify({ applied, restored: await catalog('restored'), migrated: await catalog('migrated') }));
 `;
