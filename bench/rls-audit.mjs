@@ -5,8 +5,9 @@
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
 // RLS, no audit triggers) gets the same rows. Each query runs
 //   (a) as the app does: xms_app; begin + set local role xms_anon + app_private.enter_session() (the
-//       session check that enters the member's role and token) in one message; query (RLS adds the
-//       tenant/owner filters, the statement-level audit triggers log the writes); commit
+//       session check that enters the member's role and token; the token a bind value), pipelined in
+//       one round trip; query (RLS adds the tenant/owner filters, the statement-level audit triggers
+//       log the writes); commit
 //   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
 // so that the ratio is the cost of RLS + audit and not of a different plan, (b) is planned as (a) is:
 // - the tenant is written as the compiled policies write it, `tenant_id = (select $1::uuid)` (with a
