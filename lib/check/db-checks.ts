@@ -57,6 +57,11 @@ export interface DatabaseCheckOptions {
   exposedSchemas: string[];
   /** permissions.yml `audit:` as compiled (undefined when the matrix does not compile: nothing is exempt) */
   audit?: AuditRules;
+  /**
+   * how many auth keys (app_private.auth_keys) may be registered: 1 in a live database (the server's,
+   * registered by the owner), 0 in one built from the migrations alone (default 1)
+   */
+  authKeysAllowed?: number;
 }
 
 export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions): Promise<Finding[]> {
@@ -253,6 +258,28 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
     add('DB023-auth-key-not-required', r.object,
       'xms_auth has a right on it without the restrictive auth-key policy: any SQL on the app connection can switch to xms_auth and use that right',
       `create policy auth_key_required on ${r.object} as restrictive for all to xms_auth using ((select app_private.auth_key_held())) with check ((select app_private.auth_key_held())); (in a new migration), or revoke the right`);
+  }
+
+  // DB024: the auth key is the server's alone (src/db/auth-key.ts): the owner registers one, at deploy.
+  // A key a migration registers is known to whoever reads the repository; a second one is a second way in.
+  const keys = (
+    await db.query<{ readable: boolean }>(
+      `select pg_catalog.to_regclass('app_private.auth_keys') is not null
+              and pg_catalog.has_table_privilege('app_private.auth_keys', 'SELECT') as readable`,
+    )
+  ).rows[0];
+  if (keys?.readable) {
+    const n = Number((await db.query<{ n: string }>('select count(*) as n from app_private.auth_keys')).rows[0]!.n);
+    const allowed = options.authKeysAllowed ?? 1;
+    if (n > allowed) {
+      add('DB024-auth-key-extra', 'app_private.auth_keys',
+        allowed === 0
+          ? `the migrations register ${n} auth key(s): a key written in the repository lets any SQL on the app connection act as xms_auth`
+          : `${n} auth keys are registered (one is the server's): each lets SQL that knows it act as xms_auth`,
+        allowed === 0
+          ? 'remove the insert from the migration; the server\'s key is registered by src/db/migrate.ts (XMS_APP_PASSWORD) or npm run dev'
+          : 'run src/db/migrate.ts with XMS_APP_PASSWORD set: it keeps only the key of that password (src/db/auth-key.ts)');
+    }
   }
 
   // DB012: views

@@ -95,7 +95,8 @@ async function databaseFindings(appDir: string, url: string | undefined): Promis
       findings.push(migrationFailure(applied.failure, 'no database check could run'));
       return { findings, kind: 'pglite' };
     }
-    findings.push(...(await checkDatabase(live, options)), ...(await checkSettingReads(live, { schemaCondition: APP_SCHEMA, ...options })));
+    // built from the migrations alone: no auth key may be registered (the owner registers the server's)
+    findings.push(...(await checkDatabase(live, { ...options, authKeysAllowed: 0 })), ...(await checkSettingReads(live, { schemaCondition: APP_SCHEMA, ...options })));
     findings.push(...compareOwnedObjects(applied.objects, applied.owned));
     if (compiledSql !== undefined) {
       const livePolicies = await readPolicies(live);

@@ -254,6 +254,12 @@ const MUTATIONS: Mutation[] = [
     'DB023-auth-key-not-required',
   ),
   sqlMutation(
+    'auth-key-in-migration',
+    'register a known auth key in a migration (anyone who reads the repository could then act as xms_auth)',
+    "insert into app_private.auth_keys (key_hash) values (sha256(convert_to('a key in the repository', 'UTF8')));",
+    'DB024-auth-key-extra',
+  ),
+  sqlMutation(
     'auth-key-check-weakened',
     'redefine app_private.auth_key_held() (same signature) to hold for any key',
     "create or replace function app_private.auth_key_held() returns boolean language sql stable security invoker set search_path = '' as $$ select true $$;",
