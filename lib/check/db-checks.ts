@@ -238,19 +238,21 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
     }
   }
 
-  // DB023: the auth subsystem's role acts only with the server's auth key
+  // DB023: the auth subsystem's role acts only with the server's auth key. The role is joined by its
+  // oid: an app without xms_auth gives no row (SQL does not promise to short-circuit, and
+  // has_table_privilege() throws on a role name that does not exist).
   for (const r of await rows(
     db,
     `select pg_catalog.format('%I.%I', n.nspname, c.relname) as object, 'gate' as problem
        from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+      cross join (select r.oid as auth from pg_catalog.pg_roles r where r.rolname = 'xms_auth') a
       where c.relkind in ('r', 'p', 'v', 'm') and ${APP_SCHEMA} and ${notExtension('c.oid', 'pg_class')}
-        and pg_catalog.to_regrole('xms_auth') is not null
-        and (pg_catalog.has_table_privilege('xms_auth', c.oid, 'SELECT') or pg_catalog.has_table_privilege('xms_auth', c.oid, 'INSERT')
-             or pg_catalog.has_table_privilege('xms_auth', c.oid, 'UPDATE') or pg_catalog.has_table_privilege('xms_auth', c.oid, 'DELETE'))
+        and (pg_catalog.has_table_privilege(a.auth, c.oid, 'SELECT') or pg_catalog.has_table_privilege(a.auth, c.oid, 'INSERT')
+             or pg_catalog.has_table_privilege(a.auth, c.oid, 'UPDATE') or pg_catalog.has_table_privilege(a.auth, c.oid, 'DELETE'))
         and not (c.relkind in ('r', 'p') and c.relrowsecurity and exists (
               select from pg_catalog.pg_policy p
                where p.polrelid = c.oid and not p.polpermissive and p.polcmd = '*'
-                 and (p.polroles = '{0}' or pg_catalog.to_regrole('xms_auth') = any (p.polroles))
+                 and (p.polroles = '{0}' or a.auth = any (p.polroles))
                  and pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '\\s', '', 'g')) = ${list([AUTH_KEY_CHECK])}
                  and pg_catalog.lower(pg_catalog.regexp_replace(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '\\s', '', 'g')) = ${list([AUTH_KEY_CHECK])}))
       order by 1`,
@@ -264,8 +266,8 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
   // A key a migration registers is known to whoever reads the repository; a second one is a second way in.
   const keys = (
     await db.query<{ readable: boolean }>(
-      `select pg_catalog.to_regclass('app_private.auth_keys') is not null
-              and pg_catalog.has_table_privilege('app_private.auth_keys', 'SELECT') as readable`,
+      `select pg_catalog.has_table_privilege(k.oid, 'SELECT') as readable
+         from (select pg_catalog.to_regclass('app_private.auth_keys') as oid) k where k.oid is not null`,
     )
   ).rows[0];
   if (keys?.readable) {

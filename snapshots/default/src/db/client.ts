@@ -8,10 +8,8 @@
  * A runtime connection carries the auth key of src/db/auth-key.ts (`authKey`), which only the auth
  * subsystem's transactions hand to PostgreSQL.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { PGlite } from '@electric-sql/pglite';
-import { AUTH_KEY_FILE, authKeyFromUrl } from './auth-key.js';
+import { authKeyFromUrl, readFolderKey } from './auth-key.js';
 import type { Pool, PoolClient } from 'pg';
 
 export interface QueryResult<T> {
@@ -99,8 +97,7 @@ async function openPglite(options: OpenOptions, as: 'app' | 'owner'): Promise<Da
     ...(as === 'app' ? { username: 'xms_app' } : {}),
   });
   await pg.waitReady;
-  const keyFile = dataDir && !dataDir.includes('://') ? join(dataDir, AUTH_KEY_FILE) : undefined;
-  const authKey = options.authKey ?? (keyFile && existsSync(keyFile) ? readFileSync(keyFile, 'utf8').trim() : null);
+  const authKey = options.authKey ?? (as === 'app' && dataDir && !dataDir.includes('://') ? readFolderKey(dataDir) : null);
   return pgliteDatabase(pg, authKey);
 }
 

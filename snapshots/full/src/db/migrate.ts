@@ -9,10 +9,10 @@
  * XMS_APP_PASSWORD set, it also sets the password of the runtime login role xms_app and registers
  * the auth key the server derives from it (src/db/auth-key.ts): without it the server refuses to start.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { AUTH_KEY_FILE, authKeyFromPassword, newAuthKey, registerAuthKey } from './auth-key.js';
+import { authKeyFromPassword, newAuthKey, readFolderKey, registerAuthKey, writeFolderKey } from './auth-key.js';
 import { defaultPgliteDataDir, openDatabase, type Database } from './client.js';
 
 export const MIGRATIONS_DIR = 'supabase/migrations';
@@ -95,10 +95,10 @@ async function main(): Promise<void> {
   const db = await openDatabase({ as: 'owner' });
   try {
     // PGlite: a data folder without its own auth key gets one (src/db/auth-key.ts), kept in the folder
-    const keyFile = db.kind === 'pglite' ? join(defaultPgliteDataDir(), AUTH_KEY_FILE) : undefined;
-    const authKey = keyFile && !existsSync(keyFile) ? newAuthKey() : undefined;
+    const dataDir = db.kind === 'pglite' ? defaultPgliteDataDir() : undefined;
+    const authKey = dataDir && !readFolderKey(dataDir) ? newAuthKey() : undefined;
     const applied = await migrate(db, { dir: resolve(MIGRATIONS_DIR), log: (l) => console.log(l), authKey });
-    if (keyFile && authKey) writeFileSync(keyFile, authKey, { mode: 0o600 });
+    if (dataDir && authKey) writeFolderKey(dataDir, authKey);
     console.log(applied.length ? `${applied.length} migration(s) applied` : 'database is up to date');
   } finally {
     await db.close();

@@ -14,10 +14,23 @@
  * database, and the password is not recoverable from it.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Queryable } from './client.js';
 
 /** A PGlite data folder's key (a file inside the folder, like PG_VERSION: copied and removed with it). */
 export const AUTH_KEY_FILE = 'xms-auth.key';
+
+/** The key a PGlite data folder keeps, or null when it has none yet. */
+export function readFolderKey(dataDir: string): string | null {
+  const file = join(dataDir, AUTH_KEY_FILE);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : null;
+}
+
+/** Keeps a folder's key once the owner registered it (readable by this user only). */
+export function writeFolderKey(dataDir: string, key: string): void {
+  writeFileSync(join(dataDir, AUTH_KEY_FILE), key, { mode: 0o600 });
+}
 
 /** The key of a server that logs in with this password (HMAC-SHA256, so the key does not reveal it). */
 export function authKeyFromPassword(password: string): string {

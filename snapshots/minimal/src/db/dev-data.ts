@@ -21,7 +21,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, r
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { brotliDecompressSync } from 'node:zlib';
-import { AUTH_KEY_FILE, authKeyFromUrl, newAuthKey, registerAuthKey } from './auth-key.js';
+import { authKeyFromUrl, newAuthKey, readFolderKey, registerAuthKey, writeFolderKey } from './auth-key.js';
 import { openDatabase, type Database } from './client.js';
 import { listMigrations, migrate, MIGRATIONS_DIR } from './migrate.js';
 
@@ -174,8 +174,12 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
   const keys = migrationKeys();
   const key = migrationsHash(MIGRATIONS_DIR, keys);
   const stamp = join(dataDir, STAMP_FILE);
-  const keyFile = join(dataDir, AUTH_KEY_FILE);
   const fresh = !existsSync(join(dataDir, 'PG_VERSION'));
+  // the folder's own auth key (src/db/auth-key.ts): a new folder, copied or shipped, has none (they
+  // are made without one, so that no two folders share a key); the owner registers it, with the
+  // migrations when they run, and it is kept in the folder last (the cached copy below goes without)
+  const newKey = readFolderKey(dataDir) ? undefined : newAuthKey();
+  let registered = false;
   if (fresh || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== key) {
     const snapshot = join(CACHE_DIR, 'pglite', key);
     if (fresh && existsSync(join(snapshot, 'PG_VERSION'))) {
@@ -183,13 +187,12 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
     } else if (!fresh || restoreShipped(dataDir, keys) < keys.length) {
       // the owner (PGlite's superuser) migrates; it is closed before the server opens the folder
       const owner = await openDatabase({ as: 'owner', dataDir });
-      const authKey = newAuthKey();
       try {
-        for (const version of await migrate(owner, { authKey })) log(`applied migration ${version}`);
+        for (const version of await migrate(owner, { authKey: newKey })) log(`applied migration ${version}`);
       } finally {
         await owner.close();
       }
-      writeFileSync(keyFile, authKey, { mode: 0o600 });
+      registered = true;
       // keep the migrated folder for the next empty one (write-then-rename: never half a copy)
       if (fresh && !existsSync(snapshot)) {
         // one snapshot is kept: the folders of older migrations go
@@ -199,7 +202,6 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
         rmSync(tmp, { recursive: true, force: true });
         cpSync(dataDir, tmp, { recursive: true });
         rmSync(join(tmp, 'postmaster.pid'), { force: true });
-        rmSync(join(tmp, AUTH_KEY_FILE), { force: true });
         try {
           renameSync(tmp, snapshot);
         } catch {
@@ -209,17 +211,16 @@ export async function openDevDatabase(options: DevDatabaseOptions = {}): Promise
     }
     writeFileSync(stamp, key);
   }
-  // the folder's own auth key (src/db/auth-key.ts): a copied or shipped folder has none (they are
-  // made without it, so that no two folders share one); registering it takes the owner once
-  if (!existsSync(keyFile)) {
-    const authKey = newAuthKey();
-    const owner = await openDatabase({ as: 'owner', dataDir });
-    try {
-      await registerAuthKey(owner, authKey);
-    } finally {
-      await owner.close();
+  if (newKey) {
+    if (!registered) {
+      const owner = await openDatabase({ as: 'owner', dataDir });
+      try {
+        await registerAuthKey(owner, newKey);
+      } finally {
+        await owner.close();
+      }
     }
-    writeFileSync(keyFile, authKey, { mode: 0o600 });
+    writeFolderKey(dataDir, newKey);
   }
   return openDatabase({ dataDir });
 }

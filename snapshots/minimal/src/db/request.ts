@@ -104,16 +104,6 @@ export async function withAuthTransaction<T>(
   }, enterRole('xms_auth'));
 }
 
-/**
- * Whether the auth subsystem can act on this connection: its key is registered in the database.
- * The server checks it at start (src/server/index.ts), so a missing registration is one clear line
- * instead of a failed log-in.
- */
-export async function authKeyRegistered(db: Database): Promise<boolean> {
-  if (!db.authKey) return false;
-  return withAuthTransaction(db, async (tx) => (await tx.query<{ held: boolean }>('select app_private.auth_key_held() as held')).rows[0]!.held);
-}
-
 /** The live session a request transaction was opened for. */
 export interface SessionRow {
   user_id: string;
@@ -187,8 +177,28 @@ export class RequestTransaction {
     return this.ended === undefined;
   }
 
+  /**
+   * fn with the transaction, for as long as its call lasts: a handle kept past it is refused. Kept,
+   * it could send a statement while a later auth() call holds the auth subsystem's role and key.
+   */
   run<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
-    return this.enqueue(() => fn(this.tx));
+    return this.enqueue(async () => {
+      let open = true;
+      const ended = (): Promise<never> => Promise.reject(new Error('a request transaction handle was used after its call ended'));
+      const tx = this.tx;
+      const scoped: Queryable = {
+        query<R>(sql: string, params?: unknown[]) {
+          return open ? tx.query<R>(sql, params) : ended();
+        },
+        exec: (sql) => (open ? tx.exec(sql) : ended()),
+        ...(tx.copyFrom ? { copyFrom: (sql: string, data: AsyncIterable<string>) => (open ? tx.copyFrom!(sql, data) : ended()) } : {}),
+      };
+      try {
+        return await fn(scoped);
+      } finally {
+        open = false;
+      }
+    });
   }
 
   /**

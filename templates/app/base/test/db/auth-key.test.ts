@@ -126,6 +126,23 @@ test('after the auth subsystem acted inside a request, the handler holds neither
   assert.equal(after, { role: 'xms_member', key: '', seen: 0 });
 });
 
+test('a handle kept past its call cannot send a statement while the auth subsystem holds its key', async () => {
+  const tx = await memberRequest();
+  let kept: Queryable | undefined;
+  await tx.run(async (q) => {
+    kept = q;
+  });
+  // the auth subsystem acts (its role and key set) and is still busy when the kept handle fires
+  const acting = tx.auth(async (q) => q.query('select pg_sleep(0.2)'));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const attempt = await kept!.query<{ n: string }>('select count(*) as n from app_private.sessions').then(
+    (r) => `read ${r.rows[0]!.n} sessions`,
+    (error: Error) => error.message,
+  );
+  await acting;
+  assert.match(attempt, /used after its call ended/);
+});
+
 test('the session token and the auth key are in no statement text another session can read', async () => {
   if (t.kind === 'pglite') {
     console.log('  (PostgreSQL only: PGlite has one session, so there is no other session to read)');
