@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { create, tempDir } from '../helpers/cli.js';
 import { devServerTests } from '../helpers/dev-server.js';
 import { readDockerfile, runStage } from '../helpers/dockerfile.js';
-import { freshDatabase, seededNpmCache, sh, shAsync, tail, uvuSummary } from '../helpers/e2e.js';
+import { failuresAndTail, freshDatabase, seededNpmCache, sh, shAsync, tail, uvuSummary } from '../helpers/e2e.js';
 import { startPgbouncer } from '../helpers/pgbouncer.js';
 import { ownPostgresServer } from '../helpers/postgres.js';
 
@@ -126,7 +126,7 @@ test("the generated app's own tests pass on PGlite, and (all but the browser's) 
       }
       const summary = uvuSummary(result.output);
       console.log(`    generated app on ${name}: ${summary.passed}/${summary.total} passed`);
-      assert.is(result.status, 0, `${name}:\n${tail(result.output)}`);
+      assert.is(result.status, 0, `${name}:\n${failuresAndTail(result.output)}`);
       assert.ok(summary.total > 0, `the app ran tests on ${name}`);
       // the skip pattern keeps exactly the browser's files out of the PostgreSQL run, and nothing else
       const clean = result.output.replace(/\x1b\[[0-9;]*m/g, '');

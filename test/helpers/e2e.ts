@@ -53,6 +53,16 @@ export function shAsync(command: string, args: string[], cwd: string, env: NodeJ
 /** The last lines of a long output, for a readable failure message. */
 export const tail = (text: string, lines = 60) => text.trim().split('\n').slice(-lines).join('\n');
 
+/**
+ * The uvu FAIL blocks of a run's output (colours stripped, up to `lines` lines after each), then its
+ * tail: a suite's totals alone do not say which test failed.
+ */
+export function failuresAndTail(text: string, lines = 12): string {
+  const clean = text.replace(/\x1b\[[0-9;]*m/g, '').split('\n');
+  const blocks = clean.flatMap((line, i) => (line.includes(' FAIL ') ? [clean.slice(i, i + lines).join('\n')] : []));
+  return [...blocks.slice(0, 5), tail(text)].join('\n---\n');
+}
+
 /** Sums uvu's closing `Total:` / `Passed:` lines in an output. */
 export function uvuSummary(output: string) {
   const clean = output.replace(/\x1b\[[0-9;]*m/g, '');

@@ -150,12 +150,14 @@ test('the session token and the auth key are in no statement text another sessio
   }
   const other = await t.connect();
   const member = t.f.actor('member');
-  // what the login xms_app reads of its other sessions (`set role none`: back to the login)
+  // what the login xms_app reads of its other sessions (`set role none`: back to the login), in this
+  // test's database (other suites may run on the same server at the same time)
   const texts = (waiting: boolean) =>
     other.transaction(async (q) => {
       await q.query('set role none');
       const r = await q.query<{ query: string }>(
-        `select query from pg_stat_activity where usename = 'xms_app' and pid <> pg_backend_pid()${waiting ? ` and wait_event_type = 'Lock'` : ''}`,
+        `select query from pg_stat_activity
+          where usename = 'xms_app' and datname = current_database() and pid <> pg_backend_pid()${waiting ? ` and wait_event_type = 'Lock'` : ''}`,
       );
       return r.rows.map((row) => row.query);
     });
