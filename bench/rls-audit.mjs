@@ -29,7 +29,12 @@
 //   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
 //                 does not wait for the WAL flush and the CPU cost shows), with / without audit; and a
 //                 floor: the same row and log row written by one statement without a trigger (ad hoc,
-//                 or what the log row adds to a prepared insert: the cheaper way counts)
+//                 or what the log row adds to a prepared insert: the cheaper way counts); and the
+//                 trigger floor: the smallest trigger that writes that log row (SECURITY DEFINER with a
+//                 pinned search_path, one INSERT: no rules, no actor), two shapes, the cheaper one
+//                 counting: statement-level AFTER INSERT with its transition table (the app's shape),
+//                 and FOR EACH ROW; the least a design that keeps I7 (a trigger records each change)
+//                 and I8 must run
 // interleaved, medians of --runs; the ratio (a)/(b) is the cost of the security. The milliseconds are
 // for context only. For the two audit rows the bench also reads the CPU time the owner's server
 // process spent on each side (/proc/<pid>/schedstat, when the server runs on this machine and the
@@ -97,7 +102,7 @@ run(async () => {
 
   // --- the plain copies: same shape, no RLS, no audit (schema bench: the event trigger only secures app)
   await owner.query(`create schema bench`);
-  for (const table of ['records', 'ins_plain', 'ins_audited', 'ins_floor']) {
+  for (const table of ['records', 'ins_plain', 'ins_audited', 'ins_floor', 'ins_trigger_floor', 'ins_row_trigger_floor']) {
     await owner.query(`create table bench.${table} (like app.records including defaults including constraints including indexes)`);
     await owner.query(`alter table bench.${table} add foreign key (tenant_id) references app.tenants (id) on delete cascade,
                                                    add foreign key (owner_id) references app.users (id)`);
@@ -105,6 +110,25 @@ run(async () => {
   }
   await owner.query(`insert into bench.records select * from app.records`);
   await owner.query(`select audit.enable_tracking('bench.ins_audited')`);
+  // audit-single's trigger floor (see the top of this file): the same log row as the floors without a
+  // trigger, written by the smallest trigger I7 and I8 allow
+  await owner.query(`create function bench.log_trigger_floor() returns trigger language plpgsql security definer set search_path = '' as $$
+    begin
+      insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
+      select null, (j ->> 'tenant_id')::uuid, current_user, 'INSERT', 'bench.ins_trigger_floor', pg_catalog.jsonb_build_object('id', j -> 'id'), null, j
+        from (select pg_catalog.to_jsonb(n) as j from xms_new_rows n offset 0) as x;
+      return null;
+    end $$`);
+  await owner.query(`create trigger ins_trigger_floor_log after insert on bench.ins_trigger_floor referencing new table as xms_new_rows
+                       for each statement execute function bench.log_trigger_floor()`);
+  await owner.query(`create function bench.log_row_trigger_floor() returns trigger language plpgsql security definer set search_path = '' as $$
+    begin
+      insert into audit.log (actor_id, tenant_id, db_role, action, table_name, row_key, old_row, new_row)
+      values (null, new.tenant_id, current_user, 'INSERT', 'bench.ins_row_trigger_floor', pg_catalog.jsonb_build_object('id', new.id), null, pg_catalog.to_jsonb(new));
+      return null;
+    end $$`);
+  await owner.query(`create trigger ins_row_trigger_floor_log after insert on bench.ins_row_trigger_floor
+                       for each row execute function bench.log_row_trigger_floor()`);
   // twice: a page is marked all-visible only when its rows are older than the oldest snapshot, which
   // the first pass right after the copy may not see (then (b) would lose index-only scans)
   for (let pass = 0; pass < 2; pass++) {
@@ -367,13 +391,15 @@ run(async () => {
     f: (values) => owner.query(oneLogged, values),
     gPlain: (values) => owner.query({ name: 'bench_single_plain', text: one('ins_plain'), values }),
     gLogged: (values) => owner.query({ name: 'bench_single_logged', text: oneLogged, values }),
+    t: (values) => owner.query(one('ins_trigger_floor'), values),
+    tRow: (values) => owner.query(one('ins_row_trigger_floor'), values),
   };
   const singleWall = Object.fromEntries(Object.keys(singleSides).map((k) => [k, []]));
   const singleCpu = Object.fromEntries(Object.keys(singleSides).map((k) => [k, []]));
   await owner.query(`set synchronous_commit = off`);
   const order = Object.keys(singleSides);
   for (let i = -1; i < runs; i++) {
-    await owner.query(`truncate bench.ins_plain, bench.ins_audited, bench.ins_floor`);
+    await owner.query(`truncate bench.ins_plain, bench.ins_audited, bench.ins_floor, bench.ins_trigger_floor, bench.ins_row_trigger_floor`);
     // interleaved, rotating which goes first
     for (let k = 0; k < order.length; k++) {
       const side = order[(i + 1 + k) % order.length];
@@ -387,6 +413,10 @@ run(async () => {
   if (auditedSingles < (bigRuns + 1) * bigRows + (runs + 1) * singles) throw new Error(`audit check failed: ${auditedSingles} audit rows after ${singles} single inserts`);
   const floorSingles = Number((await owner.query(`select count(*) from audit.log where table_name = 'bench.ins_floor'`)).rows[0].count);
   if (floorSingles !== (bigRuns + 1) * bigRows + 2 * (runs + 1) * singles) throw new Error(`audit floor check failed: ${floorSingles} log rows after the single inserts`);
+  for (const table of ['bench.ins_trigger_floor', 'bench.ins_row_trigger_floor']) {
+    const logged = Number((await owner.query(`select count(*) from audit.log where table_name = $1`, [table])).rows[0].count);
+    if (logged !== (runs + 1) * singles) throw new Error(`audit trigger floor check failed: ${logged} log rows of ${table} after ${(runs + 1) * singles} single inserts`);
+  }
   /** (g) per round: the baseline plus the prepared CTE minus the prepared plain insert. */
   const plusLogRow = (per) => per.b.map((b, i) => b + per.gLogged[i] - per.gPlain[i]);
   const sa = singleWall.a;
@@ -399,6 +429,13 @@ run(async () => {
   const sca = singleCpu.a;
   const scb = singleCpu.b;
   const scf = singleCpu.b.length ? (singleWay === 'f' ? singleCpu.f : plusLogRow(singleCpu)) : [];
+  // the trigger floor: the cheaper shape, by backend CPU when readable, else by wall time
+  const triggerWay = median(byWay.tRow) < median(byWay.t) ? 'tRow' : 't';
+  const sct = singleCpu[triggerWay];
+  const st = singleWall[triggerWay];
+  const stOther = singleWall[triggerWay === 't' ? 'tRow' : 't'];
+  const sctOther = singleCpu[triggerWay === 't' ? 'tRow' : 't'];
+  const shape = (way) => (way === 't' ? 'statement-level with its transition table' : 'FOR EACH ROW');
 
   await appClient.end();
   await owner.end();
@@ -440,8 +477,13 @@ run(async () => {
     `${singleFloorCpu ? `, ${singleFloorCpu}` : ''} (the other way: ${ratio(median(sb), median(sfOther))} throughput${singleFloorOtherCpu ? `, ${singleFloorOtherCpu}` : ''}): the price of one log row per statement, paid by any design that writes it`;
   if (bulkCpu) console.log(`  audit-bulk:   ${bulkCpu}`);
   console.log(`  audit-bulk ${bulkFloor}`);
+  const singleTriggerFloorCpu = cpuNote(sct, scb, singles, 'statement');
+  const singleTriggerFloorOtherCpu = cpuNote(sctOther, scb, singles, 'statement');
+  const singleTriggerFloor = `trigger floor, the smallest trigger that writes the same log row (SECURITY DEFINER, pinned search_path, one INSERT; ${shape(triggerWay)}): ${ratio(median(sb), median(st))} throughput` +
+    `${singleTriggerFloorCpu ? `, ${singleTriggerFloorCpu}` : ''} (${shape(triggerWay === 't' ? 'tRow' : 't')}: ${ratio(median(sb), median(stOther))} throughput${singleTriggerFloorOtherCpu ? `, ${singleTriggerFloorOtherCpu}` : ''}): what a design that records each change by a trigger (I7) pays at least`;
   if (singleCpuNote) console.log(`  audit-single: ${singleCpuNote}`);
   console.log(`  audit-single ${singleFloor}`);
+  console.log(`  audit-single ${singleTriggerFloor}`);
   console.log(`\ntenant page plan (a): ${pagePlans.a.nodes.join(' > ')}; (b): ${pagePlans.b.nodes.join(' > ')}`);
 
   const byId = Object.fromEntries(results.filter((r) => r.id).map((r) => [r.id, r]));
@@ -457,8 +499,11 @@ run(async () => {
     'audit-single': {
       unit: 'rows/s', value: singles / (median(sa) / 1000), baseline: singles / (median(sb) / 1000), floor: singles / (median(sf) / 1000),
       // backend CPU per statement (µs) of each side, when readable: the issue's goal for this row is the CPU cost
-      ...(scb.length ? { cpuUsPerStatement: { audited: (median(sca) / singles) * 1000, plain: (median(scb) / singles) * 1000, floor: (median(scf) / singles) * 1000 } } : {}),
-      statements: singles, runs, notes: singleCpuNote ? [singleCpuNote, singleFloor] : [singleFloor],
+      triggerFloor: singles / (median(st) / 1000),
+      ...(scb.length
+        ? { cpuUsPerStatement: { audited: (median(sca) / singles) * 1000, plain: (median(scb) / singles) * 1000, floor: (median(scf) / singles) * 1000, triggerFloor: (median(sct) / singles) * 1000 } }
+        : {}),
+      statements: singles, runs, notes: [singleCpuNote, singleFloor, singleTriggerFloor].filter(Boolean),
     },
   });
 });
