@@ -248,9 +248,22 @@ run(async () => {
   const app = option('app') ?? scaffold(['--features', 'admin,csv-import', '--yes', '--no-git', '--install']);
   const common = ['--app', app, '--tools', tools, ...(quick ? ['--quick'] : [])];
 
+  // Before each benchmark: the dirty pages of what ran before (the app's install, a million-row
+  // file) written out, and the load of what it left running allowed to fall, so that no benchmark
+  // pays for the one before it (a scaffold writes hundreds of files and shares the disk's writeback).
+  // Bounded: a busy machine is measured as it is, and the report gives its load.
+  const settle = async () => {
+    const started = Date.now();
+    spawnSync('sync');
+    while (os.loadavg()[0] > 0.7 && Date.now() - started < 60_000 && !quick) await new Promise((r) => setTimeout(r, 1000));
+    const waited = (Date.now() - started) / 1000;
+    if (waited >= 1) console.log(`settled for ${waited.toFixed(0)} s (load ${os.loadavg()[0].toFixed(2)})`);
+  };
+
   const measured = {};
   const failed = {};
   for (const name of ['scaffold', 'cli', 'rls-audit', 'csv-import', 'http']) {
+    await settle();
     console.log(`--- ${name}`);
     const started = Date.now();
     const r = await runBench(name, [...common, ...sizes[name]]);
