@@ -110,6 +110,33 @@ test('an update of several rows is audited row by row with old and new values', 
   }
 });
 
+test('the audit trigger keeps one generic plan, which pairs a one-row and then a many-row update alike', async () => {
+  // 20240101000398_xms_audit_generic_plan.sql: without the setting, bulk statements on a connection
+  // make the trigger plan its log INSERT again for every later write there. The plan it keeps is built
+  // on its first run (here a one-row update) and must serve a many-row update as well.
+  const records = testData.tables.find((x) => x.name === 'records');
+  const cell = testData.cells.find((c) => c.table === 'records' && c.action === 'update' && c.scope === 'tenant');
+  if (!records || !cell || !auditor) return;
+  const me = t.f.actor(cell.role);
+  const r = await probe(t.db, me, async (tx) => {
+    const config = (await tx.query<{ config: string[] | null }>(`select proconfig as config from pg_catalog.pg_proc where oid = 'audit.log_changes()'::regprocedure`)).rows[0]!.config;
+    const one = (await tx.query(`update app.records set title = title || ' (one)' where id = (select id from app.records where tenant_id = $1 order by id limit 1)`, [t.f.tenant1])).rowCount;
+    const many = (await tx.query(`update app.records set title = title || ' (all)' where tenant_id = $1`, [t.f.tenant1])).rowCount;
+    const rows = (await auditRows(tx, t.f.actor(auditor.role))).filter((a) => a.table_name === 'app.records');
+    return { config, one, many, rows };
+  });
+  assert.ok(r.ok, r.error);
+  const { config, one, many, rows } = r.value!;
+  assert.ok(config?.includes('plan_cache_mode=force_generic_plan'), `audit.log_changes() settings: ${config?.join(', ')}`);
+  assert.is(one, 1);
+  assert.ok(many! > 1, 'the tenant has several records');
+  assert.is(rows.length, one! + many!, 'one audit row per updated row');
+  for (const a of rows.slice(1)) {
+    assert.is(a.new_row!.title, `${a.old_row!.title} (all)`, 'old and new rows paired by key');
+    assert.is(a.row_key!.id, a.new_row!.id);
+  }
+});
+
 test('audit.log has one index, the one the audit view reads (tenant, newest id first)', async () => {
   // every index is paid by each audited row: none over the jsonb row key, none nobody reads (the ids
   // come from the identity sequence alone: no primary key index)
