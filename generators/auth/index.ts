@@ -48,6 +48,9 @@ export const AUTH_FILES = [
   'supabase/migrations/20240101000395_xms_current_user_profile.sql',
   'supabase/migrations/20240101000396_xms_request_entry_row_type.sql',
   'supabase/migrations/20240101000397_xms_auth_key.sql',
+  // the audit trigger's plan setting: not the auth subsystem's own, but it comes after the auth
+  // migrations, so a repo that gets them from `xms add auth` gets it in the same order
+  'supabase/migrations/20240101000398_xms_audit_generic_plan.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',
