@@ -12,7 +12,13 @@
 //                 the app runs one transaction: begin + set local role xms_anon, the session check
 //                 that also enters the session's role and token (it writes only when the idle
 //                 expiry is due to slide, once a minute), the handler's query under RLS, commit;
-//                 2 sessions per connection, and all connections on 1 session
+//                 2 sessions per connection, and all connections on 1 session. On PostgreSQL, two
+//                 more sides, interleaved: `appSql`, bare Fastify sending the app's own statements
+//                 (the app's Node side apart from its SQL), and the floor, bare Fastify with the
+//                 app's static security headers and one statement that checks the session by its
+//                 token's hash and reads the user's row (no role switch, no RLS): the least a
+//                 design that checks the session on every request sends. Each side's CPU per
+//                 request is read for the server and for the database's backends
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
 // alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds, and so is
 // each server's CPU time per request (user + system, from /proc/<pid>/stat over the round): on a
@@ -190,8 +196,55 @@ if (process.env.FLOOR_HEADERS) {
     done();
   });
 }
+// GET /api/me's floors (BARE_ME set; PostgreSQL only), one transaction per request, the session token
+// read from the app's cookie: 'app-sql' sends the app's own statements (the session check that
+// enters the session's role, the handler's read under RLS, commit), so that the app's Node side is
+// measured apart from its SQL; 'floor' sends the least a design that checks the session on every
+// request sends: one statement (bench_floor.me, made by bench/http.mjs) that looks the session up by
+// its token's hash and reads the user's row, no role switch, no RLS
+let me = async () => ({ user: { one: await tx() } });
+if (process.env.BARE_ME) {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
+  const appSql = process.env.BARE_ME === 'app-sql';
+  // BEGIN, [the role switch,] the first statement with its parameters: one round trip, as the app's
+  // src/db/client.ts sends them
+  const begin = (client, text, values) =>
+    new Promise((resolve, reject) => {
+      const query = new pg.Query({ text, values, queryMode: 'extended' }, undefined, (error, results) => (error ? reject(error) : resolve(results.at(-1).rows)));
+      const prepare = query.prepare.bind(query);
+      query.prepare = (connection) => {
+        for (const before of appSql ? ['begin', 'set local role xms_anon'] : ['begin']) {
+          connection.parse({ text: before });
+          connection.bind({});
+          connection.execute({});
+        }
+        prepare(connection);
+      };
+      client.query(query);
+    });
+  me = async (request, reply) => {
+    const token = /(?:^|; )(?:__Host-)?session=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
+    if (!token) return reply.code(401).send({ error: 'unauthenticated' });
+    const client = await pool.connect();
+    try {
+      const [row] = appSql
+        ? await begin(client, 'select * from app_private.enter_session($1, $2, $3)', [token, 60, 60])
+        : await begin(client, 'select * from bench_floor.me($1)', [token]);
+      const name = row && appSql ? (await client.query('select app.current_user_display_name() as display_name')).rows[0].display_name : row?.display_name;
+      await client.query(row ? 'commit' : 'rollback');
+      if (!row) return reply.code(401).send({ error: 'unauthenticated' });
+      return { user: { id: row.user_id, email: row.email, displayName: name, tenantId: row.tenant_id, role: row.db_role } };
+    } catch (error) {
+      await client.query('rollback').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  };
+}
 app.get('/health', async () => ({ status: 'ok' }));
-app.get('/api/me', async () => ({ user: { one: await tx() } }));
+app.get('/api/me', me);
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) });
 `;
 
@@ -227,6 +280,8 @@ run(async () => {
   let appEnv;
   let bareEnv;
   let appUrl;
+  // PostgreSQL: the database's owner (the floor's function) and name (its backends' CPU time)
+  let ownerUrl;
   if (usePglite) {
     const data = mkdtempSync(join(tmpdir(), 'xms-bench-pglite-'));
     onCleanup(() => rmSync(data, { recursive: true, force: true }));
@@ -236,6 +291,7 @@ run(async () => {
     bareEnv = { DATABASE_URL: '' };
   } else {
     const { url } = await freshDatabase();
+    ownerUrl = url;
     sh('npm', ['run', 'db:migrate'], { cwd: app, env: { ...process.env, DATABASE_URL: url, MIGRATION_DATABASE_URL: url, XMS_APP_PASSWORD: 'bench' } });
     const owner = await connect(url);
     await owner.query(`alter role xms_app login password 'bench'`);
@@ -277,6 +333,49 @@ run(async () => {
   const floorPort = await freePort();
   const floorServer = await startServer('bare Fastify + security headers', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(floorPort), FLOOR_HEADERS: JSON.stringify(floorHeaders) }, floorPort);
   pids.set(floorPort, floorServer.child.pid);
+
+  // GET /api/me's floors (see BARE_SERVER): the app's SQL on bare Fastify, and the least SQL with the
+  // app's static security headers
+  const meSides = {};
+  if (ownerUrl && only !== 'health') {
+    const owner = await connect(ownerUrl);
+    await owner.query(`create schema bench_floor`);
+    await owner.query(`grant usage on schema bench_floor to xms_app`);
+    await owner.query(`create function bench_floor.me(token text)
+        returns table (user_id uuid, tenant_id uuid, db_role text, email text, display_name text)
+        language plpgsql stable security definer set search_path = '' as $$
+      begin
+        return query
+          select s.user_id, s.tenant_id, s.db_role, c.email::text, u.display_name::text
+            from app_private.sessions s
+            join app.users u on u.id = s.user_id
+            left join app_private.credentials c on c.user_id = s.user_id
+           where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(token, 'UTF8'))
+             and s.revoked_at is null and s.expires_at > pg_catalog.now() and s.idle_expires_at > pg_catalog.now();
+      end $$`);
+    await owner.query(`grant execute on function bench_floor.me(text) to xms_app`);
+    await owner.end();
+    for (const [side, mode, extra] of [['appSql', 'app-sql', {}], ['floor', 'floor', { FLOOR_HEADERS: JSON.stringify(floorHeaders) }]]) {
+      const port = await freePort();
+      const server = await startServer(`bare Fastify (${mode})`, app, process.execPath, [bareFile], { ...bareEnv, PORT: String(port), BARE_ME: mode, ...extra }, port);
+      pids.set(port, server.child.pid);
+      meSides[side] = [port];
+    }
+  }
+  // CPU time of the database's backends (PostgreSQL on this machine: their process titles name the
+  // database), summed over those alive before or after a measurement
+  const database = ownerUrl ? new URL(ownerUrl).pathname.slice(1) : undefined;
+  const backendsCpu = () => {
+    const byPid = new Map();
+    if (!database) return byPid;
+    for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const title = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        if (title.startsWith('postgres: ') && title.includes(` ${database} `)) byPid.set(pid, cpuUs(pid));
+      } catch {} // exited meanwhile
+    }
+    return byPid;
+  };
 
   // users of the app, logged in through its API (the cookie is the session): 2 per connection, so that
   // concurrent requests rarely share a session
@@ -321,15 +420,17 @@ run(async () => {
   const load = async (ports, path, duration, sessions = []) => {
     const share = Math.max(1, Math.floor(connections / ports.length));
     const cpuBefore = ports.map((port) => cpuUs(pids.get(port)));
+    const backendsBefore = backendsCpu();
     const parts = await Promise.all(ports.map((port, i) => loadOne(port, path, duration, sessions.filter((_, k) => k % ports.length === i), share)));
     const cpu = ports.reduce((sum, port, i) => sum + cpuUs(pids.get(port)) - cpuBefore[i], 0);
+    const backends = [...backendsCpu()].reduce((sum, [pid, us]) => sum + us - (backendsBefore.get(pid) ?? 0), 0);
     const count = parts.reduce((sum, r) => sum + r.requests.total, 0);
-    return { rps: parts.reduce((sum, r) => sum + r.requests.average, 0), cpuPerRequest: cpu / count };
+    return { rps: parts.reduce((sum, r) => sum + r.requests.average, 0), cpuPerRequest: cpu / count, backendCpuPerRequest: database ? backends / count : undefined };
   };
 
   const cases = [
     { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort], ...(compare ? { compare: [comparePort] } : {}) } },
-    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort], ...(compare ? { compare: [comparePort] } : {}) } },
+    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort], ...meSides, ...(compare ? { compare: [comparePort] } : {}) } },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
   const binary = usePglite || only ? null : pgbouncerBinary();
@@ -349,6 +450,7 @@ run(async () => {
   }
   const results = {};
   const cpu = {};
+  const backendCpu = {};
   for (const c of cases) {
     const sides = Object.entries(c.sides);
     for (const [, ports] of sides) await load(ports, c.path, 1, c.sessions);
@@ -359,6 +461,7 @@ run(async () => {
     }
     results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.rps))])) };
     cpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.cpuPerRequest))]));
+    if (database) backendCpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.backendCpuPerRequest))]));
   }
 
   // a CPU profile of the app under GET /api/me (a separate instance: profiling slows it down); the
@@ -394,7 +497,10 @@ run(async () => {
   for (const [id, sides] of Object.entries(cpu)) {
     console.log(`  ${`${results[id].name}, CPU µs/request`.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
-  const cpuOf = (id) => Object.fromEntries(Object.entries(cpu[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
+  for (const [id, sides] of Object.entries(backendCpu)) {
+    console.log(`  ${`${results[id].name}, backends' CPU µs/request`.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+  }
+  const cpuOf = (id, of = cpu) => Object.fromEntries(Object.entries(of[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
   const out = {};
   if (results.health) {
     out.health = {
@@ -403,7 +509,12 @@ run(async () => {
     };
   }
   if (results['api-me']) {
-    out['api-me'] = { unit: 'req/s', value: results['api-me'].app, baseline: results['api-me'].bare, cpuUsPerRequest: cpuOf('api-me'), connections, seconds, rounds, profile: top };
+    const me = results['api-me'];
+    out['api-me'] = {
+      unit: 'req/s', value: me.app, baseline: me.bare, floor: me.floor, appSql: me.appSql,
+      cpuUsPerRequest: cpuOf('api-me'), ...(backendCpu['api-me'] ? { backendCpuUsPerRequest: cpuOf('api-me', backendCpu) } : {}),
+      connections, seconds, rounds, profile: top,
+    };
   }
   if (only) return emit(out);
   const pb = results['api-me-pgbouncer'];
