@@ -368,7 +368,7 @@ run(async () => {
         lines.push('', 'Plans (EXPLAIN ANALYZE), request role then owner + filter:', '', '```', m.plans.a.text, '', m.plans.b.text, '```');
       }
       if (m.profile?.length) {
-        lines.push('', 'Top of a CPU profile of the app under this load (self time):', '', ...m.profile.map((p) => `- ${p.percent.toFixed(1)}% ${cell(p.fn)}`));
+        lines.push('', "Top of V8's CPU profile of the app under this load (self time; sampled on wall-clock time, so a system call the thread is preempted in counts in full: the writes' shares are larger than their CPU time, see docs/benchmarks.md, session 26):", '', ...m.profile.map((p) => `- ${p.percent.toFixed(1)}% ${cell(p.fn)}`));
       }
       if (m.peakRssMiB !== undefined) lines.push(`- peak RSS ${m.peakRssMiB.toFixed(0)} MiB`);
       for (const note of m.notes ?? []) lines.push(`- ${note}`);
