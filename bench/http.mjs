@@ -167,9 +167,12 @@ const BARE_SERVER = `// bench/http.mjs: bare Fastify, same routes, no hooks
 import Fastify from 'fastify';
 const app = Fastify({ logger: false });
 let tx;
+// PostgreSQL: one pool, for every route of this server
+let pg;
+let pool;
 if (process.env.DATABASE_URL) {
-  const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
+  ({ default: pg } = await import('pg'));
+  pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
   tx = async () => {
     const c = await pool.connect();
     try {
@@ -204,8 +207,6 @@ if (process.env.FLOOR_HEADERS) {
 // its token's hash and reads the user's row, no role switch, no RLS
 let me = async () => ({ user: { one: await tx() } });
 if (process.env.BARE_ME) {
-  const { default: pg } = await import('pg');
-  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
   const appSql = process.env.BARE_ME === 'app-sql';
   // BEGIN, [the role switch,] the first statement with its parameters: one round trip, as the app's
   // src/db/client.ts sends them
