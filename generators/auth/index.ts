@@ -51,6 +51,7 @@ export const AUTH_FILES = [
   // the audit trigger's plan setting: not the auth subsystem's own, but it comes after the auth
   // migrations, so a repo that gets them from `xms add auth` gets it in the same order
   'supabase/migrations/20240101000398_xms_audit_generic_plan.sql',
+  'supabase/migrations/20240101000399_xms_session_profile.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',

@@ -289,7 +289,7 @@ const MUTATIONS: Mutation[] = [
   sqlMutation('helper-security-definer', 'make the identity helper app.current_user_id() SECURITY DEFINER', 'alter function app.current_user_id() security definer;', 'DB017-function-drift'),
   sqlMutation(
     'profile-reader-security-definer',
-    "make GET /api/me's reader app.current_user_display_name() SECURITY DEFINER (it would read app.users past RLS, as its owner)",
+    'make the profile reader app.current_user_display_name() SECURITY DEFINER (it would read app.users past RLS, as its owner)',
     'alter function app.current_user_display_name() security definer;',
     'DB017-function-drift',
   ),

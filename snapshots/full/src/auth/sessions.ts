@@ -28,6 +28,8 @@ export interface Session {
   role: string;
   /** The account's e-mail (read with the session, so /api/me needs no second auth transaction) */
   email: string | null;
+  /** The user's display name, read with the session (GET /api/me answers with no statement of its own) */
+  displayName: string | null;
   /** A second factor is required and not set up: the session may only enrol (src/auth/mfa.ts). */
   enrolOnly: boolean;
 }
@@ -102,7 +104,7 @@ export async function openSession(
   if (!tx) return undefined;
   const row = tx.session;
   return {
-    session: { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, enrolOnly: row.mfa_enrol_only },
+    session: { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, displayName: row.display_name, enrolOnly: row.mfa_enrol_only },
     tx,
   };
 }

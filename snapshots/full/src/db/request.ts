@@ -110,6 +110,8 @@ export interface SessionRow {
   tenant_id: string | null;
   db_role: string;
   email: string | null;
+  /** the user's display name (20240101000399_xms_session_profile.sql) */
+  display_name: string | null;
   /** a second factor is required and not set up: this session may only enrol */
   mfa_enrol_only: boolean;
 }
@@ -276,7 +278,7 @@ export function openSessionRequest(
       const row = entered[0] as SessionRow | undefined;
       if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
-        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, mfa_enrol_only: row.mfa_enrol_only },
+        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only },
         token,
         tx,
         async (commit) => {

@@ -81,4 +81,28 @@ test('the sessions API needs a session', async () => {
   assert.is((await client(server).request('POST', '/api/sessions/revoke-others', {})).status, 401);
 });
 
+
+test("GET /api/me answers with the session's own user, read afresh on every request", async () => {
+  const alice = await signUpAndLogin(server);
+  const bob = await signUpAndLogin(server);
+  const owner = (await testDatabase()).owner;
+  const rename = (userId: string, name: string) => owner.query('update app.users set display_name = $2 where id = $1', [userId, name]);
+  const me = async (c: ReturnType<typeof client>) => {
+    const response = await c.request('GET', '/api/me');
+    assert.is(response.status, 200);
+    return ((await response.json()) as { user: { id: string; email: string; displayName: string | null } }).user;
+  };
+  await rename(alice.userId, 'Alice Adams');
+  await rename(bob.userId, 'Bob Brown');
+  const [a, b] = [await me(alice.client), await me(bob.client)];
+  assert.equal([a.id, a.email, a.displayName], [alice.userId, alice.email, 'Alice Adams']);
+  assert.equal([b.id, b.email, b.displayName], [bob.userId, bob.email, 'Bob Brown']);
+  // the name comes with the session check of each request: a change shows on the next one
+  await rename(alice.userId, 'Alice Baker');
+  assert.is((await me(alice.client)).displayName, 'Alice Baker');
+  await rename(alice.userId, '');
+  assert.is((await me(alice.client)).displayName, '');
+  assert.is((await me(bob.client)).displayName, 'Bob Brown');
+});
+
 test.run();

@@ -20,17 +20,15 @@ export const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app.xms;
 
   app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {
+    // everything here comes with the session check that opened the request (the user's own row,
+    // found by the token's hash: supabase/migrations/20240101000399_xms_session_profile.sql), so this
+    // route sends no statement of its own
     const session = request.session!;
-    // the caller's own row of app.users, read as the session's role: RLS decides (a function keeps
-    // its plan for the connection; supabase/migrations/20240101000395_xms_current_user_profile.sql)
-    const rows = await request.withDb((tx) =>
-      tx.query<{ display_name: string | null }>('select app.current_user_display_name() as display_name'),
-    );
     return {
       user: {
         id: session.userId,
         email: session.email,
-        displayName: rows.rows[0]?.display_name ?? null,
+        displayName: session.displayName,
         tenantId: session.tenantId,
         role: session.role,
         // a second factor is required and not set up: this session can only enrol (src/auth/mfa.ts)
