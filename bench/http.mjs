@@ -201,7 +201,7 @@ if (process.env.FLOOR_HEADERS) {
 }
 // GET /api/me's floors (BARE_ME set; PostgreSQL only), one transaction per request, the session token
 // read from the app's cookie: 'app-sql' sends the app's own statements (the session check that
-// enters the session's role, the handler's read under RLS, commit), so that the app's Node side is
+// enters the session's role and returns the user's profile, commit), so that the app's Node side is
 // measured apart from its SQL; 'floor' sends the least a design that checks the session on every
 // request sends: one statement (bench_floor.me, made by bench/http.mjs) that looks the session up by
 // its token's hash and reads the user's row, no role switch, no RLS
@@ -232,10 +232,9 @@ if (process.env.BARE_ME) {
       const [row] = appSql
         ? await begin(client, 'select * from app_private.enter_session($1, $2, $3)', [token, 60, 60])
         : await begin(client, 'select * from bench_floor.me($1)', [token]);
-      const name = row && appSql ? (await client.query('select app.current_user_display_name() as display_name')).rows[0].display_name : row?.display_name;
       await client.query(row ? 'commit' : 'rollback');
       if (!row) return reply.code(401).send({ error: 'unauthenticated' });
-      return { user: { id: row.user_id, email: row.email, displayName: name, tenantId: row.tenant_id, role: row.db_role } };
+      return { user: { id: row.user_id, email: row.email, displayName: row.display_name, tenantId: row.tenant_id, role: row.db_role } };
     } catch (error) {
       await client.query('rollback').catch(() => {});
       throw error;
@@ -402,6 +401,17 @@ run(async () => {
     cookies.push(cookie);
   }
 
+  // XMS_HOLD=<file>: for measurements by hand (a fixed request rate, perf): write every side's port
+  // and pid, the logged-in cookies and the database's name to <file>, and keep the servers running
+  // until the bench is stopped (SIGTERM cleans up as usual)
+  if (process.env.XMS_HOLD) {
+    const sides = { app: { port: appPort, pid: pids.get(appPort) }, bare: { port: barePort, pid: pids.get(barePort) } };
+    if (compare) sides.compare = { port: comparePort, pid: pids.get(comparePort) };
+    for (const [k, [port]] of Object.entries(meSides)) sides[k] = { port, pid: pids.get(port) };
+    writeFileSync(process.env.XMS_HOLD, JSON.stringify({ cookies, sides, database }));
+    console.log('HOLDING', JSON.stringify(sides));
+    await new Promise(() => {});
+  }
   const loadOne = (port, path, duration, sessions, conns) =>
     new Promise((resolve, reject) => {
       let next = 0;

@@ -105,7 +105,7 @@ const apiMeFloor = (limit) => (m) => {
   const sql = m.appSql === undefined ? '' : (() => {
     const r = m.appSql / m.baseline;
     const verdict = r < limit
-      ? 'its statements alone (the session check entering the role, the read under RLS with its identity look-ups) already miss the goal'
+      ? 'its statements alone (the session check entering the role, which returns the user\'s profile, and the commit) already miss the goal'
       : 'its statements alone are within the goal: the rest is its Node side';
     return `. The app's own statements sent from bare Fastify: ${x(r)}: ${verdict}`;
   })();
