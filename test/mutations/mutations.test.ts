@@ -593,7 +593,7 @@ reset role;`,
   {
     name: 'session-interval-literal',
     what: "slide the idle expiry by a literal interval '10 years'",
-    edits: [{ file: 'supabase/migrations/20240101000397_xms_auth_key.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
+    edits: [{ file: 'supabase/migrations/20240101000399_xms_session_profile.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
     expect: 'SRV015-session-lifetime',
     groups: ['server'],
   },
