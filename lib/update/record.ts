@@ -8,8 +8,8 @@
  *   template   the team template fork, if any: its folder (relative to the app) and git commit
  *   runs       every `xms add <generator>` that changed the app, with its answers, in order
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, relative, resolve, sep } from 'node:path';
 import { UserError } from '../engine/errors.js';
 import { packageRoot } from '../engine/paths.js';
@@ -53,6 +53,9 @@ export function ownSource(): string {
 
 /** The commit of a fork folder kept in git (clean), so the fork can be rendered again as it was. */
 export function forkCommit(dir: string): string | undefined {
+  // loaded here, not at the top: only a scaffold from a fork asks, and node:child_process (with the
+  // net and stream modules it loads) is ~7 ms of every create-xms-app start
+  const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
   const git = (args: string[]) => {
     try {
       // a folder outside git (or git missing) simply has no commit
