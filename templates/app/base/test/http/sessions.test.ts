@@ -1,7 +1,8 @@
 /**
  * The sessions page's API over real HTTP: a user sees their own live sessions (browser, last seen,
  * the current one marked) and ends one or all of the others; another user's session cannot be named
- * or ended; the handle is not the stored hash; audited with the user as actor.
+ * or ended; the handle is not the stored hash; audited with the user as actor. GET /api/me answers
+ * with the session's own user, as the session check of each request reads it.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
