@@ -293,6 +293,27 @@ const MUTATIONS: Mutation[] = [
     'alter function app.current_user_display_name() security definer;',
     'DB017-function-drift',
   ),
+  sqlMutation(
+    'session-check-any-session',
+    "redefine the session check (same signature) to answer for any live session, whatever the token: the caller would enter another user's role and read their profile",
+    [
+      'set role xms_owner;',
+      'create or replace function app_private.check_session(token text, idle_minutes integer, slide_seconds integer)',
+      "returns setof app_private.session_entry language plpgsql volatile security definer set search_path = '' as $$",
+      'begin',
+      '  return query select s.user_id, s.tenant_id, s.db_role, s.mfa_enrol_only, null::text, u.display_name',
+      '    from app_private.sessions s join app.users u on u.id = s.user_id where s.revoked_at is null limit 1;',
+      'end $$;',
+      'reset role;',
+    ].join('\n'),
+    'DB017-function-drift',
+  ),
+  sqlMutation(
+    'owner-users-policy-widened',
+    "widen the session check's read of app.users (users_owner_select) to every role",
+    'set role xms_owner;\ndrop policy users_owner_select on app.users;\ncreate policy users_owner_select on app.users for select using (true);\nreset role;',
+    'DB004-policy-outside-matrix',
+  ),
   sqlMutation('helper-search-path-changed', 'point the search_path of an identity helper at public', 'alter function app.current_app_role() set search_path = public;', 'DB017-function-drift'),
   sqlMutation(
     'audit-function-replaced',
