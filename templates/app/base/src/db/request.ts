@@ -121,7 +121,8 @@ export const SLIDE_EVERY_SECONDS = 60;
 
 /**
  * What opens a protected request's transaction, in one round trip (Database.transaction's `first`):
- * BEGIN, the switch to xms_anon and app_private.enter_session (20240101000397_xms_auth_key.sql),
+ * BEGIN, the switch to xms_anon and app_private.enter_session (20240101000397_xms_auth_key.sql;
+ * its check, app_private.check_session, as 20240101000399_xms_session_profile.sql last defines it),
  * which checks the live session of the token (role still its membership's, address verified),
  * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role
  * and token. The token goes as a bind parameter, never in a statement's text: pg_stat_activity shows
