@@ -90,6 +90,11 @@ if (!hasPostgres && process.env.CI) {
       const csv = cells.get('csv-import')!;
       assert.match(csv[2]!, /into the same table \(its foreign keys/);
       assert.match(csv[4]!, /\(into a copy without its foreign keys: [\d.]+ rows\/s, \d+\.\d\dx\)$/);
+      // the request-path rows carry both floors: the session lookup per transaction, and with it the
+      // lookup per statement that I17 asks for (the bound the verdict's reason is judged by)
+      for (const id of ['rls-point', 'rls-page']) {
+        assert.match(cells.get(id)![3]!, /\(floor: [\d.]+ ms, \d+\.\d\dx; identity floor: [\d.]+ ms, \d+\.\d\dx\)$/, `${id}: both floors beside the value`);
+      }
       // a missed row says why
       for (const id of GOAL_ROWS.filter((id) => cells.get(id)![7] === 'missed')) {
         assert.match(report, new RegExp(`^### ${id}\\n\\n- (met|missed): `, 'm'), `${id} missed: the report says why`);
