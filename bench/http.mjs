@@ -230,7 +230,7 @@ if (process.env.BARE_ME) {
     const client = await pool.connect();
     try {
       const [row] = appSql
-        ? await begin(client, 'select * from app_private.enter_session($1, $2, $3)', [token, 60, 60])
+        ? (await begin(client, 'select app_private.enter_session($1, $2, $3) as entry', [token, 60, 60])).map((r) => r.entry).filter(Boolean)
         : await begin(client, 'select * from bench_floor.me($1)', [token]);
       await client.query(row ? 'commit' : 'rollback');
       if (!row) return reply.code(401).send({ error: 'unauthenticated' });

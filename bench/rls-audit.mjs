@@ -149,8 +149,8 @@ run(async () => {
   // as the app's request transaction opens (src/db/request.ts): BEGIN, the switch to xms_anon and the
   // session check that enters the session's role and token (a bind value), in one round trip
   const secured = async (sql, params = []) => {
-    const entered = await pipelinedBegin(appClient, 'set local role xms_anon', 'select * from app_private.enter_session($1, $2, $3)', [token, 30, 60]);
-    if (entered.rows.length !== 1) throw new Error('the bench session did not enter');
+    const entered = await pipelinedBegin(appClient, 'set local role xms_anon', 'select app_private.enter_session($1, $2, $3) as entry', [token, 30, 60]);
+    if (!entered.rows[0]?.entry) throw new Error('the bench session did not enter');
     const r = await appClient.query(sql, params);
     await appClient.query('commit');
     return r;

@@ -52,6 +52,7 @@ export const AUTH_FILES = [
   // migrations, so a repo that gets them from `xms add auth` gets it in the same order
   'supabase/migrations/20240101000398_xms_audit_generic_plan.sql',
   'supabase/migrations/20240101000399_xms_session_profile.sql',
+  'supabase/migrations/20240101000401_xms_session_entry_json.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',

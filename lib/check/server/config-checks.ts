@@ -76,7 +76,8 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
  * config.sessionIdleMinutes, and the newest definition of the function (a later migration may
  * redefine it) must slide by its idle_minutes argument, never by an interval literal. Since
  * 20240101000397_xms_auth_key.sql the slide is in app_private.check_session, which enter_session
- * calls: enter_session must pass its idle_minutes on, and check_session must slide by it.
+ * calls: enter_session must pass its idle_minutes on, and check_session must slide by it. Both are
+ * last defined by 20240101000401_xms_session_entry_json.sql.
  */
 const functionDefinition = (name: string) =>
   new RegExp(`create\\s+(?:or\\s+replace\\s+)?function\\s+app_private\\.${name}\\s*\\([\\s\\S]*?\\$(\\w*)\\$([\\s\\S]*?)\\$\\1\\$`, 'gi');
@@ -112,13 +113,13 @@ function requestEntry(syntax: Syntax): Finding[] {
   const slides = (body: string) => !/\binterval\s+'/i.test(body) && /make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(body);
   const unbound = 'does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound';
   if (!newest) {
-    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000397_xms_auth_key.sql from the template'));
+    out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000401_xms_session_entry_json.sql from the template'));
   } else if (/\bcheck_session\s*\(/.test(newest.body)) {
     if (!/\bcheck_session\s*\(\s*\w+\s*,\s*idle_minutes\s*,/.test(newest.body)) {
       out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not pass its idle_minutes to app_private.check_session: the session lifetime escapes its bound', fix));
     }
     if (!newestCheck) {
-      out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'no migration defines app_private.check_session, which app_private.enter_session calls', 'restore 20240101000397_xms_auth_key.sql from the template'));
+      out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'no migration defines app_private.check_session, which app_private.enter_session calls', 'restore 20240101000401_xms_session_entry_json.sql from the template'));
     } else if (!slides(newestCheck.body)) {
       out.push(finding(SESSION, relative(syntax.appDir, newestCheck.file), `app_private.check_session ${unbound}`, fix));
     }

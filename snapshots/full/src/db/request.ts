@@ -121,16 +121,17 @@ export const SLIDE_EVERY_SECONDS = 60;
 
 /**
  * What opens a protected request's transaction, in one round trip (Database.transaction's `first`):
- * BEGIN, the switch to xms_anon and app_private.enter_session (20240101000397_xms_auth_key.sql;
- * its check, app_private.check_session, as 20240101000399_xms_session_profile.sql last defines it),
- * which checks the live session of the token (role still its membership's, address verified),
- * slides the idle expiry at most every SLIDE_EVERY_SECONDS, and enters the session's request role
- * and token. The token goes as a bind parameter, never in a statement's text: pg_stat_activity shows
+ * BEGIN, the switch to xms_anon and app_private.enter_session (both it and its check,
+ * app_private.check_session, as 20240101000401_xms_session_entry_json.sql last defines them), which
+ * checks the live session of the token (role still its membership's, address verified), slides the
+ * idle expiry at most every SLIDE_EVERY_SECONDS, enters the session's request role and token, and
+ * answers with the session's row as one json value (NULL: no live session). The token goes as a bind
+ * parameter, never in a statement's text: pg_stat_activity shows
  * the text of every session's current statement to any statement of the same login (`set role none`
  * is all it takes), so a token written into the text could be read by another request's SQL.
  */
 const ENTER_SESSION_ROLE = 'set local role xms_anon';
-const ENTER_SESSION_SQL = 'select * from app_private.enter_session($1, $2, $3)';
+const ENTER_SESSION_SQL = 'select app_private.enter_session($1, $2, $3) as entry';
 
 function enterSessionParams(token: string, idleMinutes: number): unknown[] {
   if (!isWellFormedToken(token)) throw new RequestRoleError('malformed session token');
@@ -276,7 +277,8 @@ export function openSessionRequest(
     if (!isWellFormedToken(token)) return resolve(undefined);
     const values = enterSessionParams(token, config.sessionIdleMinutes);
     const done = db.transaction(async (tx, entered) => {
-      const row = entered[0] as SessionRow | undefined;
+      // the json value, parsed by the driver; NULL (no live session) arrives as null
+      const row = (entered[0] as { entry: SessionRow | null } | undefined)?.entry;
       if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
         { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only },

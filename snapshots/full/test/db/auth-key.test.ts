@@ -175,7 +175,7 @@ test('the session token and the auth key are in no statement text another sessio
   const request = await opening;
   assert.ok(request, 'the member session opens once the lock is gone');
   opened.push(request!);
-  assert.equal(seen, ['select * from app_private.enter_session($1, $2, $3)'], 'the waiting session check, as the login reads it');
+  assert.equal(seen, ['select app_private.enter_session($1, $2, $3) as entry'], 'the waiting session check, as the login reads it');
   // and with the auth subsystem's key handed over inside the open request
   await request!.auth(async (q) => q.query('select app_private.auth_key_held()'));
   const after = await texts(false);

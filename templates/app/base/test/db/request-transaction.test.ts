@@ -84,7 +84,7 @@ test('before the handler, one round trip: BEGIN, the switch to xms_anon and the 
   assert.is(me, member.id);
   // with BEGIN: the switch to xms_anon and the session check, its token a bind value
   assert.equal(begins, ['set local role xms_anon']);
-  assert.equal(firsts, [{ text: 'select * from app_private.enter_session($1, $2, $3)', values: [member.token, IDLE_MINUTES, 60] }]);
+  assert.equal(firsts, [{ text: 'select app_private.enter_session($1, $2, $3) as entry', values: [member.token, IDLE_MINUTES, 60] }]);
   // then only the handler's statement; the token is in no statement's text (pg_stat_activity shows
   // the text to every session of the login)
   assert.equal(sent, ['select app.current_user_id() as me']);
