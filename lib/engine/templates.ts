@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { UserError } from './errors.js';
 
 /** One template file and the layer it came from (the last layer that has the path wins). */
@@ -10,16 +10,18 @@ export interface TemplateFile {
   layer: string;
 }
 
+/** The files under root, as paths relative to it with forward slashes, sorted. */
 function listFiles(root: string): string[] {
   const out: string[] = [];
-  const walk = (dir: string) => {
+  // each path is built as the walk goes down: path.relative() per file resolved both paths again,
+  // most of the listing's time in a scaffold
+  const walk = (dir: string, prefix: string) => {
     for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const full = join(dir, entry.name);
-      if (entry.isDirectory()) walk(full);
-      else if (entry.isFile()) out.push(relative(root, full).split(sep).join('/'));
+      if (entry.isDirectory()) walk(join(dir, entry.name), `${prefix}${entry.name}/`);
+      else if (entry.isFile()) out.push(prefix + entry.name);
     }
   };
-  walk(root);
+  walk(root, '');
   return out.sort();
 }
 
