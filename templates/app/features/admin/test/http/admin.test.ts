@@ -228,10 +228,17 @@ test('creating a user whose address has an account (any tenant, any spelling) an
     assert.is(await shape(response.clone()), expected, name);
     assert.is(((await response.json()) as { user: { email: string } }).user.email, normalised, name);
   }
-  // timing: the same code path (no lookup of the address), so within argon2-free noise of each other
-  const [fresh, taken] = await medians(7, () => create(randomEmail('new')), () => create(memberB.email));
+  // timing: the same code path (no lookup of the address), so within argon2-free noise of each other.
+  // Each address is new to this tenant: one with an account in another tenant against one with none
+  // (creating an address already pending here resends its invitation, a cheaper path of its own that
+  // tells the admin only what their list shows)
+  const accounts: string[] = [];
+  for (let i = 0; i < 7; i++) accounts.push((await invite(adminB)).email);
+  const taken = accounts.values();
+  const [freshMs, takenMs] = await medians(7, () => create(randomEmail('new')), () => create(taken.next().value!));
   // generous: within a factor of 3, or 30 ms apart (a few database round-trips on a loaded machine)
-  assert.ok(Math.max(fresh, taken) / Math.min(fresh, taken) < 3 || Math.abs(fresh - taken) < 30, `new ${fresh.toFixed(1)} ms vs existing ${taken.toFixed(1)} ms`);
+  assert.ok(Math.max(freshMs, takenMs) / Math.min(freshMs, takenMs) < 3 || Math.abs(freshMs - takenMs) < 30, `new ${freshMs.toFixed(1)} ms vs existing ${takenMs.toFixed(1)} ms`);
+  assert.ok(taken.next().done, 'each timed address was created once');
   // both show up in the list the same way: pending, with the address the admin typed
   const list = await members(adminA);
   assert.ok(list.filter((u) => u.email === memberB.email).every((u) => u.status === 'pending' && u.id !== memberB.userId));
