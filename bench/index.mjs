@@ -49,17 +49,6 @@ const withFloor = (judge, note, key = 'floor') => (m) => {
 const sessionFloor = (limit) => (m) => {
   const f = m.floor / m.baseline;
   const lookup = 'the baseline plus one indexed session lookup per transaction (same run)';
-  if (m.identityFloor === undefined) {
-    return floorNote({
-      reached: f <= limit,
-      measured: `floor ${x(f)} ${f <= limit ? '<=' : '>'} ${limit.toFixed(2)}x`,
-      misses: `${lookup} already misses the goal, so no design that checks the session per transaction reaches it`,
-      within: `${lookup} is within the goal`,
-      app: `today's design is ${x(m.value / m.floor)} of the floor`,
-      appWithin: `today's design (${x(m.value / m.baseline)}) is ${x(m.value / m.floor)} of the floor`,
-      own: ', that much is its own cost',
-    });
-  }
   const i = m.identityFloor / m.baseline;
   const perStatement = 'that floor plus one indexed lookup of the session in each statement, as I17 asks (the tenant the policies compare with is derived from the session in the statement; a cached tenant id could be written by any statement of the transaction)';
   return floorNote({
