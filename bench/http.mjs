@@ -9,10 +9,10 @@
 //                 and a floor, interleaved: the bare server sending the app's static security
 //                 headers (read from the app's own /health answer) from one synchronous hook
 //   GET /api/me   one `begin; select 1; commit` per request on the same database and pool size;
-//                 the app runs one transaction: begin + set local role xms_anon, the session check
-//                 that also enters the session's role and token (it writes only when the idle
-//                 expiry is due to slide, once a minute), the handler's query under RLS, commit;
-//                 2 sessions per connection, and all connections on 1 session. On PostgreSQL, two
+//                 the app's route is sessionOnly: one transaction in one round trip, begin + set
+//                 local role xms_anon, the session check that enters the session's role and returns
+//                 the user's profile (it writes only when the idle expiry is due to slide, once a
+//                 minute), commit; 2 sessions per connection, and all connections on 1 session. On PostgreSQL, two
 //                 more sides, interleaved: `appSql`, bare Fastify sending the app's own statements
 //                 (the app's Node side apart from its SQL), and the floor, bare Fastify with the
 //                 app's static security headers and one statement that checks the session by its
@@ -208,19 +208,21 @@ if (process.env.FLOOR_HEADERS) {
 let me = async () => ({ user: { one: await tx() } });
 if (process.env.BARE_ME) {
   const appSql = process.env.BARE_ME === 'app-sql';
-  // BEGIN, [the role switch,] the first statement with its parameters: one round trip, as the app's
-  // src/db/client.ts sends them
+  // BEGIN, [the role switch,] the first statement with its parameters [and COMMIT]: one round trip,
+  // as the app's src/db/client.ts sends them (the app's GET /api/me is sessionOnly: its session check
+  // commits in the same round trip)
+  const unnamed = (connection, text) => {
+    connection.parse({ text });
+    connection.bind({});
+    connection.execute({});
+  };
   const begin = (client, text, values) =>
     new Promise((resolve, reject) => {
-      const query = new pg.Query({ text, values, queryMode: 'extended' }, undefined, (error, results) => (error ? reject(error) : resolve(results.at(-1).rows)));
+      const query = new pg.Query({ text, values, queryMode: 'extended' }, undefined, (error, results) => (error ? reject(error) : resolve(results.at(appSql ? -2 : -1).rows)));
       const prepare = query.prepare.bind(query);
       query.prepare = (connection) => {
-        for (const before of appSql ? ['begin', 'set local role xms_anon'] : ['begin']) {
-          connection.parse({ text: before });
-          connection.bind({});
-          connection.execute({});
-        }
-        prepare(connection);
+        for (const before of appSql ? ['begin', 'set local role xms_anon'] : ['begin']) unnamed(connection, before);
+        prepare(appSql ? Object.create(connection, { sync: { value: () => (unnamed(connection, 'commit'), connection.sync()) } }) : connection);
       };
       client.query(query);
     });
@@ -232,7 +234,7 @@ if (process.env.BARE_ME) {
       const [row] = appSql
         ? (await begin(client, 'select app_private.enter_session($1, $2, $3) as entry', [token, 60, 60])).map((r) => r.entry).filter(Boolean)
         : await begin(client, 'select * from bench_floor.me($1)', [token]);
-      await client.query(row ? 'commit' : 'rollback');
+      if (!appSql) await client.query(row ? 'commit' : 'rollback');
       if (!row) return reply.code(401).send({ error: 'unauthenticated' });
       return { user: { id: row.user_id, email: row.email, displayName: row.display_name, tenantId: row.tenant_id, role: row.db_role } };
     } catch (error) {

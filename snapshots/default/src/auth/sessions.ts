@@ -3,7 +3,7 @@ import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
 import type { AppConfig } from '../config.js';
 import { isWellFormedToken, newToken, tokenHash } from '../security/tokens.js';
 import type { Database } from '../db/client.js';
-import { openSessionRequest, type RequestTransaction } from '../db/request.js';
+import { checkSessionOnly, openSessionRequest, type RequestTransaction, type SessionRow } from '../db/request.js';
 import type { AuthDb } from '../server/db.js';
 
 /**
@@ -102,11 +102,21 @@ export async function openSession(
 ): Promise<{ session: Session; tx: RequestTransaction } | undefined> {
   const tx = await openSessionRequest(db, token, config);
   if (!tx) return undefined;
-  const row = tx.session;
-  return {
-    session: { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, displayName: row.display_name, enrolOnly: row.mfa_enrol_only },
-    tx,
-  };
+  return { session: sessionOf(token, tx.session), tx };
+}
+
+/**
+ * The live session of `token` for a route that reads nothing but the session (`sessionOnly`,
+ * src/server/app.ts): checked as openSession checks it, with no transaction left open. Undefined when
+ * the session is unknown, revoked, expired or no longer matches the membership.
+ */
+export async function checkSession(db: Database, config: AppConfig, token: string): Promise<Session | undefined> {
+  const row = await checkSessionOnly(db, token, config);
+  return row && sessionOf(token, row);
+}
+
+function sessionOf(token: string, row: SessionRow): Session {
+  return { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, displayName: row.display_name, enrolOnly: row.mfa_enrol_only };
 }
 
 /** Revokes one session; `actorId` is who does it (audited): the user logging out or logging in. */

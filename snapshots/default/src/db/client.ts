@@ -44,7 +44,21 @@ export interface Database extends Queryable {
    * statement's text); fn then gets its rows. With `first`, `enter` must be ONE statement.
    */
   transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * A transaction of one statement: BEGIN, `enter` (ONE statement without parameters), `statement`
+   * with its parameters, and COMMIT, all in ONE round trip on PostgreSQL; resolves to the statement's
+   * rows. Any error rolls the whole transaction back and is rethrown.
+   */
+  statementTransaction(enter: string, statement: { text: string; values: unknown[] }): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
+}
+
+/**
+ * Database.statementTransaction through Database.transaction: for a database with no round trips to
+ * save (PGlite, npm run dev's database host), BEGIN with the statements, then COMMIT.
+ */
+export function statementTransactionVia(transaction: Database['transaction']): Database['statementTransaction'] {
+  return (enter, statement) => transaction(async (_tx, entered) => entered, { enter, first: statement });
 }
 
 export interface TransactionOptions {
@@ -113,20 +127,21 @@ export function pgliteDatabase(pg: PGlite, authKey: string | null = null): Datab
     },
   });
   const base = wrap(pg);
+  const transaction: Database['transaction'] = (fn, options) =>
+    pg.transaction(async (tx) => {
+      // one process, no round trips to save: in order
+      const results = options?.enter ? await tx.exec(options.enter) : [];
+      const first = options?.first ? (await tx.query(options.first.text, options.first.values)).rows : undefined;
+      return fn(wrap(tx), (first ?? results.at(-1)?.rows ?? []) as Record<string, unknown>[]);
+    });
   return {
     kind: 'pglite',
     authKey,
     pglite: pg,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions) {
-      return pg.transaction(async (tx) => {
-        // one process, no round trips to save: in order
-        const results = options?.enter ? await tx.exec(options.enter) : [];
-        const first = options?.first ? (await tx.query(options.first.text, options.first.values)).rows : undefined;
-        return fn(wrap(tx), (first ?? results.at(-1)?.rows ?? []) as Record<string, unknown>[]);
-      });
-    },
+    transaction,
+    statementTransaction: statementTransactionVia(transaction),
     async close() {
       if (!pg.closed) await pg.close();
     },
@@ -164,16 +179,7 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
     query: base.query,
     exec: base.exec,
     async transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions) {
-      const client = await pool.connect();
-      let broken = false;
-      // A connection lost while no statement is running (server restart, network) is emitted on the
-      // checked-out client; unheard, it would crash the process. The next statement fails anyway,
-      // the transaction rolls back on the server, and the client is discarded, not pooled.
-      const lost = () => {
-        broken = true;
-      };
-      client.on('error', lost);
-      try {
+      return inTransaction(pool, async (client) => {
         // one round trip: a simple-protocol message with BEGIN and the statements entering the
         // transaction's role (several statements answer with one result each), or, with a first
         // statement, the pipeline of pipelinedBegin()
@@ -184,17 +190,14 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
         const result = await fn(wrapClient(client), last?.rows ?? []);
         await client.query('commit');
         return result;
-      } catch (err) {
-        try {
-          await client.query('rollback');
-        } catch {
-          broken = true;
-        }
-        throw err;
-      } finally {
-        client.off('error', lost);
-        client.release(broken);
-      }
+      });
+    },
+    statementTransaction(enter, statement) {
+      return inTransaction(pool, async (client) => {
+        // BEGIN, enter, the statement and COMMIT: the statement's result is the one before COMMIT's
+        const results = (await pipelinedBegin(pgModule, client, enter, statement, { commit: true })) as { rows: Record<string, unknown>[] }[];
+        return results.at(-2)?.rows ?? [];
+      });
     },
     async close() {
       await pool.end();
@@ -202,11 +205,42 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
   };
 }
 
+/**
+ * work(client) on a pooled connection that work leaves in a transaction it ends itself: on an error
+ * the transaction is rolled back (a connection that cannot even do that is discarded, not pooled).
+ */
+async function inTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken = false;
+  // A connection lost while no statement is running (server restart, network) is emitted on the
+  // checked-out client; unheard, it would crash the process. The next statement fails anyway,
+  // the transaction rolls back on the server, and the client is discarded, not pooled.
+  const lost = () => {
+    broken = true;
+  };
+  client.on('error', lost);
+  try {
+    return await work(client);
+  } catch (err) {
+    try {
+      // after a failed COMMIT there is no transaction left: PostgreSQL only warns
+      await client.query('rollback');
+    } catch {
+      broken = true;
+    }
+    throw err;
+  } finally {
+    client.off('error', lost);
+    client.release(broken);
+  }
+}
+
 type PgModule = typeof import('pg');
 interface PgConnection {
   parse(config: { text: string }): void;
   bind(config: Record<string, never>): void;
   execute(config: Record<string, never>): void;
+  sync(): void;
 }
 
 /**
@@ -215,27 +249,40 @@ interface PgConnection {
  * one Sync. node-postgres sends a query only after the last one's ReadyForQuery, so this is its own
  * Query whose preparation first writes BEGIN and `enter`; the first statement's parameters go as
  * Bind values, never into a statement's text (which pg_stat_activity shows to the whole login).
- * Resolves to the results of the three, in order; an error in any of them rejects (the transaction
- * is then aborted and rolled back by the caller).
+ * With `commit`, COMMIT follows the first statement before the same Sync: the whole transaction is
+ * one round trip. Resolves to the results of all of them, in order; an error in any of them rejects
+ * (PostgreSQL then skips the rest up to the Sync, COMMIT included, and the caller rolls back).
  */
-function pipelinedBegin(pgModule: PgModule, client: PoolClient, enter: string | undefined, first: { text: string; values: unknown[] }): Promise<unknown> {
+function pipelinedBegin(
+  pgModule: PgModule,
+  client: PoolClient,
+  enter: string | undefined,
+  first: { text: string; values: unknown[] },
+  options: { commit?: boolean } = {},
+): Promise<unknown> {
   const QueryCtor = (pgModule.default?.Query ?? (pgModule as unknown as { Query: PgModule['Query'] }).Query) as unknown as new (
     config: { text: string; values: unknown[]; queryMode: 'extended' },
     values: undefined,
     callback: (error: Error | null, results?: unknown) => void,
   ) => { prepare(connection: PgConnection): void };
+  const unnamed = (connection: PgConnection, text: string) => {
+    connection.parse({ text });
+    connection.bind({});
+    connection.execute({});
+  };
   return new Promise((resolve, reject) => {
     const query = new QueryCtor({ text: first.text, values: first.values, queryMode: 'extended' }, undefined, (error, results) =>
       error ? reject(error) : resolve(results),
     );
     const prepare = query.prepare.bind(query);
     query.prepare = (connection) => {
-      for (const text of enter ? ['begin', enter] : ['begin']) {
-        connection.parse({ text });
-        connection.bind({});
-        connection.execute({});
-      }
-      prepare(connection);
+      for (const text of enter ? ['begin', enter] : ['begin']) unnamed(connection, text);
+      // the Query writes its statement and ends with the one Sync: COMMIT goes in just before it,
+      // through a view of the connection whose sync() writes it first (the connection is unchanged)
+      const view: PgConnection = options.commit
+        ? Object.create(connection, { sync: { value: () => (unnamed(connection, 'commit'), connection.sync()) } })
+        : connection;
+      prepare(view);
     };
     client.query(query as never);
   });

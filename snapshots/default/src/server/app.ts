@@ -2,7 +2,7 @@ import { finished } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { AppConfig } from '../config.js';
 import type { Database } from '../db/client.js';
-import { clearSessionCookie, openSession, readSessionToken, type Session } from '../auth/sessions.js';
+import { checkSession, clearSessionCookie, openSession, readSessionToken, type Session } from '../auth/sessions.js';
 import type { RequestTransaction } from '../db/request.js';
 import { adminRoutes } from '../routes/admin/index.js';
 import { apiRoutes } from '../routes/api/index.js';
@@ -44,6 +44,26 @@ declare module 'fastify' {
     /** The request's one transaction (protected and admin scopes), ended by the server. */
     xmsTransaction: RequestTransaction | null;
   }
+  interface FastifyContextConfig {
+    /**
+     * The route reads nothing but the caller's session (request.session), as GET /api/me does. Its
+     * session check commits at once, in one round trip with its BEGIN; the handler gets no
+     * transaction, and request.withDb() is refused. The session is required as for any protected route.
+     */
+    sessionOnly?: boolean;
+  }
+}
+
+/**
+ * request.withDb(fn): fn in the request's one transaction (the protected scope's), else refused with
+ * the reason: no session, or a route declared sessionOnly, which has no transaction.
+ */
+export function requestWithDb<R>(this: FastifyRequest, fn: (tx: Tx) => Promise<R>): Promise<R> {
+  const tx = this.xmsTransaction;
+  if (tx) return tx.run(fn);
+  return Promise.reject(new Error(this.routeOptions.config.sessionOnly
+    ? `${this.method} ${this.routeOptions.url} is declared sessionOnly: it has no request transaction (remove config.sessionOnly to use request.withDb)`
+    : 'no session: the database is only reachable inside the protected scope'));
 }
 
 /**
@@ -115,11 +135,7 @@ export async function buildApp(
   app.decorateRequest('session', null);
   app.decorateRequest('xmsTransaction', null);
   // a method of every request (no closure per request): the protected scope's transaction, if any
-  app.decorateRequest('withDb', function withDb<R>(this: FastifyRequest, fn: (tx: Tx) => Promise<R>): Promise<R> {
-    const tx = this.xmsTransaction;
-    if (!tx) return Promise.reject(new Error('no session: the database is only reachable inside the protected scope'));
-    return tx.run(fn);
-  });
+  app.decorateRequest('withDb', requestWithDb);
   installRouteRegistry(app);
   const openapi = options.openapi ?? config.env === 'development';
   if (openapi) await registerOpenApi(app, config.mail.appName);
@@ -180,17 +196,25 @@ export async function buildApp(
     tagScope(protectedScope, 'protected');
     // ONE transaction per request (src/db/request.ts): opened by the session check, which also enters
     // the session's role, shared by everything the handler does, committed before the response is sent.
+    // A route declared sessionOnly (it reads nothing but the session) gets the same check, committed
+    // at once in the same round trip, and no transaction.
     protectedScope.addHook('onRequest', async (request, reply) => {
       const token = readSessionToken(request, config);
-      const opened = token ? await openSession(options.db, config, token) : undefined;
-      if (!opened) {
+      let session: Session | undefined;
+      if (token && request.routeOptions.config.sessionOnly) {
+        session = await checkSession(options.db, config, token);
+      } else if (token) {
+        const opened = await openSession(options.db, config, token);
+        session = opened?.session;
+        request.xmsTransaction = opened?.tx ?? null;
+      }
+      if (!session) {
         if (token) clearSessionCookie(reply, config);
         return reply.code(401).send({ error: 'unauthenticated', message: 'Log in first.' });
       }
-      request.session = opened.session;
-      request.xmsTransaction = opened.tx;
+      request.session = session;
       // a user who must set up a second factor first reaches the enrolment only (src/auth/mfa.ts)
-      if (opened.session.enrolOnly && !ENROL_ONLY_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
+      if (session.enrolOnly && !ENROL_ONLY_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) {
         return reply.code(403).send({ error: 'mfa_enrolment_required', message: 'Set up a second factor first.' });
       }
     });

@@ -21,7 +21,7 @@
  * Development only: tests and production open the database in process (src/db/client.ts).
  */
 import { setFlagsFromString } from 'node:v8';
-import type { Database, Queryable, TransactionOptions } from './client.js';
+import { statementTransactionVia, type Database, type Queryable, type TransactionOptions } from './client.js';
 import { openDevDatabase, type DevDatabaseOptions } from './dev-data.js';
 
 /** A process's IPC channel as both ends see it (`process`, or the supervisor's ChildProcess). */
@@ -202,24 +202,27 @@ export function remoteDatabase(channel: Channel): Database {
     },
     query: base.query,
     exec: base.exec,
-    async transaction(fn, options) {
-      const begun = await call<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>({ op: 'begin', enter: options?.enter, first: options?.first });
-      const { tx, entered } = begun;
-      authKey = begun.authKey;
-      let result;
-      try {
-        result = await fn(queryable(tx), entered);
-      } catch (error) {
-        // fn's error is the one to report, whatever the rollback's outcome
-        await call({ op: 'end', tx, commit: false }).catch(() => {});
-        throw error;
-      }
-      await call({ op: 'end', tx, commit: true });
-      return result;
-    },
+    transaction,
+    statementTransaction: statementTransactionVia(transaction),
     // the supervisor closes it, after this process has stopped
     async close() {},
   };
+
+  async function transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    const begun = await call<{ tx: number; entered: Record<string, unknown>[]; authKey: string | null }>({ op: 'begin', enter: options?.enter, first: options?.first });
+    const { tx, entered } = begun;
+    authKey = begun.authKey;
+    let result;
+    try {
+      result = await fn(queryable(tx), entered);
+    } catch (error) {
+      // fn's error is the one to report, whatever the rollback's outcome
+      await call({ op: 'end', tx, commit: false }).catch(() => {});
+      throw error;
+    }
+    await call({ op: 'end', tx, commit: true });
+    return result;
+  }
 }
 
 function errorShape(error: unknown): ErrorShape {

@@ -3,11 +3,14 @@
  * enters the session's role and identity in the same transaction the handler then uses; a request
  * writes the session row only when the idle expiry is due to slide; the transaction commits or rolls
  * back as a whole; the auth subsystem joins it as xms_auth and hands the role back. Everything runs as
- * the runtime login xms_app; the owner connection only sets up and inspects.
+ * the runtime login xms_app; the owner connection only sets up and inspects. checkSessionOnly, the
+ * check of a route that reads nothing but its session, is the same check in a transaction that
+ * commits at once.
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import { checkSessionOnly, NestedRequestTransactionError, openSessionRequest, type RequestTransaction } from '../../src/db/request.js';
+import { requestWithDb } from '../../src/server/app.js';
 import type { Database, TransactionOptions } from '../../src/db/client.js';
 import { openTestDatabase, type FixtureUser, type TestDatabase } from '../helpers/db.js';
 
@@ -192,6 +195,108 @@ test('the auth subsystem joins the transaction as xms_auth and hands the role ba
   const still = await tx.run(async (q) => (await q.query<{ role: string }>('select current_user as role')).rows[0]!.role);
   assert.is(still, 'xms_member', 'a failed auth call leaves the request role in place and the transaction usable');
   await tx.end(true);
+});
+
+/** On PostgreSQL: no connection of the runtime login is left inside a transaction (PGlite: nothingHeld). */
+async function noTransactionLeftOpen(): Promise<void> {
+  // first: the probe of nothingHeld() could take the pooled connection and end what it left open
+  if (t.kind === 'postgres') {
+    const open = await t.owner.query<{ n: string }>(
+      `select count(*) as n from pg_stat_activity where usename = 'xms_app' and datname = current_database() and state like 'idle in transaction%'`,
+    );
+    assert.is(Number(open.rows[0]!.n), 0, 'a connection of xms_app is idle in a transaction');
+  }
+  await nothingHeld();
+}
+
+test('session only: the same session as the request transaction enters, with no transaction left open', async () => {
+  for (const user of [t.f.actor('member'), t.f.actor('admin')]) {
+    const tx = await mustOpen(user);
+    await tx.end(true);
+    const row = await checkSessionOnly(t.db, user.token!, { sessionIdleMinutes: IDLE_MINUTES });
+    assert.equal(row, tx.session, user.key);
+  }
+  await noTransactionLeftOpen();
+});
+
+test('session only: BEGIN, the switch to xms_anon, the session check and COMMIT as one statement transaction, its token a bind value only', async () => {
+  const calls: [string, { text: string; values: unknown[] }][] = [];
+  const recording: Database = {
+    ...t.db,
+    transaction: () => Promise.reject(new Error('a session-only check opened a request transaction')),
+    statementTransaction: (enter, statement) => (calls.push([enter, statement]), t.db.statementTransaction(enter, statement)),
+  };
+  const member = t.f.actor('member');
+  assert.ok(await checkSessionOnly(recording, member.token!, { sessionIdleMinutes: IDLE_MINUTES }));
+  assert.equal(calls, [['set local role xms_anon', { text: 'select app_private.enter_session($1, $2, $3) as entry', values: [member.token, IDLE_MINUTES, 60] }]]);
+  assert.not.ok(calls[0]![0].includes(member.token!) || calls[0]![1].text.includes(member.token!));
+  // a token outside the token alphabet never reaches the database
+  for (const token of [`x'); select pg_sleep(1); --aaaaaaaaaaaaaaaaaaaaaaaaa`, 'a'.repeat(42), '']) {
+    assert.is(await checkSessionOnly(recording, token, { sessionIdleMinutes: IDLE_MINUTES }), undefined, token);
+  }
+  assert.is(calls.length, 1);
+});
+
+test('session only: no live session is no session (revoked, idle-expired, another role)', async () => {
+  const admin = t.f.actor('admin', 2);
+  const check = () => checkSessionOnly(t.db, admin.token!, { sessionIdleMinutes: IDLE_MINUTES });
+  assert.is(await checkSessionOnly(t.db, 'not-a-live-token-0000000000000000000000000', { sessionIdleMinutes: IDLE_MINUTES }), undefined);
+  try {
+    await t.owner.query(`update app_private.sessions set revoked_at = now() where token_hash = ${hash(admin)}`);
+    assert.is(await check(), undefined, 'revoked');
+    await t.owner.query(`update app_private.sessions set revoked_at = null, idle_expires_at = now() - interval '1 second' where token_hash = ${hash(admin)}`);
+    assert.is(await check(), undefined, 'idle-expired');
+    await t.owner.query(`update app_private.sessions set idle_expires_at = now() + interval '1 hour', db_role = 'xms_owner' where token_hash = ${hash(admin)}`);
+    assert.is(await check(), undefined, 'a role the runtime login was not granted');
+    await t.owner.query(`update app_private.sessions set db_role = 'xms_member' where token_hash = ${hash(admin)}`);
+    assert.is(await check(), undefined, 'a role that is no longer the membership\'s');
+  } finally {
+    await t.owner.query(`update app_private.sessions set revoked_at = null, idle_expires_at = now() + interval '1 hour', db_role = 'xms_admin' where token_hash = ${hash(admin)}`);
+  }
+  assert.is((await check())?.db_role, 'xms_admin', 'live again');
+  await noTransactionLeftOpen();
+});
+
+test('session only: the idle expiry slides when due, and the slide is committed', async () => {
+  const member = t.f.actor('member', 2);
+  await t.owner.query(
+    `update app_private.sessions set last_seen_at = now() - interval '2 minutes', idle_expires_at = now() + interval '1 minute'
+      where token_hash = ${hash(member)}`,
+  );
+  assert.ok(await checkSessionOnly(t.db, member.token!, { sessionIdleMinutes: IDLE_MINUTES }));
+  // read by another connection: committed
+  const slid = (await t.owner.query<{ idle_expires_at: Date; last_seen_at: Date }>(
+    `select idle_expires_at, last_seen_at from app_private.sessions where token_hash = ${hash(member)}`,
+  )).rows[0]!;
+  assert.ok(slid.idle_expires_at.getTime() > Date.now() + (IDLE_MINUTES - 1) * 60_000, 'idle expiry slid');
+  assert.ok(slid.last_seen_at.getTime() > Date.now() - 60_000, 'last seen now');
+  await noTransactionLeftOpen();
+});
+
+test('a statement transaction that fails is rolled back whole, and its connection serves the next one', async () => {
+  const member = t.f.actor('member');
+  await t.db.statementTransaction('set local role xms_anon', { text: 'select 1 / $1::int as x', values: [0] }).then(
+    () => assert.unreachable('division by zero should fail'),
+    (error: Error) => assert.match(error.message, /division by zero/),
+  );
+  await noTransactionLeftOpen();
+  // the next ones run on the pool's connections as usual (PGlite: its only one)
+  for (let i = 0; i < 3; i++) assert.ok(await checkSessionOnly(t.db, member.token!, { sessionIdleMinutes: IDLE_MINUTES }));
+  await noTransactionLeftOpen();
+});
+
+test('a route declared sessionOnly has no request transaction: request.withDb() refuses and says why', async () => {
+  const request = (sessionOnly: boolean) =>
+    ({ xmsTransaction: null, method: 'GET', routeOptions: { url: '/api/me', config: { sessionOnly } } }) as unknown as ThisParameterType<typeof requestWithDb>;
+  const query = () => Promise.resolve('reached the database');
+  await requestWithDb.call(request(true), query).then(
+    () => assert.unreachable('a sessionOnly route reached the database'),
+    (error: Error) => assert.match(error.message, /GET \/api\/me is declared sessionOnly/),
+  );
+  await requestWithDb.call(request(false), query).then(
+    () => assert.unreachable('reached the database without a session'),
+    (error: Error) => assert.match(error.message, /no session/),
+  );
 });
 
 test('a call made inside another call of the same request is refused instead of waiting forever', async () => {

@@ -22,6 +22,10 @@
  * switches to the session's request role and sets its token; it writes only when the idle expiry is
  * due to slide (at most once a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
  * server commits it before the response leaves (or rolls it back on an error status).
+ *
+ * checkSessionOnly(db, token, config) is the same check for a route that reads nothing but the
+ * session (GET /api/me): the check's transaction commits in the same round trip, and the handler
+ * gets no transaction.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from './client.js';
@@ -260,6 +264,29 @@ export class RequestTransaction {
 const ROLLBACK = Symbol('rollback');
 
 /**
+ * The session row of the entry's answer (the json value, parsed by the driver; NULL, no live
+ * session, arrives as null), or undefined when there is none to enter.
+ */
+function enteredSession(entered: Record<string, unknown>[]): SessionRow | undefined {
+  const row = (entered[0] as { entry: SessionRow | null } | undefined)?.entry;
+  if (!row || !isRole(row.db_role.slice(4))) return undefined;
+  return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only };
+}
+
+/**
+ * The session of a request that sends no statement of its own (a route declared `sessionOnly`,
+ * src/server/app.ts): the same check as openSessionRequest, in a transaction that commits at once.
+ * BEGIN, the switch to xms_anon, app_private.enter_session and COMMIT go in ONE round trip, so the
+ * idle expiry's slide (when due) is written before the handler runs and no transaction is held
+ * for the request. Undefined for an unknown, revoked, expired or outdated session.
+ */
+export async function checkSessionOnly(db: Database, token: string, config: { sessionIdleMinutes: number }): Promise<SessionRow | undefined> {
+  if (!isWellFormedToken(token)) return undefined;
+  const values = enterSessionParams(token, config.sessionIdleMinutes);
+  return enteredSession(await db.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }));
+}
+
+/**
  * Opens the protected-scope transaction of a request (see the top of this file). Returns undefined,
  * with nothing left open, for an unknown, revoked, expired or outdated session.
  */
@@ -277,11 +304,10 @@ export function openSessionRequest(
     if (!isWellFormedToken(token)) return resolve(undefined);
     const values = enterSessionParams(token, config.sessionIdleMinutes);
     const done = db.transaction(async (tx, entered) => {
-      // the json value, parsed by the driver; NULL (no live session) arrives as null
-      const row = (entered[0] as { entry: SessionRow | null } | undefined)?.entry;
-      if (!row || !isRole(row.db_role.slice(4))) throw ROLLBACK; // nothing to enter
+      const session = enteredSession(entered);
+      if (!session) throw ROLLBACK; // nothing to enter
       opened = new RequestTransaction(
-        { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only },
+        session,
         token,
         tx,
         async (commit) => {

@@ -19,10 +19,11 @@ const Me = Type.Object({
 export const meRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { config, db } = app.xms;
 
-  app.get('/me', { schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {
-    // everything here comes with the session check that opened the request (the user's own row,
-    // found by the token's hash: supabase/migrations/20240101000399_xms_session_profile.sql), so this
-    // route sends no statement of its own
+  // sessionOnly: everything here comes with the session check (the user's own row, found by the
+  // token's hash: supabase/migrations/20240101000399_xms_session_profile.sql) and the route sends no
+  // statement of its own, so the check commits at once and no transaction is held for the request.
+  // The UI asks this on every page load.
+  app.get('/me', { config: { sessionOnly: true }, schema: { response: { 200: Me, ...errorResponses } } }, async (request) => {
     const session = request.session!;
     return {
       user: {
