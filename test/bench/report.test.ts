@@ -95,6 +95,10 @@ if (!hasPostgres && process.env.CI) {
       for (const id of ['rls-point', 'rls-page']) {
         assert.match(cells.get(id)![3]!, /\(floor: [\d.]+ ms, \d+\.\d\dx; identity floor: [\d.]+ ms, \d+\.\d\dx\)$/, `${id}: both floors beside the value`);
       }
+      // the scaffold rows run the CLI as a registry install does; the checkout's own way is beside them
+      for (const id of ['scaffold', 'scaffold-t3']) {
+        assert.match(cells.get(id)![3]!, /\(run from this checkout, which hashes itself to depend on a packed local tarball: [\d.]+ ms, \d+\.\d\dx\)$/, `${id}: the checkout's time beside the value`);
+      }
       // a missed row says why
       for (const id of GOAL_ROWS.filter((id) => cells.get(id)![7] === 'missed')) {
         assert.match(report, new RegExp(`^### ${id}\\n\\n- (met|missed): `, 'm'), `${id} missed: the report says why`);
