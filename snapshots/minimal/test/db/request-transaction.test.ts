@@ -35,6 +35,8 @@ const open = async (user: FixtureUser) => {
   if (tx) opened.push(tx);
   return tx;
 };
+/** Tokens outside the token alphabet or length: none may reach the database. */
+const MALFORMED_TOKENS = [`x'); select pg_sleep(1); --aaaaaaaaaaaaaaaaaaaaaaaaa`, 'a'.repeat(42), 'a'.repeat(44), `${'a'.repeat(42)}\u00e9`, ''];
 const hash = (user: FixtureUser) => `sha256(convert_to('${user.token}', 'UTF8'))`;
 
 async function mustOpen(user: FixtureUser): Promise<RequestTransaction> {
@@ -97,7 +99,7 @@ test('before the handler, one round trip: BEGIN, the switch to xms_anon and the 
 test('a token outside the token alphabet never reaches the database', async () => {
   const begins: (string | undefined)[] = [];
   const recording: Database = { ...t.db, transaction: (fn, options) => (begins.push(options?.enter), t.db.transaction(fn, options)) };
-  for (const token of [`x'); select pg_sleep(1); --aaaaaaaaaaaaaaaaaaaaaaaaa`, 'a'.repeat(42), 'a'.repeat(44), `${'a'.repeat(42)}\u00e9`, '']) {
+  for (const token of MALFORMED_TOKENS) {
     assert.is(await openSessionRequest(recording, token, { sessionIdleMinutes: IDLE_MINUTES }), undefined, token);
   }
   assert.equal(begins, []);
@@ -231,7 +233,7 @@ test('session only: BEGIN, the switch to xms_anon, the session check and COMMIT 
   assert.equal(calls, [['set local role xms_anon', { text: 'select app_private.enter_session($1, $2, $3) as entry', values: [member.token, IDLE_MINUTES, 60] }]]);
   assert.not.ok(calls[0]![0].includes(member.token!) || calls[0]![1].text.includes(member.token!));
   // a token outside the token alphabet never reaches the database
-  for (const token of [`x'); select pg_sleep(1); --aaaaaaaaaaaaaaaaaaaaaaaaa`, 'a'.repeat(42), '']) {
+  for (const token of MALFORMED_TOKENS) {
     assert.is(await checkSessionOnly(recording, token, { sessionIdleMinutes: IDLE_MINUTES }), undefined, token);
   }
   assert.is(calls.length, 1);
