@@ -38,7 +38,7 @@ export const CHECKS: CheckInfo[] = [
   { id: 'SRV001-route-outside-scope', group: 'server', invariant: 'I1', what: 'every route is registered inside the public, protected or admin scope (src/server/app.ts), never on the root instance' },
   { id: 'SRV002-public-route-unlisted', group: 'server', invariant: 'I1', what: 'every route of the public scope is on src/server/public-routes.ts, and the public scope holds only public route modules' },
   { id: 'SRV003-admin-route-unguarded', group: 'server', invariant: 'I2', what: 'admin route modules are registered only in the admin scope, whose hook refuses (403) any session whose role is not admin' },
-  { id: 'SRV004-protected-scope-unguarded', group: 'server', invariant: 'I1', what: 'the protected scope has an onRequest hook that answers 401 without a live session' },
+  { id: 'SRV004-protected-scope-unguarded', group: 'server', invariant: 'I1', what: 'the protected scope has an onRequest hook that answers 401 without a live session, and hands the handlers only a session that checkSession() or openSession() returned' },
   { id: 'SRV005-csp-weak', group: 'server', invariant: 'I11', what: "the CSP (src/security/headers.ts) has default-src, script-src without 'unsafe-inline' / 'unsafe-eval' / * / data:, object-src 'none', base-uri; helmet's CSP is not disabled; a root hook sets the headers on every response" },
   { id: 'SRV006-hsts-weak', group: 'server', invariant: 'I11', what: 'HSTS max-age >= 31536000 with includeSubDomains, not disabled' },
   { id: 'SRV007-framing-allowed', group: 'server', invariant: 'I11', what: "frame-ancestors 'none' and X-Frame-Options not disabled; nosniff and Referrer-Policy not disabled" },

@@ -92,6 +92,31 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'session-only-check-skipped',
+    what: "let a session-only route (GET /api/me) through on any cookie: the session made up instead of checked",
+    edits: [{
+      file: 'src/server/app.ts',
+      find: 'session = await checkSession(options.db, config, token);',
+      replace: "session = { token, userId: '', tenantId: '', dbRole: 'app_member', role: 'member', email: '', displayName: '', enrolOnly: false };",
+    }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'session-guard-lets-session-only-by',
+    what: 'answer 401 without a live session everywhere but in session-only routes',
+    edits: [{ file: 'src/server/app.ts', find: 'if (!session) {', replace: 'if (!session && !request.routeOptions.config.sessionOnly) {' }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'session-from-a-cache',
+    what: 'fall back to a session remembered in memory when the check finds none (a revoked session stays usable)',
+    edits: [{ file: 'src/server/app.ts', find: 'session = opened?.session;', replace: 'session = opened?.session ?? recentSessions.get(token);' }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'csrf-hook-removed',
     what: 'drop the CSRF hook (cross-site POSTs accepted)',
     edits: [{ file: 'src/server/app.ts', find: /^.*addHook\(\s*'onRequest',\s*csrfHook\(.*\n/m, replace: '' }],

@@ -3,12 +3,14 @@
  * holds what it should. SRV001: no route or route module on the root instance (outside the public,
  * protected and admin scopes). SRV002: the public scope holds only routes on src/server/public-routes.ts,
  * and no protected route module. SRV003: admin route modules are in the admin scope, whose hook refuses
- * (403) a non-admin session. SRV004: the protected scope's hook answers 401 without a live session.
+ * (403) a non-admin session. SRV004: the protected scope's hook answers 401 without a live session,
+ * and the session it hands the handlers comes from the session check (./session-guard.ts).
  * Input: the route inventory of ./routes.ts.
  */
 import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import { guardHooks, type Inventory } from './routes.js';
+import { sessionGuardProblem } from './session-guard.js';
 
 export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): Finding[] {
   if (!inventory) {
@@ -64,6 +66,12 @@ export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): F
   } else if (!inventory.protectedHooks.some((t) => /\b401\b/.test(t) && /session/i.test(t))) {
     add('SRV004-protected-scope-unguarded', syntax.at(protectedFn), 'the protected scope has no onRequest hook that answers 401 without a live session',
       "restore the protected scope's session hook (openSession, 401 otherwise)");
+  } else {
+    const problem = sessionGuardProblem(syntax, protectedFn);
+    if (problem) {
+      add('SRV004-protected-scope-unguarded', syntax.at(protectedFn), `the protected scope's session hook may let a request through with a session no check vouched for: ${problem}`,
+        "restore the session hook of src/server/app.ts: the session comes from checkSession() or openSession(), and `if (!session) return reply.code(401)...` comes before `request.session = session`");
+    }
   }
   return out;
 }

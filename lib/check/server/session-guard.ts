@@ -1,0 +1,144 @@
+/**
+ * The second half of SRV004 (invariant I1): the session the protected scope hands its handlers is one
+ * that the session check vouched for. The first half (./scopes.ts) only asks that some hook answers
+ * 401 without a session; this one follows `request.session` back to where its value came from, so
+ * that an edit which keeps the 401 but lets a request through unchecked is caught too, e.g.:
+ *   - a branch that makes the session up, or takes it from the request, instead of checking it
+ *     (a session-only route's `session = await checkSession(...)` replaced);
+ *   - a fallback (`opened?.session ?? ...`), or a guard that lets some requests by (`if (!session && ...)`).
+ * What the protected scope's onRequest hook must hold, read from its syntax tree:
+ *   - `request.session = <v>` is a statement of the hook's body, and <v> a variable of the hook;
+ *   - every value <v> is given comes from `await checkSession(...)`, or is `.session` of a variable of
+ *     the hook given only `await openSession(...)`; both imported from src/auth/sessions.ts (whose
+ *     calls hand the database's session check the configured idle lifetime: SRV015);
+ *   - before it, a statement `if (!<v>) ... return ...401...`, and no value given to <v> after that.
+ */
+import type TS from 'typescript';
+import type { Syntax } from '../syntax.js';
+
+/** The session checks a hook may take its session from, by the name src/auth/sessions.ts exports. */
+const SESSION_CHECKS = new Set(['checkSession', 'openSession']);
+
+/** The names the protected hooks may call the session checks by: local name -> exported name. */
+function sessionCheckImports(syntax: Syntax, sf: TS.SourceFile): Map<string, string> {
+  const ts = syntax.ts;
+  const out = new Map<string, string>();
+  for (const st of sf.statements) {
+    if (!ts.isImportDeclaration(st) || st.importClause?.isTypeOnly) continue;
+    const spec = syntax.str(st.moduleSpecifier);
+    if (!spec || !/(^|\/)auth\/sessions(\.js|\.ts)?$/.test(spec)) continue;
+    const named = st.importClause?.namedBindings;
+    if (!named || !ts.isNamedImports(named)) continue;
+    for (const el of named.elements) {
+      const exported = (el.propertyName ?? el.name).text;
+      if (!el.isTypeOnly && SESSION_CHECKS.has(exported)) out.set(el.name.text, exported);
+    }
+  }
+  return out;
+}
+
+/** onRequest hooks registered on the scope function's own instance (not in a nested register()). */
+function onRequestHooks(syntax: Syntax, scopeFn: TS.FunctionLikeDeclaration): TS.FunctionLikeDeclaration[] {
+  const ts = syntax.ts;
+  const hooks: TS.FunctionLikeDeclaration[] = [];
+  const visit = (n: TS.Node): void => {
+    if (n !== scopeFn && (ts.isArrowFunction(n) || ts.isFunctionExpression(n)) && ts.isCallExpression(n.parent) && syntax.calleeName(n.parent) === 'register') return;
+    if (ts.isCallExpression(n) && syntax.calleeName(n) === 'addHook' && syntax.str(n.arguments[0]) === 'onRequest') {
+      const fn = n.arguments[1];
+      if (fn && (ts.isArrowFunction(fn) || ts.isFunctionExpression(fn))) hooks.push(fn);
+    }
+    n.forEachChild(visit);
+  };
+  scopeFn.body?.forEachChild(visit);
+  return hooks;
+}
+
+interface Write {
+  node: TS.Node;
+  /** undefined: declared without a value */
+  value: TS.Expression | undefined;
+}
+
+/** Every value given to the variable `name` in `body` (its declaration, =, and compound assignments). */
+function writesOf(syntax: Syntax, body: TS.Node, name: string): { declared: boolean; writes: Write[] } {
+  const ts = syntax.ts;
+  let declared = false;
+  const writes: Write[] = [];
+  syntax.walk(body, (n) => {
+    if (ts.isVariableDeclaration(n) && ts.isIdentifier(n.name) && n.name.text === name) {
+      declared = true;
+      writes.push({ node: n, value: n.initializer });
+    } else if (ts.isBinaryExpression(n) && ts.isIdentifier(syntax.bare(n.left)) && (syntax.bare(n.left) as TS.Identifier).text === name) {
+      const op = n.operatorToken.kind;
+      if (op === ts.SyntaxKind.EqualsToken) writes.push({ node: n, value: n.right });
+      else if (op >= ts.SyntaxKind.FirstAssignment && op <= ts.SyntaxKind.LastAssignment) writes.push({ node: n, value: n }); // ??=, ||=, ...: never vouched for
+    } else if ((ts.isPrefixUnaryExpression(n) || ts.isPostfixUnaryExpression(n)) && (n.operator === ts.SyntaxKind.PlusPlusToken || n.operator === ts.SyntaxKind.MinusMinusToken)
+      && ts.isIdentifier(n.operand) && n.operand.text === name) {
+      writes.push({ node: n, value: n as unknown as TS.Expression });
+    }
+  });
+  return { declared, writes };
+}
+
+/** `await <check>(...)`, the check being one of `allowed` (by its exported name): its exported name. */
+function awaitedCheck(syntax: Syntax, value: TS.Expression, checks: Map<string, string>, allowed: string): boolean {
+  const ts = syntax.ts;
+  const e = syntax.bare(value);
+  if (!ts.isAwaitExpression(e)) return false;
+  const call = syntax.bare(e.expression);
+  return ts.isCallExpression(call) && ts.isIdentifier(call.expression) && checks.get(call.expression.text) === allowed;
+}
+
+/**
+ * Why the protected scope's session hook may hand a handler a session no check vouched for, or
+ * undefined when it cannot (see the top of this file).
+ */
+export function sessionGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLikeDeclaration): string | undefined {
+  const ts = syntax.ts;
+  const checks = sessionCheckImports(syntax, protectedFn.getSourceFile());
+  for (const hook of onRequestHooks(syntax, protectedFn)) {
+    const request = hook.parameters[0]?.name;
+    const body = hook.body;
+    if (!request || !ts.isIdentifier(request) || !body || !ts.isBlock(body)) continue;
+    // request.session = ... anywhere in this hook
+    const sets = syntax.all(body, (n): n is TS.BinaryExpression =>
+      ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.EqualsToken && ts.isPropertyAccessExpression(n.left)
+      && ts.isIdentifier(n.left.expression) && n.left.expression.text === request.text && n.left.name.text === 'session');
+    if (!sets.length) continue;
+    for (const set of sets) {
+      const statement = set.parent;
+      if (!ts.isExpressionStatement(statement) || statement.parent !== body) {
+        return `${request.text}.session is set inside a condition or expression of the session hook, not as a statement of its own`;
+      }
+      const source = syntax.bare(set.right);
+      if (!ts.isIdentifier(source)) return `${request.text}.session is set to \`${set.right.getText()}\`, not to the session the check returned`;
+      const name = source.text;
+      const { declared, writes } = writesOf(syntax, body, name);
+      if (!declared) return `${request.text}.session is set from \`${name}\`, which is not a variable of the session hook`;
+      const index = body.statements.indexOf(statement);
+      const guard = body.statements.slice(0, index).find((st) => {
+        if (!ts.isIfStatement(st)) return false;
+        const cond = syntax.bare(st.expression);
+        return ts.isPrefixUnaryExpression(cond) && cond.operator === ts.SyntaxKind.ExclamationToken && ts.isIdentifier(syntax.bare(cond.operand))
+          && (syntax.bare(cond.operand) as TS.Identifier).text === name && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b401\b/.test(r.getText()));
+      });
+      if (!guard) return `no \`if (!${name}) return ...401...\` comes before \`${request.text}.session = ${name}\`: a request without a live session could reach the handlers`;
+      for (const write of writes) {
+        if (write.node.getStart() > guard.getStart()) return `\`${name}\` is given a value after the 401 guard (\`${write.node.getText()}\`)`;
+        if (write.value === undefined) continue;
+        const value = syntax.bare(write.value);
+        if (ts.isIdentifier(value) && value.text === 'undefined') continue;
+        if (awaitedCheck(syntax, value, checks, 'checkSession')) continue;
+        // `opened?.session` / `opened.session`, opened being given only `await openSession(...)`
+        if (ts.isPropertyAccessExpression(value) && value.name.text === 'session' && ts.isIdentifier(value.expression)) {
+          const holder = writesOf(syntax, body, value.expression.text);
+          if (holder.declared && holder.writes.length > 0 && holder.writes.every((w) => w.node.getStart() < guard.getStart()
+            && (w.value === undefined || awaitedCheck(syntax, w.value, checks, 'openSession')))) continue;
+        }
+        return `\`${name}\` is given \`${write.value.getText()}\`: a session must come from checkSession() or openSession() of src/auth/sessions.ts`;
+      }
+      return undefined;
+    }
+  }
+  return 'no onRequest hook of the protected scope sets request.session from the session check';
+}
