@@ -85,6 +85,20 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'admin-hook-debug-bypass',
+    what: "let a request with a debug header past the admin scope's role check",
+    edits: [{ file: 'src/server/app.ts', find: "if (request.session?.role !== 'admin') {", replace: "if (request.session?.role !== 'admin' && request.headers['x-debug-admin'] !== '1') {" }],
+    expect: 'SRV003-admin-route-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'admin-hook-early-return',
+    what: "return from the admin scope's hook before its role check for a trusted-looking client",
+    edits: [{ file: 'src/server/app.ts', find: "        if (request.session?.role !== 'admin') {", replace: "        if (request.ip === '127.0.0.1') return;\n        if (request.session?.role !== 'admin') {" }],
+    expect: 'SRV003-admin-route-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'protected-scope-without-401',
     what: 'drop the 401 of the protected scope (handlers run without a session)',
     edits: [{ file: 'src/server/app.ts', find: /^.*reply\.code\(401\).*\n/m, replace: '' }],

@@ -112,18 +112,26 @@ export function readInventory(syntax: Syntax): Inventory | undefined {
 
 /** The hooks (addHook('onRequest' | 'preHandler' | ...)) registered on a scope function's instance. */
 export function guardHooks(syntax: Syntax, fn: TS.FunctionLikeDeclaration): string[] {
+  return scopeHooks(syntax, fn, ['onRequest', 'preParsing', 'preValidation', 'preHandler']).map((hook) => hook.getText());
+}
+
+/**
+ * The hook functions (the second argument of addHook(name, ...), for the given names) registered on
+ * a scope function's own instance: not those of a scope registered inside it.
+ */
+export function scopeHooks(syntax: Syntax, fn: TS.FunctionLikeDeclaration, names: string[]): TS.Expression[] {
   const ts = syntax.ts;
-  const texts: string[] = [];
+  const hooks: TS.Expression[] = [];
   const visit = (n: TS.Node): void => {
     if (n !== fn && (ts.isArrowFunction(n) || ts.isFunctionExpression(n)) && ts.isCallExpression(n.parent) && syntax.calleeName(n.parent) === 'register') return;
     if (ts.isCallExpression(n) && syntax.calleeName(n) === 'addHook') {
       const hook = syntax.str(n.arguments[0]);
-      if (hook && ['onRequest', 'preParsing', 'preValidation', 'preHandler'].includes(hook) && n.arguments[1]) texts.push(n.arguments[1].getText());
+      if (hook && names.includes(hook) && n.arguments[1]) hooks.push(n.arguments[1]);
     }
     n.forEachChild(visit);
   };
   fn.body?.forEachChild(visit);
-  return texts;
+  return hooks;
 }
 
 /** The enclosing function nodes of a node, innermost first. */

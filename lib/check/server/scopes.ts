@@ -3,14 +3,15 @@
  * holds what it should. SRV001: no route or route module on the root instance (outside the public,
  * protected and admin scopes). SRV002: the public scope holds only routes on src/server/public-routes.ts,
  * and no protected route module. SRV003: admin route modules are in the admin scope, whose hook refuses
- * (403) a non-admin session. SRV004: the protected scope's hook answers 401 without a live session,
- * and the session it hands the handlers comes from the session check (./session-guard.ts).
+ * (403) a non-admin session, first and whole. SRV004: the protected scope's hook answers 401 without a
+ * live session, and the session it hands the handlers comes from the session check. The hooks' guards
+ * are read from their syntax trees by ./hook-guards.ts.
  * Input: the route inventory of ./routes.ts.
  */
 import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import { guardHooks, type Inventory } from './routes.js';
-import { sessionGuardProblem } from './session-guard.js';
+import { adminGuardProblem, sessionGuardProblem } from './hook-guards.js';
 
 export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): Finding[] {
   if (!inventory) {
@@ -52,10 +53,14 @@ export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): F
   if (adminModules.length || scopeFns.admin) {
     const fn = scopeFns.admin;
     const guarded = fn && guardHooks(syntax, fn).some((t) => /\badmin\b/.test(t) && /\brole\b/.test(t) && /\b403\b/.test(t));
+    const weakened = fn && guarded ? adminGuardProblem(syntax, fn) : undefined;
     if (!guarded) {
       add('SRV003-admin-route-unguarded', fn ? syntax.at(fn) : rel(appFile),
         fn ? 'the admin scope has no onRequest hook refusing (403) a session whose role is not admin' : 'admin routes exist but there is no admin scope',
         "restore the admin scope's hook: if (request.session?.role !== 'admin') return reply.code(403)...");
+    } else if (weakened) {
+      add('SRV003-admin-route-unguarded', syntax.at(fn), weakened,
+        "restore the admin scope's hook: its first statement is if (request.session?.role !== 'admin') return reply.code(403)...");
     }
   }
 

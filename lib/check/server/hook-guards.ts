@@ -1,8 +1,11 @@
 /**
- * The second half of SRV004 (invariant I1): the session the protected scope hands its handlers is one
- * that the session check vouched for. The first half (./scopes.ts) only asks that some hook answers
- * 401 without a session; this one follows `request.session` back to where its value came from, so
- * that an edit which keeps the 401 but lets a request through unchecked is caught too, e.g.:
+ * The guards of the protected and admin scopes, read from their hooks' syntax trees: the second half
+ * of SRV004 and of SRV003 (invariants I1, I2), beside their text checks in ./scopes.ts, which only
+ * ask that some hook mentions a session and 401, or admin, role and 403. These catch an edit that
+ * keeps those words but lets requests through.
+ *
+ * SRV004: the session the protected scope hands its handlers is one the session check vouched for.
+ * `request.session` is followed back to where its value came from, which catches, e.g.:
  *   - a branch that makes the session up, or takes it from the request, instead of checking it
  *     (a session-only route's `session = await checkSession(...)` replaced);
  *   - a fallback (`opened?.session ?? ...`), or a guard that lets some requests by (`if (!session && ...)`).
@@ -15,6 +18,7 @@
  */
 import type TS from 'typescript';
 import type { Syntax } from '../syntax.js';
+import { scopeHooks } from './routes.js';
 
 /** The session checks a hook may take its session from, by the name src/auth/sessions.ts exports. */
 const SESSION_CHECKS = new Set(['checkSession', 'openSession']);
@@ -37,20 +41,10 @@ function sessionCheckImports(syntax: Syntax, sf: TS.SourceFile): Map<string, str
   return out;
 }
 
-/** onRequest hooks registered on the scope function's own instance (not in a nested register()). */
-function onRequestHooks(syntax: Syntax, scopeFn: TS.FunctionLikeDeclaration): TS.FunctionLikeDeclaration[] {
+/** The onRequest hook functions of a scope's own instance (./routes.ts). */
+function onRequestHooks(syntax: Syntax, scopeFn: TS.FunctionLikeDeclaration): Array<TS.ArrowFunction | TS.FunctionExpression> {
   const ts = syntax.ts;
-  const hooks: TS.FunctionLikeDeclaration[] = [];
-  const visit = (n: TS.Node): void => {
-    if (n !== scopeFn && (ts.isArrowFunction(n) || ts.isFunctionExpression(n)) && ts.isCallExpression(n.parent) && syntax.calleeName(n.parent) === 'register') return;
-    if (ts.isCallExpression(n) && syntax.calleeName(n) === 'addHook' && syntax.str(n.arguments[0]) === 'onRequest') {
-      const fn = n.arguments[1];
-      if (fn && (ts.isArrowFunction(fn) || ts.isFunctionExpression(fn))) hooks.push(fn);
-    }
-    n.forEachChild(visit);
-  };
-  scopeFn.body?.forEachChild(visit);
-  return hooks;
+  return scopeHooks(syntax, scopeFn, ['onRequest']).filter((fn): fn is TS.ArrowFunction | TS.FunctionExpression => ts.isArrowFunction(fn) || ts.isFunctionExpression(fn));
 }
 
 interface Write {
@@ -141,4 +135,61 @@ export function sessionGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLike
     }
   }
   return 'no onRequest hook of the protected scope sets request.session from the session check';
+}
+
+/** Whether `node` holds a return statement of its own (one inside a nested function does not count). */
+function returnsIn(syntax: Syntax, node: TS.Node): boolean {
+  const ts = syntax.ts;
+  let found = false;
+  const visit = (n: TS.Node): void => {
+    if (found || ts.isFunctionLike(n)) return;
+    if (ts.isReturnStatement(n)) found = true;
+    else n.forEachChild(visit);
+  };
+  visit(node);
+  return found;
+}
+
+/** `<request>.session.role` or `<request>.session?.role`. */
+function isSessionRole(syntax: Syntax, node: TS.Expression, request: string): boolean {
+  const ts = syntax.ts;
+  const role = syntax.bare(node);
+  if (!ts.isPropertyAccessExpression(role) || role.name.text !== 'role') return false;
+  const session = syntax.bare(role.expression);
+  return ts.isPropertyAccessExpression(session) && session.name.text === 'session' && ts.isIdentifier(session.expression) && session.expression.text === request;
+}
+
+/**
+ * The second half of SRV003 (invariant I2), beside its text check (./scopes.ts): the admin scope's
+ * role check is whole and comes first. Some onRequest hook of the admin scope has, as a statement of
+ * its body, `if (<request>.session?.role !== 'admin') ... return ...403...`: the condition is that
+ * comparison and nothing else (an added `&& !request.headers[...]` lets a member through), and no
+ * statement before it can return (an early `if (...) return;` skips the check). Undefined when the
+ * hook holds; else why not.
+ */
+export function adminGuardProblem(syntax: Syntax, adminFn: TS.FunctionLikeDeclaration): string | undefined {
+  const ts = syntax.ts;
+  let why = 'no onRequest hook of the admin scope refuses (403) a session whose role is not admin';
+  for (const hook of onRequestHooks(syntax, adminFn)) {
+    const request = hook.parameters[0]?.name;
+    if (!request || !ts.isIdentifier(request) || !ts.isBlock(hook.body)) continue;
+    const statements = hook.body.statements;
+    const index = statements.findIndex((st) => {
+      if (!ts.isIfStatement(st)) return false;
+      const cond = syntax.bare(st.expression);
+      if (!ts.isBinaryExpression(cond) || ![ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsToken].includes(cond.operatorToken.kind)) return false;
+      const [left, right] = [syntax.bare(cond.left), syntax.bare(cond.right)];
+      const compared = (a: TS.Expression, b: TS.Expression) => syntax.str(a) === 'admin' && isSessionRole(syntax, b, request.text);
+      return (compared(left, right) || compared(right, left)) && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b403\b/.test(r.getText()));
+    });
+    if (index < 0) {
+      const weakened = statements.find((st): st is TS.IfStatement => ts.isIfStatement(st) && /\badmin\b/.test(st.expression.getText()) && /\brole\b/.test(st.expression.getText()));
+      if (weakened) why = `the admin scope's role check is \`if (${weakened.expression.getText()})\`, not \`if (${request.text}.session?.role !== 'admin')\` alone: it lets some non-admin sessions through`;
+      continue;
+    }
+    const early = statements.slice(0, index).find((st) => returnsIn(syntax, st));
+    if (early) return `a statement before the admin scope's role check can return, skipping it: \`${early.getText().split('\n')[0]}\``;
+    return undefined;
+  }
+  return why;
 }
