@@ -14,7 +14,9 @@
  *   - every value <v> is given comes from `await checkSession(...)`, or is `.session` of a variable of
  *     the hook given only `await openSession(...)`; both imported from src/auth/sessions.ts (whose
  *     calls hand the database's session check the configured idle lifetime: SRV015);
- *   - before it, a statement `if (!<v>) ... return ...401...`, and no value given to <v> after that.
+ *   - before it, a statement `if (!<v>) ... return ...401...`, and no value given to <v> after that;
+ *   - no return before it that does not refuse the request (an early `if (...) return;` would let a
+ *     request reach its handler with no session checked at all).
  */
 import type TS from 'typescript';
 import type { Syntax } from '../syntax.js';
@@ -117,6 +119,8 @@ export function sessionGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLike
           && (syntax.bare(cond.operand) as TS.Identifier).text === name && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b401\b/.test(r.getText()));
       });
       if (!guard) return `no \`if (!${name}) return ...401...\` comes before \`${request.text}.session = ${name}\`: a request without a live session could reach the handlers`;
+      const early = escapingReturn(syntax, body.statements.slice(0, index));
+      if (early) return `the session hook can return before it sets ${request.text}.session without refusing the request: \`${firstLine(early)}\``;
       for (const write of writes) {
         if (write.node.getStart() > guard.getStart()) return `\`${name}\` is given a value after the 401 guard (\`${write.node.getText()}\`)`;
         if (write.value === undefined) continue;
@@ -137,18 +141,27 @@ export function sessionGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLike
   return 'no onRequest hook of the protected scope sets request.session from the session check';
 }
 
-/** Whether `node` holds a return statement of its own (one inside a nested function does not count). */
-function returnsIn(syntax: Syntax, node: TS.Node): boolean {
+/** A return that answers with a client error (reply.code(4xx)...): it refuses the request. */
+const REFUSAL = /\.code\(\s*4\d\d\s*\)/;
+
+/**
+ * The first return statement of `statements` (one inside a nested function does not count) that is
+ * not a refusal: returning from an onRequest hook without answering lets the request go on to its
+ * handler, past every check that comes later in the hook.
+ */
+function escapingReturn(syntax: Syntax, statements: readonly TS.Statement[]): TS.ReturnStatement | undefined {
   const ts = syntax.ts;
-  let found = false;
+  let found: TS.ReturnStatement | undefined;
   const visit = (n: TS.Node): void => {
     if (found || ts.isFunctionLike(n)) return;
-    if (ts.isReturnStatement(n)) found = true;
+    if (ts.isReturnStatement(n) && !REFUSAL.test(n.getText())) found = n;
     else n.forEachChild(visit);
   };
-  visit(node);
+  for (const st of statements) visit(st);
   return found;
 }
+
+const firstLine = (node: TS.Node) => node.getText().split('\n')[0];
 
 /** `<request>.session.role` or `<request>.session?.role`. */
 function isSessionRole(syntax: Syntax, node: TS.Expression, request: string): boolean {
@@ -164,7 +177,7 @@ function isSessionRole(syntax: Syntax, node: TS.Expression, request: string): bo
  * role check is whole and comes first. Some onRequest hook of the admin scope has, as a statement of
  * its body, `if (<request>.session?.role !== 'admin') ... return ...403...`: the condition is that
  * comparison and nothing else (an added `&& !request.headers[...]` lets a member through), and no
- * statement before it can return (an early `if (...) return;` skips the check). Undefined when the
+ * statement before it can return without refusing the request (an early `if (...) return;` skips the check). Undefined when the
  * hook holds; else why not.
  */
 export function adminGuardProblem(syntax: Syntax, adminFn: TS.FunctionLikeDeclaration): string | undefined {
@@ -187,8 +200,48 @@ export function adminGuardProblem(syntax: Syntax, adminFn: TS.FunctionLikeDeclar
       if (weakened) why = `the admin scope's role check is \`if (${weakened.expression.getText()})\`, not \`if (${request.text}.session?.role !== 'admin')\` alone: it lets some non-admin sessions through`;
       continue;
     }
-    const early = statements.slice(0, index).find((st) => returnsIn(syntax, st));
-    if (early) return `a statement before the admin scope's role check can return, skipping it: \`${early.getText().split('\n')[0]}\``;
+    const early = escapingReturn(syntax, statements.slice(0, index));
+    if (early) return `the admin scope's hook can return before its role check without refusing the request: \`${firstLine(early)}\``;
+    return undefined;
+  }
+  return why;
+}
+
+/**
+ * The second half of SRV019's check of the protected scope (./mfa-step.ts, beside its text check): a
+ * session that must enrol a second factor first is refused outside the enrolment routes, by a
+ * statement of the session hook `if (<session>.enrolOnly && !ENROL_ONLY_ROUTES.has(`${<request>.method}
+ * ${<request>.routeOptions.url}`)) ... return ...403...`: that condition and nothing added to it, the
+ * route looked up as it is (not a fixed string that is always on the list), and no return before it
+ * that does not refuse the request. Undefined when the hook holds; else why not.
+ */
+export function enrolGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLikeDeclaration): string | undefined {
+  const ts = syntax.ts;
+  let why = 'no onRequest hook of the protected scope refuses (403) an enrol-only session outside ENROL_ONLY_ROUTES';
+  for (const hook of onRequestHooks(syntax, protectedFn)) {
+    const request = hook.parameters[0]?.name;
+    if (!request || !ts.isIdentifier(request) || !ts.isBlock(hook.body)) continue;
+    const statements = hook.body.statements;
+    const route = `\`\${${request.text}.method} \${${request.text}.routeOptions.url}\``;
+    const index = statements.findIndex((st) => {
+      if (!ts.isIfStatement(st)) return false;
+      const cond = syntax.bare(st.expression);
+      if (!ts.isBinaryExpression(cond) || cond.operatorToken.kind !== ts.SyntaxKind.AmpersandAmpersandToken) return false;
+      const enrolOnly = syntax.bare(cond.left);
+      const notListed = syntax.bare(cond.right);
+      if (!ts.isPropertyAccessExpression(enrolOnly) || enrolOnly.name.text !== 'enrolOnly') return false;
+      if (!ts.isPrefixUnaryExpression(notListed) || notListed.operator !== ts.SyntaxKind.ExclamationToken) return false;
+      const lookup = syntax.bare(notListed.operand);
+      return ts.isCallExpression(lookup) && lookup.expression.getText() === 'ENROL_ONLY_ROUTES.has' && lookup.arguments.length === 1
+        && lookup.arguments[0]!.getText() === route && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b403\b/.test(r.getText()));
+    });
+    if (index < 0) {
+      const weakened = statements.find((st): st is TS.IfStatement => ts.isIfStatement(st) && /\benrolOnly\b/.test(st.expression.getText()));
+      if (weakened) why = `the enrol-only check is \`if (${weakened.expression.getText()})\`, not \`if (session.enrolOnly && !ENROL_ONLY_ROUTES.has(${route}))\` alone: it lets some enrol-only sessions through`;
+      continue;
+    }
+    const early = escapingReturn(syntax, statements.slice(0, index));
+    if (early) return `the session hook can return before its enrol-only check without refusing the request: \`${firstLine(early)}\``;
     return undefined;
   }
   return why;

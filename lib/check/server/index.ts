@@ -62,7 +62,7 @@ export function serverUnits(syntax: Syntax): Unit[] {
     { id: 'route-namespaces', run: () => checkRouteNamespaces(routes()) },
     {
       id: 'mfa-step',
-      run: () => checkMfaStep(syntax, routes(), inventory()?.publicList ?? new Set(), inventory()?.protectedHooks ?? []),
+      run: () => checkMfaStep(syntax, routes(), inventory()?.publicList ?? new Set(), inventory()?.protectedHooks ?? [], inventory()?.scopeFns.protected),
     },
     { id: 'passkey-step', run: () => checkPasskeyStep(syntax) },
     { id: 'body-schemas', run: () => checkBodySchemas(syntax, routes().map((r) => join(syntax.appDir, r.module))) },

@@ -7,13 +7,17 @@
  *     is checked (redeemChallenge / verifySecondFactor), as SRV010 asks of the password step
  *   - POST /api/auth/login hands over to afterPassword() and opens no session itself (a password alone
  *     must not give an enrolled user a session)
- *   - the protected scope's session hook refuses an enrol-only session outside ENROL_ONLY_ROUTES (403)
+ *   - the protected scope's session hook refuses an enrol-only session outside ENROL_ONLY_ROUTES (403),
+ *     with nothing added to that condition and no return before it that lets the request go on
+ *     (read from the hook's syntax tree: ./hook-guards.ts)
  * The database half (an enrol-only session has no identity: the sessions_own_token policy of
  * *_xms_mfa.sql) is held by DB003 policy drift.
  * Input: the route inventory and the protected scope's hooks that ./routes.ts reads.
  */
 import { join } from 'node:path';
+import type TS from 'typescript';
 import { finding, type Syntax } from '../syntax.js';
+import { enrolGuardProblem } from './hook-guards.js';
 import type { Finding } from '../types.js';
 
 export interface MfaRoute {
@@ -32,7 +36,7 @@ function firstIndex(text: string, pattern: RegExp): number {
   return m ? m.index : -1;
 }
 
-export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set<string>, protectedHooks: string[]): Finding[] {
+export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set<string>, protectedHooks: string[], protectedFn?: TS.FunctionLikeDeclaration): Finding[] {
   const hasMfa = syntax.exists(join(syntax.appDir, 'src', 'auth', 'mfa.ts')) || publicList.has(`POST ${MFA_ROUTE}`);
   if (!hasMfa) return [];
   const out: Finding[] = [];
@@ -61,6 +65,12 @@ export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set
   if (!protectedHooks.some((t) => /\benrolOnly\b/.test(t) && /\bENROL_ONLY_ROUTES\b/.test(t) && /\b403\b/.test(t))) {
     out.push(finding(ID, 'src/server/app.ts', 'the protected scope does not refuse an enrol-only session outside the enrolment routes',
       "restore the session hook's check: if (session.enrolOnly && !ENROL_ONLY_ROUTES.has(...)) return reply.code(403)..."));
+  } else {
+    const problem = protectedFn && enrolGuardProblem(syntax, protectedFn);
+    if (problem) {
+      out.push(finding(ID, syntax.at(protectedFn), problem,
+        "restore the session hook's check: if (session.enrolOnly && !ENROL_ONLY_ROUTES.has(`${request.method} ${request.routeOptions.url}`)) return reply.code(403)..."));
+    }
   }
   return out;
 }
