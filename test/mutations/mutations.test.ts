@@ -143,7 +143,47 @@ const MUTATIONS: Mutation[] = [
     edits: [{ file: 'src/server/app.ts', find: /^.*addHook\(\s*'onRequest',\s*csrfHook\(.*\n/m, replace: '' }],
     expect: 'SRV014-csrf-unguarded',
     groups: ['server'],
+  },  {
+    name: 'csrf-hook-skipped-for-some-paths',
+    what: 'wrap the CSRF hook so that it skips a path prefix (cross-site POSTs accepted there)',
+    edits: [{
+      file: 'src/server/app.ts',
+      find: "app.addHook('onRequest', csrfHook(config.origin));",
+      replace: "app.addHook('onRequest', (request, reply, done) => (request.url.startsWith('/api/hooks/') ? done() : csrfHook(config.origin)(request, reply, done)));",
+    }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
   },
+  {
+    name: 'csrf-safe-methods-widened',
+    what: 'let POST through the CSRF guard without a look at the origin',
+    edits: [{ file: 'src/security/csrf.ts', find: "new Set(['GET', 'HEAD', 'OPTIONS'])", replace: "new Set(['GET', 'HEAD', 'OPTIONS', 'POST'])" }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'csrf-guard-lets-json-by',
+    what: 'let a state-changing request with a JSON body through the CSRF guard whatever its origin',
+    edits: [{
+      file: 'src/security/csrf.ts',
+      find: 'if (SAFE_METHODS.has(request.method) || isSameOrigin(request, configuredOrigin)) {',
+      replace: "if (SAFE_METHODS.has(request.method) || isSameOrigin(request, configuredOrigin) || request.headers['content-type'] === 'application/json') {",
+    }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'csrf-no-headers-accepted',
+    what: 'count a request without Origin and Sec-Fetch-Site as same-origin',
+    edits: [{
+      file: 'src/security/csrf.ts',
+      find: "return request.headers['sec-fetch-site'] === 'same-origin';",
+      replace: "return request.headers['sec-fetch-site'] === 'same-origin' || request.headers['sec-fetch-site'] === undefined;",
+    }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+
   {
     name: 'headers-hook-removed',
     what: 'stop setting the security headers on responses',
