@@ -138,6 +138,27 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'login-limit-skipped-for-a-header',
+    what: 'skip the log-in limiter when the client sends a header',
+    edits: [{ file: 'src/routes/public/auth.ts', find: '    await limits.login.consume(request.ip, email);', replace: "    if (!request.headers['x-internal-client']) await limits.login.consume(request.ip, email);" }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'signup-limit-not-awaited',
+    what: "count a sign-up attempt without waiting for the limiter's answer (a refusal is ignored)",
+    edits: [{ file: 'src/routes/public/auth.ts', find: 'await limits.signup.consume(request.ip, email);', replace: 'void limits.signup.consume(request.ip, email).catch(() => undefined);' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
+    name: 'login-limit-refusal-swallowed',
+    what: "swallow the log-in limiter's refusal",
+    edits: [{ file: 'src/routes/public/auth.ts', find: '    await limits.login.consume(request.ip, email);', replace: '    try {\n      await limits.login.consume(request.ip, email);\n    } catch {\n      // keep going\n    }' }],
+    expect: 'SRV010-auth-not-rate-limited',
+    groups: ['server'],
+  },
+  {
     name: 'csrf-hook-removed',
     what: 'drop the CSRF hook (cross-site POSTs accepted)',
     edits: [{ file: 'src/server/app.ts', find: /^.*addHook\(\s*'onRequest',\s*csrfHook\(.*\n/m, replace: '' }],

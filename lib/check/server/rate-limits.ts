@@ -1,6 +1,7 @@
 /**
  * SRV010 of `xms check` (invariant I13): the credential routes (log-in, sign-up, reset, verify, invitation) of the
- * public scope consume their rate limiter before anything secret is verified, and the limiter
+ * public scope consume their rate limiter before anything secret is verified (awaited, on every
+ * path of the handler: consumeProblem below), and the limiter
  * (class ActionLimiter of src/security/rate-limit.ts) counts in a store shared by every instance.
  * Input: the route inventory of ./routes.ts.
  */
@@ -12,6 +13,52 @@ import type { Inventory } from './routes.js';
 
 const ID = 'SRV010-auth-not-rate-limited';
 const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email|invitation|join/i;
+
+const CONSUME = /^limits\s*\.\s*\w+\s*\.\s*consume(Ip|Account)?$/;
+
+/**
+ * Why the handler's first limiter call may not hold a request back, if it may: the call must be
+ * awaited, as a statement of its own, reached on every path (the handler's body, or the try block
+ * of a statement whose catch answers the request), so that its refusal (RateLimited) ends the
+ * request. Not in an if or a loop, not swallowed by a .catch() or an empty catch, not left
+ * un-awaited (the attempt would be counted after the secret was checked, or not at all).
+ * The handler is parsed from its text (the inventory keeps text).
+ */
+export function consumeProblem(syntax: Syntax, handlerText: string): string | undefined {
+  const ts = syntax.ts;
+  const sf = ts.createSourceFile('handler.ts', `(${handlerText})`, ts.ScriptTarget.Latest, true);
+  let call: TS.CallExpression | undefined;
+  const find = (n: TS.Node): void => {
+    if (call) return;
+    if (ts.isCallExpression(n) && CONSUME.test(n.expression.getText())) call = n;
+    else n.forEachChild(find);
+  };
+  find(sf);
+  if (!call) return 'no limiter call was found in its handler';
+  const text = call.getText().split('\n')[0];
+  if (!ts.isAwaitExpression(call.parent)) return `its limiter call \`${text}\` is not awaited as it is (its refusal would not end the request)`;
+  const statement = call.parent.parent;
+  if (!ts.isExpressionStatement(statement)) return `its limiter call \`${text}\` is not a statement of its own`;
+  for (let n: TS.Node = statement; ; n = n.parent) {
+    const parent = n.parent;
+    if (!parent) return `its limiter call \`${text}\` was not found in the handler's body`;
+    if (ts.isFunctionLike(parent)) {
+      // the handler itself, or a callback inside it that may run late or never
+      for (let up = parent.parent; up; up = up.parent) {
+        if (ts.isFunctionLike(up)) return `its limiter call \`${text}\` is inside a callback of the handler, not in the handler's own body`;
+      }
+      return undefined;
+    }
+    if (ts.isBlock(parent) || ts.isSourceFile(parent)) continue;
+    if (ts.isTryStatement(parent) && parent.tryBlock === n) {
+      const answered = parent.catchClause && syntax.all(parent.catchClause.block, (x): x is TS.Statement => ts.isReturnStatement(x) || ts.isThrowStatement(x)).length > 0;
+      if (!answered) return `its limiter call \`${text}\` is in a try whose catch does not end the request (a refusal would be swallowed)`;
+      continue;
+    }
+    const where = ts.isIfStatement(parent) ? 'an if' : ts.isIterationStatement(parent, false) ? 'a loop' : ts.isCatchClause(parent) ? 'a catch' : ts.isSwitchStatement(parent) || ts.isCaseClause(parent) ? 'a switch' : ts.SyntaxKind[parent.kind];
+    return `its limiter call \`${text}\` is not reached on every path (it is inside ${where})`;
+  }
+}
 
 export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[] {
   const out: Finding[] = [];
@@ -28,6 +75,12 @@ export function checkRateLimits(syntax: Syntax, inventory: Inventory): Finding[]
     if (!consumed || (verifies && verifies.index < consumed.index)) {
       out.push(finding(ID, r.at, `${r.method} ${r.url} does not consume its rate limiter before verifying (limits.<action>.consume)`,
         'call await limits.<action>.consume(request.ip, email) before anything secret is checked, and limits.<action>.succeeded(...) on success'));
+    } else {
+      const skipped = consumeProblem(syntax, r.handler);
+      if (skipped) {
+        out.push(finding(ID, r.at, `${r.method} ${r.url}: ${skipped}`,
+          'consume the limiter as a statement of its own in the handler: await limits.<action>.consume(request.ip, email); (a refusal must end the request)'));
+      }
     }
   }
   out.push(...syntax.persisted('rate-limit-store', () => checkStore(syntax)));
