@@ -627,6 +627,13 @@ reset role;`,
     groups: ['server'],
   },
   {
+    name: 'mfa-account-limit-conditional',
+    what: "take the second factor's per-account allowance only for codes (passkey attempts uncounted per account)",
+    edits: [{ file: 'src/routes/public/login-mfa.ts', find: '      await limits.mfa.consumeAccount(challenge.email);', replace: '      if (body.code !== undefined) await limits.mfa.consumeAccount(challenge.email);' }],
+    expect: 'SRV019-mfa-step-weakened',
+    groups: ['server'],
+  },
+  {
     name: 'passkey-assertion-unverified',
     what: 'complete a log-in with a passkey assertion nobody verified',
     edits: [

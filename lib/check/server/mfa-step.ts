@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import type TS from 'typescript';
 import { finding, type Syntax } from '../syntax.js';
 import { enrolGuardProblem } from './hook-guards.js';
+import { consumeProblem } from './rate-limits.js';
 import type { Finding } from '../types.js';
 
 export interface MfaRoute {
@@ -55,6 +56,13 @@ export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set
     if (late(perIp) || late(perAccount)) {
       out.push(finding(ID, route.at, `POST ${MFA_ROUTE} does not take its attempt from the IP's and the account's allowance before the code is checked`,
         'call await limits.mfa.consumeIp(request.ip) and await limits.mfa.consumeAccount(email) before redeemChallenge(), limits.mfa.succeeded(...) after'));
+    } else {
+      // both allowances taken on every path, awaited (./rate-limits.ts)
+      const skipped = consumeProblem(syntax, route.handler, /^limits\s*\.\s*\w+\s*\.\s*consume(Ip)?$/) ?? consumeProblem(syntax, route.handler, /^limits\s*\.\s*\w+\s*\.\s*consume(Account)?$/);
+      if (skipped) {
+        out.push(finding(ID, route.at, `POST ${MFA_ROUTE}: ${skipped}`,
+          'take both allowances as statements of their own in the handler: await limits.mfa.consumeIp(request.ip); ... await limits.mfa.consumeAccount(challenge.email);'));
+      }
     }
   }
   const login = routes.find((r) => r.method === 'POST' && r.url === '/api/auth/login' && r.scope === 'public');

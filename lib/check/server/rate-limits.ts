@@ -17,20 +17,21 @@ const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|re
 const CONSUME = /^limits\s*\.\s*\w+\s*\.\s*consume(Ip|Account)?$/;
 
 /**
- * Why the handler's first limiter call may not hold a request back, if it may: the call must be
+ * Why the handler's first limiter call (or the first matching `which`) may not hold a request back,
+ * if it may: the call must be
  * awaited, as a statement of its own, reached on every path (the handler's body, or the try block
  * of a statement whose catch answers the request), so that its refusal (RateLimited) ends the
  * request. Not in an if or a loop, not swallowed by a .catch() or an empty catch, not left
  * un-awaited (the attempt would be counted after the secret was checked, or not at all).
  * The handler is parsed from its text (the inventory keeps text).
  */
-export function consumeProblem(syntax: Syntax, handlerText: string): string | undefined {
+export function consumeProblem(syntax: Syntax, handlerText: string, which: RegExp = CONSUME): string | undefined {
   const ts = syntax.ts;
   const sf = ts.createSourceFile('handler.ts', `(${handlerText})`, ts.ScriptTarget.Latest, true);
   let call: TS.CallExpression | undefined;
   const find = (n: TS.Node): void => {
     if (call) return;
-    if (ts.isCallExpression(n) && CONSUME.test(n.expression.getText())) call = n;
+    if (ts.isCallExpression(n) && which.test(n.expression.getText())) call = n;
     else n.forEachChild(find);
   };
   find(sf);
