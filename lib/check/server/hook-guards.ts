@@ -172,60 +172,81 @@ function isSessionRole(syntax: Syntax, node: TS.Expression, request: string): bo
   return ts.isPropertyAccessExpression(session) && session.name.text === 'session' && ts.isIdentifier(session.expression) && session.expression.text === request;
 }
 
+/** What an if statement guarding a scope's onRequest hook looks like (see guardStatementProblem). */
+interface GuardShape {
+  /** the guard, as findings name it ("the admin scope's role check") */
+  name: string;
+  /** whether the condition is the guard's whole condition, for the hook's request parameter */
+  isCondition: (condition: TS.Expression, request: string) => boolean;
+  /** an if whose condition matches all of these is the guard, weakened, when isCondition says no */
+  looksLike: RegExp[];
+  /** the condition as it should read, for the request parameter */
+  expected: (request: string) => string;
+  /** the finding when no hook has the guard at all */
+  missing: string;
+}
+
 /**
- * The second half of SRV003 (invariant I2), beside its text check (./scopes.ts): the admin scope's
- * role check is whole and comes first. Some onRequest hook of the admin scope has, as a statement of
- * its body, `if (<request>.session?.role !== 'admin') ... return ...403...`: the condition is that
- * comparison and nothing else (an added `&& !request.headers[...]` lets a member through), and no
- * statement before it can return without refusing the request (an early `if (...) return;` skips the check). Undefined when the
- * hook holds; else why not.
+ * Some onRequest hook of the scope has, as a statement of its body, `if (<the guard's condition>)
+ * ... return ...403...`, with nothing added to the condition, and no return before it that does not
+ * refuse the request (an early `if (...) return;` would skip it). Undefined when one does; else why not.
  */
-export function adminGuardProblem(syntax: Syntax, adminFn: TS.FunctionLikeDeclaration): string | undefined {
+function guardStatementProblem(syntax: Syntax, scopeFn: TS.FunctionLikeDeclaration, shape: GuardShape): string | undefined {
   const ts = syntax.ts;
-  let why = 'no onRequest hook of the admin scope refuses (403) a session whose role is not admin';
-  for (const hook of onRequestHooks(syntax, adminFn)) {
+  let why = shape.missing;
+  for (const hook of onRequestHooks(syntax, scopeFn)) {
     const request = hook.parameters[0]?.name;
     if (!request || !ts.isIdentifier(request) || !ts.isBlock(hook.body)) continue;
     const statements = hook.body.statements;
-    const index = statements.findIndex((st) => {
-      if (!ts.isIfStatement(st)) return false;
-      const cond = syntax.bare(st.expression);
-      if (!ts.isBinaryExpression(cond) || ![ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsToken].includes(cond.operatorToken.kind)) return false;
-      const [left, right] = [syntax.bare(cond.left), syntax.bare(cond.right)];
-      const compared = (a: TS.Expression, b: TS.Expression) => syntax.str(a) === 'admin' && isSessionRole(syntax, b, request.text);
-      return (compared(left, right) || compared(right, left)) && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b403\b/.test(r.getText()));
-    });
+    const index = statements.findIndex((st) => ts.isIfStatement(st) && shape.isCondition(syntax.bare(st.expression), request.text)
+      && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b403\b/.test(r.getText())));
     if (index < 0) {
-      const weakened = statements.find((st): st is TS.IfStatement => ts.isIfStatement(st) && /\badmin\b/.test(st.expression.getText()) && /\brole\b/.test(st.expression.getText()));
-      if (weakened) why = `the admin scope's role check is \`if (${weakened.expression.getText()})\`, not \`if (${request.text}.session?.role !== 'admin')\` alone: it lets some non-admin sessions through`;
+      const weakened = statements.find((st): st is TS.IfStatement => ts.isIfStatement(st) && shape.looksLike.every((re) => re.test(st.expression.getText())));
+      if (weakened) why = `${shape.name} is \`if (${weakened.expression.getText()})\`, not \`if (${shape.expected(request.text)})\` alone: it lets some requests through that it should refuse`;
       continue;
     }
     const early = escapingReturn(syntax, statements.slice(0, index));
-    if (early) return `the admin scope's hook can return before its role check without refusing the request: \`${firstLine(early)}\``;
+    if (early) return `the hook can return before ${shape.name} without refusing the request: \`${firstLine(early)}\``;
     return undefined;
   }
   return why;
 }
 
 /**
+ * The second half of SRV003 (invariant I2), beside its text check (./scopes.ts): the admin scope's
+ * hook refuses (403) every session whose role is not admin, by `if (<request>.session?.role !==
+ * 'admin')` and nothing added to it (an added `&& !request.headers[...]` lets a member through), with
+ * no return before it that lets the request on.
+ */
+export function adminGuardProblem(syntax: Syntax, adminFn: TS.FunctionLikeDeclaration): string | undefined {
+  const ts = syntax.ts;
+  return guardStatementProblem(syntax, adminFn, {
+    name: "the admin scope's role check",
+    isCondition: (cond, request) => {
+      if (!ts.isBinaryExpression(cond) || ![ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsToken].includes(cond.operatorToken.kind)) return false;
+      const [left, right] = [syntax.bare(cond.left), syntax.bare(cond.right)];
+      const compared = (a: TS.Expression, b: TS.Expression) => syntax.str(a) === 'admin' && isSessionRole(syntax, b, request);
+      return compared(left, right) || compared(right, left);
+    },
+    looksLike: [/\badmin\b/, /\brole\b/],
+    expected: (request) => `${request}.session?.role !== 'admin'`,
+    missing: 'no onRequest hook of the admin scope refuses (403) a session whose role is not admin',
+  });
+}
+
+/**
  * The second half of SRV019's check of the protected scope (./mfa-step.ts, beside its text check): a
- * session that must enrol a second factor first is refused outside the enrolment routes, by a
- * statement of the session hook `if (<session>.enrolOnly && !ENROL_ONLY_ROUTES.has(`${<request>.method}
- * ${<request>.routeOptions.url}`)) ... return ...403...`: that condition and nothing added to it, the
- * route looked up as it is (not a fixed string that is always on the list), and no return before it
- * that does not refuse the request. Undefined when the hook holds; else why not.
+ * session that must enrol a second factor first is refused (403) outside the enrolment routes, by
+ * `if (<session>.enrolOnly && !ENROL_ONLY_ROUTES.has(`${<request>.method} ${<request>.routeOptions.url}`))`
+ * and nothing added to it, the route looked up as requested (not a fixed string that is always on the
+ * list), with no return before it that lets the request on.
  */
 export function enrolGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLikeDeclaration): string | undefined {
   const ts = syntax.ts;
-  let why = 'no onRequest hook of the protected scope refuses (403) an enrol-only session outside ENROL_ONLY_ROUTES';
-  for (const hook of onRequestHooks(syntax, protectedFn)) {
-    const request = hook.parameters[0]?.name;
-    if (!request || !ts.isIdentifier(request) || !ts.isBlock(hook.body)) continue;
-    const statements = hook.body.statements;
-    const route = `\`\${${request.text}.method} \${${request.text}.routeOptions.url}\``;
-    const index = statements.findIndex((st) => {
-      if (!ts.isIfStatement(st)) return false;
-      const cond = syntax.bare(st.expression);
+  const route = (request: string) => `\`\${${request}.method} \${${request}.routeOptions.url}\``;
+  return guardStatementProblem(syntax, protectedFn, {
+    name: 'the enrol-only check',
+    isCondition: (cond, request) => {
       if (!ts.isBinaryExpression(cond) || cond.operatorToken.kind !== ts.SyntaxKind.AmpersandAmpersandToken) return false;
       const enrolOnly = syntax.bare(cond.left);
       const notListed = syntax.bare(cond.right);
@@ -233,16 +254,10 @@ export function enrolGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLikeDe
       if (!ts.isPrefixUnaryExpression(notListed) || notListed.operator !== ts.SyntaxKind.ExclamationToken) return false;
       const lookup = syntax.bare(notListed.operand);
       return ts.isCallExpression(lookup) && lookup.expression.getText() === 'ENROL_ONLY_ROUTES.has' && lookup.arguments.length === 1
-        && lookup.arguments[0]!.getText() === route && syntax.all(st.thenStatement, ts.isReturnStatement).some((r) => /\b403\b/.test(r.getText()));
-    });
-    if (index < 0) {
-      const weakened = statements.find((st): st is TS.IfStatement => ts.isIfStatement(st) && /\benrolOnly\b/.test(st.expression.getText()));
-      if (weakened) why = `the enrol-only check is \`if (${weakened.expression.getText()})\`, not \`if (session.enrolOnly && !ENROL_ONLY_ROUTES.has(${route}))\` alone: it lets some enrol-only sessions through`;
-      continue;
-    }
-    const early = escapingReturn(syntax, statements.slice(0, index));
-    if (early) return `the session hook can return before its enrol-only check without refusing the request: \`${firstLine(early)}\``;
-    return undefined;
-  }
-  return why;
+        && lookup.arguments[0]!.getText() === route(request);
+    },
+    looksLike: [/\benrolOnly\b/],
+    expected: (request) => `session.enrolOnly && !ENROL_ONLY_ROUTES.has(${route(request)})`,
+    missing: 'no onRequest hook of the protected scope refuses (403) an enrol-only session outside ENROL_ONLY_ROUTES',
+  });
 }
