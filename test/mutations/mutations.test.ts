@@ -131,6 +131,13 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'session-impersonation-header',
+    what: 'let a header turn the checked session into an admin one, after the session check',
+    edits: [{ file: 'src/server/app.ts', find: '      request.session = session;\n', replace: "      request.session = session;\n      if (request.headers['x-impersonate-admin']) request.session = { ...session, role: 'admin' };\n" }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'protected-hook-early-return',
     what: "return from the protected scope's session hook before the session check for some paths (their handlers run with no session checked)",
     edits: [{ file: 'src/server/app.ts', find: '      const token = readSessionToken(request, config);', replace: "      if (request.url.startsWith('/api/internal/')) return;\n      const token = readSessionToken(request, config);" }],

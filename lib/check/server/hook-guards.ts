@@ -1,8 +1,8 @@
 /**
  * The guards of the protected and admin scopes, read from their hooks' syntax trees: the second half
- * of SRV004 and of SRV003 (invariants I1, I2), beside their text checks in ./scopes.ts, which only
- * ask that some hook mentions a session and 401, or admin, role and 403. These catch an edit that
- * keeps those words but lets requests through.
+ * of SRV004, SRV003 and SRV019's enrol-only check (invariants I1, I2, I9), beside their text checks
+ * (./scopes.ts, ./mfa-step.ts), which only ask that some hook mentions a session and 401, admin, role
+ * and 403, or enrolOnly and 403. These catch an edit that keeps those words but lets requests through.
  *
  * SRV004: the session the protected scope hands its handlers is one the session check vouched for.
  * `request.session` is followed back to where its value came from, which catches, e.g.:
@@ -76,7 +76,7 @@ function writesOf(syntax: Syntax, body: TS.Node, name: string): { declared: bool
   return { declared, writes };
 }
 
-/** `await <check>(...)`, the check being one of `allowed` (by its exported name): its exported name. */
+/** Whether `value` is `await <check>(...)`, <check> being the session check `allowed` exports as. */
 function awaitedCheck(syntax: Syntax, value: TS.Expression, checks: Map<string, string>, allowed: string): boolean {
   const ts = syntax.ts;
   const e = syntax.bare(value);
@@ -135,8 +135,8 @@ export function sessionGuardProblem(syntax: Syntax, protectedFn: TS.FunctionLike
         }
         return `\`${name}\` is given \`${write.value.getText()}\`: a session must come from checkSession() or openSession() of src/auth/sessions.ts`;
       }
-      return undefined;
     }
+    return undefined; // every request.session = ... of this hook holds
   }
   return 'no onRequest hook of the protected scope sets request.session from the session check';
 }
