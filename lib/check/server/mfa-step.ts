@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import type TS from 'typescript';
 import { finding, type Syntax } from '../syntax.js';
 import { enrolGuardProblem } from './hook-guards.js';
-import { consumeProblem } from './rate-limits.js';
+import { consumeProblem, limiterCall } from './rate-limits.js';
 import type { Finding } from '../types.js';
 
 export interface MfaRoute {
@@ -58,7 +58,7 @@ export function checkMfaStep(syntax: Syntax, routes: MfaRoute[], publicList: Set
         'call await limits.mfa.consumeIp(request.ip) and await limits.mfa.consumeAccount(email) before redeemChallenge(), limits.mfa.succeeded(...) after'));
     } else {
       // both allowances taken on every path, awaited (./rate-limits.ts)
-      const skipped = consumeProblem(syntax, route.handler, /^limits\s*\.\s*\w+\s*\.\s*consume(Ip)?$/) ?? consumeProblem(syntax, route.handler, /^limits\s*\.\s*\w+\s*\.\s*consume(Account)?$/);
+      const skipped = consumeProblem(syntax, route.handler, limiterCall('Ip')) ?? consumeProblem(syntax, route.handler, limiterCall('Account'));
       if (skipped) {
         out.push(finding(ID, route.at, `POST ${MFA_ROUTE}: ${skipped}`,
           'take both allowances as statements of their own in the handler: await limits.mfa.consumeIp(request.ip); ... await limits.mfa.consumeAccount(challenge.email);'));

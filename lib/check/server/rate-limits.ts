@@ -14,7 +14,9 @@ import type { Inventory } from './routes.js';
 const ID = 'SRV010-auth-not-rate-limited';
 const CREDENTIAL_ROUTE = /login|log-in|signin|sign-in|signup|sign-up|register|reset|password|verify|email|invitation|join/i;
 
-const CONSUME = /^limits\s*\.\s*\w+\s*\.\s*consume(Ip|Account)?$/;
+/** A call of a limiter: limits.<action>.consume(...), or only its per-IP / per-account half (with consume). */
+export const limiterCall = (half?: 'Ip' | 'Account'): RegExp => new RegExp(`^limits\\s*\\.\\s*\\w+\\s*\\.\\s*consume(${half ?? 'Ip|Account'})?$`);
+const CONSUME = limiterCall();
 
 /**
  * Why the handler's first limiter call (or the first matching `which`) may not hold a request back,
