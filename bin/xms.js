@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// Thin shim: the CLI is TypeScript compiled to dist/ and bundled into dist/cli/ (npm run build, also
-// run on install via prepare; scripts/build-bundle.mjs says why).
-import { run } from '../dist/cli/xms.js';
-
-await run(process.argv.slice(2));
+// Thin shim: the CLI is TypeScript compiled to dist/ and bundled into dist/cli/xms.cjs (npm run build,
+// also run on install via prepare; scripts/build-bundle.mjs says why it is CommonJS, and
+// bin/package.json makes this file CommonJS too).
+require('../dist/cli/xms.cjs').run(process.argv.slice(2));

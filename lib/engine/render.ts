@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, basename } from 'node:path';
@@ -25,27 +24,37 @@ export interface RenderedFile {
 export const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
 
 /**
- * The key of a template in the precompiled set: its source and the compile options. A template edited
- * after the build (or a team's own template) has another key and is compiled at run time instead.
+ * dist/precompiled-templates.cjs (written by `npm run build`, scripts/build-templates.mjs): every
+ * built-in template precompiled, by its exact source, and the options it was compiled with. A
+ * template edited after the build (or a team's own template) is not found and is compiled at run
+ * time instead. The source itself is the key: a lookup compares the whole text, so no other template
+ * can ever be taken for it, and nothing is hashed on a scaffold's path.
  */
-export function templateKey(source: string): string {
-  return createHash('sha256').update(JSON.stringify(TEMPLATE_OPTIONS)).update('\0').update(source).digest('hex');
+export interface PrecompiledTemplates {
+  options: typeof TEMPLATE_OPTIONS;
+  templates: Map<string, TemplateSpecification>;
 }
 
-let precompiled: Record<string, TemplateSpecification> | undefined;
+let precompiled: Map<string, TemplateSpecification> | undefined;
 
-function precompiledSpec(source: string): TemplateSpecification | undefined {
+/** The precompiled set of this build, or an empty one (running from sources, another build's options). */
+export function loadPrecompiledTemplates(): Map<string, TemplateSpecification> {
   if (!precompiled) {
-    try {
-      // dist/precompiled-templates.cjs, written by `npm run build` (scripts/build-templates.mjs)
-      const file = join(packageRoot(), 'dist', 'precompiled-templates.cjs');
-      precompiled = (process.env.XMS_NO_PRECOMPILED ? {} : require(file)) as Record<string, TemplateSpecification>;
-    } catch {
-      precompiled = {}; // running from sources, or a build without it: compile everything
+    precompiled = new Map();
+    if (!process.env.XMS_NO_PRECOMPILED) {
+      try {
+        const set = require(join(packageRoot(), 'dist', 'precompiled-templates.cjs')) as PrecompiledTemplates;
+        if (JSON.stringify(set.options) === JSON.stringify(TEMPLATE_OPTIONS) && set.templates instanceof Map) precompiled = set.templates;
+      } catch {
+        // running from sources, or a build without it: compile everything
+      }
     }
   }
-  const key = templateKey(source);
-  return Object.prototype.hasOwnProperty.call(precompiled, key) ? precompiled[key] : undefined;
+  return precompiled;
+}
+
+function precompiledSpec(source: string): TemplateSpecification | undefined {
+  return loadPrecompiledTemplates().get(source);
 }
 
 const BUILTIN_HELPERS: Record<string, (hbs: typeof Handlebars) => HelperDelegate> = {

@@ -13,22 +13,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../engine/paths.js';
+import { matrixModuleId } from './code-id.js';
 import type { Compiled } from './compile.js';
 
-/** The modules whose code decides the output: lib/matrix/*.ts from sources, else dist/lib/matrix/*.js. */
+/** The modules whose code decides the output (code-id.ts says which file of each is read). */
 const COMPILER_MODULES = ['compile', 'parse', 'schema'];
 
 let compilerId: string | undefined;
 function compilerHash(): string {
-  if (!compilerId) {
-    const h = createHash('sha256');
-    // The CLI runs from a bundle (dist/cli, scripts/build-bundle.mjs) made from dist/lib by the same
-    // build, so the compiled modules there are the code it runs.
-    const fromSources = import.meta.url.endsWith('.ts');
-    const dir = fromSources ? join(packageRoot(), 'lib', 'matrix') : join(packageRoot(), 'dist', 'lib', 'matrix');
-    for (const name of COMPILER_MODULES) h.update(name).update(readFileSync(join(dir, `${name}${fromSources ? '.ts' : '.js'}`)));
-    compilerId = h.digest('hex');
-  }
+  compilerId ??= COMPILER_MODULES.map((name) => matrixModuleId(name)).join('\0');
   return compilerId;
 }
 

@@ -9,8 +9,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { packageRoot } from '../engine/paths.js';
+import { matrixModuleId } from './code-id.js';
 import { listMigrations } from './migrations.js';
 
 export { listMigrations };
@@ -194,7 +194,7 @@ function statementsVersion(): string {
   if (!statementsId) {
     const require = createRequire(import.meta.url);
     const parserPackage = join(dirname(require.resolve('libpg-query')), '..', 'package.json');
-    statementsId = createHash('sha256').update(readFileSync(parserPackage)).update('\0').update(readFileSync(fileURLToPath(import.meta.url))).digest('hex');
+    statementsId = createHash('sha256').update(readFileSync(parserPackage)).update('\0').update(matrixModuleId('schema')).digest('hex');
   }
   return statementsId;
 }

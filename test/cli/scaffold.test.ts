@@ -1,9 +1,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync, readFileSync, existsSync, readdirSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { create, tempDir, isEmptyOrMissing, CREATE_BIN, XMS_BIN, REPO_ROOT } from '../helpers/cli.js';
+import { runRecordingModules } from '../helpers/loaded-modules.js';
 import { listTree } from '../../lib/engine/index.js';
 
 const { dir: work, cleanup } = tempDir('xms-scaffold-');
@@ -148,39 +148,28 @@ test('presets differ by feature, and --features overrides the preset', () => {
   for (const file of minimalFiles) assert.ok(fullFiles.includes(file), `full also has ${file}`);
 });
 
-test('the flag-only scaffold path loads neither the prompt library, execa nor plop', () => {
-  const log = join(work, 'imports.log');
+test('the flag-only scaffold path runs neither the prompt library, execa, plop, the template compiler nor the SQL parser', () => {
   const target = join(work, 'lean');
-  const result = spawnSync(
-    process.execPath,
-    ['--import', join(REPO_ROOT, 'test/fixtures/record-imports.mjs'), CREATE_BIN, target, '--yes', '--no-install', '--no-git'],
-    { env: { ...process.env, XMS_IMPORT_LOG: log, CI: '1' }, encoding: 'utf8' },
-  );
+  const result = runRecordingModules(CREATE_BIN, [target, '--yes', '--no-install', '--no-git']);
   assert.is(result.status, 0, result.stderr);
-  const loaded = readFileSync(log, 'utf8');
-  // (handlebars is require()d, which this ESM recorder does not see: test/cli/templates.test.ts proves
-  // that the flag-only path runs on its runtime without the compiler)
-  assert.ok(loaded.includes('/lib/engine/render.js'), 'the recorder works: the engine is loaded');
-  for (const heavy of ['@inquirer', 'inquirer', '/execa/', 'node-plop', '/plop/', '/zx/']) {
-    assert.not.ok(loaded.includes(heavy), `${heavy} must not be imported on the flag-only path`);
+  const ran = (part: string) => result.loaded.some((path) => path.includes(part));
+  assert.ok(ran('/lib/engine/render.js'), 'the recorder works: the engine ran');
+  assert.ok(ran('/handlebars/dist/handlebars.runtime.js'), 'the recorder sees require()d packages: the templates ran on the handlebars runtime');
+  for (const heavy of ['@inquirer', '/execa/', 'node-plop', '/plop/', '/zx/', '/handlebars/lib/', '/handlebars/dist/cjs/']) {
+    assert.not.ok(ran(heavy), `${heavy} must not run on the flag-only path`);
   }
   // a built-in preset starts compiled from the package's compile cache (npm run build fills it)
-  assert.ok(loaded.includes('/lib/matrix/cache.js'), 'the recorder saw the compile cache');
-  for (const compiler of ['/libpg-query/', '/lib/matrix/compile.js', '/lib/matrix/parse.js', '/lib/matrix/schema.js']) {
-    assert.not.ok(loaded.includes(compiler), `${compiler} must not be imported: the preset's matrix is in the package's cache`);
+  assert.ok(ran('/lib/matrix/cache.js'), 'the recorder saw the compile cache');
+  for (const compiler of ['/libpg-query/', '/yaml/', '/lib/matrix/compile.js', '/lib/matrix/parse.js', '/lib/matrix/schema.js']) {
+    assert.not.ok(ran(compiler), `${compiler} must not run: the preset's matrix is in the package's cache`);
   }
   // and so does the new app's first `xms compile` (npm run db:migrate, npm run dev)
-  const compileLog = join(work, 'compile-imports.log');
-  const compile = spawnSync(
-    process.execPath,
-    ['--import', join(REPO_ROOT, 'test/fixtures/record-imports.mjs'), XMS_BIN, 'compile', '--cwd', target],
-    { env: { ...process.env, XMS_IMPORT_LOG: compileLog, CI: '1' }, encoding: 'utf8' },
-  );
+  const compile = runRecordingModules(XMS_BIN, ['compile', '--cwd', target]);
   assert.is(compile.status, 0, compile.stderr);
   assert.match(compile.stdout, /unchanged/);
-  const compileLoaded = readFileSync(compileLog, 'utf8');
+  assert.ok(compile.loaded.some((path) => path.includes('/lib/matrix/cache.js')), 'the recorder saw the compile cache');
   for (const compiler of ['/libpg-query/', '/yaml/', '/lib/matrix/compile.js']) {
-    assert.not.ok(compileLoaded.includes(compiler), `xms compile in a new app must not import ${compiler}`);
+    assert.not.ok(compile.loaded.some((path) => path.includes(compiler)), `xms compile in a new app must not run ${compiler}`);
   }
 });
 
