@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, basename } from 'node:path';
@@ -25,14 +26,18 @@ export const TEMPLATE_OPTIONS = { noEscape: true, strict: true } as const;
 
 /**
  * dist/precompiled-templates.cjs (written by `npm run build`, scripts/build-templates.mjs): every
- * built-in template precompiled, by its exact source, and the options it was compiled with. A
- * template edited after the build (or a team's own template) is not found and is compiled at run
- * time instead. The source itself is the key: a lookup compares the whole text, so no other template
- * can ever be taken for it, and nothing is hashed on a scaffold's path.
+ * built-in template precompiled, by the SHA-256 of its source, and the options it was compiled with.
+ * A template edited after the build (or a team's own template) has another key and is compiled at
+ * run time instead. (Keyed by the source text itself, the set took longer to load than hashing takes.)
  */
 export interface PrecompiledTemplates {
   options: typeof TEMPLATE_OPTIONS;
   templates: Map<string, TemplateSpecification>;
+}
+
+/** The key of a template in the precompiled set. */
+export function templateKey(source: string): string {
+  return createHash('sha256').update(source).digest('hex');
 }
 
 let precompiled: Map<string, TemplateSpecification> | undefined;
@@ -54,7 +59,8 @@ export function loadPrecompiledTemplates(): Map<string, TemplateSpecification> {
 }
 
 function precompiledSpec(source: string): TemplateSpecification | undefined {
-  return loadPrecompiledTemplates().get(source);
+  const set = loadPrecompiledTemplates();
+  return set.size ? set.get(templateKey(source)) : undefined;
 }
 
 const BUILTIN_HELPERS: Record<string, (hbs: typeof Handlebars) => HelperDelegate> = {

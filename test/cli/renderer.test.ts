@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../helpers/cli.js';
 import { listTree } from '../../lib/engine/index.js';
-import { loadPrecompiledTemplates } from '../../lib/engine/render.js';
+import { loadPrecompiledTemplates, templateKey } from '../../lib/engine/render.js';
 import { DATABASE_TARGETS, PRESETS, appVersions, renderApp, type Preset } from '../../lib/app/index.js';
 
 const SOURCES = ['lib', 'generators'].flatMap((dir) => listTree(join(REPO_ROOT, dir)).filter((p) => p.endsWith('.ts')).map((p) => `${dir}/${p}`));
@@ -23,7 +23,7 @@ test('handlebars is used by the one renderer only', () => {
 test('every built-in template is in the precompiled build (npm run build)', () => {
   const precompiled = loadPrecompiledTemplates();
   assert.ok(precompiled.size > 0, "the build has a precompiled set, made with the renderer's options");
-  const missing = TEMPLATES.filter((path) => path.endsWith('.hbs')).filter((path) => !precompiled.has(readFileSync(join(REPO_ROOT, path), 'utf8')));
+  const missing = TEMPLATES.filter((path) => path.endsWith('.hbs')).filter((path) => !precompiled.has(templateKey(readFileSync(join(REPO_ROOT, path), 'utf8'))));
   assert.equal(missing, [], 'rebuild, or the renderer compiles these at run time');
 });
 
