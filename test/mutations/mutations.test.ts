@@ -211,6 +211,38 @@ const MUTATIONS: Mutation[] = [
     expect: 'SRV014-csrf-unguarded',
     groups: ['server'],
   },
+  {
+    name: 'csrf-origin-compared-with-itself',
+    what: "compare the request's Origin with itself: every request with an Origin is same-origin",
+    edits: [{ file: 'src/security/csrf.ts', find: 'return origin === expected;', replace: 'return origin === origin;' }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'csrf-expected-falls-back-to-origin',
+    what: "without APP_ORIGIN, expect the request's own Origin instead of its host",
+    edits: [{
+      file: 'src/security/csrf.ts',
+      find: 'const expected = configuredOrigin ?? `${request.protocol}://${request.host}`;',
+      replace: 'const expected = configuredOrigin ?? origin;',
+    }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'csrf-expected-shadowed',
+    what: "shadow the expected origin with the request's own in a block around the comparison",
+    edits: [{ file: 'src/security/csrf.ts', find: 'return origin === expected;', replace: '{\n      const expected = origin;\n      return origin === expected;\n    }' }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'csrf-fetch-site-literals',
+    what: 'compare two literals where Sec-Fetch-Site is read: a request without Origin is same-origin',
+    edits: [{ file: 'src/security/csrf.ts', find: "return request.headers['sec-fetch-site'] === 'same-origin';", replace: "return 'same-origin' === 'same-origin';" }],
+    expect: 'SRV014-csrf-unguarded',
+    groups: ['server'],
+  },
 
   {
     name: 'headers-hook-removed',

@@ -10,7 +10,8 @@
  *   - the function csrfHook returns lets a request on (done()) only under
  *     `SAFE_METHODS.has(<request>.method) || isSameOrigin(<request>, <its origin parameter>)`, never
  *     hands done on (setImmediate(done) would let every request on), and answers 403 otherwise;
- *   - isSameOrigin answers only `false` or a strict comparison (===): no `true`, no `||`.
+ *   - isSameOrigin answers only `false`, the request's Origin === the configured origin (the request's
+ *     own without one), or Sec-Fetch-Site === 'same-origin' (sameOriginProblem below).
  */
 import { join } from 'node:path';
 import type TS from 'typescript';
@@ -80,13 +81,55 @@ function guardModuleProblem(syntax: Syntax, file: string): string | undefined {
   if (!refuses) {
     return "csrfHook's guard never answers 403";
   }
-  // isSameOrigin: false or a strict comparison, nothing else
-  const same = fn('isSameOrigin');
+  return sameOriginProblem(syntax, fn('isSameOrigin'));
+}
+
+/**
+ * Why isSameOrigin(request, configuredOrigin) may call a cross-site request same-origin, if it may.
+ * It may answer only:
+ *   - false;
+ *   - `<origin> === <expected>` (either order), two consts of the function given exactly
+ *     `<request>.headers.origin` and `<configuredOrigin> ?? \`${<request>.protocol}://${<request>.host}\``;
+ *   - `<request>.headers['sec-fetch-site'] === 'same-origin'`.
+ * A comparison of anything else can be true whatever the request says: `origin === origin`, an
+ * expected origin that falls back to the request's own Origin, two literals.
+ */
+function sameOriginProblem(syntax: Syntax, same: TS.FunctionDeclaration | undefined): string | undefined {
+  const ts = syntax.ts;
   if (!same?.body) return 'isSameOrigin is missing';
-  for (const r of syntax.all(same.body, ts.isReturnStatement)) {
-    const e = r.expression && syntax.bare(r.expression);
-    const strict = e && ts.isBinaryExpression(e) && e.operatorToken.kind === ts.SyntaxKind.EqualsEqualsEqualsToken;
-    if (!e || !(strict || e.kind === ts.SyntaxKind.FalseKeyword)) return `isSameOrigin answers \`${r.getText()}\`: only false or a strict comparison (===) may decide that a request is same-origin`;
+  const [request, configured] = same.parameters.map((p) => p.name);
+  if (!request || !ts.isIdentifier(request) || !configured || !ts.isIdentifier(configured)) return 'isSameOrigin is not a function of (request, configuredOrigin)';
+  const squeeze = (text: string) => text.replace(/\s+/g, '').replace(/"/g, "'");
+  const r = request.text;
+  // What a name in a return is given: a const of the function declared once in it (no other
+  // declaration of the name anywhere in it, so nothing shadows it), in a block that holds the return.
+  // A let or var may be given anything later.
+  const declarations = new Map<string, TS.Node[]>();
+  for (const d of [...syntax.all(same.body, ts.isVariableDeclaration), ...syntax.all(same.body, ts.isParameter)]) {
+    if (ts.isIdentifier(d.name)) declarations.set(d.name.text, [...(declarations.get(d.name.text) ?? []), d]);
+  }
+  const givenIn = (name: TS.Identifier, ret: TS.ReturnStatement): string | undefined => {
+    const [d, ...others] = declarations.get(name.text) ?? [];
+    if (!d || others.length || !ts.isVariableDeclaration(d) || !d.initializer || !(d.parent.flags & ts.NodeFlags.Const)) return undefined;
+    const scope = d.parent.parent.parent; // declaration -> list -> statement -> block
+    return ret.getStart() >= scope.getStart() && ret.getEnd() <= scope.getEnd() && d.getEnd() <= ret.getStart() ? squeeze(d.initializer.getText()) : undefined;
+  };
+  const ORIGIN = squeeze(`${r}.headers.origin`);
+  const EXPECTED = squeeze(`${configured.text} ?? \`\${${r}.protocol}://\${${r}.host}\``);
+  const FETCH_SITE = [squeeze(`${r}.headers['sec-fetch-site']`), "'same-origin'"].sort().join(' === ');
+  const decides = (e: TS.Expression, ret: TS.ReturnStatement): boolean => {
+    if (e.kind === ts.SyntaxKind.FalseKeyword) return true;
+    if (!ts.isBinaryExpression(e) || e.operatorToken.kind !== ts.SyntaxKind.EqualsEqualsEqualsToken) return false;
+    const sides = [syntax.bare(e.left), syntax.bare(e.right)];
+    if (sides.map((side) => squeeze(side.getText())).sort().join(' === ') === FETCH_SITE) return true;
+    const given = sides.map((side) => (ts.isIdentifier(side) ? givenIn(side, ret) : undefined));
+    return [given.join(' === '), [...given].reverse().join(' === ')].includes(`${ORIGIN} === ${EXPECTED}`);
+  };
+  for (const ret of syntax.all(same.body, ts.isReturnStatement)) {
+    const e = ret.expression && syntax.bare(ret.expression);
+    if (!e || !decides(e, ret)) {
+      return `isSameOrigin answers \`${ret.getText()}\`: it may answer only false, origin === expected (const origin = ${r}.headers.origin; const expected = ${configured.text} ?? \`\${${r}.protocol}://\${${r}.host}\`, each declared once) or ${r}.headers['sec-fetch-site'] === 'same-origin': anything else can call a cross-site request same-origin`;
+    }
   }
   return undefined;
 }
