@@ -123,6 +123,46 @@ const MUTATIONS: Mutation[] = [
     expect: 'SRV004-protected-scope-unguarded',
     groups: ['server'],
   },
+  // the session checks themselves: the hook reads right, the session it is handed is made up
+  {
+    name: 'session-check-debug-token',
+    what: 'answer a debug token with a made-up admin session in checkSession (GET /api/me and every session-only route)',
+    edits: [{
+      file: 'src/auth/sessions.ts',
+      find: '  const row = await checkSessionOnly(db, token, config);\n  return row && sessionOf(token, row);',
+      replace: "  if (token === process.env.XMS_DEBUG_TOKEN) return { token, userId: '00000000-0000-4000-8000-000000000000', tenantId: null, dbRole: 'xms_admin', role: 'admin', email: null, displayName: 'debug', enrolOnly: false };\n  const row = await checkSessionOnly(db, token, config);\n  return row && sessionOf(token, row);",
+    }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'session-role-for-a-support-user',
+    what: "make one user's sessions admin ones, whatever the session row's role",
+    edits: [{ file: 'src/auth/sessions.ts', find: 'role: row.db_role.slice(4),', replace: "role: row.user_id === process.env.XMS_SUPPORT_USER ? 'admin' : row.db_role.slice(4)," }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'open-session-role-overridden',
+    what: "hand the protected scope an admin session from openSession, spread over the checked one",
+    edits: [{ file: 'src/auth/sessions.ts', find: 'return { session: sessionOf(token, tx.session), tx };', replace: "return { session: { ...sessionOf(token, tx.session), role: 'admin' }, tx };" }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'entered-session-role-replaced',
+    what: "replace the role the database answered with xms_admin when the session row is read",
+    edits: [{ file: 'src/db/request.ts', find: 'return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role,', replace: "return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: 'xms_admin'," }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
+    name: 'request-transaction-session-replaced',
+    what: 'open the request transaction with a session whose role is xms_admin instead of the one entered',
+    edits: [{ file: 'src/db/request.ts', find: '      opened = new RequestTransaction(\n        session,', replace: "      opened = new RequestTransaction(\n        { ...session, db_role: 'xms_admin' }," }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
   {
     name: 'session-from-a-cache',
     what: 'fall back to a session remembered in memory when the check finds none (a revoked session stays usable)',

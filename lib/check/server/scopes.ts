@@ -8,10 +8,12 @@
  * are read from their syntax trees by ./hook-guards.ts.
  * Input: the route inventory of ./routes.ts.
  */
+import { join } from 'node:path';
 import { finding, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import { guardHooks, type Inventory } from './routes.js';
 import { adminGuardProblem, sessionGuardProblem } from './hook-guards.js';
+import { sessionSourceProblem } from './session-source.js';
 
 export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): Finding[] {
   if (!inventory) {
@@ -76,6 +78,11 @@ export function checkScopes(syntax: Syntax, inventory: Inventory | undefined): F
     if (problem) {
       add('SRV004-protected-scope-unguarded', syntax.at(protectedFn), `the protected scope's session hook may let a request through with a session no check vouched for: ${problem}`,
         "restore the session hook of src/server/app.ts: the session comes from checkSession() or openSession(), and `if (!session) return reply.code(401)...` comes before `request.session = session`");
+    }
+    const source = sessionSourceProblem(syntax);
+    if (source) {
+      add('SRV004-protected-scope-unguarded', join('src', 'auth', 'sessions.ts'), `the session the protected scope's hook is handed may not be the database's answer: ${source}`,
+        'restore src/auth/sessions.ts and src/db/request.ts from the template: a session is the session row the database returned, field by field');
     }
   }
   return out;
