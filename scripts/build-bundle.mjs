@@ -28,34 +28,18 @@ const BUNDLED_PACKAGES = new Set(['validate-npm-package-name']);
 /** Our modules loaded as they are from dist/lib (by their path below dist/). */
 const UNBUNDLED = ['lib/check/index.js', 'lib/update/index.js', 'generators/harden/harden.js'].map((p) => join(root, 'dist', p));
 
+/** What every output file is: one CommonJS file in dist/cli for Node 20, with a metafile. */
+const COMMON = { outdir, outExtension: { '.js': '.cjs' }, absWorkingDir: root, bundle: true, format: 'cjs', platform: 'node', target: 'node20', logLevel: 'warning', metafile: true };
+
 rmSync(outdir, { recursive: true, force: true });
-const yaml = await build({
-  entryPoints: { yaml: join(root, 'node_modules', 'yaml', 'dist', 'index.js') },
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  absWorkingDir: root,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-  metafile: true,
-});
+const yaml = await build({ ...COMMON, entryPoints: { yaml: join(root, 'node_modules', 'yaml', 'dist', 'index.js') } });
 const { metafile } = await build({
+  ...COMMON,
   entryPoints: { create: join(root, 'dist/lib/cli/create.js'), xms: join(root, 'dist/lib/cli/xms.js') },
-  outdir,
-  outExtension: { '.js': '.cjs' },
-  absWorkingDir: root,
-  bundle: true,
-  format: 'cjs',
-  platform: 'node',
-  target: 'node20',
   // our modules find the package's files from their own URL; every bundled module now lives in
   // dist/cli, as in the ES module bundle before
   define: { 'import.meta.url': '__xmsModuleUrl' },
   banner: { js: "const __xmsModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
-  logLevel: 'warning',
-  metafile: true,
   plugins: [
     {
       name: 'xms-externals',

@@ -118,12 +118,18 @@ function shadowed(syntax: Syntax, fn: TS.FunctionDeclaration, names: string[]): 
   return declared.map((d) => (d.name && ts.isIdentifier(d.name) ? d.name.text : undefined)).find((n) => n !== undefined && names.includes(n));
 }
 
+/** A session check of sessions.ts that calls `callee` of request.ts, or why it cannot be read. */
+function sessionCheck(syntax: Syntax, sf: TS.SourceFile, name: string, callee: string): TS.FunctionDeclaration | string {
+  const fn = functionOf(syntax, sf, name);
+  if (!fn) return `${name} is missing from ${SESSIONS}`;
+  const again = shadowed(syntax, fn, ['sessionOf', callee]);
+  return again ? `${name} declares its own \`${again}\`` : fn;
+}
+
 function checkSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
   const ts = syntax.ts;
-  const fn = functionOf(syntax, sf, 'checkSession');
-  if (!fn) return `checkSession is missing from ${SESSIONS}`;
-  const again = shadowed(syntax, fn, ['sessionOf', 'checkSessionOnly']);
-  if (again) return `checkSession declares its own \`${again}\``;
+  const fn = sessionCheck(syntax, sf, 'checkSession', 'checkSessionOnly');
+  if (typeof fn === 'string') return fn;
   for (const { ret, value } of valueReturns(syntax, fn)) {
     const row = ts.isBinaryExpression(value) && value.operatorToken.kind === ts.SyntaxKind.AmpersandAmpersandToken ? syntax.bare(value.left) : undefined;
     const given = row && ts.isIdentifier(row) ? constOf(syntax, fn, row.text) : undefined;
@@ -137,10 +143,8 @@ function checkSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | undefi
 
 function openSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
   const ts = syntax.ts;
-  const fn = functionOf(syntax, sf, 'openSession');
-  if (!fn) return `openSession is missing from ${SESSIONS}`;
-  const again = shadowed(syntax, fn, ['sessionOf', 'openSessionRequest']);
-  if (again) return `openSession declares its own \`${again}\``;
+  const fn = sessionCheck(syntax, sf, 'openSession', 'openSessionRequest');
+  if (typeof fn === 'string') return fn;
   for (const { ret, value } of valueReturns(syntax, fn)) {
     const txProp = ts.isObjectLiteralExpression(value) ? syntax.prop(value, 'tx') : undefined;
     const tx = txProp && ts.isIdentifier(txProp) ? txProp.text : undefined;
