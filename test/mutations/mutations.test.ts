@@ -150,9 +150,16 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'session-not-frozen',
+    what: 'hand out the checked session unfrozen (any code after the check, through any alias, could make it an admin one)',
+    edits: [{ file: 'src/auth/sessions.ts', find: '  return Object.freeze({ token, userId: row.user_id,', replace: '  return ({ token, userId: row.user_id,' }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'entered-session-role-replaced',
     what: "replace the role the database answered with xms_admin when the session row is read",
-    edits: [{ file: 'src/db/request.ts', find: 'return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role,', replace: "return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: 'xms_admin'," }],
+    edits: [{ file: 'src/db/request.ts', find: 'return Object.freeze({ user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role,', replace: "return Object.freeze({ user_id: row.user_id, tenant_id: row.tenant_id, db_role: 'xms_admin'," }],
     expect: 'SRV004-protected-scope-unguarded',
     groups: ['server'],
   },

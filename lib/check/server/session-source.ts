@@ -11,13 +11,15 @@
  *   - openSession returns nothing, or `{ session: sessionOf(<token>, <tx>.session), tx: <tx> }`, <tx> a
  *     const of it given `await openSessionRequest(...)`;
  *     (<token> the function's own token parameter; both callees imported from src/db/request.ts)
- *   - sessionOf(token, row) returns only an object of the row's fields: `token`, `role:
+ *   - sessionOf(token, row) returns only `Object.freeze({...})` of the row's fields: `token`, `role:
  *     row.db_role.slice(4)`, `dbRole: row.db_role`, `userId: row.user_id`, `tenantId: row.tenant_id`,
- *     `enrolOnly: row.mfa_enrol_only`, and any other property a field of row; no spread.
+ *     `enrolOnly: row.mfa_enrol_only`, and any other property a field of row; no spread. Frozen, no
+ *     code after the check can write another role into it, however it reached the session (an
+ *     alias, Object.assign): the write throws (ES modules are strict).
  * src/db/request.ts
- *   - enteredSession(entered) returns nothing, or an object whose every property is the same field of
- *     a const given `(entered[0] ...)?.entry` (the database function's answer), with user_id,
- *     tenant_id, db_role and mfa_enrol_only among them;
+ *   - enteredSession(entered) returns nothing, or `Object.freeze({...})` whose every property is the
+ *     same field of a const given `(entered[0] ...)?.entry` (the database function's answer), with
+ *     user_id, tenant_id, db_role and mfa_enrol_only among them;
  *   - checkSessionOnly returns nothing, or
  *     `enteredSession(await db.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }))`;
  *   - every `new RequestTransaction(<session>, ...)` is given a const of its function given
@@ -111,6 +113,14 @@ function sessionOfCall(syntax: Syntax, fn: TS.FunctionDeclaration, e: TS.Express
   return e.arguments[0]!.getText() === 'token' ? syntax.bare(e.arguments[1]!) : undefined;
 }
 
+/** The object literal of `Object.freeze({ ... })`, or undefined: a session is frozen once made. */
+function frozenObject(syntax: Syntax, e: TS.Expression): TS.ObjectLiteralExpression | undefined {
+  const ts = syntax.ts;
+  if (!ts.isCallExpression(e) || squeeze(e.expression.getText()) !== 'Object.freeze' || e.arguments.length !== 1) return undefined;
+  const arg = syntax.bare(e.arguments[0]!);
+  return ts.isObjectLiteralExpression(arg) ? arg : undefined;
+}
+
 /** A name of the module that fn declares again (a local sessionOf would be another function). */
 function shadowed(syntax: Syntax, fn: TS.FunctionDeclaration, names: string[]): string | undefined {
   const ts = syntax.ts;
@@ -167,9 +177,10 @@ function sessionOfProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined
   const expected = `{ token, role: ${row}.db_role.slice(4), ${Object.entries(SESSION_FIELDS).map(([k, f]) => `${k}: ${row}.${f}`).join(', ')}, ... }`;
   const returns = valueReturns(syntax, fn);
   if (!returns.length) return 'sessionOf returns nothing';
-  for (const { ret, value } of returns) {
-    const wrong = (why: string) => `sessionOf returns \`${ret.getText().split('\n')[0]}\`${why}: it may return only the row's fields, ${expected}`;
-    if (!ts.isObjectLiteralExpression(value)) return wrong('');
+  for (const { ret, value: returned } of returns) {
+    const wrong = (why: string) => `sessionOf returns \`${ret.getText().split('\n')[0]}\`${why}: it may return only the row's fields, frozen: Object.freeze(${expected})`;
+    const value = frozenObject(syntax, returned);
+    if (!value) return wrong('');
     const seen = new Set<string>();
     for (const p of value.properties) {
       const name = p.name && syntax.propName(p.name as TS.PropertyName);
@@ -194,9 +205,10 @@ function enteredSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | unde
   const fn = functionOf(syntax, sf, 'enteredSession');
   const entered = fn?.parameters[0] && ts.isIdentifier(fn.parameters[0].name) ? fn.parameters[0].name.text : undefined;
   if (!fn || !entered) return `enteredSession(entered) is missing from ${REQUEST}`;
-  for (const { ret, value } of valueReturns(syntax, fn)) {
-    const wrong = `enteredSession returns \`${ret.getText().split('\n')[0]}\`: it may return only the fields of the database's answer as they are, { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, mfa_enrol_only: row.mfa_enrol_only, ... }, row given (${entered}[0] ...)?.entry`;
-    if (!ts.isObjectLiteralExpression(value)) return wrong;
+  for (const { ret, value: returned } of valueReturns(syntax, fn)) {
+    const wrong = `enteredSession returns \`${ret.getText().split('\n')[0]}\`: it may return only the fields of the database's answer as they are, frozen: Object.freeze({ user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, mfa_enrol_only: row.mfa_enrol_only, ... }), row given (${entered}[0] ...)?.entry`;
+    const value = frozenObject(syntax, returned);
+    if (!value) return wrong;
     const names = new Set<string>();
     let rowName: string | undefined;
     for (const p of value.properties) {

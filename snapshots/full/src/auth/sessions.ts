@@ -115,8 +115,9 @@ export async function checkSession(db: Database, config: AppConfig, token: strin
   return row && sessionOf(token, row);
 }
 
+/** The session of a checked row, frozen: no code after the check can change whose session it is. */
 function sessionOf(token: string, row: SessionRow): Session {
-  return { token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, displayName: row.display_name, enrolOnly: row.mfa_enrol_only };
+  return Object.freeze({ token, userId: row.user_id, tenantId: row.tenant_id, dbRole: row.db_role, role: row.db_role.slice(4), email: row.email, displayName: row.display_name, enrolOnly: row.mfa_enrol_only });
 }
 
 /** Revokes one session; `actorId` is who does it (audited): the user logging out or logging in. */

@@ -270,7 +270,8 @@ const ROLLBACK = Symbol('rollback');
 function enteredSession(entered: Record<string, unknown>[]): SessionRow | undefined {
   const row = (entered[0] as { entry: SessionRow | null } | undefined)?.entry;
   if (!row || !isRole(row.db_role.slice(4))) return undefined;
-  return { user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only };
+  // frozen: the request transaction's session stays the row the database answered
+  return Object.freeze({ user_id: row.user_id, tenant_id: row.tenant_id, db_role: row.db_role, email: row.email, display_name: row.display_name, mfa_enrol_only: row.mfa_enrol_only });
 }
 
 /**
