@@ -475,6 +475,11 @@ export class Syntax {
 }
 
 /** A finding builder for one check id. */
+/** Code text without its white space, to compare an expression with the one a check expects. */
+export function squeezed(text: string): string {
+  return text.replace(/\s+/g, '');
+}
+
 export function finding(id: string, object: string, message: string, fix: string, severity: Finding['severity'] = 'error'): Finding {
   return { id, severity, object, message, fix };
 }

@@ -49,9 +49,12 @@ export function runRecordingModules(bin: string, args: string[], options: { cwd?
   }
 }
 
+const lists = new Map<string, BundleInputs>();
 function bundleInputs(file: string): BundleInputs[string] | undefined {
   if (basename(dirname(file)) !== 'cli' || !file.endsWith('.cjs')) return undefined;
-  const list = JSON.parse(readFileSync(join(dirname(file), 'bundle-inputs.json'), 'utf8')) as BundleInputs;
+  const path = join(dirname(file), 'bundle-inputs.json');
+  if (!lists.has(path)) lists.set(path, JSON.parse(readFileSync(path, 'utf8')) as BundleInputs);
+  const list = lists.get(path)!;
   const bundle = list[basename(file)];
   if (!bundle) throw new Error(`${file} is not in its bundle-inputs.json`);
   return bundle;

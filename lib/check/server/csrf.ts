@@ -15,7 +15,7 @@
  */
 import { join } from 'node:path';
 import type TS from 'typescript';
-import { finding, type Syntax } from '../syntax.js';
+import { finding, squeezed, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 import type { Inventory } from './routes.js';
 
@@ -99,7 +99,7 @@ function sameOriginProblem(syntax: Syntax, same: TS.FunctionDeclaration | undefi
   if (!same?.body) return 'isSameOrigin is missing';
   const [request, configured] = same.parameters.map((p) => p.name);
   if (!request || !ts.isIdentifier(request) || !configured || !ts.isIdentifier(configured)) return 'isSameOrigin is not a function of (request, configuredOrigin)';
-  const squeeze = (text: string) => text.replace(/\s+/g, '').replace(/"/g, "'");
+  const squeeze = (text: string) => squeezed(text).replace(/"/g, "'");
   const r = request.text;
   // What a name in a return is given: a const of the function declared once in it (no other
   // declaration of the name anywhere in it, so nothing shadows it), in a block that holds the return.

@@ -28,7 +28,7 @@
  */
 import { join } from 'node:path';
 import type TS from 'typescript';
-import type { Syntax } from '../syntax.js';
+import { squeezed, type Syntax } from '../syntax.js';
 
 const SESSIONS = join('src', 'auth', 'sessions.ts');
 const REQUEST = join('src', 'db', 'request.ts');
@@ -52,8 +52,6 @@ export function sessionSourceProblem(syntax: Syntax): string | undefined {
     requestTransactionProblem(syntax, request)
   );
 }
-
-const squeeze = (text: string) => text.replace(/\s+/g, '');
 
 function functionOf(syntax: Syntax, sf: TS.SourceFile, name: string): TS.FunctionDeclaration | undefined {
   const ts = syntax.ts;
@@ -108,15 +106,15 @@ function awaitsRequestCall(syntax: Syntax, sf: TS.SourceFile, e: TS.Expression |
 /** `sessionOf(<token parameter of fn>, <arg>)`: the argument expression, or undefined. */
 function sessionOfCall(syntax: Syntax, fn: TS.FunctionDeclaration, e: TS.Expression): TS.Expression | undefined {
   const ts = syntax.ts;
-  const token = fn.parameters.find((p) => ts.isIdentifier(p.name) && p.name.text === 'token');
-  if (!ts.isCallExpression(e) || e.expression.getText() !== 'sessionOf' || e.arguments.length !== 2 || !token) return undefined;
+  const token = fn.parameters.some((p) => ts.isIdentifier(p.name) && p.name.text === 'token');
+  if (!token || !ts.isCallExpression(e) || e.expression.getText() !== 'sessionOf' || e.arguments.length !== 2) return undefined;
   return e.arguments[0]!.getText() === 'token' ? syntax.bare(e.arguments[1]!) : undefined;
 }
 
 /** The object literal of `Object.freeze({ ... })`, or undefined: a session is frozen once made. */
 function frozenObject(syntax: Syntax, e: TS.Expression): TS.ObjectLiteralExpression | undefined {
   const ts = syntax.ts;
-  if (!ts.isCallExpression(e) || squeeze(e.expression.getText()) !== 'Object.freeze' || e.arguments.length !== 1) return undefined;
+  if (!ts.isCallExpression(e) || squeezed(e.expression.getText()) !== 'Object.freeze' || e.arguments.length !== 1) return undefined;
   const arg = syntax.bare(e.arguments[0]!);
   return ts.isObjectLiteralExpression(arg) ? arg : undefined;
 }
@@ -186,7 +184,7 @@ function sessionOfProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined
       const name = p.name && syntax.propName(p.name as TS.PropertyName);
       if (!name || !(ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p))) return wrong(` (\`${p.getText()}\`)`);
       seen.add(name);
-      const v = squeeze(ts.isShorthandPropertyAssignment(p) ? p.name.text : p.initializer.getText());
+      const v = squeezed(ts.isShorthandPropertyAssignment(p) ? p.name.text : p.initializer.getText());
       const ok =
         name === 'token' ? v === token
         : name === 'role' ? v === `${row}.db_role.slice(4)`
@@ -222,7 +220,7 @@ function enteredSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | unde
     }
     const given = rowName ? constOf(syntax, fn, rowName) : undefined;
     const entry = given && ts.isPropertyAccessExpression(given) && given.name.text === 'entry' ? syntax.bare(given.expression) : undefined;
-    if (!entry || squeeze(entry.getText()) !== `${entered}[0]` || ROW_FIELDS.some((f) => !names.has(f))) return wrong;
+    if (!entry || squeezed(entry.getText()) !== `${entered}[0]` || ROW_FIELDS.some((f) => !names.has(f))) return wrong;
   }
   return undefined;
 }
@@ -233,7 +231,7 @@ function checkSessionOnlyProblem(syntax: Syntax, sf: TS.SourceFile): string | un
   if (!fn || !db) return `checkSessionOnly is missing from ${REQUEST}`;
   const expected = `enteredSession(await ${db}.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }))`;
   for (const { ret, value } of valueReturns(syntax, fn)) {
-    if (squeeze(value.getText()) !== squeeze(expected)) return `checkSessionOnly returns \`${ret.getText()}\`: it may return only \`${expected}\``;
+    if (squeezed(value.getText()) !== squeezed(expected)) return `checkSessionOnly returns \`${ret.getText()}\`: it may return only \`${expected}\``;
   }
   return undefined;
 }
