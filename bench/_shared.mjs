@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -76,8 +76,9 @@ export async function connect(connectionString) {
 }
 
 /**
- * BEGIN, one statement without parameters and one with, in ONE round trip, as the app's request
- * entry sends them (src/db/client.ts pipelinedBegin): extended-protocol messages before one Sync.
+ * BEGIN, one statement without parameters (none when `enter` is undefined) and one with, in ONE
+ * round trip, as the app's request entry sends them (src/db/client.ts pipelinedBegin):
+ * extended-protocol messages before one Sync.
  * Resolves to the last statement's result.
  */
 export function pipelinedBegin(client, enter, text, values) {
@@ -87,7 +88,7 @@ export function pipelinedBegin(client, enter, text, values) {
     );
     const prepare = query.prepare.bind(query);
     query.prepare = (connection) => {
-      for (const statement of ['begin', enter]) {
+      for (const statement of enter ? ['begin', enter] : ['begin']) {
         connection.parse({ text: statement });
         connection.bind({});
         connection.execute({});
@@ -110,6 +111,24 @@ function sh(cmd, args, options = {}) {
   return r.stdout;
 }
 export { sh };
+
+/**
+ * Pins this process (all its threads) to CPU 0 and the given server processes to CPU 1, so that
+ * every side of a comparison talks to its database across the same pair of cores. Unpinned, the
+ * scheduler places each connection's backend where it will, and a backend that shares the client's
+ * core wakes faster: measured on this 2-core machine kind, that alone moved a side's ratio by up to
+ * 0.2x from one run to the next (docs/benchmarks.md, session 32). Answers a line for the report, or
+ * undefined when the machine has one core or taskset cannot pin (the run goes on unpinned).
+ */
+export function pinClientAndServers(serverPids) {
+  if (availableParallelism() < 2 || process.argv.includes('--no-pin')) return undefined;
+  const pin = (cpu, pid) => spawnSync('taskset', ['-a', '-p', '-c', String(cpu), String(pid)], { stdio: 'ignore' }).status === 0;
+  if (!pin(0, process.pid) || !serverPids.every((pid) => pin(1, pid))) {
+    console.warn('warning: taskset could not pin the client and the database processes: the run is unpinned');
+    return undefined;
+  }
+  return 'the client pinned to CPU 0 and the database backends to CPU 1, alike for every side (taskset)';
+}
 
 /** The repo's pg (a devDependency). */
 export const pg = createRequire(join(root, 'package.json'))('pg');

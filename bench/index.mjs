@@ -42,7 +42,8 @@ const withFloor = (judge, note, key = 'floor') => (m) => {
 };
 // The request-path rows (bench/rls-audit.mjs): the floor is the baseline plus one indexed session
 // lookup per transaction, the least any design that checks the session on every request (revocation
-// on the next request) adds. The identity floor adds what I17 asks of every statement on top: the
+// on the next request) adds; what identifies the session goes as a bind value, as the app sends it
+// (in a statement's text it would reach pg_stat_activity and the server log). The identity floor adds what I17 asks of every statement on top: the
 // tenant the policies compare with derived from the session in the statement itself, by one indexed
 // lookup (a tenant id cached in a setting could be written by any statement of the transaction). The
 // identity floor bounds a design that keeps I17; the floor alone is reported beside it.
@@ -51,9 +52,11 @@ const sessionFloor = (limit) => (m) => {
   const lookup = 'the baseline plus one indexed session lookup per transaction (same run)';
   const i = m.identityFloor / m.baseline;
   const perStatement = 'that floor plus one indexed lookup of the session in each statement, as I17 asks (the tenant the policies compare with is derived from the session in the statement; a cached tenant id could be written by any statement of the transaction)';
+  // measured beside it: the same with the token in the statement's text, which no secure design sends
+  const inText = m.identityFloorTokenInText === undefined ? '' : `; with the token written into the statement's text instead of bound (not a secure design: pg_stat_activity and the server log would show it) it would be ${x(m.identityFloorTokenInText / m.baseline)}`;
   return floorNote({
     reached: i <= limit,
-    measured: `floor ${x(f)} ${f <= limit ? '<=' : '>'} ${limit.toFixed(2)}x (${lookup}); identity floor ${x(i)} ${i <= limit ? '<=' : '>'} ${limit.toFixed(2)}x`,
+    measured: `floor ${x(f)} ${f <= limit ? '<=' : '>'} ${limit.toFixed(2)}x (${lookup}, the session's hash bound); identity floor ${x(i)} ${i <= limit ? '<=' : '>'} ${limit.toFixed(2)}x (the token bound)${inText}`,
     misses: `the identity floor, ${perStatement}, already misses the goal, so no design that keeps I17 reaches it`,
     within: `the identity floor, ${perStatement}, is within the goal`,
     app: `today's design is ${x(m.value / m.identityFloor)} of the identity floor`,
@@ -359,7 +362,7 @@ run(async () => {
     '',
   ];
   const sizesLine = Object.entries(measured)
-    .map(([id, m]) => `${id}: ${Object.entries(m).filter(([k, v]) => Number.isInteger(v) && !['value', 'baseline', 'floor', 'peakRssMiB', 'uncachedMs', 'uncachedPeakRssMiB', 'cachedMs', 'cachedPeakRssMiB', 'copyWithoutForeignKeys', 'triggerFloor', 'appSql', 'identityFloor', 'checkoutMs', 'nodeMs'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+    .map(([id, m]) => `${id}: ${Object.entries(m).filter(([k, v]) => Number.isInteger(v) && !['value', 'baseline', 'floor', 'peakRssMiB', 'uncachedMs', 'uncachedPeakRssMiB', 'cachedMs', 'cachedPeakRssMiB', 'copyWithoutForeignKeys', 'triggerFloor', 'appSql', 'identityFloor', 'identityFloorTokenInText', 'checkoutMs', 'nodeMs'].includes(k)).map(([k, v]) => `${k} ${v}`).join(', ')}`)
     .filter((l) => !l.endsWith(': '));
   lines.push('Sizes and runs: ' + sizesLine.join('; ') + '.', '');
   const missed = rows.filter((r) => r.verdict === 'missed');

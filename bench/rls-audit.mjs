@@ -22,8 +22,11 @@
 //                 sides (the goal wants an index scan and no Sort node)
 //   both also measure a floor, interleaved with (a) and (b): (b) plus one indexed lookup of the
 //   session per transaction, as the owner, the least any design that keeps I17 (identity derived in
-//   the database from the session, revocation on the next request) must add; its ratio to (b) is
-//   reported beside (a)'s, and bench/index.mjs says whether the goal is within a floor's reach
+//   the database from the session, revocation on the next request) must add, the session's hash a
+//   bind value; and the identity floor, that plus one lookup per statement, the token bound; its
+//   ratio to (b) is reported beside (a)'s, and bench/index.mjs says whether the goal is within a
+//   floor's reach. The identity floor with the token in the statement's text is measured beside it
+//   (not a secure design: it shows what binding costs)
 //   audit-bulk    insert of --big-rows rows in one statement, with / without the audit triggers; and a
 //                 floor: the same log rows written without a trigger, by a second statement
 //   audit-single  --singles single-row inserts (autocommit, synchronous_commit = off, so the commit
@@ -42,7 +45,7 @@
 // reported beside the ratio (`backend CPU`), the ratio itself stays the wall-time one.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { applyMigrations, emit, flag, freshDatabase, median, now, connect, pipelinedBegin, quick, ratio, run, scaffold } from './_shared.mjs';
+import { applyMigrations, emit, flag, freshDatabase, median, now, connect, pinClientAndServers, pipelinedBegin, quick, ratio, run, scaffold } from './_shared.mjs';
 
 const rows = flag('rows', quick ? 5_000 : 1_000_000);
 const runs = flag('runs', quick ? 5 : 21);
@@ -169,11 +172,17 @@ run(async () => {
   // both measured: (f) a plpgsql function (its plan cached for the connection: the call is planned,
   // the lookup is not) and (g) the lookup as a statement of its own (parsed and planned each time);
   // the cheaper one is the floor, a bound on every design that checks the session per transaction.
+  // What identifies the session goes as a bind value, as the app sends its token (src/db/client.ts,
+  // pipelinedBegin: BEGIN and the check in one round trip): in a statement's text it would show in
+  // pg_stat_activity to every session of the login role and be written to the server log with any
+  // statement that fails there (log_min_error_statement = error by default), and the token is a
+  // bearer credential that I9 keeps only hashed. Here the client binds the hash, the cheapest way.
   await owner.query(`create function bench.session_live(h bytea) returns boolean language plpgsql stable
                        as $$ begin return exists (select from app_private.sessions s where s.token_hash = h and s.expires_at > now()); end $$`);
+  const hash = Buffer.from(tokenHash, 'hex');
   const floorChecks = {
-    f: `begin; select bench.session_live('\\x${tokenHash}'::bytea) as live`,
-    g: `begin; select true as live from app_private.sessions where token_hash = '\\x${tokenHash}'::bytea and expires_at > now()`,
+    f: { text: `select bench.session_live($1::bytea) as live`, values: [hash] },
+    g: { text: `select true as live from app_private.sessions where token_hash = $1::bytea and expires_at > pg_catalog.now()`, values: [hash] },
   };
   // The identity floor: the floor plus what I17 adds to every statement. The policies of a secure
   // design cannot take the tenant from anything a statement of the transaction could have written (any
@@ -182,7 +191,9 @@ run(async () => {
   // lookup of the token's hash by its unique index in a plpgsql function (its plan cached for the
   // connection), as the owner (no policy on the lookup), in the query's filter as the compiled policies
   // write it, `tenant_id = (select fn())`, evaluated once per statement. (h) opens the transaction as
-  // (f) does and also sets the token for the function to read.
+  // (f) does and also sets the token (bound) for the function to read. (t) is (h) with the token and
+  // its hash written into the statement's text, simple protocol: not a secure design (see above),
+  // measured only to show what keeping the token out of the text costs.
   await owner.query(`create function bench.session_tenant() returns uuid language plpgsql stable as $$
                        declare v uuid;
                        begin
@@ -190,10 +201,12 @@ run(async () => {
                           where s.token_hash = pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.current_setting('app.session_token', true), 'UTF8'));
                          return v;
                        end $$`);
-  floorChecks.h = `begin; select pg_catalog.set_config('app.session_token', '${token}', true), bench.session_live('\\x${tokenHash}'::bytea) as live`;
+  floorChecks.h = { text: `select pg_catalog.set_config('app.session_token', $1, true), bench.session_live($2::bytea) as live`, values: [token, hash] };
+  floorChecks.t = { text: `begin; select pg_catalog.set_config('app.session_token', '${token}', true), bench.session_live('\\x${tokenHash}'::bytea) as live` };
   const floored = (how) => async (sql, params = []) => {
-    const checked = await owner.query(floorChecks[how]);
-    if (checked.at(-1).rows[0]?.live !== true) throw new Error('the floor session lookup found no session');
+    const { text, values } = floorChecks[how];
+    const checked = values ? await pipelinedBegin(owner, undefined, text, values) : (await owner.query(text)).at(-1);
+    if (checked.rows[0]?.live !== true) throw new Error('the floor session lookup found no session');
     const r = await owner.query(sql, params);
     await owner.query('commit');
     return r;
@@ -228,10 +241,10 @@ run(async () => {
       b: async (i) => {
         for (let k = 0; k < batch; k++) if ((await plain(pointPlainSql, [pick(i, k), t1])).rowCount !== 1) throw new Error('point lookup (b) found no row');
       },
-      // (h), the identity floor, derives the tenant in the statement; (f) and (g) are given it
+      // (h), the identity floor, and (t) derive the tenant in the statement; (f) and (g) are given it
       floor: (how) => async (i) => {
         for (let k = 0; k < batch; k++) {
-          const found = how === 'h' ? await floored(how)(pointIdentitySql, [pick(i, k)]) : await floored(how)(pointPlainSql, [pick(i, k), t1]);
+          const found = how === 'h' || how === 't' ? await floored(how)(pointIdentitySql, [pick(i, k)]) : await floored(how)(pointPlainSql, [pick(i, k), t1]);
           if (found.rowCount !== 1) throw new Error(`point lookup (${how}) found no row`);
         }
       },
@@ -248,7 +261,7 @@ run(async () => {
       },
       floor: (how) => async () => {
         for (let k = 0; k < pageBatch; k++) {
-          const page = how === 'h' ? await floored(how)(pageIdentitySql) : await floored(how)(pagePlainSql, [t1]);
+          const page = how === 'h' || how === 't' ? await floored(how)(pageIdentitySql) : await floored(how)(pagePlainSql, [t1]);
           if (page.rowCount !== 50) throw new Error(`tenant page (${how}) did not get 50 rows`);
         }
       },
@@ -298,6 +311,9 @@ run(async () => {
   // the server processes of both connections, for the CPU time each side costs the database
   const ownerPid = (await owner.query('select pg_backend_pid() as pid')).rows[0].pid;
   const appPid = (await appClient.query('select pg_backend_pid() as pid')).rows[0].pid;
+  // every side across the same two cores (--no-pin: wherever the scheduler puts them)
+  const pinned = pinClientAndServers([ownerPid, appPid]);
+  if (pinned) console.log(pinned);
   /** CPU time (ms) a server process has used, or undefined when it cannot be read. */
   const cpuOf = (pid) => {
     try {
@@ -310,9 +326,9 @@ run(async () => {
   const results = [];
   for (const c of cases) {
     const n = c.runs ?? runs;
-    const sides = [['a', c.a], ['b', c.b], ...(c.floor ? [['f', c.floor('f')], ['g', c.floor('g')], ['h', c.floor('h')]] : [])];
-    const times = { a: [], b: [], f: [], g: [], h: [] };
-    const cpu = { a: [], b: [], f: [], g: [], h: [] };
+    const sides = [['a', c.a], ['b', c.b], ...(c.floor ? [['f', c.floor('f')], ['g', c.floor('g')], ['h', c.floor('h')], ['t', c.floor('t')]] : [])];
+    const times = { a: [], b: [], f: [], g: [], h: [], t: [] };
+    const cpu = { a: [], b: [], f: [], g: [], h: [], t: [] };
     for (const [, fn] of sides) await fn(-1);
     for (let i = 0; i < n; i++) {
       // interleaved, rotating which goes first
@@ -335,6 +351,7 @@ run(async () => {
       floorWay: way && { f: 'plpgsql function', g: 'ad-hoc statement' }[way],
       floorOther: way && median(times[way === 'f' ? 'g' : 'f']),
       h: c.floor && median(times.h),
+      t: c.floor && median(times.t),
       cpu: { a: cpuMedian('a'), b: cpuMedian('b'), f: way && cpuMedian(way), h: c.floor && cpuMedian('h') }, per: c.per,
     });
   }
@@ -484,6 +501,7 @@ run(async () => {
     }
     if (r.h !== undefined) {
       console.log(`  ${'  identity floor: + one per statement'.padEnd(40)} ${r.h.toFixed(2).padStart(8)} ${r.b.toFixed(2).padStart(8)}  ${ratio(r.h, r.b)}  (the floor and one lookup of the session per statement, as I17 asks)`);
+      console.log(`  ${'  the same, token in the text'.padEnd(40)} ${r.t.toFixed(2).padStart(8)} ${r.b.toFixed(2).padStart(8)}  ${ratio(r.t, r.b)}  (not a secure design: what binding the token costs)`);
     }
     const note = backendNote(r);
     if (note) console.log(`    ${note}`);
@@ -521,12 +539,12 @@ run(async () => {
   emit({
     // floor: the baseline plus one session lookup per transaction, the cheaper way (bench/index.mjs reports it)
     // identityFloor: that floor plus one session lookup per statement, the least a design that keeps I17 adds
-    'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, floor: byId['rls-point'].f, identityFloor: byId['rls-point'].h, rows, batch, runs, plans: pointPlans, notes: [backendNote(byId['rls-point'])].filter(Boolean) },
-    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, floor: byId['rls-page'].f, identityFloor: byId['rls-page'].h, rows, batch: pageBatch, runs, plans: pagePlans, notes: [backendNote(byId['rls-page'])].filter(Boolean) },
+    'rls-point': { unit: 'ms', value: byId['rls-point'].a, baseline: byId['rls-point'].b, floor: byId['rls-point'].f, identityFloor: byId['rls-point'].h, identityFloorTokenInText: byId['rls-point'].t, rows, batch, runs, plans: pointPlans, notes: [backendNote(byId['rls-point']), pinned].filter(Boolean) },
+    'rls-page': { unit: 'ms', value: byId['rls-page'].a, baseline: byId['rls-page'].b, floor: byId['rls-page'].f, identityFloor: byId['rls-page'].h, identityFloorTokenInText: byId['rls-page'].t, rows, batch: pageBatch, runs, plans: pagePlans, notes: [backendNote(byId['rls-page']), pinned].filter(Boolean) },
     // throughput rows: value and baseline are rows/s
     'audit-bulk': {
       unit: 'rows/s', value: bigRows / (median(ta) / 1000), baseline: bigRows / (median(tb) / 1000), floor: bigRows / (median(tf) / 1000),
-      rowsPerStatement: bigRows, runs: bigRuns, notes: bulkCpu ? [bulkCpu, bulkFloor] : [bulkFloor],
+      rowsPerStatement: bigRows, runs: bigRuns, notes: [bulkCpu, bulkFloor, pinned].filter(Boolean),
     },
     'audit-single': {
       unit: 'rows/s', value: singles / (median(sa) / 1000), baseline: singles / (median(sb) / 1000), floor: singles / (median(sf) / 1000),
@@ -535,7 +553,7 @@ run(async () => {
       ...(scb.length
         ? { cpuUsPerStatement: { audited: (median(sca) / singles) * 1000, plain: (median(scb) / singles) * 1000, floor: (median(scf) / singles) * 1000, triggerFloor: (median(sct) / singles) * 1000 } }
         : {}),
-      statements: singles, runs, notes: [singleCpuNote, singleFloor, singleTriggerFloor].filter(Boolean),
+      statements: singles, runs, notes: [singleCpuNote, singleFloor, singleTriggerFloor, pinned].filter(Boolean),
     },
   });
 });
