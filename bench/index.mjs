@@ -43,10 +43,11 @@ const withFloor = (judge, note, key = 'floor') => (m) => {
 // The request-path rows (bench/rls-audit.mjs): the floor is the baseline plus one indexed session
 // lookup per transaction, the least any design that checks the session on every request (revocation
 // on the next request) adds; what identifies the session goes as a bind value, as the app sends it
-// (in a statement's text it would reach pg_stat_activity and the server log). The identity floor adds what I17 asks of every statement on top: the
-// tenant the policies compare with derived from the session in the statement itself, by one indexed
-// lookup (a tenant id cached in a setting could be written by any statement of the transaction). The
-// identity floor bounds a design that keeps I17; the floor alone is reported beside it.
+// (in a statement's text it would reach pg_stat_activity and the server log). The identity floor
+// adds what I17 asks of every statement on top: the tenant the policies compare with derived from
+// the session in the statement itself, by one indexed lookup (a tenant id cached in a setting could
+// be written by any statement of the transaction). The identity floor bounds a design that keeps
+// I17; the floor alone is reported beside it.
 const sessionFloor = (limit) => (m) => {
   const f = m.floor / m.baseline;
   const lookup = 'the baseline plus one indexed session lookup per transaction (same run)';
