@@ -18,7 +18,8 @@
  * - redaction: cookies, Authorization, Set-Cookie, passwords and tokens are censored wherever they
  *   appear in a logged object, so a later `request.log.info({ headers, body })` leaks nothing; so are
  *   a database error's `detail` (PostgreSQL quotes row values there) and `params` (PGlite attaches
- *   the statement's parameters).
+ *   the statement's parameters). The access line alone skips it: it holds only the fields above,
+ *   which the serializers below make, and nothing in them to redact (RequestLogger.accessLine).
  * - writing: to stdout without blocking the request (pino's asynchronous destination): lines that come
  *   while a write is under way go out together in the next one, so a busy server makes one write per
  *   batch instead of one system call per request (a sixth of a logged-in request's CPU). They are
@@ -94,7 +95,11 @@ export class AccessLog extends LogController {
     if (error) reply.log.error({ req: request, res: reply, err: error, responseTime: reply.elapsedTime }, 'request errored');
     // a load balancer's liveness probe answered ok is not worth a line (it would be most of the log)
     else if (reply.statusCode === 200 && request.routeOptions.url === HEALTH_ROUTE) return;
-    else reply.log.info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed');
+    else {
+      const line = { req: request, res: reply, responseTime: reply.elapsedTime };
+      if (reply.log instanceof RequestLogger) reply.log.accessLine(line, 'request completed');
+      else reply.log.info(line, 'request completed');
+    }
   }
 }
 
@@ -139,7 +144,26 @@ class RequestLogger {
   child(bindings: pino.Bindings, options?: pino.ChildLoggerOptions): FastifyBaseLogger {
     return this.logger.child(bindings, options);
   }
+
+  /**
+   * The access line, without the redaction every other line goes through: its fields are the
+   * serializers' output above (method, path without the query string, address, status) and a
+   * duration, with nothing in them to redact, and the redaction (its wildcard paths are tried on every
+   * field) was two thirds of the line's cost, ~10 µs of every logged request. Written through an
+   * unredacted child of the same parent, made once, with the request id as a field: the same JSON
+   * line, and no child made per request. test/server/logging.test.ts fails if the line gains a field.
+   */
+  accessLine(fields: { req: FastifyRequest; res: FastifyReply; responseTime: number }, msg: string): void {
+    // a route with log options of its own (Fastify's logLevel, logSerializers) keeps the ordinary path
+    if (this.options.level !== undefined || this.options.serializers !== undefined) return this.info(fields, msg);
+    let unredacted = UNREDACTED.get(this.parent);
+    if (!unredacted) UNREDACTED.set(this.parent, (unredacted = this.parent.child({}, { redact: [] })));
+    unredacted.info({ ...this.bindings, ...fields }, msg);
+  }
 }
+
+/** Per server logger, its child without redaction: for RequestLogger.accessLine only. */
+const UNREDACTED = new WeakMap<FastifyBaseLogger, FastifyBaseLogger>();
 for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {
   RequestLogger.prototype[level] = function (this: RequestLogger, ...args: unknown[]) {
     (this.logger[level] as (...a: unknown[]) => void)(...args);

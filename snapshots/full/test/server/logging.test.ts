@@ -119,6 +119,10 @@ test('one access line per request, at info, written when the response is done', 
   assert.is(own.length, 1, lines.slice(before).join(''));
   const line = own[0]!;
   assert.is(line.level, 30);
+  // the access line skips the redaction (src/server/logging.ts, accessLine): it may hold these
+  // fields and no other
+  assert.equal(Object.keys(line).sort(), ['hostname', 'level', 'msg', 'pid', 'req', 'reqId', 'res', 'responseTime', 'time']);
+  assert.equal(Object.keys(line.res), ['statusCode']);
   assert.equal(Object.keys(line.req).sort(), ['method', 'path', 'remoteAddress']);
   assert.equal([line.req.method, line.req.path], ['GET', '/api/me']);
   assert.is(line.res.statusCode, 200);
