@@ -20,9 +20,12 @@
 //                 design that checks the session on every request sends. Each side's CPU per
 //                 request is read for the server and for the database's backends
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
-// alternating the sides, plus a 1 s warm-up of each; req/s are the medians of the rounds, and so is
-// each server's CPU time per request (user + system, from /proc/<pid>/stat over the round): on a
-// shared machine req/s follow the neighbours' load, CPU per request much less.
+// alternating the sides; in every round each side of the health and api-me rows runs on a fresh
+// server process, warmed up first (--warm seconds, default 1) and stopped after its measurement
+// (processes of one build differ by up to 30% in CPU per request, so the rounds sample processes as
+// well as time); req/s are the medians of the rounds, and so is each server's CPU time per request
+// (user + system, from /proc/<pid>/stat over the round): on a shared machine req/s follow the
+// neighbours' load, CPU per request much less.
 // --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile);
 // --only api-me: the api-me row alone (no PgBouncer, no profile).
 // --compare <dir>: another build of the app (an installed app folder, e.g. before a change) runs as
@@ -44,8 +47,9 @@ import {
   connect, emit, flag, freePort, freshDatabase, installedApp, median, now, onCleanup, option, quick, ratio, requireFrom, run, sh, startServer, toolsDir,
 } from './_shared.mjs';
 
-const seconds = flag('seconds', quick ? 2 : 5);
-const rounds = flag('rounds', quick ? 1 : 3);
+const seconds = flag('seconds', quick ? 2 : 3);
+const rounds = flag('rounds', quick ? 1 : 5);
+const warmSeconds = flag('warm', 1);
 const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
@@ -332,9 +336,23 @@ run(async () => {
   const [h1, h2] = [await fetch(`http://127.0.0.1:${appPort}/health`), await fetch(`http://127.0.0.1:${appPort}/health`)];
   const floorHeaders = Object.fromEntries([...h1.headers].filter(([name, value]) => !GENERIC.has(name) && h2.headers.get(name) === value));
   if (Object.keys(floorHeaders).length < 5) throw new Error(`the app's /health sent only ${Object.keys(floorHeaders).join(', ')}: no security headers to measure a floor with`);
-  const floorPort = await freePort();
-  const floorServer = await startServer('bare Fastify + security headers', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(floorPort), FLOOR_HEADERS: JSON.stringify(floorHeaders) }, floorPort);
-  pids.set(floorPort, floorServer.child.pid);
+
+  // The health and api-me rows measure every side on a fresh process in every round: two processes
+  // of the same build, measured interleaved, differed by up to 30% in CPU per request (2026-12-05,
+  // docs/benchmarks.md), so one process per side decided a 10% question by which process it got.
+  // A launcher starts one more process of a side on a free port: { port, stop }.
+  const launcher = (name, cwd, args, env) => async () => {
+    const port = await freePort();
+    const server = await startServer(name, cwd, process.execPath, args, { ...env, PORT: String(port) }, port);
+    pids.set(port, server.child.pid);
+    return { port, stop: server.stop };
+  };
+  const launch = {
+    app: launcher('the app', app, [SERVER], appEnv),
+    bare: launcher('bare Fastify', app, [bareFile], bareEnv),
+    floor: launcher('bare Fastify + security headers', app, [bareFile], { ...bareEnv, FLOOR_HEADERS: JSON.stringify(floorHeaders) }),
+    ...(compare ? { compare: launcher('the app (--compare)', compare, [SERVER], appEnv) } : {}),
+  };
 
   // GET /api/me's floors (see BARE_SERVER): the app's SQL on bare Fastify, and the least SQL with the
   // app's static security headers
@@ -362,6 +380,7 @@ run(async () => {
       const server = await startServer(`bare Fastify (${mode})`, app, process.execPath, [bareFile], { ...bareEnv, PORT: String(port), BARE_ME: mode, ...extra }, port);
       pids.set(port, server.child.pid);
       meSides[side] = [port];
+      launch[`me-${side}`] = launcher(`bare Fastify (${mode})`, app, [bareFile], { ...bareEnv, BARE_ME: mode, ...extra });
     }
   }
   // CPU time of the database's backends (PostgreSQL on this machine: their process titles name the
@@ -442,8 +461,12 @@ run(async () => {
   };
 
   const cases = [
-    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: [appPort], bare: [barePort], floor: [floorPort], ...(compare ? { compare: [comparePort] } : {}) } },
-    { id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies, sides: { app: [appPort], bare: [barePort], ...meSides, ...(compare ? { compare: [comparePort] } : {}) } },
+    // a side is a launcher (a fresh process per round) or fixed ports (the PgBouncer row below)
+    { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: launch.app, bare: launch.bare, floor: launch.floor, ...(compare ? { compare: launch.compare } : {}) } },
+    {
+      id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies,
+      sides: { app: launch.app, bare: launch.bare, ...Object.fromEntries(Object.keys(meSides).map((side) => [side, launch[`me-${side}`]])), ...(compare ? { compare: launch.compare } : {}) },
+    },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
   const binary = usePglite || only ? null : pgbouncerBinary();
@@ -464,13 +487,25 @@ run(async () => {
   const results = {};
   const cpu = {};
   const backendCpu = {};
+  // one measurement of a side: on its fixed ports (warmed up before the rounds), or on a fresh
+  // process, warmed up for --warm seconds and stopped afterwards
+  const measure = async (side, c) => {
+    if (Array.isArray(side)) return load(side, c.path, seconds, c.sessions);
+    const server = await side();
+    try {
+      await load([server.port], c.path, warmSeconds, c.sessions);
+      return await load([server.port], c.path, seconds, c.sessions);
+    } finally {
+      await server.stop();
+    }
+  };
   for (const c of cases) {
     const sides = Object.entries(c.sides);
-    for (const [, ports] of sides) await load(ports, c.path, 1, c.sessions);
+    for (const [, ports] of sides) if (Array.isArray(ports)) await load(ports, c.path, 1, c.sessions);
     const samples = Object.fromEntries(sides.map(([side]) => [side, []]));
     for (let i = 0; i < rounds; i++) {
       // alternate which side goes first
-      for (const [side, ports] of i % 2 ? [...sides].reverse() : sides) samples[side].push(await load(ports, c.path, seconds, c.sessions));
+      for (const [side, spec] of i % 2 ? [...sides].reverse() : sides) samples[side].push(await measure(spec, c));
     }
     results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.rps))])) };
     cpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.cpuPerRequest))]));
