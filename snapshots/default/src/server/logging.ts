@@ -149,7 +149,7 @@ class RequestLogger {
    * The access line, without the redaction every other line goes through: its fields are the
    * serializers' output above (method, path without the query string, address, status) and a
    * duration, with nothing in them to redact, and the redaction (its wildcard paths are tried on every
-   * field) was two thirds of the line's cost, ~10 µs of every logged request. Written through an
+   * field) was half the line's cost, ~7 µs of every logged request. Written through an
    * unredacted child of the same parent, made once, with the request id as a field: the same JSON
    * line, and no child made per request. test/server/logging.test.ts fails if the line gains a field.
    */
