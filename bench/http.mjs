@@ -259,7 +259,6 @@ run(async () => {
   const autocannon = requireFrom(toolsDir(['autocannon@9']), 'autocannon');
 
   const appPort = await freePort();
-  const barePort = await freePort();
   // sign-up e-mails a confirmation link (the account logs in only once it is followed): a local SMTP
   // server (the app's own test dependency) receives it and the bench follows it
   const confirmations = new Map();
@@ -322,14 +321,7 @@ run(async () => {
   };
   await startApp(appPort, appEnv);
   const compare = option('compare');
-  const comparePort = compare ? await freePort() : undefined;
-  if (compare) {
-    sh('npm', ['run', 'build'], { cwd: compare });
-    const other = await startServer('the app (--compare)', compare, process.execPath, [SERVER], { ...appEnv, PORT: String(comparePort) }, comparePort);
-    pids.set(comparePort, other.child.pid);
-  }
-  const bare = await startServer('bare Fastify', app, process.execPath, [bareFile], { ...bareEnv, PORT: String(barePort) }, barePort);
-  pids.set(barePort, bare.child.pid);
+  if (compare) sh('npm', ['run', 'build'], { cwd: compare });
   // The health row's floor: bare Fastify plus the headers the app's /health answers with that are
   // the same on every response (the security headers; not the date, the length, the request id)
   const GENERIC = new Set(['date', 'connection', 'keep-alive', 'content-length', 'content-type', 'transfer-encoding']);
@@ -356,7 +348,7 @@ run(async () => {
 
   // GET /api/me's floors (see BARE_SERVER): the app's SQL on bare Fastify, and the least SQL with the
   // app's static security headers
-  const meSides = {};
+  const meLaunch = {};
   if (ownerUrl && only !== 'health') {
     const owner = await connect(ownerUrl);
     await owner.query(`create schema bench_floor`);
@@ -376,11 +368,7 @@ run(async () => {
     await owner.query(`grant execute on function bench_floor.me(text) to xms_app`);
     await owner.end();
     for (const [side, mode, extra] of [['appSql', 'app-sql', {}], ['floor', 'floor', { FLOOR_HEADERS: JSON.stringify(floorHeaders) }]]) {
-      const port = await freePort();
-      const server = await startServer(`bare Fastify (${mode})`, app, process.execPath, [bareFile], { ...bareEnv, PORT: String(port), BARE_ME: mode, ...extra }, port);
-      pids.set(port, server.child.pid);
-      meSides[side] = [port];
-      launch[`me-${side}`] = launcher(`bare Fastify (${mode})`, app, [bareFile], { ...bareEnv, BARE_ME: mode, ...extra });
+      meLaunch[side] = launcher(`bare Fastify (${mode})`, app, [bareFile], { ...bareEnv, BARE_ME: mode, ...extra });
     }
   }
   // CPU time of the database's backends (PostgreSQL on this machine: their process titles name the
@@ -422,13 +410,16 @@ run(async () => {
     cookies.push(cookie);
   }
 
-  // XMS_HOLD=<file>: for measurements by hand (a fixed request rate, perf): write every side's port
-  // and pid, the logged-in cookies and the database's name to <file>, and keep the servers running
-  // until the bench is stopped (SIGTERM cleans up as usual)
+  // XMS_HOLD=<file>: for measurements by hand (a fixed request rate, perf): start one process of
+  // every side, write its port and pid, the logged-in cookies and the database's name to <file>, and
+  // keep the servers running until the bench is stopped (SIGTERM cleans up as usual)
   if (process.env.XMS_HOLD) {
-    const sides = { app: { port: appPort, pid: pids.get(appPort) }, bare: { port: barePort, pid: pids.get(barePort) } };
-    if (compare) sides.compare = { port: comparePort, pid: pids.get(comparePort) };
-    for (const [k, [port]] of Object.entries(meSides)) sides[k] = { port, pid: pids.get(port) };
+    const sides = { app: { port: appPort, pid: pids.get(appPort) } };
+    for (const [name, start] of [...Object.entries(launch), ...Object.entries(meLaunch).map(([side, l]) => [`me-${side}`, l])]) {
+      if (name === 'app') continue;
+      const { port } = await start();
+      sides[name] = { port, pid: pids.get(port) };
+    }
     writeFileSync(process.env.XMS_HOLD, JSON.stringify({ cookies, sides, database }));
     console.log('HOLDING', JSON.stringify(sides));
     await new Promise(() => {});
@@ -465,7 +456,7 @@ run(async () => {
     { id: 'health', name: 'GET /health', path: '/health', sessions: [], sides: { app: launch.app, bare: launch.bare, floor: launch.floor, ...(compare ? { compare: launch.compare } : {}) } },
     {
       id: 'api-me', name: `GET /api/me, ${cookies.length} sessions`, path: '/api/me', sessions: cookies,
-      sides: { app: launch.app, bare: launch.bare, ...Object.fromEntries(Object.keys(meSides).map((side) => [side, launch[`me-${side}`]])), ...(compare ? { compare: launch.compare } : {}) },
+      sides: { app: launch.app, bare: launch.bare, ...meLaunch, ...(compare ? { compare: launch.compare } : {}) },
     },
   ].filter((c) => !only || c.id === only);
   let pgbouncer = 'pgbouncer not installed';
