@@ -21,11 +21,15 @@
 //                 request is read for the server and for the database's backends
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
 // alternating the sides; in every round each side of the health and api-me rows runs on a fresh
-// server process, warmed up first (--warm seconds, default 1) and stopped after its measurement
+// server process, warmed up first (--warm seconds, default 1, and on until it has served
+// --warm-requests, default 15000: the same count for every side) and stopped after its measurement
 // (processes of one build differ by up to 30% in CPU per request, so the rounds sample processes as
 // well as time); req/s are the medians of the rounds, and so is each server's CPU time per request
 // (user + system, from /proc/<pid>/stat over the round): on a shared machine req/s follow the
-// neighbours' load, CPU per request much less.
+// neighbours' load, CPU per request much less. The rows' ratios (`paired`) are the medians of each
+// round's ratio of a side to bare, measured back to back in that round: the host's speed drifts
+// over a run (CPU per request of one process by up to 2x between rounds), and it moves the sides of
+// one round together.
 // --only health: the health row alone (no users signed up, no GET /api/me, no PgBouncer, no profile);
 // --only api-me: the api-me row alone (no PgBouncer, no profile).
 // --compare <dir>: another build of the app (an installed app folder, e.g. before a change) runs as
@@ -50,6 +54,10 @@ import {
 const seconds = flag('seconds', quick ? 2 : 3);
 const rounds = flag('rounds', quick ? 1 : 5);
 const warmSeconds = flag('warm', 1);
+// and at least this many requests: a process serves its first few thousand requests at up to three
+// times its settled CPU cost (V8 still compiling its hot paths), and a slower route reaches that
+// count later; every side of a row gets the same count
+const warmRequests = flag('warm-requests', quick ? 500 : 15_000);
 const connections = flag('connections', 10);
 const usePglite = process.argv.includes('--pglite');
 const ORIGIN = 'https://bench.example.com';
@@ -424,13 +432,15 @@ run(async () => {
     console.log('HOLDING', JSON.stringify(sides));
     await new Promise(() => {});
   }
+  // duration: seconds, or { amount }: that many requests
   const loadOne = (port, path, duration, sessions, conns) =>
     new Promise((resolve, reject) => {
       let next = 0;
       const requests = [
         { method: 'GET', path, setupRequest: (req) => (sessions.length ? { ...req, headers: { ...req.headers, cookie: sessions[next++ % sessions.length] } } : req) },
       ];
-      autocannon({ url: `http://127.0.0.1:${port}`, connections: conns, duration, requests }, (err, result) => {
+      const length = typeof duration === 'number' ? { duration } : { amount: Math.max(conns, duration.amount) };
+      autocannon({ url: `http://127.0.0.1:${port}`, connections: conns, ...length, requests }, (err, result) => {
         if (err) return reject(err);
         if (result.errors || result.non2xx || result.timeouts) {
           return reject(new Error(`${path} on ${port}: ${result.errors} errors, ${result.non2xx} non-2xx, ${result.timeouts} timeouts`));
@@ -448,7 +458,12 @@ run(async () => {
     const cpu = ports.reduce((sum, port, i) => sum + cpuUs(pids.get(port)) - cpuBefore[i], 0);
     const backends = [...backendsCpu()].reduce((sum, [pid, us]) => sum + us - (backendsBefore.get(pid) ?? 0), 0);
     const count = parts.reduce((sum, r) => sum + r.requests.total, 0);
-    return { rps: parts.reduce((sum, r) => sum + r.requests.average, 0), cpuPerRequest: cpu / count, backendCpuPerRequest: database ? backends / count : undefined };
+    return { count, rps: parts.reduce((sum, r) => sum + r.requests.average, 0), cpuPerRequest: cpu / count, backendCpuPerRequest: database ? backends / count : undefined };
+  };
+  // --warm seconds of load, then more until the process has served --warm-requests
+  const warmUp = async (ports, path, sessions) => {
+    const { count } = await load(ports, path, warmSeconds, sessions);
+    if (count < warmRequests) await load(ports, path, { amount: warmRequests - count }, sessions);
   };
 
   const cases = [
@@ -477,6 +492,7 @@ run(async () => {
   }
   const results = {};
   const cpu = {};
+  const paired = {};
   const backendCpu = {};
   // one measurement of a side: on its fixed ports (warmed up before the rounds), or on a fresh
   // process, warmed up for --warm seconds and stopped afterwards
@@ -484,7 +500,7 @@ run(async () => {
     if (Array.isArray(side)) return load(side, c.path, seconds, c.sessions);
     const server = await side();
     try {
-      await load([server.port], c.path, warmSeconds, c.sessions);
+      await warmUp([server.port], c.path, c.sessions);
       return await load([server.port], c.path, seconds, c.sessions);
     } finally {
       await server.stop();
@@ -492,7 +508,7 @@ run(async () => {
   };
   for (const c of cases) {
     const sides = Object.entries(c.sides);
-    for (const [, ports] of sides) if (Array.isArray(ports)) await load(ports, c.path, 1, c.sessions);
+    for (const [, ports] of sides) if (Array.isArray(ports)) await warmUp(ports, c.path, c.sessions);
     const samples = Object.fromEntries(sides.map(([side]) => [side, []]));
     for (let i = 0; i < rounds; i++) {
       // alternate which side goes first
@@ -500,6 +516,13 @@ run(async () => {
     }
     results[c.id] = { name: c.name, ...Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.rps))])) };
     cpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.cpuPerRequest))]));
+    // each side against bare, round by round: the sides of a round run back to back, so a slower or
+    // faster stretch of the shared host moves both, and the median of these ratios is steadier
+    // than the ratio of the medians (rounds drift by up to 2x in CPU per request here)
+    if (samples.bare) {
+      const against = (key, of) => Object.fromEntries(Object.entries(samples).filter(([side]) => side !== 'bare').map(([side, v]) => [side, median(v.map((s, i) => of(s[key], samples.bare[i][key])))]));
+      paired[c.id] = { rps: against('rps', (side, bare) => side / bare), cpu: against('cpuPerRequest', (side, bare) => bare / side) };
+    }
     if (database) backendCpu[c.id] = Object.fromEntries(Object.entries(samples).map(([side, v]) => [side, median(v.map((s) => s.backendCpuPerRequest))]));
   }
 
@@ -517,6 +540,8 @@ run(async () => {
       { ...appEnv, PORT: String(profPort) }, profPort,
     );
     pids.set(profPort, profiled.child.pid);
+    // warmed up like the measured processes: the profile shows the settled server, not the compiler
+    await warmUp([profPort], '/api/me', cookies);
     const loadStarted = now();
     await load([profPort], '/api/me', seconds, cookies);
     const loadEnded = now();
@@ -539,19 +564,23 @@ run(async () => {
   for (const [id, sides] of Object.entries(backendCpu)) {
     console.log(`  ${`${results[id].name}, backends' CPU µs/request`.padEnd(34)} ${Object.entries(sides).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
   }
+  for (const [id, { rps, cpu: byCpu }] of Object.entries(paired)) {
+    const show = (of) => Object.entries(of).map(([k, v]) => `${k} ${v.toFixed(2)}x`).join(', ');
+    console.log(`  ${`${results[id].name}, against bare by round`.padEnd(34)} req/s ${show(rps)}; CPU ${show(byCpu)}`);
+  }
   const cpuOf = (id, of = cpu) => Object.fromEntries(Object.entries(of[id]).map(([side, v]) => [side, Number(v.toFixed(1))]));
   const out = {};
   if (results.health) {
     out.health = {
       unit: 'req/s', value: results.health.app, baseline: results.health.bare, floor: results.health.floor,
-      floorHeaders: Object.keys(floorHeaders).length, cpuUsPerRequest: cpuOf('health'), connections, seconds, rounds,
+      floorHeaders: Object.keys(floorHeaders).length, cpuUsPerRequest: cpuOf('health'), paired: paired.health, connections, seconds, rounds,
     };
   }
   if (results['api-me']) {
     const me = results['api-me'];
     out['api-me'] = {
       unit: 'req/s', value: me.app, baseline: me.bare, floor: me.floor, appSql: me.appSql,
-      cpuUsPerRequest: cpuOf('api-me'), ...(backendCpu['api-me'] ? { backendCpuUsPerRequest: cpuOf('api-me', backendCpu) } : {}),
+      cpuUsPerRequest: cpuOf('api-me'), ...(backendCpu['api-me'] ? { backendCpuUsPerRequest: cpuOf('api-me', backendCpu) } : {}), paired: paired['api-me'],
       connections, seconds, rounds, profile: top,
     };
   }
