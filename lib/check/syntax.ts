@@ -27,14 +27,17 @@ export type FunctionLike = TS.FunctionDeclaration | TS.ArrowFunction | TS.Functi
  */
 export type Inputs = Map<string, string>;
 
-/** The current value of one input (the same function records and revalidates it). */
-export function inputValue(appDir: string, input: string): string {
+/**
+ * The current value of one input (the same function records and revalidates it). `scan` shares the
+ * reading of src/ between the `w:` inputs of one check.
+ */
+export function inputValue(appDir: string, input: string, scan: SourceScan = new SourceScan(appDir)): string {
   const rest = input.slice(2);
   switch (input.slice(0, 2)) {
     case 'f:': return contentValue(join(appDir, rest)).value;
     case 'e:': return kindOf(join(appDir, rest));
     case 'd:': return listing(join(appDir, rest)).value;
-    case 'w:': return createHash('sha256').update(mentioning(appDir, rest).join('\0')).digest('hex');
+    case 'w:': return createHash('sha256').update(scan.mentioning(rest).join('\0')).digest('hex');
   }
   throw new Error(`unknown input ${input}`);
 }
@@ -48,16 +51,31 @@ function kindOf(abs: string): string {
   }
 }
 
-/** The app's TypeScript sources under src/ (relative paths, sorted) whose text contains `word`. */
-function mentioning(appDir: string, word: string): string[] {
-  const out: string[] = [];
+/**
+ * The app's TypeScript sources under src/, read once per check however many words are looked up in
+ * them (a walk and read of src/ per word costs a few milliseconds each, on every check).
+ */
+export class SourceScan {
+  private sources: Array<{ rel: string; text: string }> | undefined;
+
+  constructor(private readonly appDir: string) {}
+
+  /** The sources (relative paths, sorted) whose text contains `word`. */
+  mentioning(word: string): string[] {
+    this.sources ??= readSources(this.appDir);
+    return this.sources.filter((s) => s.text.includes(word)).map((s) => s.rel);
+  }
+}
+
+function readSources(appDir: string): Array<{ rel: string; text: string }> {
+  const out: Array<{ rel: string; text: string }> = [];
   const visit = (dir: string) => {
     for (const entry of listing(dir).names.sort()) {
       if (entry === 'node_modules' || entry.startsWith('.')) continue;
       const p = join(dir, entry);
       const kind = kindOf(p);
       if (kind === 'd') visit(p);
-      else if (kind === 'f' && /\.m?ts$/.test(entry) && !entry.endsWith('.d.ts') && readFileSync(p, 'utf8').includes(word)) out.push(relative(appDir, p).split(sep).join('/'));
+      else if (kind === 'f' && /\.m?ts$/.test(entry) && !entry.endsWith('.d.ts')) out.push({ rel: relative(appDir, p).split(sep).join('/'), text: readFileSync(p, 'utf8') });
     }
   };
   visit(join(appDir, 'src'));
@@ -101,6 +119,7 @@ export class Syntax {
   private readonly texts = new Map<string, { value: string; text?: string }>();
   private readonly memos = new Map<string, { value: unknown; inputs: Inputs }>();
   private loaded: typeof TS | undefined;
+  private scan: SourceScan | undefined;
   /** The inputs of the unit running now (./server/units.ts), recorded by every read below. */
   private recording: Inputs | undefined;
   /** Values kept between checks, each under the inputs it was computed from. */
@@ -303,7 +322,7 @@ export class Syntax {
    * that list (a unit reading the files found records their content when it parses them).
    */
   sourcesMentioning(word: string): string[] {
-    const found = mentioning(this.appDir, word);
+    const found = (this.scan ??= new SourceScan(this.appDir)).mentioning(word);
     this.note(`w:${word}`, createHash('sha256').update(found.join('\0')).digest('hex'));
     return found;
   }

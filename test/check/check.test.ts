@@ -2,7 +2,7 @@
  * `xms check`: its building blocks (policy expression parsing, drift comparison, config.toml), the CLI
  * (human and --json output, exit codes) and the control on every preset: a fresh app passes.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -201,6 +201,87 @@ test('server checks SRV009, SRV015-SRV017 on variants of the source: what is acc
   } finally {
     cleanup();
   }
+});
+
+test('SRV021 on variants of the logging source: equivalent spellings are accepted, each weakening is refused for its reason', async () => {
+  const { appDir, cleanup } = scaffold('minimal');
+  const LOGGING = 'src/server/logging.ts';
+  const APP = 'src/server/app.ts';
+  const logFindings = async () => (await runCheck(appDir, { groups: ['server'] })).findings.filter((f) => f.id === 'SRV021-log-secrets');
+  /** Applies the edits (find -> replace; a file replaced by null is removed), runs the check, restores. */
+  const variant = async (edits: Array<[file: string, find: string | null, replace: string | null]>, expect: RegExp | undefined) => {
+    const saved = new Map<string, string>();
+    try {
+      for (const [file, find, replace] of edits) {
+        const path = join(appDir, file);
+        const before = saved.get(file) ?? readFileSync(path, 'utf8');
+        if (!saved.has(file)) saved.set(file, before);
+        if (replace === null) rmSync(path);
+        else {
+          const text = readFileSync(path, 'utf8');
+          assert.ok(find !== null && text.includes(find), `${file} contains ${find}`);
+          writeFileSync(path, text.replace(find!, replace));
+        }
+      }
+      const found = await logFindings();
+      const summary = found.map((f) => `${f.object}: ${f.message}`).join('\n');
+      if (expect) assert.ok(found.some((f) => expect.test(f.message)), `${JSON.stringify(edits)}: expected a finding matching ${expect}, got:\n${summary}`);
+      else assert.equal(found, [], `${JSON.stringify(edits)} is accepted, got:\n${summary}`);
+    } finally {
+      for (const [file, text] of saved) writeFileSync(join(appDir, file), text);
+    }
+  };
+  const redact = "redact: { paths: REDACTED_PATHS, censor: '[redacted]' }";
+  const path = "path: request.url.split('?')[0],";
+  const line = 'const line = { req: request, res: reply, responseTime: reply.elapsedTime };';
+  const write = 'unredacted.info({ ...this.bindings, ...fields }, msg);';
+  try {
+    await variant([], undefined);
+    // equivalent: another spelling of a path, pino's default censor, removing instead of censoring, a frozen or longer list,
+    // other ways to drop the query string, pino's own error serializer, a child logger that only sets its level
+    await variant([[LOGGING, `'res.headers["set-cookie"]'`, `"res.headers['set-cookie']"`]], undefined);
+    await variant([[LOGGING, redact, 'redact: REDACTED_PATHS']], undefined);
+    await variant([[LOGGING, "censor: '[redacted]'", 'remove: true']], undefined);
+    await variant([[LOGGING, 'export const REDACTED_PATHS = [', 'export const REDACTED_PATHS = Object.freeze(['], [LOGGING, "  'err.params',\n];", "  'err.params',\n]);"]], undefined);
+    await variant([[LOGGING, 'paths: REDACTED_PATHS,', "paths: [...REDACTED_PATHS, '*.apiKey'],"]], undefined);
+    await variant([[LOGGING, path, "path: request.url.split('?', 1)[0],"]], undefined);
+    await variant([[LOGGING, path, "path: new URL(request.url, 'http://localhost').pathname,"]], undefined);
+    await variant([[LOGGING, '      res: (reply', '      err: pino.stdSerializers.err,\n      res: (reply']], undefined);
+    await variant([[LOGGING, 'export const newRequestId', "export const quietLogger = (log: FastifyBaseLogger) => log.child({ part: 'probe' }, { level: 'warn' });\nexport const newRequestId"]], undefined);
+    // refused: the redaction
+    await variant([[LOGGING, "  'err.detail',\n", '']], /redaction paths lack err\.detail/);
+    await variant([[LOGGING, redact, 'redact: { paths: [] }']], /redaction is disabled/);
+    await variant([[LOGGING, 'paths: REDACTED_PATHS,', 'paths: REDACTED_PATHS.slice(2),']], /redaction paths cannot be verified/);
+    await variant([[LOGGING, 'export const REDACTED_PATHS', 'export let REDACTED_PATHS']], /REDACTED_PATHS is not a const/);
+    await variant([[LOGGING, "censor: '[redacted]'", 'censor: (value: unknown) => value']], /censor is a function/);
+    await variant([[LOGGING, '    stream: stream ??', '    mixin: (line: object) => line,\n    stream: stream ??']], /logger option mixin cannot be verified/);
+    // refused: the serializers
+    await variant([[LOGGING, path, "path: request.url.split('#')[0],"]], /req serializer logs request\.url\.split\('#'\)\[0\]: the URL with its query string/);
+    await variant([[LOGGING, '        remoteAddress: request.ip,\n', '        remoteAddress: request.ip,\n        query: request.query,\n']], /req serializer logs request\.query/);
+    await variant([[LOGGING, '      res: (reply', '      body: (body: unknown) => body,\n      res: (reply']], /serializer for body/);
+    // refused: the unredacted access line
+    await variant([[LOGGING, "reply.log.accessLine(line, 'request completed')", 'reply.log.accessLine(line, `completed ${request.url}`)']], /message is .*not a literal/);
+    await variant([[LOGGING, "reply.log.accessLine(line, 'request completed')", "reply.log.accessLine({ ...line }, 'request completed')"]], /accessLine is given \.\.\.line/);
+    await variant([[LOGGING, line, line.replace('const', 'let')]], /not a literal object \(or a const of one\)/);
+    await variant([[LOGGING, write, 'unredacted.info({ ...this.bindings, ...fields, url: fields.req.url }, msg);']], /unredacted access line also writes url/);
+    await variant([[LOGGING, 'const UNREDACTED = new WeakMap', 'export const UNREDACTED = new WeakMap']], /UNREDACTED, the cache of unredacted children, is not a module constant/);
+    // refused: other loggers, the wiring, the module itself
+    await variant([['src/server/index.ts', "import { buildApp } from './app.js';", "import { buildApp } from './app.js';\nimport pino from 'pino';\nexport const auditLog = pino({ level: 'info' });"]], /logger options have no redact/);
+    await variant([[APP, 'childLoggerFactory: requestLogger,', 'childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, opts),']], /childLoggerFactory is .*not requestLogger/);
+    await variant([[APP, '    genReqId: newRequestId,', '    genReqId: newRequestId,\n    loggerInstance: undefined,']], /loggerInstance/);
+    await variant([[LOGGING, null, null]], /logging module is missing/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('SRV021 compares redaction paths in one spelling', async () => {
+  const { canonicalPath } = await import('../../lib/check/server/log-secrets.js');
+  assert.is(canonicalPath('res.headers["set-cookie"]'), canonicalPath("res.headers['set-cookie']"));
+  assert.is(canonicalPath('req["headers"].cookie'), 'req.headers.cookie');
+  assert.is(canonicalPath('*.token'), canonicalPath('[*].token'));
+  assert.is.not(canonicalPath('headers.cookie'), canonicalPath('*.cookie'));
+  assert.is.not(canonicalPath('headers["set-cookie"]'), canonicalPath('headers.set-cookie'));
 });
 
 test('SRV018: public routes under the admin prefix or a protected path are flagged; siblings are not', async () => {

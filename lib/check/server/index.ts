@@ -9,7 +9,8 @@
  *   - ./headers.ts: CSP, HSTS and framing options of src/security/headers.ts (SRV005-SRV007);
  *   - ./cookies.ts (SRV008), ./password-min.ts (SRV009), ./deploy-headers.ts (SRV013),
  *     ./source-scan.ts (SRV011, SRV012), ./config-checks.ts (SRV015, SRV016: session lifetimes, proxy
- *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields).
+ *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields),
+ *     ./log-secrets.ts (SRV021: the logs' redaction, serializers and the unredacted access line).
  * Each family (and the scan of each file) is a unit whose findings ./units.ts keeps under every input
  * it read.
  */
@@ -23,6 +24,7 @@ import { checkCookies } from './cookies.js';
 import { checkCsrf } from './csrf.js';
 import { checkDeployHeaders } from './deploy-headers.js';
 import { checkHeaders, checkRootHeaderHook } from './headers.js';
+import { checkLogSecrets } from './log-secrets.js';
 import { checkMfaStep } from './mfa-step.js';
 import { checkPasskeyStep } from './passkey-step.js';
 import { checkPasswordHash } from './password-hash.js';
@@ -66,6 +68,7 @@ export function serverUnits(syntax: Syntax): Unit[] {
     },
     { id: 'passkey-step', run: () => checkPasskeyStep(syntax) },
     { id: 'body-schemas', run: () => checkBodySchemas(syntax, routes().map((r) => join(syntax.appDir, r.module))) },
+    { id: 'log-secrets', run: () => checkLogSecrets(syntax) },
   ];
 }
 

@@ -21,7 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, ownedByMe, writePrivate } from '../database.js';
 import { checkerVersion } from '../findings-cache.js';
-import { inputValue, type Syntax } from '../syntax.js';
+import { inputValue, SourceScan, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 
 export interface Unit {
@@ -86,9 +86,10 @@ export function runUnits(syntax: Syntax, units: Unit[], options: { stored?: bool
   const file = unitsFile(appDir);
   const stored = off || options.stored === false ? {} : readStore(file, version);
   const now = new Map<string, string>();
+  const scan = new SourceScan(appDir);
   const current = (input: string) => {
     let v = now.get(input);
-    if (v === undefined) now.set(input, (v = inputValue(appDir, input)));
+    if (v === undefined) now.set(input, (v = inputValue(appDir, input, scan)));
     return v;
   };
   // entries of ids not used this time stay (a value under a route module's id serves the next check
