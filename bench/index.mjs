@@ -234,7 +234,7 @@ export const ROWS = [
 
 // --- sizes passed to each benchmark
 const sizes = {
-  http: tiny ? ['--seconds', '1', '--rounds', '1', '--connections', '4'] : [],
+  http: tiny ? ['--seconds', '1', '--rounds', '1', '--connections', '4', '--warm-requests', '1000'] : [],
   'rls-audit': tiny ? ['--rows', '2000', '--runs', '1', '--big-runs', '1', '--big-rows', '200', '--batch', '2', '--page-batch', '1', '--singles', '20'] : [],
   'csv-import': tiny ? ['--rows', '400', '--runs', '1'] : [],
   scaffold: tiny ? ['--runs', '1'] : [],
