@@ -317,12 +317,17 @@ export class Syntax {
     return map;
   }
 
+  /** The reading of src/ this check shares between its word lookups (./server/units.ts included). */
+  sourceScan(): SourceScan {
+    return (this.scan ??= new SourceScan(this.appDir));
+  }
+
   /**
    * The app's TypeScript sources under src/ (relative paths) whose text contains `word`; recorded as
    * that list (a unit reading the files found records their content when it parses them).
    */
   sourcesMentioning(word: string): string[] {
-    const found = (this.scan ??= new SourceScan(this.appDir)).mentioning(word);
+    const found = this.sourceScan().mentioning(word);
     this.note(`w:${word}`, createHash('sha256').update(found.join('\0')).digest('hex'));
     return found;
   }

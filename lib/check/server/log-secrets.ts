@@ -108,6 +108,14 @@ class LogSecrets {
     return this.syntax.at(node);
   }
 
+  /** The parsed sources under src/ whose text mentions `word`. */
+  private *sourcesWith(word: string): Generator<TS.SourceFile> {
+    for (const file of this.syntax.sourcesMentioning(word)) {
+      const sf = this.syntax.source(file);
+      if (sf) yield sf;
+    }
+  }
+
   // ---- wiring: src/server/app.ts builds Fastify with loggerOptions(...)
 
   private wiring(): void {
@@ -680,9 +688,7 @@ class LogSecrets {
   /** Every accessLine call: from AccessLog.requestCompleted, with exactly req, res and responseTime. */
   private accessLineCalls(): void {
     const { ts, syntax } = this;
-    for (const file of syntax.sourcesMentioning('accessLine')) {
-      const sf = syntax.source(file);
-      if (!sf) continue;
+    for (const sf of this.sourcesWith('accessLine')) {
       for (const node of syntax.all(sf, (n): n is TS.Identifier | TS.StringLiteralLike => ts.isIdentifier(n) || ts.isStringLiteralLike(n))) {
         if (node.text !== 'accessLine') continue;
         const p = node.parent;
@@ -755,9 +761,7 @@ class LogSecrets {
   /** A child logger inherits the server's redaction and serializers unless its options set their own. */
   private childLoggers(): void {
     const { ts, syntax } = this;
-    for (const file of syntax.sourcesMentioning('child')) {
-      const sf = syntax.source(file);
-      if (!sf) continue;
+    for (const sf of this.sourcesWith('child')) {
       for (const call of syntax.all(sf, ts.isCallExpression)) {
         const callee = syntax.bare(call.expression);
         if (!ts.isPropertyAccessExpression(callee) || callee.name.text !== 'child' || call.arguments.length < 2) continue;
@@ -797,9 +801,7 @@ class LogSecrets {
   /** A logger made with pino() must carry the required redaction. */
   private pinoLoggers(): void {
     const { ts, syntax } = this;
-    for (const file of syntax.sourcesMentioning('pino')) {
-      const sf = syntax.source(file);
-      if (!sf) continue;
+    for (const sf of this.sourcesWith('pino')) {
       const { locals, namespaces } = this.importedAs(sf, 'pino', ['default', 'pino']);
       if (locals.size === 0 && namespaces.size === 0) continue;
       for (const call of syntax.all(sf, ts.isCallExpression)) {
@@ -822,9 +824,7 @@ class LogSecrets {
   /** Any other logger options with a `redact` of their own (held in a constant, handed to a factory, ...). */
   private otherRedactions(): void {
     const { ts, syntax } = this;
-    for (const file of syntax.sourcesMentioning('redact')) {
-      const sf = syntax.source(file);
-      if (!sf) continue;
+    for (const sf of this.sourcesWith('redact')) {
       for (const p of syntax.all(sf, ts.isPropertyAssignment)) {
         if (this.nameOf(p.name) !== 'redact' || this.judged.has(p.parent) || !this.pinoRedaction(p.initializer)) continue;
         this.add(this.at(p), `logger options with a redaction of their own (${p.getText()}): only loggerOptions' redaction is verified, and only accessLine may write without it`, FIX_UNREDACTED);

@@ -21,7 +21,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir, ownedByMe, writePrivate } from '../database.js';
 import { checkerVersion } from '../findings-cache.js';
-import { inputValue, SourceScan, type Syntax } from '../syntax.js';
+import { inputValue, type Syntax } from '../syntax.js';
 import type { Finding } from '../types.js';
 
 export interface Unit {
@@ -86,7 +86,8 @@ export function runUnits(syntax: Syntax, units: Unit[], options: { stored?: bool
   const file = unitsFile(appDir);
   const stored = off || options.stored === false ? {} : readStore(file, version);
   const now = new Map<string, string>();
-  const scan = new SourceScan(appDir);
+  // one reading of src/ for the inputs' word lookups and the units' own
+  const scan = syntax.sourceScan();
   const current = (input: string) => {
     let v = now.get(input);
     if (v === undefined) now.set(input, (v = inputValue(appDir, input, scan)));
