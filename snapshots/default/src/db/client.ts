@@ -186,8 +186,7 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
         const begun: unknown = options?.first
           ? await pipelinedBegin(pgModule, client, options.enter, options.first)
           : await client.query(options?.enter ? `begin; ${options.enter}` : 'begin');
-        const last = (Array.isArray(begun) ? begun.at(-1) : begun) as { rows?: Record<string, unknown>[] } | undefined;
-        const result = await fn(wrapClient(client), last?.rows ?? []);
+        const result = await fn(wrapClient(client), takeRows((Array.isArray(begun) ? begun : [begun]) as PgResult[], -1));
         await client.query('commit');
         return result;
       });
@@ -195,14 +194,32 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
     statementTransaction(enter, statement) {
       return inTransaction(pool, async (client) => {
         // BEGIN, enter, the statement and COMMIT: the statement's result is the one before COMMIT's
-        const results = (await pipelinedBegin(pgModule, client, enter, statement, { commit: true })) as { rows: Record<string, unknown>[] }[];
-        return results.at(-2)?.rows ?? [];
+        const results = (await pipelinedBegin(pgModule, client, enter, statement, { commit: true })) as PgResult[];
+        return takeRows(results, -2);
       });
     },
     async close() {
       await pool.end();
     },
   };
+}
+
+interface PgResult {
+  rows: Record<string, unknown>[];
+}
+
+/**
+ * The rows of results[index], moved out of node-postgres's arrays, which are left empty. V8 may
+ * place those arrays in its old generation from birth (it decides so per allocation site, for the
+ * whole process, when it sees most of a site's objects survive; it did for node-postgres's result
+ * arrays in the app's server: docs/benchmarks.md). An old array keeps the rows it holds alive until
+ * the next full collection, long after the request, so every request's rows would be copied and
+ * kept; moved out, they die young with the request.
+ */
+function takeRows(results: PgResult[], index: number): Record<string, unknown>[] {
+  const rows = results.at(index)?.rows.splice(0) ?? [];
+  results.length = 0;
+  return rows;
 }
 
 /**
