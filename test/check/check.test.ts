@@ -233,12 +233,17 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
   };
   const redact = "redact: { paths: REDACTED_PATHS, censor: '[redacted]' }";
   const path = "path: request.url.split('?')[0],";
+  const serializers = 'serializers: { req: serializeRequest, res: serializeReply },';
   const line = 'const line = { req: request, res: reply, responseTime: reply.elapsedTime };';
-  const write = 'unredacted.info({ ...this.bindings, ...fields }, msg);';
+  // accessLine's hand-built line: the JSON of the verified fields, written after pino's level, time and bindings
+  const msg = '      msg,\n    });';
+  const reqField = 'req: serializeRequest(fields.req),';
+  const target = 'parent[pino.symbols.streamSym].write(';
+  const json = '${line.slice(1)}';
   try {
     await variant([], undefined);
     // equivalent: another spelling of a path, pino's default censor, removing instead of censoring, a frozen or longer list,
-    // other ways to drop the query string, pino's own error serializer, a child logger that only sets its level
+    // other ways to drop the query string, pino's own error serializer, a serializer held in a const arrow, a child logger that only sets its level
     await variant([[LOGGING, `'res.headers["set-cookie"]'`, `"res.headers['set-cookie']"`]], undefined);
     await variant([[LOGGING, redact, 'redact: REDACTED_PATHS']], undefined);
     await variant([[LOGGING, "censor: '[redacted]'", 'remove: true']], undefined);
@@ -246,8 +251,14 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     await variant([[LOGGING, 'paths: REDACTED_PATHS,', "paths: [...REDACTED_PATHS, '*.apiKey'],"]], undefined);
     await variant([[LOGGING, path, "path: request.url.split('?', 1)[0],"]], undefined);
     await variant([[LOGGING, path, "path: new URL(request.url, 'http://localhost').pathname,"]], undefined);
-    await variant([[LOGGING, '      res: (reply', '      err: pino.stdSerializers.err,\n      res: (reply']], undefined);
+    await variant([[LOGGING, serializers, 'serializers: { req: serializeRequest, res: serializeReply, err: pino.stdSerializers.err },']], undefined);
+    await variant([[LOGGING, 'export function serializeReply(reply: { statusCode: number }) {\n  return { statusCode: reply.statusCode };\n}', 'export const serializeReply = (reply: { statusCode: number }) => ({ statusCode: reply.statusCode });']], undefined);
     await variant([[LOGGING, 'export const newRequestId', "export const quietLogger = (log: FastifyBaseLogger) => log.child({ part: 'probe' }, { level: 'warn' });\nexport const newRequestId"]], undefined);
+    // equivalent: the access line's object as msg: msg or in another order, the logger cast in place, the line concatenated
+    await variant([[LOGGING, msg, '      msg: msg,\n    });']], undefined);
+    await variant([[LOGGING, `      reqId: this.bindings.reqId,\n      ${reqField}`, `      ${reqField}\n      reqId: this.bindings.reqId,`]], undefined);
+    await variant([[LOGGING, target, '(this.parent as any)[pino.symbols.streamSym].write(']], undefined);
+    await variant([[LOGGING, '`{"level":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n`', `'{"level":' + parent.levels.values.info + parent[pino.symbols.timeSym]() + parent[pino.symbols.chindingsSym] + ',' + line.slice(1) + '\\n'`]], undefined);
     // refused: the redaction
     await variant([[LOGGING, "  'err.detail',\n", '']], /redaction paths lack err\.detail/);
     await variant([[LOGGING, redact, 'redact: { paths: [] }']], /redaction is disabled/);
@@ -255,16 +266,27 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     await variant([[LOGGING, 'export const REDACTED_PATHS', 'export let REDACTED_PATHS']], /REDACTED_PATHS is not a const/);
     await variant([[LOGGING, "censor: '[redacted]'", 'censor: (value: unknown) => value']], /censor is a function/);
     await variant([[LOGGING, '    stream: stream ??', '    mixin: (line: object) => line,\n    stream: stream ??']], /logger option mixin cannot be verified/);
-    // refused: the serializers
+    // refused: the serializers (serializeRequest is read through its name)
     await variant([[LOGGING, path, "path: request.url.split('#')[0],"]], /req serializer logs request\.url\.split\('#'\)\[0\]: the URL with its query string/);
-    await variant([[LOGGING, '        remoteAddress: request.ip,\n', '        remoteAddress: request.ip,\n        query: request.query,\n']], /req serializer logs request\.query/);
-    await variant([[LOGGING, '      res: (reply', '      body: (body: unknown) => body,\n      res: (reply']], /serializer for body/);
-    // refused: the unredacted access line
+    await variant([[LOGGING, '    remoteAddress: request.ip,\n', '    remoteAddress: request.ip,\n    query: request.query,\n']], /req serializer logs request\.query/);
+    await variant([[LOGGING, serializers, 'serializers: { req: serializeRequest, res: serializeReply, body: (body: unknown) => body },']], /serializer for body/);
+    // refused: the access line's call sites
     await variant([[LOGGING, "reply.log.accessLine(line, 'request completed')", 'reply.log.accessLine(line, `completed ${request.url}`)']], /message is .*not a literal/);
     await variant([[LOGGING, "reply.log.accessLine(line, 'request completed')", "reply.log.accessLine({ ...line }, 'request completed')"]], /accessLine is given \.\.\.line/);
     await variant([[LOGGING, line, line.replace('const', 'let')]], /not a literal object \(or a const of one\)/);
-    await variant([[LOGGING, write, 'unredacted.info({ ...this.bindings, ...fields, url: fields.req.url }, msg);']], /unredacted access line also writes url/);
-    await variant([[LOGGING, 'const UNREDACTED = new WeakMap', 'export const UNREDACTED = new WeakMap']], /UNREDACTED, the cache of unredacted children, is not a module constant/);
+    // refused: what the access line holds and where it goes
+    await variant([[LOGGING, msg, '      msg,\n      headers: fields.req.headers,\n    });']], /fields are used here \(headers: fields\.req\.headers\)/);
+    await variant([[LOGGING, reqField, 'req: fields.req,']], /fields are used here \(req: fields\.req\)/);
+    await variant([[LOGGING, '      reqId: this.bindings.reqId,', '      ...this.bindings,']], /access line also holds \.\.\.this\.bindings/);
+    await variant([[LOGGING, msg, '      msg,\n    }, (key: string, value: unknown) => value);']], /a replacer can put anything in the unredacted line/);
+    await variant([[LOGGING, reqField, 'req: requestInfo(fields.req),'], [LOGGING, 'export const newRequestId', 'const requestInfo = (request: FastifyRequest) => ({ ...serializeRequest(request), headers: request.headers });\nexport const newRequestId']], /hands fields\.req to requestInfo, not the req serializer loggerOptions names \(serializeRequest\)/);
+    await variant([[LOGGING, serializers, "serializers: { req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }), res: serializeReply },"]], /req serializer is not a function of src\/server\/logging\.ts given by name/);
+    await variant([[LOGGING, json, '${JSON.stringify(fields).slice(1)}']], /fields are used here \(JSON\.stringify\(fields\)\)/);
+    await variant([[LOGGING, json, '"bindings":${JSON.stringify(this.bindings)},${line.slice(1)}']], /access line writes JSON\.stringify\(this\.bindings\)/);
+    await variant([[LOGGING, 'const line = JSON.stringify({', 'let line = JSON.stringify({']], /access line writes line\.slice\(1\)/);
+    await variant([[LOGGING, target, 'process.stdout.write(']], /accessLine writes to process\.stdout, not pino's stream/);
+    await variant([[LOGGING, target, 'console.log(']], /accessLine calls console\.log/);
+    await variant([[LOGGING, 'export const newRequestId', "export const rawLogger = (log: FastifyBaseLogger) => log.child({}, { redact: [] });\nexport const newRequestId"]], /child logger made with a redaction of its own/);
     // refused: other loggers, the wiring, the module itself
     await variant([['src/server/index.ts', "import { buildApp } from './app.js';", "import { buildApp } from './app.js';\nimport pino from 'pino';\nexport const auditLog = pino({ level: 'info' });"]], /logger options have no redact/);
     await variant([[APP, 'childLoggerFactory: requestLogger,', 'childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, opts),']], /childLoggerFactory is .*not requestLogger/);

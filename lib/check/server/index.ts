@@ -10,7 +10,7 @@
  *   - ./cookies.ts (SRV008), ./password-min.ts (SRV009), ./deploy-headers.ts (SRV013),
  *     ./source-scan.ts (SRV011, SRV012), ./config-checks.ts (SRV015, SRV016: session lifetimes, proxy
  *     trust), ./password-hash.ts (SRV017), ./body-schemas.ts (SRV020: write bodies refuse unknown fields),
- *     ./log-secrets.ts (SRV021: the logs' redaction, serializers and the unredacted access line).
+ *     ./log-secrets.ts (SRV021: the logs' redaction, serializers and the hand-built access line).
  * Each family (and the scan of each file) is a unit whose findings ./units.ts keeps under every input
  * it read.
  */

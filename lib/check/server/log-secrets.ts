@@ -11,12 +11,15 @@
  *   - serializers: `req` returns only the method, the path without its query string (reset and
  *     invitation links carry tokens there) and the client address; `res` only the status code; no
  *     other serializer but pino's standard `err`;
- *   - the access line: RequestLogger.accessLine writes without the redaction, for speed, and is safe
- *     only while its line holds nothing but the serializers' output. So accessLine is called only from
- *     AccessLog.requestCompleted, with exactly { req: request, res: reply, responseTime:
- *     reply.elapsedTime } and a literal message; it writes those fields and the request id only; the
- *     child made with its own `redact` (and the cache holding it) is used nowhere else;
- *   - other loggers: no other child logger sets its own redaction or serializers (a child otherwise
+ *   - the access line: RequestLogger.accessLine builds its JSON line and writes it to pino's stream
+ *     itself, for speed, so the line skips the redaction and is safe only while it holds nothing but
+ *     the serializers' output. So accessLine is called only from AccessLog.requestCompleted, with
+ *     exactly { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; it
+ *     hands fields.req and fields.res only to the serializers loggerOptions names (module functions),
+ *     stringifies only the request id, their output, the duration and the message, and writes only
+ *     that JSON after pino's level, time and bindings, to pino's stream; it calls nothing else but
+ *     the redacted logger (and pino's level test), and no logger is made with a `redact` of its own;
+ *   - other loggers: no child logger sets its own redaction or serializers (a child otherwise
  *     inherits loggerOptions'), no pino() logger is made without the same redaction, and no other
  *     logger options with a `redact` of their own appear in the sources.
  * Anything this check cannot read statically is a finding saying so.
@@ -50,9 +53,10 @@ export const REQUIRED_REDACTIONS: ReadonlyArray<readonly [path: string, hides: s
 
 const FIX_WIRING = 'Fastify({ logger: loggerOptions(config, options.logStream), childLoggerFactory: requestLogger, ... }) in src/server/app.ts, both from src/server/logging.ts';
 const FIX_REDACT = "return `redact: { paths: REDACTED_PATHS, censor: '[redacted]' }` from loggerOptions (src/server/logging.ts), REDACTED_PATHS a const holding the template's paths";
-const FIX_SERIALIZERS = "serializers: { req: (request) => ({ method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }), res: (reply) => ({ statusCode: reply.statusCode }) }";
+const FIX_SERIALIZERS = "serializers: { req: serializeRequest, res: serializeReply }, functions of src/server/logging.ts: serializeRequest(request) returns { method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }, serializeReply(reply) returns { statusCode: reply.statusCode }";
 const FIX_ACCESS = "call accessLine only from AccessLog.requestCompleted with { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; log anything else through request.log (redacted)";
-const FIX_UNREDACTED = "only RequestLogger.accessLine may write through a child made with its own redact: every other logger is the server's (loggerOptions' redaction) or its child without redact options";
+const FIX_LINE = "in RequestLogger.accessLine write only `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n` to parent[pino.symbols.streamSym] (parent = this.parent), line = JSON.stringify({ reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }); log anything else through this.info (redacted)";
+const FIX_CHILD = "make other loggers as children of the server's with at most level and msgPrefix options: they keep loggerOptions' redaction and serializers, and no logger has a redact of its own";
 
 /** Logger options that can neither add a field to a line nor move one away from the redaction paths. */
 const ROOT_OPTIONS = new Set(['level', 'redact', 'serializers', 'stream', 'name', 'timestamp', 'messageKey', 'msgPrefix', 'enabled', 'depthLimit', 'edgeLimit']);
@@ -65,6 +69,14 @@ const REQUEST_URLS = new Set(['url', 'raw.url', 'originalUrl']);
 const READ_ONLY_MEMBERS = new Set(['length', 'includes', 'indexOf', 'lastIndexOf', 'join', 'map', 'filter', 'some', 'every', 'find', 'findIndex', 'forEach', 'slice', 'concat', 'at', 'flatMap', 'reduce', 'entries', 'values', 'keys', 'toString']);
 
 type Fn = TS.ArrowFunction | TS.FunctionExpression | TS.FunctionDeclaration | TS.MethodDeclaration;
+/** What one accessLine method's line is made of: its parameters' names, its consts holding this.parent and the JSON, the JSON's verified writes. */
+interface AccessLine {
+  fields: string;
+  msg: string;
+  parents: Set<string>;
+  json: Set<string>;
+  written: Set<TS.Identifier>;
+}
 
 export function checkLogSecrets(syntax: Syntax): Finding[] {
   const logging = syntax.source(LOGGING);
@@ -79,6 +91,10 @@ class LogSecrets {
   private readonly judged = new Set<TS.Node>();
   /** The constants the redaction paths were read from (each checked for changes once). */
   private readonly pathConstants = new Map<TS.VariableDeclaration, TS.SourceFile>();
+  /** The module functions loggerOptions names as its req and res serializers (accessLine calls them). */
+  private readonly serializerNames = { req: new Set<string>(), res: new Set<string>() };
+  /** accessLine's findings so far: a node inside one is not reported again. */
+  private readonly flagged: TS.Node[] = [];
 
   constructor(
     private readonly syntax: Syntax,
@@ -90,8 +106,7 @@ class LogSecrets {
   run(): Finding[] {
     this.wiring();
     this.loggerOptions();
-    const accessLines = this.syntax.all(this.logging, this.ts.isMethodDeclaration).filter((m) => this.nameOf(m.name) === 'accessLine');
-    this.unredactedWrites(accessLines);
+    this.accessLines();
     this.accessLineCalls();
     this.childLoggers();
     this.pinoLoggers();
@@ -400,8 +415,12 @@ class LogSecrets {
         continue;
       }
       seen.add(name);
-      if (name === 'req') this.requestSerializer(p);
-      else if (name === 'res') this.replySerializer(p);
+      if (name === 'req' || name === 'res') {
+        if (name === 'req') this.requestSerializer(p);
+        else this.replySerializer(p);
+        const fn = this.serializerName(p);
+        if (fn) this.serializerNames[name].add(fn);
+      }
       else if (name === 'err' && ts.isPropertyAssignment(p) && /(^|\.)stdSerializers\.err$/.test(squeezed(this.syntax.bare(p.initializer).getText()))) continue;
       else this.add(this.at(p), `a serializer for ${name}: what it returns is logged as it is${/header|body|cookie|query|param/i.test(name) ? ', and the access line is not redacted' : ''}, which this check cannot verify`, FIX_SERIALIZERS);
     }
@@ -413,10 +432,17 @@ class LogSecrets {
   private serializerFn(p: TS.ObjectLiteralElementLike): Fn | undefined {
     const { ts, syntax } = this;
     if (ts.isMethodDeclaration(p)) return p;
+    const value = ts.isPropertyAssignment(p) ? syntax.bare(p.initializer) : undefined;
+    if (value && (ts.isArrowFunction(value) || ts.isFunctionExpression(value))) return value;
+    const name = this.serializerName(p);
+    return name ? syntax.func(this.logging, name) : undefined;
+  }
+
+  /** The module function a serializer entry names (`req: serializeRequest`, or `req` for a function req). */
+  private serializerName(p: TS.ObjectLiteralElementLike): string | undefined {
+    const { ts, syntax } = this;
     const value = ts.isPropertyAssignment(p) ? syntax.bare(p.initializer) : ts.isShorthandPropertyAssignment(p) ? p.name : undefined;
-    if (!value) return undefined;
-    if (ts.isArrowFunction(value) || ts.isFunctionExpression(value)) return value;
-    return ts.isIdentifier(value) ? syntax.func(this.logging, value.text) : undefined;
+    return value && ts.isIdentifier(value) && syntax.func(this.logging, value.text) ? value.text : undefined;
   }
 
   /** The object literal a function returns: its expression body, or a body of one return statement. */
@@ -515,165 +541,173 @@ class LogSecrets {
     return false;
   }
 
-  // ---- the access line: RequestLogger.accessLine writes without the redaction
+  // ---- the access line: RequestLogger.accessLine writes its JSON line to pino's stream itself
 
   /**
-   * In each accessLine method: the child made with its own redact, where it is kept (a local variable,
-   * a module-level cache) and every write through it: the fields of the call and the request id only.
+   * Each accessLine method of src/server/logging.ts: every call in it is the redacted logger's, a
+   * serializer's, JSON.stringify of the verified fields, pino's time, or the one write of that JSON
+   * after pino's level, time and bindings to pino's stream; its fields reach nothing else.
    */
-  private unredactedWrites(methods: TS.MethodDeclaration[]): void {
+  private accessLines(): void {
     const { ts, syntax } = this;
-    const caches = new Set<string>();
-    const allowedCacheUses = new Set<TS.Node>();
-    for (const method of methods) {
-      if (!method.body) continue;
-      const [fieldsParam, msgParam] = method.parameters.map((p) => (ts.isIdentifier(p.name) ? p.name.text : undefined));
-      if (!fieldsParam || !msgParam) {
-        this.add(this.at(method), "accessLine's parameters are not (fields, msg): what it writes cannot be verified", FIX_UNREDACTED);
+    for (const method of syntax.all(this.logging, ts.isMethodDeclaration)) {
+      if (this.nameOf(method.name) !== 'accessLine' || !method.body) continue;
+      const [fields, msg] = method.parameters.map((p) => (ts.isIdentifier(p.name) ? p.name.text : undefined));
+      if (method.parameters.length !== 2 || !fields || !msg) {
+        this.add(this.at(method), "accessLine's parameters are not (fields, msg): what it writes cannot be verified", FIX_LINE);
         continue;
       }
-      const vars = new Set<string>();
-      const writes: TS.CallExpression[] = [];
-      const children = syntax.all(method.body, ts.isCallExpression).filter((c) => this.redactOptions(c) !== undefined);
-      for (const child of children) {
-        const options = this.redactOptions(child)!;
-        this.judged.add(options);
-        const extra = options.properties.filter((p) => ts.isSpreadAssignment(p) || !p.name || this.nameOf(p.name) !== 'redact');
-        if (extra.length > 0) this.add(this.at(child), `the unredacted child also sets ${extra.map((p) => p.getText()).join(', ')}: it could change what the access line holds`, FIX_UNREDACTED);
-        const bindings = child.arguments[0] && syntax.bare(child.arguments[0]);
-        if (!bindings || !ts.isObjectLiteralExpression(bindings) || bindings.properties.length > 0) {
-          this.add(this.at(child), `the unredacted child binds ${bindings?.getText() ?? 'nothing'}, not {}: bound fields would reach every access line unredacted`, FIX_UNREDACTED);
-        }
-        const at = this.outer(child);
-        const p = at.parent;
-        if (ts.isPropertyAccessExpression(p) && p.expression === at && ts.isCallExpression(p.parent) && p.parent.expression === p) writes.push(p.parent);
-        else if (ts.isVariableDeclaration(p) && p.initializer === at && ts.isIdentifier(p.name)) vars.add(p.name.text);
-        else if (this.isAssignment(p) && p.right === at && ts.isIdentifier(p.left)) {
-          vars.add(p.left.text);
-          // kept in a cache: CACHE.set(key, (unredacted = child))
-          const assignment = this.outer(p);
-          const call = assignment.parent;
-          const callee = ts.isCallExpression(call) ? syntax.bare(call.expression) : undefined;
-          if (ts.isExpressionStatement(call)) continue;
-          if (ts.isCallExpression(call) && call.arguments[1] === assignment && callee && ts.isPropertyAccessExpression(callee) && callee.name.text === 'set' && ts.isIdentifier(callee.expression)) {
-            caches.add(callee.expression.text);
-            allowedCacheUses.add(callee.expression);
-          } else this.add(this.at(child), `the unredacted child is handed on here (${call.getText()})`, FIX_UNREDACTED);
-        } else this.add(this.at(child), `the unredacted child is handed on here (${p.getText()})`, FIX_UNREDACTED);
-      }
-      // every use of a variable holding the unredacted child: tested, assigned, or written through
+      const line = this.lineNames(method.body, fields, msg);
+      this.fieldUses(method.body, line);
+      const calls = syntax.all(method.body, (n): n is TS.CallExpression | TS.NewExpression | TS.TaggedTemplateExpression => ts.isCallExpression(n) || ts.isNewExpression(n) || ts.isTaggedTemplateExpression(n));
+      for (const call of calls) this.accessLineStep(call, line);
+      // the JSON line: written to pino's stream, nothing else
       for (const id of syntax.all(method.body, ts.isIdentifier)) {
-        if (!vars.has(id.text) || !this.isReference(id)) continue;
-        const n = this.outer(id);
-        const p = n.parent;
-        if (ts.isVariableDeclaration(p) && p.name === id) {
-          const init = p.initializer && syntax.bare(p.initializer);
-          if (!init || this.redactOptions(init) !== undefined) continue;
-          const get = this.cacheGet(init);
-          if (get) allowedCacheUses.add(get);
-          else this.add(this.at(p), `the unredacted logger ${id.text} starts as ${init.getText()}, which cannot be verified`, FIX_UNREDACTED);
-          continue;
-        }
-        if (this.isAssignment(p) && p.left === n) {
-          const right = syntax.bare(p.right);
-          const get = this.cacheGet(right);
-          if (get) allowedCacheUses.add(get);
-          else if (this.redactOptions(right) === undefined) this.add(this.at(p), `the unredacted logger ${id.text} is assigned ${p.right.getText()}, which cannot be verified`, FIX_UNREDACTED);
-          continue;
-        }
-        if (this.truthTest(n)) continue;
-        if (ts.isPropertyAccessExpression(p) && p.expression === n && ts.isCallExpression(p.parent) && p.parent.expression === p) {
-          writes.push(p.parent);
-          continue;
-        }
-        this.add(this.at(id), `the unredacted logger ${id.text} is used here (${p.getText()}): only its access-line write is verified`, FIX_UNREDACTED);
-      }
-      const fieldUses = new Set<TS.Node>();
-      for (const write of writes) this.unredactedWrite(write, fieldsParam, msgParam, fieldUses);
-      // the fields: written through the unredacted child as they are, or handed to the redacted logger
-      for (const id of syntax.all(method.body, ts.isIdentifier)) {
-        if (id.text !== fieldsParam || !this.isReference(id) || fieldUses.has(id)) continue;
-        const n = this.outer(id);
-        const call = n.parent;
-        if (ts.isCallExpression(call) && call.arguments.includes(n as TS.Expression) && this.redactedLevelCall(call)) continue;
-        this.add(this.at(id), `accessLine's ${fieldsParam} are used here (${call.getText()}): it may only write them as they are, or hand them to the redacted logger`, FIX_UNREDACTED);
-      }
-    }
-    // the caches of unredacted children: module constants of src/server/logging.ts read only by accessLine
-    for (const cache of caches) {
-      const decl = syntax.constant(this.logging, cache);
-      const statement = decl?.parent.parent;
-      if (!decl || (statement && ts.isVariableStatement(statement) && statement.modifiers?.some((m) => m.kind === ts.SyntaxKind.ExportKeyword)) || syntax.all(this.logging, ts.isExportSpecifier).some((s) => (s.propertyName ?? s.name).text === cache)) {
-        this.add(decl ? this.at(decl) : LOGGING, `${cache}, the cache of unredacted children, is not a module constant of src/server/logging.ts that only accessLine reads`, FIX_UNREDACTED);
-      }
-      for (const id of syntax.all(this.logging, ts.isIdentifier)) {
-        if (id.text !== cache || id === decl?.name || !this.isReference(id) || allowedCacheUses.has(id)) continue;
-        this.add(this.at(id), `${cache}, the cache of unredacted children, is used here (${this.outer(id).parent.getText()}): its loggers write without the redaction`, FIX_UNREDACTED);
+        if (!line.json.has(id.text) || !this.isReference(id) || line.written.has(id) || (ts.isVariableDeclaration(id.parent) && id.parent.name === id)) continue;
+        this.flag(id, `the access line's JSON (${id.text}) is used here (${this.outer(id).parent.getText()}): only its write to pino's stream is verified`);
       }
     }
   }
 
-  /** The options literal of a `.child(bindings, { redact, ... })` call, when it sets redact. */
-  private redactOptions(node: TS.Node): TS.ObjectLiteralExpression | undefined {
+  /** accessLine's consts holding this.parent or a JSON.stringify(...) (each declared once); a finding for a name hiding its parameters or a serializer. */
+  private lineNames(body: TS.Block, fields: string, msg: string): AccessLine {
     const { ts, syntax } = this;
-    if (!ts.isCallExpression(node)) return undefined;
-    const callee = syntax.bare(node.expression);
-    const options = node.arguments[1] && syntax.bare(node.arguments[1]);
-    if (!ts.isPropertyAccessExpression(callee) || callee.name.text !== 'child' || !options || !ts.isObjectLiteralExpression(options)) return undefined;
-    return options.properties.some((p) => !ts.isSpreadAssignment(p) && p.name && this.nameOf(p.name) === 'redact') ? options : undefined;
+    const line: AccessLine = { fields, msg, parents: new Set(), json: new Set(), written: new Set() };
+    const decls = syntax.all(body, (n): n is TS.VariableDeclaration | TS.ParameterDeclaration | TS.BindingElement | TS.FunctionDeclaration => ts.isVariableDeclaration(n) || ts.isParameter(n) || ts.isBindingElement(n) || ts.isFunctionDeclaration(n));
+    const names = decls.map((d) => (d.name && ts.isIdentifier(d.name) ? d.name.text : undefined));
+    decls.forEach((d, i) => {
+      const name = names[i];
+      if (name === undefined) return;
+      if (name === fields || name === msg || this.serializerNames.req.has(name) || this.serializerNames.res.has(name)) {
+        return this.flag(d, `accessLine declares ${name} again: which value its unredacted line holds cannot be verified`);
+      }
+      const init = ts.isVariableDeclaration(d) && d.initializer && d.parent.flags & ts.NodeFlags.Const && names.indexOf(name) === names.lastIndexOf(name) ? syntax.bare(d.initializer) : undefined;
+      if (init && this.isThisParent(init)) line.parents.add(name);
+      else if (init && ts.isCallExpression(init) && squeezed(init.expression.getText()) === 'JSON.stringify') line.json.add(name);
+    });
+    return line;
   }
 
-  /** `CACHE.get(...)` -> the CACHE identifier. */
-  private cacheGet(node: TS.Expression): TS.Identifier | undefined {
+  /** accessLine's fields: .req and .res each the one argument of its serializer, .responseTime, or all of them for the redacted logger. */
+  private fieldUses(body: TS.Block, line: AccessLine): void {
+    const { ts, syntax } = this;
+    for (const id of syntax.all(body, ts.isIdentifier)) {
+      if (id.text !== line.fields || !this.isReference(id)) continue;
+      const n = this.outer(id);
+      const p = n.parent;
+      if (ts.isCallExpression(p) && p.arguments.includes(n) && this.redactedLevelCall(p)) continue;
+      const member = ts.isPropertyAccessExpression(p) && p.expression === n ? p.name.text : undefined;
+      if (member === 'responseTime') continue;
+      const arg = member === 'req' || member === 'res' ? this.outer(p as TS.PropertyAccessExpression) : undefined;
+      const call = arg?.parent;
+      if (member && call && ts.isCallExpression(call) && call.arguments.length === 1 && call.arguments[0] === arg) {
+        const callee = syntax.bare(call.expression);
+        const names = this.serializerNames[member as 'req' | 'res'];
+        const what = member === 'req' ? 'the request' : 'the response';
+        if (ts.isIdentifier(callee) && names.has(callee.text)) continue;
+        if (names.size === 0) this.flag(call, `accessLine hands ${p.getText()} to ${callee.getText()}, but loggerOptions' ${member} serializer is not a function of src/server/logging.ts given by name: what its unredacted line says of ${what} cannot be tied to the verified serializer`, FIX_SERIALIZERS);
+        else this.flag(call, `accessLine hands ${p.getText()} to ${callee.getText()}, not the ${member} serializer loggerOptions names (${[...names].join(', ')}): what its unredacted line says of ${what} cannot be verified`);
+        continue;
+      }
+      let use: TS.Node = n;
+      while ((ts.isPropertyAccessExpression(use.parent) || ts.isElementAccessExpression(use.parent)) && use.parent.expression === use) use = use.parent;
+      const around = this.outer(use as TS.Expression).parent;
+      const shown = ts.isTemplateSpan(around) || around.getText().length > 100 ? use : around;
+      this.flag(id, `accessLine's ${line.fields} are used here (${shown.getText()}): its line skips the redaction, so it may only hand ${line.fields}.req and .res to their serializers, write .responseTime, or pass ${line.fields} whole to the redacted logger`);
+    }
+  }
+
+  /** One call in accessLine: the redacted logger, a serializer, pino's level test and time, JSON.stringify, the JSON's slice, the write. */
+  private accessLineStep(node: TS.CallExpression | TS.NewExpression | TS.TaggedTemplateExpression, line: AccessLine): void {
+    const { ts, syntax } = this;
+    const callee = syntax.bare(ts.isTaggedTemplateExpression(node) ? node.tag : node.expression);
+    if (ts.isCallExpression(node)) {
+      const member = this.parentMember(callee, line);
+      if (this.redactedLevelCall(node) || member === 'isLevelEnabled' || (member === '[pino.symbols.timeSym]' && node.arguments.length === 0) || this.jsonLine(node, line)) return;
+      if (ts.isIdentifier(callee) && (this.serializerNames.req.has(callee.text) || this.serializerNames.res.has(callee.text)) && node.arguments.length === 1 && ['req', 'res'].includes(this.memberOf(node.arguments[0]!, line.fields) ?? '')) return;
+      if (squeezed(callee.getText()) === 'JSON.stringify') return this.accessJson(node, line);
+      if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'write') return this.accessWrite(node, callee, line);
+    }
+    this.flag(node, `accessLine calls ${callee.getText()}: its line skips the redaction, so it may only stringify the verified fields and write them to pino's stream, anything else goes through the redacted this.info`);
+  }
+
+  /** JSON.stringify in accessLine: of one literal object holding only the request id, the serializers' output, the duration and the message. */
+  private accessJson(call: TS.CallExpression, line: AccessLine): void {
+    const { ts, syntax } = this;
+    const [value, ...rest] = call.arguments;
+    if (rest.length > 0) return this.flag(rest[0]!, `JSON.stringify in accessLine is also given ${rest.map((a) => a.getText()).join(', ')}: a replacer can put anything in the unredacted line, which cannot be verified`);
+    const object = value && this.literal(value);
+    if (!object) return this.flag(call, `accessLine stringifies ${value?.getText() ?? 'nothing'}: not a literal object, what its unredacted line holds cannot be verified`);
+    for (const p of object.properties) {
+      const name = ts.isSpreadAssignment(p) ? undefined : p.name && this.nameOf(p.name);
+      const v = ts.isPropertyAssignment(p) ? syntax.bare(p.initializer) : ts.isShorthandPropertyAssignment(p) ? p.name : undefined;
+      const holds =
+        (name === 'reqId' && v && squeezed(v.getText()) === 'this.bindings.reqId') ||
+        ((name === 'req' || name === 'res') && v && ts.isCallExpression(v) && v.arguments.length === 1 && this.memberOf(v.arguments[0]!, line.fields) === name) ||
+        (name === 'responseTime' && v && this.memberOf(v, line.fields) === 'responseTime') ||
+        (name === 'msg' && v && ts.isIdentifier(v) && v.text === line.msg);
+      if (!holds) this.flag(p, `the access line also holds ${p.getText()}: it skips the redaction, so it may hold only reqId: this.bindings.reqId, req and res from their serializers, responseTime: ${line.fields}.responseTime and msg`);
+    }
+  }
+
+  /** The write: to pino's stream, one line of literal text, pino's level, time and bindings, and the verified JSON. */
+  private accessWrite(call: TS.CallExpression, callee: TS.PropertyAccessExpression, line: AccessLine): void {
+    const target = callee.expression;
+    if (this.parentMember(target, line) !== '[pino.symbols.streamSym]') {
+      this.flag(target, `accessLine writes to ${target.getText()}, not pino's stream (this.parent[pino.symbols.streamSym]): where its unredacted line goes cannot be verified`);
+    }
+    if (call.arguments.length !== 1) return this.flag(call, `accessLine writes ${call.arguments.length} arguments, not one line: what it writes cannot be verified`);
+    this.lineParts(call.arguments[0]!, line);
+  }
+
+  /** The parts of the written line: a template literal's substitutions, or a concatenation's terms. */
+  private lineParts(node: TS.Expression, line: AccessLine): void {
     const { ts, syntax } = this;
     const n = syntax.bare(node);
-    if (!ts.isCallExpression(n)) return undefined;
-    const callee = syntax.bare(n.expression);
-    return ts.isPropertyAccessExpression(callee) && callee.name.text === 'get' && ts.isIdentifier(callee.expression) ? callee.expression : undefined;
+    if (syntax.str(n) !== undefined) return;
+    if (ts.isTemplateExpression(n)) return n.templateSpans.forEach((span) => this.lineParts(span.expression, line));
+    if (ts.isBinaryExpression(n) && n.operatorToken.kind === ts.SyntaxKind.PlusToken) {
+      this.lineParts(n.left, line);
+      return this.lineParts(n.right, line);
+    }
+    const member = this.parentMember(n, line) ?? '';
+    if (member === '[pino.symbols.chindingsSym]' || (member.startsWith('levels.values.') && LEVELS.has(member.slice('levels.values.'.length)))) return;
+    if (ts.isCallExpression(n) && n.arguments.length === 0 && this.parentMember(n.expression, line) === '[pino.symbols.timeSym]') return;
+    const json = this.jsonLine(n, line);
+    if (json) return void line.written.add(json);
+    this.flag(n, `the access line writes ${n.getText()}: it skips the redaction, so it may write only pino's level, time and bindings and the JSON of the verified fields`);
   }
 
-  /** `!x`, `if (x)`, `x === undefined` and the like. */
-  private truthTest(n: TS.Expression): boolean {
+  /** `line` or `line.slice(1)`, line a const of accessLine holding a JSON.stringify(...): its identifier. */
+  private jsonLine(node: TS.Expression, line: AccessLine): TS.Identifier | undefined {
     const { ts, syntax } = this;
-    const p = n.parent;
-    if (ts.isPrefixUnaryExpression(p) && p.operator === ts.SyntaxKind.ExclamationToken) return true;
-    if ((ts.isIfStatement(p) || ts.isWhileStatement(p)) && p.expression === n) return true;
-    if (ts.isBinaryExpression(p) && [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken, ts.SyntaxKind.EqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsToken].includes(p.operatorToken.kind)) {
-      const other = syntax.bare(p.left === n ? p.right : p.left);
-      return other.kind === ts.SyntaxKind.NullKeyword || (ts.isIdentifier(other) && other.text === 'undefined');
-    }
-    return false;
+    let n = syntax.bare(node);
+    if (ts.isCallExpression(n) && n.arguments.length === 1 && syntax.num(n.arguments[0]) === 1 && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'slice') n = syntax.bare(n.expression.expression);
+    return ts.isIdentifier(n) && line.json.has(n.text) ? n : undefined;
   }
 
-  /** A write through the unredacted child: `<level>({ ...this.bindings, ...fields }, msg)`. */
-  private unredactedWrite(call: TS.CallExpression, fields: string, msg: string, fieldUses: Set<TS.Node>): void {
+  /** `<parent>.a[b]` -> 'a[b]' (casts and parentheses skipped), parent being this.parent or a const of accessLine holding it. */
+  private parentMember(node: TS.Expression, line: AccessLine): string | undefined {
     const { ts, syntax } = this;
-    const level = (syntax.bare(call.expression) as TS.PropertyAccessExpression).name.text;
-    if (!LEVELS.has(level)) return this.add(this.at(call), `the unredacted logger's ${level}() is called: only a line written at a level is verified`, FIX_UNREDACTED);
-    const [line, message] = call.arguments.map((a) => syntax.bare(a));
-    if (call.arguments.length !== 2 || !line || !message) return this.add(this.at(call), `the unredacted logger is called with ${call.arguments.length} arguments, not (fields, msg): what it writes cannot be verified`, FIX_UNREDACTED);
-    if (!(ts.isIdentifier(message) && message.text === msg) && syntax.str(message) === undefined) {
-      this.add(this.at(message), `the unredacted access line's message is ${message.getText()}, not accessLine's msg`, FIX_UNREDACTED);
+    let path = '';
+    for (let n = syntax.bare(node); ; n = syntax.bare(n.expression)) {
+      if (this.isThisParent(n) || (ts.isIdentifier(n) && line.parents.has(n.text))) return path.replace(/^\./, '');
+      if (ts.isPropertyAccessExpression(n)) path = `.${n.name.text}${path}`;
+      else if (ts.isElementAccessExpression(n)) path = `[${squeezed(n.argumentExpression.getText())}]${path}`;
+      else return undefined;
     }
-    if (!ts.isObjectLiteralExpression(line)) return this.add(this.at(line), `the unredacted access line writes ${line.getText()}, not a literal object: what it holds cannot be verified`, FIX_UNREDACTED);
-    for (const p of line.properties) {
-      if (ts.isSpreadAssignment(p)) {
-        const spread = syntax.bare(p.expression);
-        if (ts.isIdentifier(spread) && spread.text === fields) {
-          fieldUses.add(spread);
-          continue;
-        }
-        if (squeezed(spread.getText()) === 'this.bindings') continue;
-      } else if (ts.isPropertyAssignment(p)) {
-        const name = p.name && this.nameOf(p.name);
-        const value = syntax.bare(p.initializer);
-        if (name && ['req', 'res', 'responseTime'].includes(name) && ts.isPropertyAccessExpression(value) && value.name.text === name && ts.isIdentifier(syntax.bare(value.expression)) && (syntax.bare(value.expression) as TS.Identifier).text === fields) {
-          fieldUses.add(syntax.bare(value.expression));
-          continue;
-        }
-      }
-      this.add(this.at(p), `the unredacted access line also writes ${p.getText()}: only accessLine's fields (req, res, responseTime) and the request id may skip the redaction`, FIX_UNREDACTED);
-    }
+  }
+
+  private isThisParent(n: TS.Expression): boolean {
+    const { ts } = this;
+    return ts.isPropertyAccessExpression(n) && n.name.text === 'parent' && n.expression.kind === ts.SyntaxKind.ThisKeyword;
+  }
+
+  /** An accessLine finding, unless it overlaps one made already (one weakening, one finding). */
+  private flag(node: TS.Node, message: string, fix = FIX_LINE): void {
+    if (this.flagged.some((f) => node.getStart() < f.end && f.getStart() < node.end)) return;
+    this.flagged.push(node);
+    this.add(this.at(node), message, fix);
   }
 
   /** A call writing through the redacted logger: `this.info(...)`, `this.logger.warn(...)`. */
@@ -693,7 +727,8 @@ class LogSecrets {
         if (node.text !== 'accessLine') continue;
         const p = node.parent;
         if (ts.isIdentifier(node)) {
-          // the method itself, or its declaration in a type
+          // the method itself (verified in src/server/logging.ts only), or its declaration in a type
+          if (ts.isMethodDeclaration(p) && p.name === node && sf !== this.logging) this.add(this.at(node), 'an accessLine method outside src/server/logging.ts: what it writes without the redaction is not verified', FIX_LINE);
           if ((ts.isMethodDeclaration(p) || ts.isMethodSignature(p) || ts.isPropertySignature(p)) && p.name === node) continue;
           if (ts.isPropertyAccessExpression(p) && p.name === node && ts.isCallExpression(p.parent) && p.parent.expression === p) {
             this.accessLineCall(p.parent, sf);
@@ -766,18 +801,17 @@ class LogSecrets {
         const callee = syntax.bare(call.expression);
         if (!ts.isPropertyAccessExpression(callee) || callee.name.text !== 'child' || call.arguments.length < 2) continue;
         const options = syntax.bare(call.arguments[1]!);
-        if (this.judged.has(options)) continue; // accessLine's own child
         if (ts.isObjectLiteralExpression(options)) {
           this.judged.add(options);
           for (const p of options.properties) {
             const name = ts.isSpreadAssignment(p) ? undefined : p.name && this.nameOf(p.name);
             if (name && CHILD_OPTIONS.has(name)) continue;
             if (ts.isSpreadAssignment(p) && this.passedThrough(syntax.bare(p.expression), call)) continue; // { ...options, level }
-            const what = name === 'redact' ? 'a redaction of its own' : name === 'serializers' ? 'serializers of its own' : `${p.getText()}, which cannot be verified`;
-            this.add(this.at(p), `a child logger made with ${what}: only RequestLogger.accessLine may write without the server's redaction and serializers`, FIX_UNREDACTED);
+            const what = name === 'redact' ? "a redaction of its own: it replaces the server's, so its lines can hold cookies, passwords and tokens" : name === 'serializers' ? 'serializers of its own: they replace the verified req and res serializers' : `${p.getText()}, which cannot be verified: it could drop the server's redaction or serializers`;
+            this.add(this.at(p), `a child logger made with ${what}`, FIX_CHILD);
           }
         } else if (!this.passedThrough(options, call)) {
-          this.add(this.at(call), `a child logger made with options ${options.getText()}: not a literal nor the caller's options, they could drop the redaction`, FIX_UNREDACTED);
+          this.add(this.at(call), `a child logger made with options ${options.getText()}: not a literal nor the caller's options, they could drop the redaction`, FIX_CHILD);
         }
       }
     }
@@ -827,7 +861,7 @@ class LogSecrets {
     for (const sf of this.sourcesWith('redact')) {
       for (const p of syntax.all(sf, ts.isPropertyAssignment)) {
         if (this.nameOf(p.name) !== 'redact' || this.judged.has(p.parent) || !this.pinoRedaction(p.initializer)) continue;
-        this.add(this.at(p), `logger options with a redaction of their own (${p.getText()}): only loggerOptions' redaction is verified, and only accessLine may write without it`, FIX_UNREDACTED);
+        this.add(this.at(p), `logger options with a redaction of their own (${p.getText()}): only loggerOptions' redaction is verified, and every logger must keep it`, FIX_CHILD);
       }
     }
   }
@@ -864,11 +898,6 @@ class LogSecrets {
     let n = node;
     while (ts.isParenthesizedExpression(n.parent) || ts.isAsExpression(n.parent) || ts.isSatisfiesExpression(n.parent) || ts.isNonNullExpression(n.parent) || ts.isTypeAssertionExpression(n.parent)) n = n.parent;
     return n;
-  }
-
-  private isAssignment(n: TS.Node): n is TS.BinaryExpression {
-    const { ts } = this;
-    return ts.isBinaryExpression(n) && [ts.SyntaxKind.EqualsToken, ts.SyntaxKind.QuestionQuestionEqualsToken, ts.SyntaxKind.BarBarEqualsToken].includes(n.operatorToken.kind);
   }
 
   /** An identifier naming a value (not a property name, a member's name or a parameter's declaration). */

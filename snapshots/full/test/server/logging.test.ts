@@ -130,6 +130,33 @@ test('one access line per request, at info, written when the response is done', 
   assert.not.ok(lines.join('').includes(SECRETS.urlToken), 'the query string is not logged');
 });
 
+test('the access line is the line pino writes for the same fields, and none below info', async () => {
+  const pino = (await import('pino')).default;
+  const { loadConfig } = await import('../../src/config.js');
+  const { loggerOptions, requestLogger } = await import('../../src/server/logging.js');
+  const request = { method: 'POST', url: `/api/records?token=${SECRETS.urlToken}`, ip: '203.0.113.7', headers: { cookie: 'session=x' } };
+  const fields = { req: request, res: { statusCode: 201, headers: {} }, responseTime: 12.5 } as never;
+  const written = (level: string, write: (logger: any) => void) => {
+    const out: string[] = [];
+    const { stream: _given, ...options } = loggerOptions(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: level }), { write: (line) => void out.push(line) }) as any;
+    write(pino(options, { write: (line: string) => void out.push(line) }));
+    return out;
+  };
+  const byPino = written('info', (logger) => logger.child({ reqId: 'r-1' }).info(fields, 'request completed'));
+  const byAccessLine = written('info', (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed'));
+  assert.is(byPino.length, 1);
+  assert.is(byAccessLine.length, 1);
+  assert.ok(byAccessLine[0]!.endsWith('}\n'), 'one JSON line');
+  const [a, b] = [byPino[0]!, byAccessLine[0]!].map((line) => JSON.parse(line) as Record<string, unknown>);
+  assert.type(b!.time, 'number');
+  delete a!.time;
+  delete b!.time;
+  // the same fields in the same order: a log shipper sees no difference
+  assert.equal(Object.entries(b!), Object.entries(a!));
+  assert.equal(b!.req, { method: 'POST', path: '/api/records', remoteAddress: '203.0.113.7' });
+  assert.equal(written('warn', (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed')), []);
+});
+
 test('a liveness probe answered ok writes no access line; a failing one is logged', async () => {
   const before = lines.length;
   const ok = await t.app.inject({ method: 'GET', url: '/health' });
