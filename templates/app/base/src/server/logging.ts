@@ -165,7 +165,8 @@ class RequestLogger {
     // a route with log options of its own (Fastify's logLevel, logSerializers) keeps the ordinary path
     if (this.options.level !== undefined || this.options.serializers !== undefined) return this.info(fields, msg);
     const parent = this.parent as pino.Logger & PinoInternals;
-    if (!parent.isLevelEnabled('info')) return;
+    // with logging off, Fastify's logger is not pino (no stream): it writes nothing
+    if (!(pino.symbols.streamSym in parent) || !parent.isLevelEnabled('info')) return;
     const line = JSON.stringify({
       reqId: this.bindings.reqId,
       req: serializeRequest(fields.req),
