@@ -157,7 +157,8 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
   const wrap = (c: Pool | PoolClient): Queryable => ({
     async query<T>(sql: string, params: unknown[] = []) {
       const r = await c.query(sql, params);
-      return { rows: r.rows as T[], rowCount: r.rowCount ?? r.rows.length };
+      const rowCount = r.rowCount ?? r.rows.length;
+      return { rows: movedRows(r) as T[], rowCount };
     },
     async exec(sql: string) {
       await c.query(sql);
@@ -209,15 +210,20 @@ interface PgResult {
 }
 
 /**
- * The rows of results[index], moved out of node-postgres's arrays, which are left empty. V8 may
- * place those arrays in its old generation from birth (it decides so per allocation site, for the
- * whole process, when it sees most of a site's objects survive; it did for node-postgres's result
- * arrays in the app's server: docs/benchmarks.md). An old array keeps the rows it holds alive until
- * the next full collection, long after the request, so every request's rows would be copied and
- * kept; moved out, they die young with the request.
+ * A result's rows, moved out of node-postgres's array, which is left empty. V8 may place such
+ * arrays in its old generation from birth (it decides so per allocation site, for the whole process,
+ * when it sees most of a site's objects survive; it does for node-postgres's result arrays in the
+ * app's server: docs/benchmarks.md, session 35). An old array keeps the rows it holds alive until the
+ * next full collection, long after the request, so every request's rows would be copied and kept;
+ * moved out, they die young with the request.
  */
+function movedRows(result: PgResult | undefined): Record<string, unknown>[] {
+  return result?.rows.splice(0) ?? [];
+}
+
+/** The rows of results[index] (moved out, as above); node-postgres's list of results is emptied too. */
 function takeRows(results: PgResult[], index: number): Record<string, unknown>[] {
-  const rows = results.at(index)?.rows.splice(0) ?? [];
+  const rows = movedRows(results.at(index));
   results.length = 0;
   return rows;
 }
