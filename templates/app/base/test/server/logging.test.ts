@@ -134,7 +134,8 @@ test('the access line is the line pino writes for the same fields, and none belo
   const pino = (await import('pino')).default;
   const { loadConfig } = await import('../../src/config.js');
   const { loggerOptions, requestLogger } = await import('../../src/server/logging.js');
-  const request = { method: 'POST', url: `/api/records?token=${SECRETS.urlToken}`, ip: '203.0.113.7', headers: { cookie: 'session=x' } };
+  // a path crafted to start a forged line of its own: JSON escapes the line break
+  const request = { method: 'POST', url: `/api/records\n{"level":50,"msg":"forged"}?token=${SECRETS.urlToken}`, ip: '203.0.113.7', headers: { cookie: 'session=x' } };
   const fields = { req: request, res: { statusCode: 201, headers: {} }, responseTime: 12.5 } as never;
   const written = (level: string, write: (logger: any) => void) => {
     const out: string[] = [];
@@ -146,14 +147,15 @@ test('the access line is the line pino writes for the same fields, and none belo
   const byAccessLine = written('info', (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed'));
   assert.is(byPino.length, 1);
   assert.is(byAccessLine.length, 1);
-  assert.ok(byAccessLine[0]!.endsWith('}\n'), 'one JSON line');
+  assert.ok(byAccessLine[0]!.endsWith('}\n') && byAccessLine[0]!.indexOf('\n') === byAccessLine[0]!.length - 1, 'one JSON line');
   const [a, b] = [byPino[0]!, byAccessLine[0]!].map((line) => JSON.parse(line) as Record<string, unknown>);
   assert.type(b!.time, 'number');
   delete a!.time;
   delete b!.time;
   // the same fields in the same order: a log shipper sees no difference
   assert.equal(Object.entries(b!), Object.entries(a!));
-  assert.equal(b!.req, { method: 'POST', path: '/api/records', remoteAddress: '203.0.113.7' });
+  assert.equal(b!.req, { method: 'POST', path: '/api/records\n{"level":50,"msg":"forged"}', remoteAddress: '203.0.113.7' });
+  assert.not.ok(byAccessLine[0]!.includes(SECRETS.urlToken), 'the query string is not logged');
   assert.equal(written('warn', (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed')), []);
 });
 
