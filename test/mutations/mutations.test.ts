@@ -1136,6 +1136,13 @@ reset role;`,
     groups: ['server'],
   },
   {
+    name: 'route-log-serializers',
+    what: "give a route serializers of its own that log the full URL (Fastify's logSerializers)",
+    edits: [{ file: 'src/routes/api/me.ts', find: "app.get('/me', { config: { sessionOnly: true },", replace: "app.get('/me', { logSerializers: { req: (request: { url: string }) => ({ url: request.url }) }, config: { sessionOnly: true }," }],
+    expect: 'SRV021-log-secrets',
+    groups: ['server'],
+  },
+  {
     name: 'server-logger-not-logger-options',
     what: "build the server with Fastify's own logger instead of loggerOptions(...)",
     edits: [{ file: 'src/server/app.ts', find: 'logger: loggerOptions(config, options.logStream),', replace: 'logger: { level: config.logLevel },' }],

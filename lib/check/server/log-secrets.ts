@@ -20,8 +20,9 @@
  *     that JSON after pino's level, time and bindings, to pino's stream; it calls nothing else but
  *     the redacted logger (and pino's level test), and no logger is made with a `redact` of its own;
  *   - other loggers: no child logger sets its own redaction or serializers (a child otherwise
- *     inherits loggerOptions'), no pino() logger is made without the same redaction, and no other
- *     logger options with a `redact` of their own appear in the sources.
+ *     inherits loggerOptions'), no route sets its own (Fastify's `logSerializers`), no pino() logger
+ *     is made without the same redaction, and no other logger options with a `redact` of their own
+ *     appear in the sources.
  * Anything this check cannot read statically is a finding saying so.
  */
 import { dirname, resolve } from 'node:path';
@@ -56,6 +57,7 @@ const FIX_REDACT = "return `redact: { paths: REDACTED_PATHS, censor: '[redacted]
 const FIX_SERIALIZERS = "serializers: { req: serializeRequest, res: serializeReply }, functions of src/server/logging.ts: serializeRequest(request) returns { method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }, serializeReply(reply) returns { statusCode: reply.statusCode }";
 const FIX_ACCESS = "call accessLine only from AccessLog.requestCompleted with { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; log anything else through request.log (redacted)";
 const FIX_LINE = "in RequestLogger.accessLine write only `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n` to parent[pino.symbols.streamSym] (parent = this.parent), line = JSON.stringify({ reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }); log anything else through this.info (redacted)";
+const FIX_ROUTE_SERIALIZERS = "remove the route's logSerializers: its lines use the server's serializers (loggerOptions), and anything else it must log goes through request.log, redacted";
 const FIX_CHILD = "make other loggers as children of the server's with at most level and msgPrefix options: they keep loggerOptions' redaction and serializers, and no logger has a redact of its own";
 
 /** Logger options that can neither add a field to a line nor move one away from the redaction paths. */
@@ -109,6 +111,7 @@ class LogSecrets {
     this.accessLines();
     this.accessLineCalls();
     this.childLoggers();
+    this.routeSerializers();
     this.pinoLoggers();
     this.otherRedactions();
     for (const [decl, sf] of this.pathConstants) this.pathConstantUnchanged(decl, sf);
@@ -792,6 +795,24 @@ class LogSecrets {
   }
 
   // ---- other loggers: children, pino(), other redact options
+
+  /**
+   * A route's own serializers (Fastify's `logSerializers` route option) replace the server's for its
+   * lines, so a route could log the full URL (its query string carries reset and invitation tokens)
+   * or the headers: none may be set.
+   */
+  private routeSerializers(): void {
+    const { ts, syntax } = this;
+    for (const sf of this.sourcesWith('logSerializers')) {
+      for (const node of syntax.all(sf, (n): n is TS.Identifier | TS.StringLiteralLike => ts.isIdentifier(n) || ts.isStringLiteralLike(n))) {
+        if (node.text !== 'logSerializers') continue;
+        const p = node.parent;
+        const named = (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p) || ts.isMethodDeclaration(p)) && p.name === node;
+        const written = (ts.isPropertyAccessExpression(p) && p.name === node) || (ts.isElementAccessExpression(p) && p.argumentExpression === node);
+        if (named || written) this.add(this.at(node), `a route sets logSerializers (${this.outer(node as TS.Expression).parent.getText().slice(0, 80)}): they replace the server's serializers for its lines, which could then log the URL's query string or headers`, FIX_ROUTE_SERIALIZERS);
+      }
+    }
+  }
 
   /** A child logger inherits the server's redaction and serializers unless its options set their own. */
   private childLoggers(): void {
