@@ -287,6 +287,9 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     await variant([[LOGGING, target, 'process.stdout.write(']], /accessLine writes to process\.stdout, not pino's stream/);
     await variant([[LOGGING, target, 'console.log(']], /accessLine calls console\.log/);
     await variant([[LOGGING, 'export const newRequestId', "export const rawLogger = (log: FastifyBaseLogger) => log.child({}, { redact: [] });\nexport const newRequestId"]], /child logger made with a redaction of its own/);
+    // a route's own serializers: reading the option is harmless, setting it is refused
+    await variant([[LOGGING, 'export const newRequestId', 'export const ownSerializers = (o: { logSerializers?: unknown }) => o.logSerializers !== undefined;\nexport const newRequestId']], undefined);
+    await variant([[LOGGING, 'export const newRequestId', "export const widen = (o: { logSerializers?: unknown }) => {\n  o.logSerializers = { req: (r: { url: string }) => ({ url: r.url }) };\n};\nexport const newRequestId"]], /a route sets logSerializers/);
     // refused: other loggers, the wiring, the module itself
     await variant([['src/server/index.ts', "import { buildApp } from './app.js';", "import { buildApp } from './app.js';\nimport pino from 'pino';\nexport const auditLog = pino({ level: 'info' });"]], /logger options have no redact/);
     await variant([[APP, 'childLoggerFactory: requestLogger,', 'childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, opts),']], /childLoggerFactory is .*not requestLogger/);

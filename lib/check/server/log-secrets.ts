@@ -134,6 +134,16 @@ class LogSecrets {
     }
   }
 
+  /** Every identifier or string literal spelling `word`, with its source, in the sources mentioning it. */
+  private *spellings(word: string): Generator<[TS.Identifier | TS.StringLiteralLike, TS.SourceFile]> {
+    const { ts, syntax } = this;
+    for (const sf of this.sourcesWith(word)) {
+      for (const node of syntax.all(sf, (n): n is TS.Identifier | TS.StringLiteralLike => ts.isIdentifier(n) || ts.isStringLiteralLike(n))) {
+        if (node.text === word) yield [node, sf];
+      }
+    }
+  }
+
   // ---- wiring: src/server/app.ts builds Fastify with loggerOptions(...)
 
   private wiring(): void {
@@ -724,23 +734,20 @@ class LogSecrets {
 
   /** Every accessLine call: from AccessLog.requestCompleted, with exactly req, res and responseTime. */
   private accessLineCalls(): void {
-    const { ts, syntax } = this;
-    for (const sf of this.sourcesWith('accessLine')) {
-      for (const node of syntax.all(sf, (n): n is TS.Identifier | TS.StringLiteralLike => ts.isIdentifier(n) || ts.isStringLiteralLike(n))) {
-        if (node.text !== 'accessLine') continue;
-        const p = node.parent;
-        if (ts.isIdentifier(node)) {
-          // the method itself (verified in src/server/logging.ts only), or its declaration in a type
-          if (ts.isMethodDeclaration(p) && p.name === node && sf !== this.logging) this.add(this.at(node), 'an accessLine method outside src/server/logging.ts: what it writes without the redaction is not verified', FIX_LINE);
-          if ((ts.isMethodDeclaration(p) || ts.isMethodSignature(p) || ts.isPropertySignature(p)) && p.name === node) continue;
-          if (ts.isPropertyAccessExpression(p) && p.name === node && ts.isCallExpression(p.parent) && p.parent.expression === p) {
-            this.accessLineCall(p.parent, sf);
-            continue;
-          }
-          this.add(this.at(node), `accessLine is used here (${p.getText()}) other than as a method call: where its unredacted lines come from cannot be verified`, FIX_ACCESS);
-        } else if (ts.isElementAccessExpression(p) && p.argumentExpression === node) {
-          this.add(this.at(node), `accessLine is reached as ${p.getText()}: where its unredacted lines come from cannot be verified`, FIX_ACCESS);
+    const { ts } = this;
+    for (const [node, sf] of this.spellings('accessLine')) {
+      const p = node.parent;
+      if (ts.isIdentifier(node)) {
+        // the method itself (verified in src/server/logging.ts only), or its declaration in a type
+        if (ts.isMethodDeclaration(p) && p.name === node && sf !== this.logging) this.add(this.at(node), 'an accessLine method outside src/server/logging.ts: what it writes without the redaction is not verified', FIX_LINE);
+        if ((ts.isMethodDeclaration(p) || ts.isMethodSignature(p) || ts.isPropertySignature(p)) && p.name === node) continue;
+        if (ts.isPropertyAccessExpression(p) && p.name === node && ts.isCallExpression(p.parent) && p.parent.expression === p) {
+          this.accessLineCall(p.parent, sf);
+          continue;
         }
+        this.add(this.at(node), `accessLine is used here (${p.getText()}) other than as a method call: where its unredacted lines come from cannot be verified`, FIX_ACCESS);
+      } else if (ts.isElementAccessExpression(p) && p.argumentExpression === node) {
+        this.add(this.at(node), `accessLine is reached as ${p.getText()}: where its unredacted lines come from cannot be verified`, FIX_ACCESS);
       }
     }
   }
@@ -802,15 +809,13 @@ class LogSecrets {
    * or the headers: none may be set.
    */
   private routeSerializers(): void {
-    const { ts, syntax } = this;
-    for (const sf of this.sourcesWith('logSerializers')) {
-      for (const node of syntax.all(sf, (n): n is TS.Identifier | TS.StringLiteralLike => ts.isIdentifier(n) || ts.isStringLiteralLike(n))) {
-        if (node.text !== 'logSerializers') continue;
-        const p = node.parent;
-        const named = (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p) || ts.isMethodDeclaration(p)) && p.name === node;
-        const written = (ts.isPropertyAccessExpression(p) && p.name === node) || (ts.isElementAccessExpression(p) && p.argumentExpression === node);
-        if (named || written) this.add(this.at(node), `a route sets logSerializers (${this.outer(node as TS.Expression).parent.getText().slice(0, 80)}): they replace the server's serializers for its lines, which could then log the URL's query string or headers`, FIX_ROUTE_SERIALIZERS);
-      }
+    const { ts } = this;
+    for (const [node] of this.spellings('logSerializers')) {
+      const p = node.parent;
+      // set in route options ({ logSerializers: ... }), or assigned to a route's options later (reading them is harmless)
+      const named = (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p) || ts.isMethodDeclaration(p)) && p.name === node;
+      const assigned = ((ts.isPropertyAccessExpression(p) && p.name === node) || (ts.isElementAccessExpression(p) && p.argumentExpression === node)) && this.written(p);
+      if (named || assigned) this.add(this.at(node), `a route sets logSerializers (${this.outer(node as TS.Expression).parent.getText().slice(0, 80)}): they replace the server's serializers for its lines, which could then log the URL's query string or headers`, FIX_ROUTE_SERIALIZERS);
     }
   }
 
