@@ -104,7 +104,7 @@ export class AccessLog extends LogController {
     else if (reply.statusCode === 200 && request.routeOptions.url === HEALTH_ROUTE) return;
     else {
       const line = { req: request, res: reply, responseTime: reply.elapsedTime };
-      if (reply.log instanceof RequestLogger) reply.log.accessLine(line, 'request completed');
+      if (reply.log instanceof RequestLogger && reply.log.rendersLikePino()) reply.log.accessLine(line, 'request completed');
       else reply.log.info(line, 'request completed');
     }
   }
@@ -152,6 +152,11 @@ class RequestLogger {
     return this.logger.child(bindings, options);
   }
 
+  /** Whether accessLine can write pino's line: the server's logger renders lines in pino's default shape. */
+  rendersLikePino(): boolean {
+    return !(pino.symbols.streamSym in this.parent) || rendersLikePino(this.parent as unknown as pino.Logger);
+  }
+
   /**
    * The access line, written here rather than by pino: its fields are the serializers' output above
    * (method, path without the query string, address, status), the duration and the request id, with
@@ -162,8 +167,9 @@ class RequestLogger {
    * if it stops matching the line pino writes or gains a field; `xms check` (SRV021) reads what it holds.
    */
   accessLine(fields: { req: FastifyRequest; res: FastifyReply; responseTime: number }, msg: string): void {
-    // a route with log options of its own (Fastify's logLevel, logSerializers) keeps the ordinary path
-    if (this.options.level !== undefined || this.options.serializers !== undefined) return this.info(fields, msg);
+    // pino writes the line itself where this one would not match it: a route with log options of its
+    // own (Fastify's logLevel, logSerializers), or a request id under another label (requestIdLogLabel)
+    if (this.options.level !== undefined || this.options.serializers !== undefined || this.bindings.reqId === undefined) return this.info(fields, msg);
     const parent = this.parent as pino.Logger & PinoInternals;
     // with logging off, Fastify's logger is not pino (no stream): it writes nothing
     if (!(pino.symbols.streamSym in parent) || !parent.isLevelEnabled('info')) return;
@@ -184,6 +190,46 @@ interface PinoInternals {
   [pino.symbols.streamSym]: LogDestination;
   [pino.symbols.timeSym]: () => string;
   [pino.symbols.chindingsSym]: string;
+}
+
+/** What rendersLikePino reads of a logger: the options that change the shape of pino's lines. */
+interface PinoShape {
+  [pino.symbols.lsCacheSym]: Record<number, string>;
+  [pino.symbols.endSym]: string;
+  [pino.symbols.messageKeySym]: string;
+  [pino.symbols.nestedKeySym]: string | null;
+  [pino.symbols.mixinSym]: unknown;
+  [pino.symbols.formattersSym]: { log?: unknown };
+  [pino.symbols.hooksSym]: { logMethod?: unknown; streamWrite?: unknown };
+}
+
+const likePino = new WeakMap<object, boolean>();
+
+/**
+ * Whether a logger renders a line as the access line does: pino's default shape, which the
+ * template's loggerOptions keep. A messageKey or msgPrefix, a nestedKey, a mixin, a log or level
+ * formatter, a log method or stream write hook, or CRLF line ends each change what pino writes; with
+ * any of them the access line goes through pino (slower, and the same as pino's every other line).
+ * Read once per logger.
+ */
+function rendersLikePino(logger: pino.Logger): boolean {
+  let known = likePino.get(logger);
+  if (known === undefined) {
+    const l = logger as unknown as PinoShape;
+    const info = logger.levels.values.info!;
+    known =
+      l[pino.symbols.lsCacheSym][info] === `{"level":${info}` &&
+      l[pino.symbols.endSym] === '}\n' &&
+      l[pino.symbols.messageKeySym] === 'msg' &&
+      logger.msgPrefix === undefined &&
+      l[pino.symbols.nestedKeySym] === null &&
+      l[pino.symbols.mixinSym] === undefined &&
+      l[pino.symbols.formattersSym].log === undefined &&
+      l[pino.symbols.hooksSym].logMethod === undefined &&
+      l[pino.symbols.hooksSym].streamWrite === undefined;
+    likePino.set(logger, known);
+  }
+  return known;
 }
 
 for (const level of ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const) {

@@ -159,6 +159,44 @@ test('the access line is the line pino writes for the same fields, and none belo
   assert.equal(written('warn', (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed')), []);
 });
 
+test('a logger configured to write other lines gets its access lines from pino, the same as its other lines', async () => {
+  const pino = (await import('pino')).default;
+  const { loadConfig } = await import('../../src/config.js');
+  const { AccessLog, loggerOptions, requestLogger } = await import('../../src/server/logging.js');
+  const request = { method: 'GET', url: '/api/me', ip: '203.0.113.7', headers: {}, routeOptions: { url: '/api/me' } };
+  const reply = { statusCode: 200, headers: {}, elapsedTime: 3.25 };
+  // a team's changes to loggerOptions (or to Fastify's requestIdLogLabel) that change what pino writes
+  const variants: [string, Record<string, unknown>, Record<string, string>?][] = [
+    ['messageKey', { messageKey: 'message' }],
+    ['msgPrefix', { msgPrefix: '[app] ' }],
+    ['mixin', { mixin: () => ({ traceId: 't-1' }) }],
+    ['nestedKey', { nestedKey: 'payload' }],
+    ['a level formatter', { formatters: { level: (label: string) => ({ level: label }) } }],
+    ['a log formatter', { formatters: { log: (o: Record<string, unknown>) => ({ ...o, service: 'app' }) } }],
+    ['a logMethod hook', { hooks: { logMethod(this: any, args: unknown[], method: any) { method.apply(this, [...args.slice(0, 1), `hooked: ${String(args[1])}`]); } } }],
+    ['a streamWrite hook', { hooks: { streamWrite: (line: string) => line.replace('"msg":', '"service":"app","msg":') } }],
+    ['CRLF line ends', { crlf: true }],
+    ['another request id label', {}, { requestId: 'r-1' }],
+  ];
+  for (const [name, extra, bindings = { reqId: 'r-1' }] of variants) {
+    const written = (write: (logger: any) => void) => {
+      const out: string[] = [];
+      const { stream: _given, ...options } = loggerOptions(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: 'info' }), { write: () => {} }) as any;
+      write(pino({ ...options, ...extra }, { write: (line: string) => void out.push(line) }));
+      return out;
+    };
+    const [byPino] = written((logger) => logger.child(bindings).info({ req: request, res: reply, responseTime: reply.elapsedTime }, 'request completed'));
+    // the access log as the server runs it: the request's logger made by requestLogger
+    const [byAccessLine] = written((logger) => new AccessLog().requestCompleted(null, request as never, { ...reply, log: requestLogger(logger, bindings, {}) } as never));
+    assert.ok(byPino && byAccessLine, `${name}: one line each`);
+    const [a, b] = [byPino!, byAccessLine!].map((line) => JSON.parse(line) as Record<string, unknown>);
+    delete a!.time;
+    delete b!.time;
+    assert.equal(Object.entries(b!), Object.entries(a!), `${name}: the access line is pino's`);
+    assert.is(byAccessLine!.slice(-2) === '\r\n', byPino!.slice(-2) === '\r\n', `${name}: the same line end`);
+  }
+});
+
 test('a liveness probe answered ok writes no access line; a failing one is logged', async () => {
   const before = lines.length;
   const ok = await t.app.inject({ method: 'GET', url: '/health' });
