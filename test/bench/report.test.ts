@@ -90,6 +90,9 @@ if (!hasPostgres && process.env.CI) {
       const csv = cells.get('csv-import')!;
       assert.match(csv[2]!, /into the same table \(its foreign keys/);
       assert.match(csv[4]!, /\(into a copy without its foreign keys: [\d.]+ rows\/s, \d+\.\d\dx\)$/);
+      // and its floor beside the value: the file staged by COPY and one audited INSERT ... ON CONFLICT
+      assert.match(csv[3]!, /\(floor: [\d.]+ rows\/s, \d+\.\d\dx\)$/, 'csv-import: its floor beside the value');
+      if (csv[7] === 'missed') assert.match(report, /^### csv-import\n[\s\S]*?^- floor \d+\.\d\dx (>=|<) 0\.6x: /m, 'csv-import missed: its floor says whether any design reaches the goal');
       // the request-path rows carry both floors: the session lookup per transaction, and with it the
       // lookup per statement that I17 asks for (the bound the verdict's reason is judged by)
       for (const id of ['rls-point', 'rls-page']) {
