@@ -290,6 +290,14 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     // a route's own serializers: reading the option is harmless, setting it is refused
     await variant([[LOGGING, 'export const newRequestId', 'export const ownSerializers = (o: { logSerializers?: unknown }) => o.logSerializers !== undefined;\nexport const newRequestId']], undefined);
     await variant([[LOGGING, 'export const newRequestId', "export const widen = (o: { logSerializers?: unknown }) => {\n  o.logSerializers = { req: (r: { url: string }) => ({ url: r.url }) };\n};\nexport const newRequestId"]], /a route sets logSerializers/);
+    // code that handles requests writes nothing past the logger: console and process.stdout / stderr,
+    // however they are reached, are refused there (a comment naming them is not code)
+    const ME = 'src/routes/api/me.ts';
+    const handler = '    const session = request.session!;';
+    await variant([[ME, handler, `    // never console.log the request here: request.log redacts it\n${handler}`]], undefined);
+    await variant([[ME, handler, `    globalThis.console.warn('me', request.headers);\n${handler}`]], /console is used in code that handles requests \(globalThis\.console\.warn\('me', request\.headers\)\)/);
+    await variant([[ME, handler, `    const { log } = console;\n    log(request.body);\n${handler}`]], /console is used in code that handles requests/);
+    await variant([['src/auth/login.ts', 'import ', "process['stderr'].write('x');\nimport "]], /process\.stderr is used in code that handles requests/);
     // refused: other loggers, the wiring, the module itself
     await variant([['src/server/index.ts', "import { buildApp } from './app.js';", "import { buildApp } from './app.js';\nimport pino from 'pino';\nexport const auditLog = pino({ level: 'info' });"]], /logger options have no redact/);
     await variant([[APP, 'childLoggerFactory: requestLogger,', 'childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, opts),']], /childLoggerFactory is .*not requestLogger/);

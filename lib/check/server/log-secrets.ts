@@ -22,7 +22,9 @@
  *   - other loggers: no child logger sets its own redaction or serializers (a child otherwise
  *     inherits loggerOptions'), no route sets its own (Fastify's `logSerializers`), no pino() logger
  *     is made without the same redaction, and no other logger options with a `redact` of their own
- *     appear in the sources.
+ *     appear in the sources;
+ *   - no line past the logger: code that handles requests (src/routes/, src/auth/, src/imports/) uses
+ *     neither `console` nor process.stdout / stderr, which print what they are given unredacted.
  * Anything this check cannot read statically is a finding saying so.
  */
 import { dirname, resolve } from 'node:path';
@@ -57,6 +59,9 @@ const FIX_REDACT = "return `redact: { paths: REDACTED_PATHS, censor: '[redacted]
 const FIX_SERIALIZERS = "serializers: { req: serializeRequest, res: serializeReply }, functions of src/server/logging.ts: serializeRequest(request) returns { method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }, serializeReply(reply) returns { statusCode: reply.statusCode }";
 const FIX_ACCESS = "call accessLine only from AccessLog.requestCompleted with { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; log anything else through request.log (redacted)";
 const FIX_LINE = "in RequestLogger.accessLine write only `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n` to parent[pino.symbols.streamSym] (parent = this.parent), line = JSON.stringify({ reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }); log anything else through this.info (redacted)";
+const FIX_CONSOLE = 'log through request.log (or app.log): its lines are redacted; console and process.stdout / stderr write whatever they are given';
+/** The folders whose code handles requests (routes, auth, imports): there request objects, bodies and headers are at hand. */
+const REQUEST_FOLDERS = ['src/routes/', 'src/auth/', 'src/imports/'];
 const FIX_ROUTE_SERIALIZERS = "remove the route's logSerializers: its lines use the server's serializers (loggerOptions), and anything else it must log goes through request.log, redacted";
 const FIX_CHILD = "make other loggers as children of the server's with at most level and msgPrefix options: they keep loggerOptions' redaction and serializers, and no logger has a redact of its own";
 
@@ -112,6 +117,7 @@ class LogSecrets {
     this.accessLineCalls();
     this.childLoggers();
     this.routeSerializers();
+    this.consoleWrites();
     this.pinoLoggers();
     this.otherRedactions();
     for (const [decl, sf] of this.pathConstants) this.pathConstantUnchanged(decl, sf);
@@ -816,6 +822,26 @@ class LogSecrets {
       const named = (ts.isPropertyAssignment(p) || ts.isShorthandPropertyAssignment(p) || ts.isMethodDeclaration(p)) && p.name === node;
       const assigned = ((ts.isPropertyAccessExpression(p) && p.name === node) || (ts.isElementAccessExpression(p) && p.argumentExpression === node)) && this.written(p);
       if (named || assigned) this.add(this.at(node), `a route sets logSerializers (${this.outer(node as TS.Expression).parent.getText().slice(0, 80)}): they replace the server's serializers for its lines, which could then log the URL's query string or headers`, FIX_ROUTE_SERIALIZERS);
+    }
+  }
+
+  /**
+   * Code that handles requests writes no line of its own past the logger: `console` and
+   * process.stdout / stderr print whatever they are given (a request's headers, a body with its
+   * password) unredacted, to the same output the log goes to. Any use of them in REQUEST_FOLDERS is
+   * a finding, whatever it prints: what a value holds cannot be read statically.
+   */
+  private consoleWrites(): void {
+    const { ts } = this;
+    for (const word of ['console', 'stdout', 'stderr']) {
+      for (const [node, sf] of this.spellings(word)) {
+        const file = this.syntax.rel(sf.fileName).split('\\').join('/');
+        if (!REQUEST_FOLDERS.some((folder) => file.startsWith(folder))) continue;
+        // shown as the expression it starts: console.log(...), process.stdout.write(...)
+        let use: TS.Node = node;
+        while (ts.isPropertyAccessExpression(use.parent) || ts.isElementAccessExpression(use.parent) || (ts.isCallExpression(use.parent) && use.parent.expression === use)) use = use.parent;
+        this.add(this.at(node), `${word === 'console' ? 'console' : `process.${word}`} is used in code that handles requests (${use.getText().replace(/\s+/g, ' ').slice(0, 80)}): it writes past the logger's redaction, so a request's headers, body or tokens reach the log as they are`, FIX_CONSOLE);
+      }
     }
   }
 
