@@ -298,6 +298,12 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     await variant([[ME, handler, `    globalThis.console.warn('me', request.headers);\n${handler}`]], /console is used in code that handles requests \(globalThis\.console\.warn\('me', request\.headers\)\)/);
     await variant([[ME, handler, `    const { log } = console;\n    log(request.body);\n${handler}`]], /console is used in code that handles requests/);
     await variant([['src/auth/login.ts', 'import ', "process['stderr'].write('x');\nimport "]], /process\.stderr is used in code that handles requests/);
+    // a second Fastify server elsewhere under src/ is wired as the app's: loggerOptions is accepted, anything else refused
+    const INDEX = 'src/server/index.ts';
+    const buildAppImport = "import { buildApp } from './app.js';";
+    await variant([[INDEX, buildAppImport, `import Fastify from 'fastify';\nimport { loggerOptions } from './logging.js';\n${buildAppImport}\nexport const metrics = Fastify({ logger: loggerOptions(loadConfig()) });`]], undefined);
+    await variant([[INDEX, buildAppImport, `import * as fastify from 'fastify';\n${buildAppImport}\nexport const metrics = fastify.default({ logger: true });`]], /the server's logger is true, not loggerOptions/);
+    await variant([[INDEX, buildAppImport, `import { fastify } from 'fastify';\n${buildAppImport}\nexport const metrics = fastify({ loggerInstance: undefined, logger: false });`]], /loggerInstance/);
     // refused: other loggers, the wiring, the module itself
     await variant([['src/server/index.ts', "import { buildApp } from './app.js';", "import { buildApp } from './app.js';\nimport pino from 'pino';\nexport const auditLog = pino({ level: 'info' });"]], /logger options have no redact/);
     await variant([[APP, 'childLoggerFactory: requestLogger,', 'childLoggerFactory: (logger, bindings, opts) => logger.child(bindings, opts),']], /childLoggerFactory is .*not requestLogger/);

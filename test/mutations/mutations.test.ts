@@ -1157,6 +1157,13 @@ reset role;`,
     groups: ['server'],
   },
   {
+    name: 'second-server-own-logger',
+    what: "start a second Fastify server (a metrics port) whose logger is Fastify's own, without the redaction",
+    edits: [{ file: 'src/server/index.ts', find: "import { buildApp } from './app.js';", replace: "import Fastify from 'fastify';\nimport { buildApp } from './app.js';\nexport const metrics = Fastify({ logger: { level: 'info' } });" }],
+    expect: 'SRV021-log-secrets',
+    groups: ['server'],
+  },
+  {
     name: 'server-logger-not-logger-options',
     what: "build the server with Fastify's own logger instead of loggerOptions(...)",
     edits: [{ file: 'src/server/app.ts', find: 'logger: loggerOptions(config, options.logStream),', replace: 'logger: { level: config.logLevel },' }],

@@ -24,7 +24,7 @@ import { checkCookies } from './cookies.js';
 import { checkCsrf } from './csrf.js';
 import { checkDeployHeaders } from './deploy-headers.js';
 import { checkHeaders, checkRootHeaderHook } from './headers.js';
-import { checkLogSecrets } from './log-secrets.js';
+import { checkLogSecrets, checkServerWiringIn } from './log-secrets.js';
 import { checkMfaStep } from './mfa-step.js';
 import { checkPasskeyStep } from './passkey-step.js';
 import { checkPasswordHash } from './password-hash.js';
@@ -58,7 +58,7 @@ export function serverUnits(syntax: Syntax): Unit[] {
     { id: 'password-min', run: () => checkPasswordMinimum(syntax) },
     { id: 'deploy-headers', run: () => checkDeployHeaders(syntax) },
     // one unit per file: a file's scan reads that file only
-    ...sourceScanFiles(syntax).map((file) => ({ id: `scan:${syntax.rel(file)}`, run: () => checkSourceScan(syntax, [file]) })),
+    ...sourceScanFiles(syntax).map((file) => ({ id: `scan:${syntax.rel(file)}`, run: () => [...checkSourceScan(syntax, [file]), ...checkServerWiringIn(syntax, file)] })),
     { id: 'config', run: () => checkConfig(syntax) },
     { id: 'password-hash', run: () => checkPasswordHash(syntax) },
     { id: 'route-namespaces', run: () => checkRouteNamespaces(routes()) },

@@ -4,6 +4,7 @@
  * source under src/ that makes or writes through a logger) from the syntax tree:
  *   - wiring: the Fastify options of src/server/app.ts take their logger from loggerOptions(...) of
  *     src/server/logging.ts (no loggerInstance), and a childLoggerFactory, if any, is its requestLogger;
+ *     so do those of any other Fastify server under src/ (checked per file, checkServerWiringIn);
  *   - redaction: every object loggerOptions returns has `redact` with paths (REDACTED_PATHS, a constant
  *     of the module or a literal) holding every path of REQUIRED_REDACTIONS, censored by a string (or
  *     removed), and only options that cannot add to or move what a line holds; the paths constant is
@@ -91,6 +92,13 @@ export function checkLogSecrets(syntax: Syntax): Finding[] {
   return new LogSecrets(syntax, logging).run();
 }
 
+/** SRV021 for one source file (its scan unit): a Fastify server made there, outside src/server/app.ts, is wired as the app's. */
+export function checkServerWiringIn(syntax: Syntax, file: string): Finding[] {
+  if (syntax.rel(file).split('\\').join('/') === APP) return []; // checkLogSecrets reads the app's own
+  const sf = syntax.file(file);
+  return sf ? new LogSecrets(syntax, undefined).otherServers(sf) : [];
+}
+
 class LogSecrets {
   private readonly ts: typeof TS;
   private readonly out: Finding[] = [];
@@ -105,9 +113,15 @@ class LogSecrets {
 
   constructor(
     private readonly syntax: Syntax,
-    private readonly logging: TS.SourceFile,
+    private readonly loggingSource: TS.SourceFile | undefined,
   ) {
     this.ts = syntax.ts;
+  }
+
+  /** src/server/logging.ts (a check of one file's servers, checkServerWiringIn, reads no other file) */
+  private get logging(): TS.SourceFile {
+    if (!this.loggingSource) throw new Error('SRV021: the logging module was not read');
+    return this.loggingSource;
   }
 
   run(): Finding[] {
@@ -162,33 +176,55 @@ class LogSecrets {
       return ts.isIdentifier(callee) && fastify.has(callee.text);
     });
     if (calls.length === 0) return this.add(APP, "no Fastify(...) call in src/server/app.ts: the server's logger cannot be verified", FIX_WIRING);
-    for (const call of calls) {
-      const options = call.arguments[0] && syntax.bare(call.arguments[0]);
-      if (!options || !ts.isObjectLiteralExpression(options)) {
-        this.add(this.at(call), "the Fastify options are not a literal object: the server's logger cannot be verified", FIX_WIRING);
-        continue;
+    for (const call of calls) this.serverOptions(call, app);
+  }
+
+  /**
+   * A Fastify server made in this file (a second instance, say for metrics or an admin port) is wired
+   * as the app's: its lines otherwise come from a logger this check never reads. Run per file, in the
+   * file's scan unit (checkServerWiringIn): nearly every source imports fastify's types.
+   */
+  otherServers(sf: TS.SourceFile): Finding[] {
+    const { ts, syntax } = this;
+    const { locals, namespaces } = this.importedAs(sf, 'fastify', ['default', 'fastify']);
+    if (locals.size === 0 && namespaces.size === 0) return this.out;
+    for (const call of syntax.all(sf, ts.isCallExpression)) {
+      const callee = syntax.bare(call.expression);
+      const server =
+        (ts.isIdentifier(callee) && locals.has(callee.text)) ||
+        (ts.isPropertyAccessExpression(callee) && ['fastify', 'default'].includes(callee.name.text) && ts.isIdentifier(callee.expression) && (locals.has(callee.expression.text) || namespaces.has(callee.expression.text)));
+      if (server) this.serverOptions(call, sf);
+    }
+    return this.out;
+  }
+
+  /** One Fastify(...) call's options: the logger from loggerOptions(...), requestLogger as its childLoggerFactory, no loggerInstance. */
+  private serverOptions(call: TS.CallExpression, sf: TS.SourceFile): void {
+    const { ts, syntax } = this;
+    const options = call.arguments[0] && syntax.bare(call.arguments[0]);
+    if (!options || !ts.isObjectLiteralExpression(options)) {
+      return this.add(this.at(call), "the Fastify options are not a literal object: the server's logger cannot be verified", FIX_WIRING);
+    }
+    for (const p of options.properties) {
+      if (!ts.isSpreadAssignment(p)) continue;
+      const keys = this.spreadKeys(p.expression);
+      if (!keys) this.add(this.at(p), `the Fastify options spread ${p.expression.getText()}: it could replace the logger, which cannot be verified`, FIX_WIRING);
+      else for (const key of ['logger', 'loggerInstance', 'childLoggerFactory']) if (keys.has(key)) this.add(this.at(p), `the Fastify options spread sets ${key}: the logger cannot be verified`, FIX_WIRING);
+    }
+    const logger = syntax.prop(options, 'logger');
+    if (!logger) this.add(this.at(options), 'the Fastify options have no logger: loggerOptions(...) of src/server/logging.ts is not used', FIX_WIRING);
+    else {
+      const value = syntax.bare(logger);
+      const from = ts.isCallExpression(value) ? this.importOf(sf, syntax.bare(value.expression)) : undefined;
+      if (from !== `${LOGGING}#loggerOptions`) {
+        this.add(this.at(logger), `the server's logger is ${logger.getText()}, not loggerOptions(...) of src/server/logging.ts: its redaction and serializers cannot be verified`, FIX_WIRING);
       }
-      for (const p of options.properties) {
-        if (!ts.isSpreadAssignment(p)) continue;
-        const keys = this.spreadKeys(p.expression);
-        if (!keys) this.add(this.at(p), `the Fastify options spread ${p.expression.getText()}: it could replace the logger, which cannot be verified`, FIX_WIRING);
-        else for (const key of ['logger', 'loggerInstance', 'childLoggerFactory']) if (keys.has(key)) this.add(this.at(p), `the Fastify options spread sets ${key}: the logger cannot be verified`, FIX_WIRING);
-      }
-      const logger = syntax.prop(options, 'logger');
-      if (!logger) this.add(this.at(options), 'the Fastify options have no logger: loggerOptions(...) of src/server/logging.ts is not used', FIX_WIRING);
-      else {
-        const value = syntax.bare(logger);
-        const from = ts.isCallExpression(value) ? this.importOf(app, syntax.bare(value.expression)) : undefined;
-        if (from !== `${LOGGING}#loggerOptions`) {
-          this.add(this.at(logger), `the server's logger is ${logger.getText()}, not loggerOptions(...) of src/server/logging.ts: its redaction and serializers cannot be verified`, FIX_WIRING);
-        }
-      }
-      const instance = syntax.prop(options, 'loggerInstance');
-      if (instance) this.add(this.at(instance), 'the Fastify options pass a loggerInstance: a logger made without loggerOptions, whose redaction cannot be verified', FIX_WIRING);
-      const factory = syntax.prop(options, 'childLoggerFactory');
-      if (factory && this.importOf(app, syntax.bare(factory)) !== `${LOGGING}#requestLogger`) {
-        this.add(this.at(factory), `childLoggerFactory is ${factory.getText()}, not requestLogger of src/server/logging.ts: the request loggers cannot be verified`, FIX_WIRING);
-      }
+    }
+    const instance = syntax.prop(options, 'loggerInstance');
+    if (instance) this.add(this.at(instance), 'the Fastify options pass a loggerInstance: a logger made without loggerOptions, whose redaction cannot be verified', FIX_WIRING);
+    const factory = syntax.prop(options, 'childLoggerFactory');
+    if (factory && this.importOf(sf, syntax.bare(factory)) !== `${LOGGING}#requestLogger`) {
+      this.add(this.at(factory), `childLoggerFactory is ${factory.getText()}, not requestLogger of src/server/logging.ts: the request loggers cannot be verified`, FIX_WIRING);
     }
   }
 
