@@ -138,6 +138,12 @@ run(async () => {
     await owner.query(`create trigger records_copy_content_hash before insert or update on bench.records_copy for each row execute function app.records_content_hash()`);
   }
 
+  // every side starts from empty tables and a checkpoint (none pays for another's dirty pages)
+  const emptyTables = async () => {
+    await owner.query(`truncate app.records, app.imports, audit.log, bench.records_copy`);
+    await owner.query(`checkpoint`);
+  };
+
   const importOnce = async (file, unique, duplicates) => {
     server = await startApp();
     const form = new FormData();
@@ -186,8 +192,7 @@ run(async () => {
     await owner.query(`alter table app.records ${[...triggers, ...columns].join(', ')}`);
   };
   const copyOnce = async (file, unique, target) => {
-    await owner.query(`truncate app.records, app.imports, audit.log, bench.records_copy`);
-    await owner.query(`checkpoint`);
+    await emptyTables();
     if (target === 'app.records') await sameTable(true);
     try {
       const r = spawnSync(pgBin('psql'), [url, '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', '\\timing on', '-c', `\\copy ${target} (title, body) from '${file}' with (format csv, header true)`], {
@@ -212,8 +217,7 @@ run(async () => {
 
   // the floor (see the top): staged by COPY, one audited INSERT ... ON CONFLICT DO NOTHING, one transaction
   const floorOnce = async (file, unique) => {
-    await owner.query(`truncate app.records, app.imports, audit.log, bench.records_copy`);
-    await owner.query(`checkpoint`);
+    await emptyTables();
     const script = [
       '\\timing on',
       'begin;',
@@ -249,8 +253,7 @@ run(async () => {
     const sides = ['copy', 'import', 'floor', 'copy-no-fk'];
     for (const side of i % 2 ? sides.reverse() : sides) {
       if (side === 'import') {
-        await owner.query(`truncate app.records, app.imports, audit.log, bench.records_copy`);
-        await owner.query(`checkpoint`);
+        await emptyTables();
         const r = await importOnce(file, unique, rows - unique);
         importMs.push(r.ms);
         rss.push(r.rss);

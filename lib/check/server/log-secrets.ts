@@ -167,14 +167,10 @@ class LogSecrets {
   // ---- wiring: src/server/app.ts builds Fastify with loggerOptions(...)
 
   private wiring(): void {
-    const { ts, syntax } = this;
+    const { syntax } = this;
     const app = syntax.source(APP);
     if (!app) return this.add(APP, "src/server/app.ts is missing: the server's logger cannot be verified", FIX_WIRING);
-    const fastify = this.importedAs(app, 'fastify', ['default', 'fastify']).locals;
-    const calls = syntax.all(app, ts.isCallExpression).filter((c) => {
-      const callee = syntax.bare(c.expression);
-      return ts.isIdentifier(callee) && fastify.has(callee.text);
-    });
+    const calls = this.factoryCalls(app, 'fastify');
     if (calls.length === 0) return this.add(APP, "no Fastify(...) call in src/server/app.ts: the server's logger cannot be verified", FIX_WIRING);
     for (const call of calls) this.serverOptions(call, app);
   }
@@ -185,16 +181,7 @@ class LogSecrets {
    * file's scan unit (checkServerWiringIn): nearly every source imports fastify's types.
    */
   otherServers(sf: TS.SourceFile): Finding[] {
-    const { ts, syntax } = this;
-    const { locals, namespaces } = this.importedAs(sf, 'fastify', ['default', 'fastify']);
-    if (locals.size === 0 && namespaces.size === 0) return this.out;
-    for (const call of syntax.all(sf, ts.isCallExpression)) {
-      const callee = syntax.bare(call.expression);
-      const server =
-        (ts.isIdentifier(callee) && locals.has(callee.text)) ||
-        (ts.isPropertyAccessExpression(callee) && ['fastify', 'default'].includes(callee.name.text) && ts.isIdentifier(callee.expression) && (locals.has(callee.expression.text) || namespaces.has(callee.expression.text)));
-      if (server) this.serverOptions(call, sf);
-    }
+    for (const call of this.factoryCalls(sf, 'fastify')) this.serverOptions(call, sf);
     return this.out;
   }
 
@@ -269,6 +256,24 @@ class LogSecrets {
       }
     }
     return { locals, namespaces };
+  }
+
+  /**
+   * The calls in a source of a module's factory, `pino` or `fastify`: its default export (or the
+   * export of the module's name) called by its local name, or as `.default` / `.<module>` of the
+   * module or its namespace.
+   */
+  private factoryCalls(sf: TS.SourceFile, module: string): TS.CallExpression[] {
+    const { ts, syntax } = this;
+    const { locals, namespaces } = this.importedAs(sf, module, ['default', module]);
+    if (locals.size === 0 && namespaces.size === 0) return [];
+    return syntax.all(sf, ts.isCallExpression).filter((call) => {
+      const callee = syntax.bare(call.expression);
+      return (
+        (ts.isIdentifier(callee) && locals.has(callee.text)) ||
+        (ts.isPropertyAccessExpression(callee) && [module, 'default'].includes(callee.name.text) && ts.isIdentifier(callee.expression) && (locals.has(callee.expression.text) || namespaces.has(callee.expression.text)))
+      );
+    });
   }
 
   /** `file#export` of an identifier imported from a relative module (file relative to the app). */
@@ -922,16 +927,9 @@ class LogSecrets {
 
   /** A logger made with pino() must carry the required redaction. */
   private pinoLoggers(): void {
-    const { ts, syntax } = this;
+    const { syntax } = this;
     for (const sf of this.sourcesWith('pino')) {
-      const { locals, namespaces } = this.importedAs(sf, 'pino', ['default', 'pino']);
-      if (locals.size === 0 && namespaces.size === 0) continue;
-      for (const call of syntax.all(sf, ts.isCallExpression)) {
-        const callee = syntax.bare(call.expression);
-        const root =
-          (ts.isIdentifier(callee) && locals.has(callee.text)) ||
-          (ts.isPropertyAccessExpression(callee) && ['pino', 'default'].includes(callee.name.text) && ts.isIdentifier(callee.expression) && (locals.has(callee.expression.text) || namespaces.has(callee.expression.text)));
-        if (!root) continue;
+      for (const call of this.factoryCalls(sf, 'pino')) {
         const options = call.arguments[0] && this.literal(call.arguments[0]);
         if (!options) {
           this.add(this.at(call), `a pino logger made here (${call.getText()}) without literal options: it does not carry the server's redaction`, FIX_REDACT);

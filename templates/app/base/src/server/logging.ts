@@ -154,7 +154,7 @@ class RequestLogger {
 
   /** Whether accessLine can write pino's line: the server's logger renders lines in pino's default shape. */
   rendersLikePino(): boolean {
-    return !(pino.symbols.streamSym in this.parent) || rendersLikePino(this.parent as unknown as pino.Logger);
+    return !(pino.symbols.streamSym in this.parent) || writesDefaultShape(this.parent as unknown as pino.Logger);
   }
 
   /**
@@ -192,7 +192,7 @@ interface PinoInternals {
   [pino.symbols.chindingsSym]: string;
 }
 
-/** What rendersLikePino reads of a logger: the options that change the shape of pino's lines. */
+/** What writesDefaultShape reads of a logger: the options that change the shape of pino's lines. */
 interface PinoShape {
   [pino.symbols.lsCacheSym]: Record<number, string>;
   [pino.symbols.endSym]: string;
@@ -212,7 +212,7 @@ const likePino = new WeakMap<object, boolean>();
  * any of them the access line goes through pino (slower, and the same as pino's every other line).
  * Read once per logger.
  */
-function rendersLikePino(logger: pino.Logger): boolean {
+function writesDefaultShape(logger: pino.Logger): boolean {
   let known = likePino.get(logger);
   if (known === undefined) {
     const l = logger as unknown as PinoShape;
