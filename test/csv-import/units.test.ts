@@ -44,6 +44,26 @@ test('cells are validated by type and normalised', () => {
   assert.equal(checkCell(col('text'), 'a\u0000b').ok, false);
 });
 
+test('text lengths are in characters: a character outside the BMP (two UTF-16 units) counts once', () => {
+  const emoji = (n: number) => '\u{1F600}'.repeat(n);
+  const ok = (extra: Partial<ImportColumn>, value: string) => checkCell(col('text', extra), value).ok;
+  // at most 3: as many units as the bound, twice as many, and one character more either way
+  assert.ok(ok({ maxLength: 3 }, 'abc'));
+  assert.not.ok(ok({ maxLength: 3 }, 'abcd'));
+  assert.ok(ok({ maxLength: 3 }, emoji(3)), 'six units, three characters');
+  assert.not.ok(ok({ maxLength: 3 }, emoji(4)));
+  assert.ok(ok({ maxLength: 3 }, `a${emoji(2)}`));
+  // at least 3: half as many units as the bound is not enough, whatever the units' count
+  assert.ok(ok({ minLength: 3 }, emoji(3)));
+  assert.not.ok(ok({ minLength: 3 }, emoji(2)), 'four units, two characters');
+  assert.not.ok(ok({ minLength: 3 }, `a${emoji(1)}`), 'three units, two characters');
+  assert.ok(ok({ minLength: 3 }, `ab${emoji(1)}`));
+  assert.match((checkCell(col('text', { minLength: 3 }), emoji(2)) as { reason: string }).reason, /shorter than 3 characters/);
+  assert.match((checkCell(col('text', { maxLength: 3 }), emoji(4)) as { reason: string }).reason, /longer than 3 characters/);
+  // a lone surrogate is one character
+  assert.ok(ok({ minLength: 2, maxLength: 2 }, 'a\ud800'));
+});
+
 test('empty cells: required is an error, nullable is NULL, otherwise empty text', () => {
   assert.match((checkCell(col('text', { required: true }), '') as { reason: string }).reason, /c is required/);
   assert.equal(checkCell(col('int'), ''), { ok: true, value: null });

