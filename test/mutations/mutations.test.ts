@@ -1150,6 +1150,13 @@ reset role;`,
     groups: ['server'],
   },
   {
+    name: 'hook-console-log',
+    what: "print the cookie header with console.log in the CSRF hook, outside the request folders (past the log's redaction)",
+    edits: [{ file: 'src/security/csrf.ts', find: '    if (SAFE_METHODS.has(request.method)', replace: '    console.log(request.headers.cookie);\n    if (SAFE_METHODS.has(request.method)' }],
+    expect: 'SRV021-log-secrets',
+    groups: ['server'],
+  },
+  {
     name: 'auth-stdout-write',
     what: 'write a log-in attempt to process.stdout in the auth subsystem (past the log\'s redaction)',
     edits: [{ file: 'src/auth/login.ts', find: "import ", replace: "process.stdout.write(JSON.stringify({ started: true }));\nimport " }],

@@ -24,8 +24,9 @@
  *     inherits loggerOptions'), no route sets its own (Fastify's `logSerializers`), no pino() logger
  *     is made without the same redaction, and no other logger options with a `redact` of their own
  *     appear in the sources;
- *   - no line past the logger: code that handles requests (src/routes/, src/auth/, src/imports/) uses
- *     neither `console` nor process.stdout / stderr, which print what they are given unredacted.
+ *   - no line past the logger: no code under src/ but the entry points, scripts and the development
+ *     mailer (PRINTING_FILES) uses `console` or process.stdout / stderr, which print what they are
+ *     given unredacted.
  * Anything this check cannot read statically is a finding saying so.
  */
 import { dirname, resolve } from 'node:path';
@@ -60,9 +61,15 @@ const FIX_REDACT = "return `redact: { paths: REDACTED_PATHS, censor: '[redacted]
 const FIX_SERIALIZERS = "serializers: { req: serializeRequest, res: serializeReply }, functions of src/server/logging.ts: serializeRequest(request) returns { method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }, serializeReply(reply) returns { statusCode: reply.statusCode }";
 const FIX_ACCESS = "call accessLine only from AccessLog.requestCompleted with { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; log anything else through request.log (redacted)";
 const FIX_LINE = "in RequestLogger.accessLine write only `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n` to parent[pino.symbols.streamSym] (parent = this.parent), line = JSON.stringify({ reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }); log anything else through this.info (redacted)";
-const FIX_CONSOLE = 'log through request.log (or app.log): its lines are redacted; console and process.stdout / stderr write whatever they are given';
-/** The folders whose code handles requests (routes, auth, imports): there request objects, bodies and headers are at hand. */
-const REQUEST_FOLDERS = ['src/routes/', 'src/auth/', 'src/imports/'];
+const FIX_CONSOLE = 'log through request.log (or app.log): its lines are redacted; console and process.stdout / stderr write whatever they are given (a script that prints belongs outside src/, e.g. in scripts/)';
+/**
+ * The template's files under src/ whose output is the console: the entry points and scripts, each a
+ * process of its own (the server's start, the development server, the migrator, the deploy-headers
+ * writer), and the mailer, whose development transport prints e-mails by design. Everything else
+ * under src/ runs in the server, where a request's headers, body and tokens are at hand: in routes,
+ * but also in the hooks of src/server/ and src/security/ and in what they call.
+ */
+const PRINTING_FILES = new Set(['src/server/index.ts', 'src/server/dev-server.ts', 'src/server/dev.mjs', 'src/db/migrate.ts', 'src/security/write-deploy-headers.ts', 'src/mail/mailer.ts']);
 const FIX_ROUTE_SERIALIZERS = "remove the route's logSerializers: its lines use the server's serializers (loggerOptions), and anything else it must log goes through request.log, redacted";
 const FIX_CHILD = "make other loggers as children of the server's with at most level and msgPrefix options: they keep loggerOptions' redaction and serializers, and no logger has a redact of its own";
 
@@ -867,21 +874,20 @@ class LogSecrets {
   }
 
   /**
-   * Code that handles requests writes no line of its own past the logger: `console` and
-   * process.stdout / stderr print whatever they are given (a request's headers, a body with its
-   * password) unredacted, to the same output the log goes to. Any use of them in REQUEST_FOLDERS is
-   * a finding, whatever it prints: what a value holds cannot be read statically.
+   * The server's code writes no line of its own past the logger: `console` and process.stdout /
+   * stderr print whatever they are given (a request's headers, a body with its password)
+   * unredacted, to the same output the log goes to. Any use of them under src/ outside
+   * PRINTING_FILES is a finding, whatever it prints: what a value holds cannot be read statically.
    */
   private consoleWrites(): void {
     const { ts } = this;
     for (const word of ['console', 'stdout', 'stderr']) {
       for (const [node, sf] of this.spellings(word)) {
-        const file = this.syntax.rel(sf.fileName).split('\\').join('/');
-        if (!REQUEST_FOLDERS.some((folder) => file.startsWith(folder))) continue;
+        if (PRINTING_FILES.has(this.syntax.rel(sf.fileName).split('\\').join('/'))) continue;
         // shown as the expression it starts: console.log(...), process.stdout.write(...)
         let use: TS.Node = node;
         while (ts.isPropertyAccessExpression(use.parent) || ts.isElementAccessExpression(use.parent) || (ts.isCallExpression(use.parent) && use.parent.expression === use)) use = use.parent;
-        this.add(this.at(node), `${word === 'console' ? 'console' : `process.${word}`} is used in code that handles requests (${use.getText().replace(/\s+/g, ' ').slice(0, 80)}): it writes past the logger's redaction, so a request's headers, body or tokens reach the log as they are`, FIX_CONSOLE);
+        this.add(this.at(node), `${word === 'console' ? 'console' : `process.${word}`} is used in the server's code (${use.getText().replace(/\s+/g, ' ').slice(0, 80)}): it writes past the logger's redaction, so a request's headers, body or tokens reach the log as they are`, FIX_CONSOLE);
       }
     }
   }
