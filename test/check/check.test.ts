@@ -310,6 +310,7 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     const guard = '    if (SAFE_METHODS.has(request.method)';
     await variant([['src/security/csrf.ts', guard, `    console.debug(request.headers.cookie);\n${guard}`]], /console is used in the server's code \(console\.debug\(request\.headers\.cookie\)\)/);
     await variant([['src/lib/debug.ts', '', 'export const dump = (value: unknown) => console.dir(value);\n']], /console is used in the server's code \(console\.dir\(value\)\)/);
+    await variant([['src/lib/debug.ts', '', "import { log } from 'node:console';\nexport const dump = (value: unknown) => log(value);\n"]], /node:console is used in the server's code/);
     // an entry point prints (its output is the console)
     await variant([['src/server/index.ts', 'import ', "console.info('starting');\nimport "]], undefined);
     // a second Fastify server elsewhere under src/ is wired as the app's: loggerOptions is accepted, anything else refused

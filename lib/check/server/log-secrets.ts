@@ -881,13 +881,14 @@ class LogSecrets {
    */
   private consoleWrites(): void {
     const { ts } = this;
-    for (const word of ['console', 'stdout', 'stderr']) {
+    // node:console is the module console comes from (its log, or a Console of one's own)
+    for (const word of ['console', 'node:console', 'stdout', 'stderr']) {
       for (const [node, sf] of this.spellings(word)) {
         if (PRINTING_FILES.has(this.syntax.rel(sf.fileName).split('\\').join('/'))) continue;
         // shown as the expression it starts: console.log(...), process.stdout.write(...)
         let use: TS.Node = node;
         while (ts.isPropertyAccessExpression(use.parent) || ts.isElementAccessExpression(use.parent) || (ts.isCallExpression(use.parent) && use.parent.expression === use)) use = use.parent;
-        this.add(this.at(node), `${word === 'console' ? 'console' : `process.${word}`} is used in the server's code (${use.getText().replace(/\s+/g, ' ').slice(0, 80)}): it writes past the logger's redaction, so a request's headers, body or tokens reach the log as they are`, FIX_CONSOLE);
+        this.add(this.at(node), `${word.endsWith('console') ? word : `process.${word}`} is used in the server's code (${use.getText().replace(/\s+/g, ' ').slice(0, 80)}): it writes past the logger's redaction, so a request's headers, body or tokens reach the log as they are`, FIX_CONSOLE);
       }
     }
   }
