@@ -9,12 +9,14 @@ import { withRequestTransaction } from '../../src/db/request.js';
 import { importCsv, ImportRejected } from '../../src/imports/csv-import.js';
 import { IMPORT_TABLES } from '../../src/imports/tables/index.js';
 
-// A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would).
+// A row titled "boom" makes the database fail mid-import (a trigger, as a broken constraint would);
+// one titled "stall" holds its import's transaction open for a second, its other rows uncommitted.
 const FAIL_ON_BOOM = `
 set role xms_owner;
 create or replace function app.test_fail_on_boom() returns trigger language plpgsql security invoker set search_path = '' as $$
 begin
   if new.title = 'boom' then raise exception 'boom refused by the database'; end if;
+  if new.title = 'stall' then perform pg_catalog.pg_sleep(1); end if;
   return new;
 end $$;
 drop trigger if exists records_test_fail_on_boom on app.records;
@@ -188,6 +190,37 @@ test('the database failing on one row mid-import leaves nothing behind', async (
   const fixed = await upload(member, `title\n${rows.filter((r) => r !== 'boom').join('\n')}\n`);
   assert.is(fixed.statusCode, 200, fixed.body);
   assert.is(fixed.json().inserted, 1200);
+});
+
+test('the same file uploaded twice at once: one import inserts its rows, the other nothing', async () => {
+  const member = await t.user({ role: 'member' });
+  const colleague = await t.user({ role: 'member', tenantId: member.tenantId });
+  // "stall" sorts after the other rows: the first import inserts them, then waits a second before
+  // it commits, while the second upload is read, checked against the ledger and inserted
+  const csv = `title,body\nstall,first\n${Array.from({ length: 500 }, (_, i) => `race ${i},body ${i}`).join('\n')}\n`;
+  const answers = await Promise.all([upload(member, csv, 'race.csv'), upload(colleague, csv, 'race.csv')]);
+  const [done, other] = answers[0].statusCode === 200 && answers[0].json().inserted > 0 ? answers : [answers[1], answers[0]];
+  assert.is(done.statusCode, 200, done.body);
+  assert.is(done.json().inserted, 501);
+  if (t.db.kind === 'postgres') {
+    // the second waited on the first's rows and then on its ledger row: refused, nothing inserted
+    assert.is(other.statusCode, 409, other.body);
+    assert.is(other.json().error, 'conflict');
+  } else {
+    // PGlite has one connection: the second import runs after the first commits, and finds its ledger row
+    assert.is(other.statusCode, 200, other.body);
+    assert.equal({ inserted: other.json().inserted, file: other.json().duplicates.file }, { inserted: 0, file: true });
+  }
+  // once in the table, once in the audit log, once in the ledger
+  assert.is((await exported(member)).length, 501);
+  const counts = await withRequestTransaction(t.db, { sessionToken: member.token, dbRole: 'member' }, (tx) =>
+    tx.query<{ audited: number; imports: number }>(
+      `select app.test_audited_record_inserts($1) + app.test_audited_record_inserts($2) as audited,
+              (select count(*) from app.imports where filename = 'race.csv')::int as imports`,
+      [member.id, colleague.id],
+    ),
+  );
+  assert.equal(counts.rows[0], { audited: 501, imports: 1 });
 });
 
 test('imports stay in the importer\'s tenant; another tenant sees nothing and may import the same file', async () => {
