@@ -212,6 +212,7 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
   // an edit's find null removes the file; a file that is not there is created with find ''
   const variant = async (edits: Array<[file: string, find: string | null, replace: string | null]>, expect: RegExp | undefined) => {
     const saved = new Map<string, string | null>();
+    const createdDirs: string[] = [];
     try {
       for (const [file, find, replace] of edits) {
         const path = join(appDir, file);
@@ -219,7 +220,9 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
         if (!saved.has(file)) saved.set(file, before);
         if (replace === null) rmSync(path);
         else if (before === null && find === '') {
-          mkdirSync(dirname(path), { recursive: true });
+          // the folder too, when it is new (removed with the file)
+          const made = mkdirSync(dirname(path), { recursive: true });
+          if (made) createdDirs.push(made);
           writeFileSync(path, replace);
         } else {
           const text = readFileSync(path, 'utf8');
@@ -236,6 +239,7 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
         if (text === null) rmSync(join(appDir, file));
         else writeFileSync(join(appDir, file), text);
       }
+      for (const dir of createdDirs) rmSync(dir, { recursive: true, force: true });
     }
   };
   const redact = "redact: { paths: REDACTED_PATHS, censor: '[redacted]' }";

@@ -70,6 +70,8 @@ const FIX_CONSOLE = 'log through request.log (or app.log): its lines are redacte
  * but also in the hooks of src/server/ and src/security/ and in what they call.
  */
 const PRINTING_FILES = new Set(['src/server/index.ts', 'src/server/dev-server.ts', 'src/server/dev.mjs', 'src/db/migrate.ts', 'src/security/write-deploy-headers.ts', 'src/mail/mailer.ts']);
+/** A file's path in the app as APP and PRINTING_FILES spell it (relative, with /). */
+const appPath = (syntax: Syntax, file: string) => syntax.rel(file).split('\\').join('/');
 const FIX_ROUTE_SERIALIZERS = "remove the route's logSerializers: its lines use the server's serializers (loggerOptions), and anything else it must log goes through request.log, redacted";
 const FIX_CHILD = "make other loggers as children of the server's with at most level and msgPrefix options: they keep loggerOptions' redaction and serializers, and no logger has a redact of its own";
 
@@ -101,7 +103,7 @@ export function checkLogSecrets(syntax: Syntax): Finding[] {
 
 /** SRV021 for one source file (its scan unit): a Fastify server made there, outside src/server/app.ts, is wired as the app's. */
 export function checkServerWiringIn(syntax: Syntax, file: string): Finding[] {
-  if (syntax.rel(file).split('\\').join('/') === APP) return []; // checkLogSecrets reads the app's own
+  if (appPath(syntax, file) === APP) return []; // checkLogSecrets reads the app's own
   const sf = syntax.file(file);
   return sf ? new LogSecrets(syntax, undefined).otherServers(sf) : [];
 }
@@ -295,7 +297,7 @@ class LogSecrets {
         if (el.name.text !== node.text) continue;
         let file = resolve(dirname(sf.fileName), spec).replace(/\.js$/, '.ts');
         if (!/\.m?ts$/.test(file)) file += '.ts';
-        return `${syntax.rel(file).split('\\').join('/')}#${(el.propertyName ?? el.name).text}`;
+        return `${appPath(syntax, file)}#${(el.propertyName ?? el.name).text}`;
       }
     }
     return undefined;
@@ -884,7 +886,7 @@ class LogSecrets {
     // node:console is the module console comes from (its log, or a Console of one's own)
     for (const word of ['console', 'node:console', 'stdout', 'stderr']) {
       for (const [node, sf] of this.spellings(word)) {
-        if (PRINTING_FILES.has(this.syntax.rel(sf.fileName).split('\\').join('/'))) continue;
+        if (PRINTING_FILES.has(appPath(this.syntax, sf.fileName))) continue;
         // shown as the expression it starts: console.log(...), process.stdout.write(...)
         let use: TS.Node = node;
         while (ts.isPropertyAccessExpression(use.parent) || ts.isElementAccessExpression(use.parent) || (ts.isCallExpression(use.parent) && use.parent.expression === use)) use = use.parent;
