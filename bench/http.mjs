@@ -9,14 +9,15 @@
 //                 and a floor, interleaved: the bare server sending the app's static security
 //                 headers (read from the app's own /health answer) from one synchronous hook
 //   GET /api/me   one `begin; select 1; commit` per request on the same database and pool size;
-//                 the app's route is sessionOnly: one transaction in one round trip, begin + set
-//                 local role xms_anon, the session check that enters the session's role and returns
-//                 the user's profile (it writes only when the idle expiry is due to slide, once a
-//                 minute), commit; 2 sessions per connection, and all connections on 1 session. On PostgreSQL, two
+//                 the app's route is sessionOnly: one statement in one round trip, the session check
+//                 that returns the user's profile (it writes only when the idle expiry is due to
+//                 slide, once a minute), in its own implicit transaction; 2 sessions per
+//                 connection, and all connections on 1 session. On PostgreSQL, two
 //                 more sides, interleaved: `appSql`, bare Fastify sending the app's own statements
 //                 (the app's Node side apart from its SQL), and the floor, bare Fastify with the
 //                 app's static security headers and one statement that checks the session by its
-//                 token's hash and reads the user's row (no role switch, no RLS): the least a
+//                 token's hash and reads the user's row (no BEGIN or COMMIT, no role switch, no
+//                 RLS: one round trip, as the app's): the least a
 //                 design that checks the session on every request sends. Each side's CPU per
 //                 request is read for the server and for the database's backends
 // Load: autocannon, --connections connections, --seconds per measurement, --rounds rounds
@@ -211,47 +212,29 @@ if (process.env.FLOOR_HEADERS) {
     done();
   });
 }
-// GET /api/me's floors (BARE_ME set; PostgreSQL only), one transaction per request, the session token
-// read from the app's cookie: 'app-sql' sends the app's own statements (the session check that
-// enters the session's role and returns the user's profile, commit), so that the app's Node side is
-// measured apart from its SQL; 'floor' sends the least a design that checks the session on every
+// GET /api/me's floors (BARE_ME set; PostgreSQL only), one round trip per request, the session token
+// read from the app's cookie: 'app-sql' sends the app's own statement (the session check that returns
+// the user's profile), so that the app's Node side is measured apart from its SQL; 'floor' sends the least a design that checks the session on every
 // request sends: one statement (bench_floor.me, made by bench/http.mjs) that looks the session up by
-// its token's hash and reads the user's row, no role switch, no RLS
+// its token's hash and reads the user's row, in the implicit transaction of its own Sync (no BEGIN
+// or COMMIT), no role switch, no RLS
 let me = async () => ({ user: { one: await tx() } });
 if (process.env.BARE_ME) {
   const appSql = process.env.BARE_ME === 'app-sql';
-  // BEGIN, [the role switch,] the first statement with its parameters [and COMMIT]: one round trip,
-  // as the app's src/db/client.ts sends them (the app's GET /api/me is sessionOnly: its session check
-  // commits in the same round trip)
-  const unnamed = (connection, text) => {
-    connection.parse({ text });
-    connection.bind({});
-    connection.execute({});
-  };
-  const begin = (client, text, values) =>
-    new Promise((resolve, reject) => {
-      const query = new pg.Query({ text, values, queryMode: 'extended' }, undefined, (error, results) => (error ? reject(error) : resolve(results.at(appSql ? -2 : -1).rows)));
-      const prepare = query.prepare.bind(query);
-      query.prepare = (connection) => {
-        for (const before of appSql ? ['begin', 'set local role xms_anon'] : ['begin']) unnamed(connection, before);
-        prepare(appSql ? Object.create(connection, { sync: { value: () => (unnamed(connection, 'commit'), connection.sync()) } }) : connection);
-      };
-      client.query(query);
-    });
+  // app-sql: the statement the app's src/db/request.ts sends for a sessionOnly route (its
+  // checkSessionOnly), with the same parameters: one round trip
+  const APP_SQL = 'select pg_catalog.row_to_json(app_private.check_session($1, $2, $3)) as entry';
   me = async (request, reply) => {
     const token = /(?:^|; )(?:__Host-)?session=([^;]+)/.exec(request.headers.cookie ?? '')?.[1];
     if (!token) return reply.code(401).send({ error: 'unauthenticated' });
     const client = await pool.connect();
     try {
+      // either statement runs in the implicit transaction of its own Sync: one round trip
       const [row] = appSql
-        ? (await begin(client, 'select app_private.enter_session($1, $2, $3) as entry', [token, 60, 60])).map((r) => r.entry).filter(Boolean)
-        : await begin(client, 'select * from bench_floor.me($1)', [token]);
-      if (!appSql) await client.query(row ? 'commit' : 'rollback');
+        ? (await client.query(APP_SQL, [token, 60, 60])).rows.map((r) => r.entry).filter(Boolean)
+        : (await client.query('select * from bench_floor.me($1)', [token])).rows;
       if (!row) return reply.code(401).send({ error: 'unauthenticated' });
       return { user: { id: row.user_id, email: row.email, displayName: row.display_name, tenantId: row.tenant_id, role: row.db_role } };
-    } catch (error) {
-      await client.query('rollback').catch(() => {});
-      throw error;
     } finally {
       client.release();
     }

@@ -123,21 +123,22 @@ const importFloor = (limit) => (m) => {
   });
 };
 // api-me's floor (bench/http.mjs): bare Fastify with the app's static security headers and one
-// statement per request that checks the session and reads the user's row (no role switch, no RLS),
-// and beside it the app's own statements sent from bare Fastify, which splits what the app costs
+// statement per request that checks the session and reads the user's row (its own implicit
+// transaction: no BEGIN or COMMIT, no role switch, no RLS),
+// and beside it the app's own statement sent from bare Fastify, which splits what the app costs
 // into its Node side and its SQL; judged by req/s, each side's CPU per request reported with it.
 const apiMeFloor = (limit) => (m) => {
   const f = toBare(m, 'floor');
   const cpu = m.cpuUsPerRequest;
   const db = m.backendCpuUsPerRequest;
   const perRequest = (of) => `bare ${of.bare} µs, floor ${of.floor} µs, the app's SQL ${of.appSql} µs, the app ${of.app} µs`;
-  const floor = "bare Fastify with the app's static security headers and one statement per request that checks the session by its token's hash and reads the user's row, no role switch and no RLS (same run)";
+  const floor = "bare Fastify with the app's static security headers and one statement per request that checks the session by its token's hash and reads the user's row, in its own implicit transaction (no BEGIN or COMMIT), no role switch and no RLS (same run)";
   const sql = m.appSql === undefined ? '' : (() => {
     const r = toBare(m, 'appSql');
     const verdict = r < limit
-      ? 'its statements alone (the session check entering the role, which returns the user\'s profile, and the commit) already miss the goal'
-      : 'its statements alone are within the goal: the rest is its Node side';
-    return `. The app's own statements sent from bare Fastify: ${x(r)}: ${verdict}`;
+      ? 'its statement alone (the session check, which returns the user\'s profile) already misses the goal'
+      : 'its statement alone is within the goal: the rest is its Node side';
+    return `. The app's own statement sent from bare Fastify: ${x(r)}: ${verdict}`;
   })();
   const split = cpu?.floor !== undefined ? `. CPU per request, server: ${perRequest(cpu)}${db?.floor !== undefined ? `; database backends: ${perRequest(db)}` : ''}` : '';
   return floorNote({

@@ -4,9 +4,8 @@
 // 127.0.0.1): the minimal preset's migrations are applied, app.records gets --rows rows in 2 tenants,
 // and an identical copy bench.records (same columns, indexes, foreign keys and updated_at trigger; no
 // RLS, no audit triggers) gets the same rows. Each query runs
-//   (a) as the app does: xms_app; begin + set local role xms_anon + app_private.enter_session() (the
-//       session check that enters the member's role and token; the token a bind value), pipelined in
-//       one round trip; query (RLS adds the tenant/owner filters, the statement-level audit triggers
+//   (a) as the app does: xms_app; begin + app_private.enter_session() (the session check that enters
+//       the member's role and token; the token a bind value), pipelined in one round trip; query (RLS adds the tenant/owner filters, the statement-level audit triggers
 //       log the writes); commit
 //   (b) as the owner on the copy: begin; the same query with an explicit tenant filter; commit
 // so that the ratio is the cost of RLS + audit and not of a different plan, (b) is planned as (a) is:
@@ -149,10 +148,10 @@ run(async () => {
   const appClient = await connect(appUrl.toString());
   await appClient.query(`set max_parallel_workers_per_gather = 0`);
   const tokenHash = createHash('sha256').update(token, 'utf8').digest('hex');
-  // as the app's request transaction opens (src/db/request.ts): BEGIN, the switch to xms_anon and the
-  // session check that enters the session's role and token (a bind value), in one round trip
+  // as the app's request transaction opens (src/db/request.ts): BEGIN and the session check that
+  // enters the session's role and token (a bind value), in one round trip
   const secured = async (sql, params = []) => {
-    const entered = await pipelinedBegin(appClient, 'set local role xms_anon', 'select app_private.enter_session($1, $2, $3) as entry', [token, 30, 60]);
+    const entered = await pipelinedBegin(appClient, undefined, 'select app_private.enter_session($1, $2, $3) as entry', [token, 30, 60]);
     if (!entered.rows[0]?.entry) throw new Error('the bench session did not enter');
     const r = await appClient.query(sql, params);
     await appClient.query('commit');

@@ -143,6 +143,17 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'session-only-statement-forged',
+    what: "answer a session-only route's check with a row the statement makes up (an admin session for any token) instead of app_private.check_session's",
+    edits: [{
+      file: 'src/db/request.ts',
+      find: "const CHECK_SESSION_SQL = 'select pg_catalog.row_to_json(app_private.check_session($1, $2, $3)) as entry';",
+      replace: "const CHECK_SESSION_SQL = \"select pg_catalog.json_build_object('user_id', '00000000-0000-4000-8000-000000000000', 'tenant_id', null, 'db_role', 'xms_admin', 'mfa_enrol_only', false, 'slide', $2::int + $3::int, 'token', $1::text) as entry\";",
+    }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'open-session-role-overridden',
     what: "hand the protected scope an admin session from openSession, spread over the checked one",
     edits: [{ file: 'src/auth/sessions.ts', find: 'return { session: sessionOf(token, tx.session), tx };', replace: "return { session: { ...sessionOf(token, tx.session), role: 'admin' }, tx };" }],

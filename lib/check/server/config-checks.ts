@@ -77,7 +77,8 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
  * redefine it) must slide by its idle_minutes argument, never by an interval literal. Since
  * 20240101000397_xms_auth_key.sql the slide is in app_private.check_session, which enter_session
  * calls: enter_session must pass its idle_minutes on, and check_session must slide by it. Both are
- * last defined by 20240101000401_xms_session_entry_json.sql.
+ * last defined by 20240101000401_xms_session_entry_json.sql. A sessionOnly route's check calls
+ * check_session itself (20240101000402_xms_session_check_by_login.sql), with the same parameters.
  */
 const functionDefinition = (name: string) =>
   new RegExp(`create\\s+(?:or\\s+replace\\s+)?function\\s+app_private\\.${name}\\s*\\([\\s\\S]*?\\$(\\w*)\\$([\\s\\S]*?)\\$\\1\\$`, 'gi');
@@ -101,6 +102,8 @@ function requestEntry(syntax: Syntax): Finding[] {
     }
   }
   if (calls.length === 0) out.push(finding(SESSION, file, 'src/db/request.ts calls app_private.enter_session without enterSessionParams(token, config.sessionIdleMinutes): the idle lifetime cannot be verified', fix));
+  // the sessionOnly check calls check_session itself, with the same enterSessionParams
+  const callsCheck = sf.text.includes('app_private.check_session');
   let newest: { file: string; body: string } | undefined;
   let newestCheck: { file: string; body: string } | undefined;
   const migrations = join(syntax.appDir, 'supabase', 'migrations');
@@ -112,19 +115,22 @@ function requestEntry(syntax: Syntax): Finding[] {
   }
   const slides = (body: string) => !/\binterval\s+'/i.test(body) && /make_interval\(\s*mins\s*=>\s*idle_minutes\s*\)/.test(body);
   const unbound = 'does not slide the idle expiry by its idle_minutes argument (an interval literal, or no make_interval(mins => idle_minutes)): the session lifetime escapes its bound';
+  const enterCallsCheck = newest !== undefined && /\bcheck_session\s*\(/.test(newest.body);
   if (!newest) {
     out.push(finding(SESSION, file, 'no migration defines app_private.enter_session, which the request path calls', 'restore 20240101000401_xms_session_entry_json.sql from the template'));
-  } else if (/\bcheck_session\s*\(/.test(newest.body)) {
+  } else if (enterCallsCheck) {
     if (!/\bcheck_session\s*\(\s*\w+\s*,\s*idle_minutes\s*,/.test(newest.body)) {
       out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'app_private.enter_session does not pass its idle_minutes to app_private.check_session: the session lifetime escapes its bound', fix));
     }
+  } else if (!slides(newest.body)) {
+    out.push(finding(SESSION, relative(syntax.appDir, newest.file), `app_private.enter_session ${unbound}`, fix));
+  }
+  if (enterCallsCheck || callsCheck) {
     if (!newestCheck) {
-      out.push(finding(SESSION, relative(syntax.appDir, newest.file), 'no migration defines app_private.check_session, which app_private.enter_session calls', 'restore 20240101000401_xms_session_entry_json.sql from the template'));
+      out.push(finding(SESSION, enterCallsCheck ? relative(syntax.appDir, newest!.file) : file, 'no migration defines app_private.check_session, which the request path calls', 'restore 20240101000401_xms_session_entry_json.sql from the template'));
     } else if (!slides(newestCheck.body)) {
       out.push(finding(SESSION, relative(syntax.appDir, newestCheck.file), `app_private.check_session ${unbound}`, fix));
     }
-  } else if (!slides(newest.body)) {
-    out.push(finding(SESSION, relative(syntax.appDir, newest.file), `app_private.enter_session ${unbound}`, fix));
   }
   return out;
 }

@@ -20,8 +20,10 @@
  *   - enteredSession(entered) returns nothing, or `Object.freeze({...})` whose every property is the
  *     same field of a const given `(entered[0] ...)?.entry` (the database function's answer), with
  *     user_id, tenant_id, db_role and mfa_enrol_only among them;
- *   - checkSessionOnly returns nothing, or
- *     `enteredSession(await db.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }))`;
+ *   - checkSessionOnly returns nothing, or `enteredSession((await db.query(CHECK_SESSION_SQL, values)).rows)`;
+ *   - ENTER_SESSION_SQL and CHECK_SESSION_SQL are consts holding the session check's statements as
+ *     the template writes them (enter_session, and check_session as json), so the answer read above
+ *     is the database's session check and not a made-up row;
  *   - every `new RequestTransaction(<session>, ...)` is given a const of its function given
  *     `enteredSession(<a parameter of that function>)`.
  * (What the database answers, and the SQL that asks it, are SRV015's and the database checks'.)
@@ -225,11 +227,32 @@ function enteredSessionProblem(syntax: Syntax, sf: TS.SourceFile): string | unde
   return undefined;
 }
 
+/** The statements whose answer enteredSession reads, as src/db/request.ts declares them. */
+const SESSION_CHECK_STATEMENTS: Record<string, string> = {
+  ENTER_SESSION_SQL: 'select app_private.enter_session($1, $2, $3) as entry',
+  CHECK_SESSION_SQL: 'select pg_catalog.row_to_json(app_private.check_session($1, $2, $3)) as entry',
+};
+
+function sessionStatementsProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
+  const ts = syntax.ts;
+  for (const [name, text] of Object.entries(SESSION_CHECK_STATEMENTS)) {
+    const declarations = syntax.all(sf, ts.isVariableDeclaration).filter((d) => ts.isIdentifier(d.name) && d.name.text === name);
+    const [d, ...others] = declarations;
+    const value = d?.initializer && syntax.str(syntax.bare(d.initializer));
+    if (!d || others.length || !(d.parent.flags & ts.NodeFlags.Const) || value !== text) {
+      return `${name} is not the const '${text}' (declared once): the session the request path reads may not be the database's session check`;
+    }
+  }
+  return undefined;
+}
+
 function checkSessionOnlyProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
   const fn = functionOf(syntax, sf, 'checkSessionOnly');
   const db = fn?.parameters[0]?.name.getText();
   if (!fn || !db) return `checkSessionOnly is missing from ${REQUEST}`;
-  const expected = `enteredSession(await ${db}.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }))`;
+  const statements = sessionStatementsProblem(syntax, sf);
+  if (statements) return statements;
+  const expected = `enteredSession((await ${db}.query(CHECK_SESSION_SQL, values)).rows)`;
   for (const { ret, value } of valueReturns(syntax, fn)) {
     if (squeezed(value.getText()) !== squeezed(expected)) return `checkSessionOnly returns \`${ret.getText()}\`: it may return only \`${expected}\``;
   }

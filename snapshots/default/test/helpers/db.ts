@@ -16,7 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { authKeyFromPassword, registerAuthKey } from '../../src/db/auth-key.js';
-import { openDatabase, pgliteDatabase, statementTransactionVia, type Database, type Queryable } from '../../src/db/client.js';
+import { openDatabase, pgliteDatabase, type Database, type Queryable } from '../../src/db/client.js';
 import { listMigrations, migrate } from '../../src/db/migrate.js';
 import { withRequestTransaction } from '../../src/db/request.js';
 import { testData, type TableModel } from '../../src/generated/permissions.testdata.js';
@@ -229,7 +229,7 @@ function unavailable(what: string): Database {
   const fail = async (): Promise<never> => {
     throw new Error(`openTestDatabase: ${what} needs { shared: true } on PGlite`);
   };
-  return { kind: 'pglite', authKey: null, query: fail, exec: fail, transaction: fail, statementTransaction: fail, close: async () => {} };
+  return { kind: 'pglite', authKey: null, query: fail, exec: fail, transaction: fail, close: async () => {} };
 }
 
 /**
@@ -350,7 +350,6 @@ function xmsAppView(owner: Database, authKey: string): Database {
     kind: owner.kind,
     authKey,
     transaction,
-    statementTransaction: statementTransactionVia(transaction),
     query<T>(sql: string, params?: unknown[]) {
       return transaction((tx) => tx.query<T>(sql, params));
     },

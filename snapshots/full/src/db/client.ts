@@ -44,21 +44,7 @@ export interface Database extends Queryable {
    * statement's text); fn then gets its rows. With `first`, `enter` must be ONE statement.
    */
   transaction<T>(fn: (tx: Queryable, entered: Record<string, unknown>[]) => Promise<T>, options?: TransactionOptions): Promise<T>;
-  /**
-   * A transaction of one statement: BEGIN, `enter` (ONE statement without parameters), `statement`
-   * with its parameters, and COMMIT, all in ONE round trip on PostgreSQL; resolves to the statement's
-   * rows. Any error rolls the whole transaction back and is rethrown.
-   */
-  statementTransaction(enter: string, statement: { text: string; values: unknown[] }): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
-}
-
-/**
- * Database.statementTransaction through Database.transaction: for a database with no round trips to
- * save (PGlite, npm run dev's database host), BEGIN with the statements, then COMMIT.
- */
-export function statementTransactionVia(transaction: Database['transaction']): Database['statementTransaction'] {
-  return (enter, statement) => transaction(async (_tx, entered) => entered, { enter, first: statement });
 }
 
 export interface TransactionOptions {
@@ -141,7 +127,6 @@ export function pgliteDatabase(pg: PGlite, authKey: string | null = null): Datab
     query: base.query,
     exec: base.exec,
     transaction,
-    statementTransaction: statementTransactionVia(transaction),
     async close() {
       if (!pg.closed) await pg.close();
     },
@@ -190,13 +175,6 @@ async function openPostgres(url: string, authKey: string | null): Promise<Databa
         const result = await fn(wrapClient(client), takeRows((Array.isArray(begun) ? begun : [begun]) as PgResult[], -1));
         await client.query('commit');
         return result;
-      });
-    },
-    statementTransaction(enter, statement) {
-      return inTransaction(pool, async (client) => {
-        // BEGIN, enter, the statement and COMMIT: the statement's result is the one before COMMIT's
-        const results = (await pipelinedBegin(pgModule, client, enter, statement, { commit: true })) as PgResult[];
-        return takeRows(results, -2);
       });
     },
     async close() {
@@ -263,25 +241,22 @@ interface PgConnection {
   parse(config: { text: string }): void;
   bind(config: Record<string, never>): void;
   execute(config: Record<string, never>): void;
-  sync(): void;
 }
 
 /**
- * BEGIN, the statement that enters the transaction's role and a first statement with parameters, in
- * ONE round trip: extended-protocol messages (Parse, Bind, Execute for each) written together before
- * one Sync. node-postgres sends a query only after the last one's ReadyForQuery, so this is its own
- * Query whose preparation first writes BEGIN and `enter`; the first statement's parameters go as
- * Bind values, never into a statement's text (which pg_stat_activity shows to the whole login).
- * With `commit`, COMMIT follows the first statement before the same Sync: the whole transaction is
- * one round trip. Resolves to the results of all of them, in order; an error in any of them rejects
- * (PostgreSQL then skips the rest up to the Sync, COMMIT included, and the caller rolls back).
+ * BEGIN, the statement that enters the transaction's role (if any) and a first statement with
+ * parameters, in ONE round trip: extended-protocol messages (Parse, Bind, Execute for each) written
+ * together before one Sync. node-postgres sends a query only after the last one's ReadyForQuery, so
+ * this is its own Query whose preparation first writes BEGIN and `enter`; the first statement's
+ * parameters go as Bind values, never into a statement's text (which pg_stat_activity shows to the
+ * whole login). Resolves to the results of all of them, in order; an error in any of them rejects
+ * (PostgreSQL then skips the rest up to the Sync, and the caller rolls back).
  */
 function pipelinedBegin(
   pgModule: PgModule,
   client: PoolClient,
   enter: string | undefined,
   first: { text: string; values: unknown[] },
-  options: { commit?: boolean } = {},
 ): Promise<unknown> {
   const QueryCtor = (pgModule.default?.Query ?? (pgModule as unknown as { Query: PgModule['Query'] }).Query) as unknown as new (
     config: { text: string; values: unknown[]; queryMode: 'extended' },
@@ -300,12 +275,8 @@ function pipelinedBegin(
     const prepare = query.prepare.bind(query);
     query.prepare = (connection) => {
       for (const text of enter ? ['begin', enter] : ['begin']) unnamed(connection, text);
-      // the Query writes its statement and ends with the one Sync: COMMIT goes in just before it,
-      // through a view of the connection whose sync() writes it first (the connection is unchanged)
-      const view: PgConnection = options.commit
-        ? Object.create(connection, { sync: { value: () => (unnamed(connection, 'commit'), connection.sync()) } })
-        : connection;
-      prepare(view);
+      // the Query then writes its own statement and the one Sync
+      prepare(connection);
     };
     client.query(query as never);
   });

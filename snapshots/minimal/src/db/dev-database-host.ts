@@ -21,7 +21,7 @@
  * Development only: tests and production open the database in process (src/db/client.ts).
  */
 import { setFlagsFromString } from 'node:v8';
-import { statementTransactionVia, type Database, type Queryable, type TransactionOptions } from './client.js';
+import type { Database, Queryable, TransactionOptions } from './client.js';
 import { openDevDatabase, type DevDatabaseOptions } from './dev-data.js';
 
 /** A process's IPC channel as both ends see it (`process`, or the supervisor's ChildProcess). */
@@ -203,7 +203,6 @@ export function remoteDatabase(channel: Channel): Database {
     query: base.query,
     exec: base.exec,
     transaction,
-    statementTransaction: statementTransactionVia(transaction),
     // the supervisor closes it, after this process has stopped
     async close() {},
   };

@@ -18,14 +18,14 @@
  *
  * openSessionRequest(db, token, config) is the protected scope's request path: ONE transaction
  * for the whole HTTP request, held open from the session check to the response. Its first statement
- * checks the session (as xms_anon, app_private.enter_session) and, in the same call,
+ * checks the session (as the runtime login, app_private.enter_session) and, in the same call,
  * switches to the session's request role and sets its token; it writes only when the idle expiry is
  * due to slide (at most once a minute). The handler's queries then run in that transaction (RequestTransaction.run), and the
  * server commits it before the response leaves (or rolls it back on an error status).
  *
  * checkSessionOnly(db, token, config) is the same check for a route that reads nothing but the
- * session (GET /api/me): the check's transaction commits in the same round trip, and the handler
- * gets no transaction.
+ * session (GET /api/me): one statement, committed in its own round trip, and the handler gets no
+ * transaction.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Database, Queryable } from './client.js';
@@ -125,17 +125,22 @@ export const SLIDE_EVERY_SECONDS = 60;
 
 /**
  * What opens a protected request's transaction, in one round trip (Database.transaction's `first`):
- * BEGIN, the switch to xms_anon and app_private.enter_session (both it and its check,
- * app_private.check_session, as 20240101000401_xms_session_entry_json.sql last defines them), which
- * checks the live session of the token (role still its membership's, address verified), slides the
- * idle expiry at most every SLIDE_EVERY_SECONDS, enters the session's request role and token, and
- * answers with the session's row as one json value (NULL: no live session). The token goes as a bind
- * parameter, never in a statement's text: pg_stat_activity shows
- * the text of every session's current statement to any statement of the same login (`set role none`
- * is all it takes), so a token written into the text could be read by another request's SQL.
+ * BEGIN and app_private.enter_session (both it and its check, app_private.check_session, as
+ * 20240101000401_xms_session_entry_json.sql last defines them; the runtime login may call both,
+ * 20240101000402_xms_session_check_by_login.sql), which checks the live session of the token (role
+ * still its membership's, address verified), slides the idle expiry at most every
+ * SLIDE_EVERY_SECONDS, enters the session's request role and token, and answers with the session's
+ * row as one json value (NULL: no live session). The token goes as a bind parameter, never in a
+ * statement's text: pg_stat_activity shows the text of every session's current statement to any
+ * statement of the same login (`set role none` is all it takes), so a token written into the text
+ * could be read by another request's SQL.
  */
-const ENTER_SESSION_ROLE = 'set local role xms_anon';
 const ENTER_SESSION_SQL = 'select app_private.enter_session($1, $2, $3) as entry';
+/**
+ * The same check for a route that reads nothing but the session: app_private.check_session alone,
+ * its row as json (NULL: no live session). Nothing runs after it, so no role or token is entered.
+ */
+const CHECK_SESSION_SQL = 'select pg_catalog.row_to_json(app_private.check_session($1, $2, $3)) as entry';
 
 function enterSessionParams(token: string, idleMinutes: number): unknown[] {
   if (!isWellFormedToken(token)) throw new RequestRoleError('malformed session token');
@@ -276,15 +281,15 @@ function enteredSession(entered: Record<string, unknown>[]): SessionRow | undefi
 
 /**
  * The session of a request that sends no statement of its own (a route declared `sessionOnly`,
- * src/server/app.ts): the same check as openSessionRequest, in a transaction that commits at once.
- * BEGIN, the switch to xms_anon, app_private.enter_session and COMMIT go in ONE round trip, so the
- * idle expiry's slide (when due) is written before the handler runs and no transaction is held
- * for the request. Undefined for an unknown, revoked, expired or outdated session.
+ * src/server/app.ts): the same check as openSessionRequest, as ONE statement in ONE round trip. It
+ * runs in the implicit transaction that PostgreSQL gives a statement outside BEGIN, committed with
+ * it, so the idle expiry's slide (when due) is written before the handler runs and no transaction is
+ * held for the request. Undefined for an unknown, revoked, expired or outdated session.
  */
 export async function checkSessionOnly(db: Database, token: string, config: { sessionIdleMinutes: number }): Promise<SessionRow | undefined> {
   if (!isWellFormedToken(token)) return undefined;
   const values = enterSessionParams(token, config.sessionIdleMinutes);
-  return enteredSession(await db.statementTransaction(ENTER_SESSION_ROLE, { text: ENTER_SESSION_SQL, values }));
+  return enteredSession((await db.query(CHECK_SESSION_SQL, values)).rows);
 }
 
 /**
@@ -300,8 +305,8 @@ export function openSessionRequest(
     let settle!: (commit: boolean) => void;
     const settled = new Promise<boolean>((r) => (settle = r));
     let opened: RequestTransaction | undefined;
-    // besides the handler's own queries, two round trips: BEGIN with the switch to xms_anon and the
-    // session check (which enters the session's role), pipelined, and COMMIT at the end
+    // besides the handler's own queries, two round trips: BEGIN with the session check (which enters
+    // the session's role), pipelined, and COMMIT at the end
     if (!isWellFormedToken(token)) return resolve(undefined);
     const values = enterSessionParams(token, config.sessionIdleMinutes);
     const done = db.transaction(async (tx, entered) => {
@@ -321,7 +326,7 @@ export function openSessionRequest(
       );
       resolve(opened);
       if (!(await settled)) throw ROLLBACK;
-    }, { enter: ENTER_SESSION_ROLE, first: { text: ENTER_SESSION_SQL, values } });
+    }, { first: { text: ENTER_SESSION_SQL, values } });
     done.catch((error: unknown) => {
       if (opened) return; // reported by end()
       if (error === ROLLBACK) resolve(undefined);
