@@ -53,6 +53,7 @@ export const AUTH_FILES = [
   'supabase/migrations/20240101000398_xms_audit_generic_plan.sql',
   'supabase/migrations/20240101000399_xms_session_profile.sql',
   'supabase/migrations/20240101000401_xms_session_entry_json.sql',
+  'supabase/migrations/20240101000402_xms_session_check_by_login.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',
