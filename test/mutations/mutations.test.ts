@@ -154,6 +154,17 @@ const MUTATIONS: Mutation[] = [
     groups: ['server'],
   },
   {
+    name: 'request-entry-statement-forged',
+    what: "open a protected request's transaction with a statement that makes up an admin session instead of app_private.enter_session's",
+    edits: [{
+      file: 'src/db/request.ts',
+      find: '    }, { first: { text: ENTER_SESSION_SQL, values } });',
+      replace: "    }, { first: { text: \"select pg_catalog.json_build_object('user_id', '00000000-0000-4000-8000-000000000000', 'tenant_id', null, 'db_role', 'xms_admin', 'mfa_enrol_only', false, 'ignored', $1::text || $2::int || $3::int) as entry\", values } });",
+    }],
+    expect: 'SRV004-protected-scope-unguarded',
+    groups: ['server'],
+  },
+  {
     name: 'open-session-role-overridden',
     what: "hand the protected scope an admin session from openSession, spread over the checked one",
     edits: [{ file: 'src/auth/sessions.ts', find: 'return { session: sessionOf(token, tx.session), tx };', replace: "return { session: { ...sessionOf(token, tx.session), role: 'admin' }, tx };" }],

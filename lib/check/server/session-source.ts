@@ -24,6 +24,7 @@
  *   - ENTER_SESSION_SQL and CHECK_SESSION_SQL are consts holding the session check's statements as
  *     the template writes them (enter_session, and check_session as json), so the answer read above
  *     is the database's session check and not a made-up row;
+ *   - openSessionRequest opens one transaction, `db.transaction(fn, { first: { text: ENTER_SESSION_SQL, values } })`;
  *   - every `new RequestTransaction(<session>, ...)` is given a const of its function given
  *     `enteredSession(<a parameter of that function>)`.
  * (What the database answers, and the SQL that asks it, are SRV015's and the database checks'.)
@@ -50,6 +51,8 @@ export function sessionSourceProblem(syntax: Syntax): string | undefined {
     openSessionProblem(syntax, sessions) ??
     sessionOfProblem(syntax, sessions) ??
     enteredSessionProblem(syntax, request) ??
+    sessionStatementsProblem(syntax, request) ??
+    openSessionRequestProblem(syntax, request) ??
     checkSessionOnlyProblem(syntax, request) ??
     requestTransactionProblem(syntax, request)
   );
@@ -246,12 +249,24 @@ function sessionStatementsProblem(syntax: Syntax, sf: TS.SourceFile): string | u
   return undefined;
 }
 
+/** openSessionRequest opens its transaction with the session check and nothing before it. */
+function openSessionRequestProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
+  const ts = syntax.ts;
+  const fn = functionOf(syntax, sf, 'openSessionRequest');
+  const db = fn?.parameters[0]?.name.getText();
+  if (!fn || !db) return `openSessionRequest is missing from ${REQUEST}`;
+  const expected = '{ first: { text: ENTER_SESSION_SQL, values } }';
+  const opens = syntax.all(fn.body!, ts.isCallExpression).filter((c) => squeezed(c.expression.getText()) === `${db}.transaction`);
+  if (opens.length !== 1 || squeezed(opens[0]!.arguments[1]?.getText() ?? '') !== squeezed(expected)) {
+    return `openSessionRequest must open one transaction, ${db}.transaction(fn, ${expected}): the session it enters may not be the database's session check`;
+  }
+  return undefined;
+}
+
 function checkSessionOnlyProblem(syntax: Syntax, sf: TS.SourceFile): string | undefined {
   const fn = functionOf(syntax, sf, 'checkSessionOnly');
   const db = fn?.parameters[0]?.name.getText();
   if (!fn || !db) return `checkSessionOnly is missing from ${REQUEST}`;
-  const statements = sessionStatementsProblem(syntax, sf);
-  if (statements) return statements;
   const expected = `enteredSession((await ${db}.query(CHECK_SESSION_SQL, values)).rows)`;
   for (const { ret, value } of valueReturns(syntax, fn)) {
     if (squeezed(value.getText()) !== squeezed(expected)) return `checkSessionOnly returns \`${ret.getText()}\`: it may return only \`${expected}\``;
