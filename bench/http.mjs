@@ -13,7 +13,7 @@
 //                 that returns the user's profile (it writes only when the idle expiry is due to
 //                 slide, once a minute), in its own implicit transaction; 2 sessions per
 //                 connection, and all connections on 1 session. On PostgreSQL, two
-//                 more sides, interleaved: `appSql`, bare Fastify sending the app's own statements
+//                 more sides, interleaved: `appSql`, bare Fastify sending the app's own statement
 //                 (the app's Node side apart from its SQL), and the floor, bare Fastify with the
 //                 app's static security headers and one statement that checks the session by its
 //                 token's hash and reads the user's row (no BEGIN or COMMIT, no role switch, no
@@ -214,10 +214,10 @@ if (process.env.FLOOR_HEADERS) {
 }
 // GET /api/me's floors (BARE_ME set; PostgreSQL only), one round trip per request, the session token
 // read from the app's cookie: 'app-sql' sends the app's own statement (the session check that returns
-// the user's profile), so that the app's Node side is measured apart from its SQL; 'floor' sends the least a design that checks the session on every
-// request sends: one statement (bench_floor.me, made by bench/http.mjs) that looks the session up by
-// its token's hash and reads the user's row, in the implicit transaction of its own Sync (no BEGIN
-// or COMMIT), no role switch, no RLS
+// the user's profile), so that the app's Node side is measured apart from its SQL; 'floor' sends the
+// least a design that checks the session on every request sends: one statement (bench_floor.me, made
+// by bench/http.mjs) that looks the session up by its token's hash and reads the user's row, in the
+// implicit transaction of its own Sync (no BEGIN or COMMIT), no role switch, no RLS
 let me = async () => ({ user: { one: await tx() } });
 if (process.env.BARE_ME) {
   const appSql = process.env.BARE_ME === 'app-sql';
