@@ -2,7 +2,7 @@
 // scaffolding an app from this checkout, medians, clean-up on exit and on Ctrl-C.
 import { spawnSync } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -240,15 +240,30 @@ export async function startServer(name, cwd, cmd, args, env, port, { path = '/he
   const started = now();
   // env values set to undefined remove the variable
   const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter(([, v]) => v !== undefined));
-  const child = spawn(cmd, args, { cwd, env: merged, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  // the last 64 KiB of its output, for an error message (a server under load logs every request)
-  let output = '';
-  const keep = (d) => {
-    output += d;
-    if (output.length > 128 * 1024) output = output.slice(-64 * 1024);
+  // its output goes through a pipe to a process of its own that writes it to a file, as a deployed
+  // server's goes to its log collector: not into this process, whose event loop is also the load
+  // generator's (autocannon runs here, and a server under load writes a line per request)
+  const outputDir = mkdtempSync(join(tmpdir(), 'xms-bench-output-'));
+  onCleanup(() => rmSync(outputDir, { recursive: true, force: true }));
+  const outputFile = join(outputDir, 'output.log');
+  const outputFd = openSync(outputFile, 'w');
+  const collector = spawn('cat', [], { stdio: ['pipe', outputFd, 'ignore'] });
+  closeSync(outputFd); // cat has its own
+  const child = spawn(cmd, args, { cwd, env: merged, stdio: ['ignore', collector.stdin, collector.stdin], detached: true });
+  collector.stdin.destroy(); // the server holds the pipe's writing end: cat ends when the server does
+  const collected = new Promise((resolve) => collector.once('exit', resolve));
+  // the last 64 KiB of its output, for an error message
+  const output = () => {
+    const fd = openSync(outputFile, 'r');
+    try {
+      const size = fstatSync(fd).size;
+      const buffer = Buffer.alloc(Math.min(size, 64 * 1024));
+      readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+      return buffer.toString('utf8');
+    } finally {
+      closeSync(fd);
+    }
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -264,20 +279,24 @@ export async function startServer(name, cwd, cmd, args, env, port, { path = '/he
     }, 5000);
     await exited;
     clearTimeout(timer);
+    rmSync(outputDir, { recursive: true, force: true });
   };
   onCleanup(stop);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) {
+      await collected;
+      throw new Error(`${name} exited ${child.exitCode}:\n${output()}`);
+    }
     try {
       const res = await fetch(`http://127.0.0.1:${port}${path}`);
-      if (res.status === 200) return { child, ms: now() - started, stop, output: () => output };
+      if (res.status === 200) return { child, ms: now() - started, stop, output };
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`${name} did not answer on 127.0.0.1:${port} within ${timeoutMs / 1000} s:\n${output}`);
+  throw new Error(`${name} did not answer on 127.0.0.1:${port} within ${timeoutMs / 1000} s:\n${output()}`);
 }
 
 /** Peak resident set size (VmHWM) of a running process, in MiB. */
