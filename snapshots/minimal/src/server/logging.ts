@@ -20,10 +20,12 @@
  *   a database error's `detail` (PostgreSQL quotes row values there) and `params` (PGlite attaches
  *   the statement's parameters). The access line alone skips it: it holds only the fields above,
  *   which the serializers below make, and nothing in them to redact (RequestLogger.accessLine).
- * - writing: to stdout without blocking the request (pino's asynchronous destination): lines that come
- *   while a write is under way go out together in the next one, so a busy server makes one write per
- *   batch instead of one system call per request (a sixth of a logged-in request's CPU). They are
- *   flushed when the process exits, also on an uncaught error; only a SIGKILL can lose the last ones.
+ * - writing: to stdout without blocking the request (pino's asynchronous destination), in batches:
+ *   the lines of up to LOG_BATCH_MS (10 ms) go out in one write (batchedDestination below). One
+ *   write per line (a thread-pool hop, a system call and a wake-up of the log collector reading the
+ *   pipe) cost a logged-in request about a tenth of its server CPU (docs/benchmarks.md). Held lines
+ *   are written when the process exits, also on an uncaught error; only a SIGKILL can lose the last
+ *   ones (at most 10 ms of them, as before it could lose the lines of a write under way).
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -58,7 +60,69 @@ export function loggerOptions(config: AppConfig, stream?: LogDestination): Fasti
     level: config.logLevel,
     redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
     serializers: { req: serializeRequest, res: serializeReply },
-    stream: stream ?? pino.destination({ dest: 1, sync: false }),
+    stream: stream ?? stdoutDestination(),
+  };
+}
+
+/** How long a log line may be held before it is written (see the top of this file). */
+export const LOG_BATCH_MS = 10;
+/** Held lines past this many characters are written at once (a burst does not wait for the timer). */
+export const LOG_BATCH_CHARS = 64 * 1024;
+
+/** A destination that can also write what it holds synchronously (at exit). */
+export interface FlushableDestination extends LogDestination {
+  flush(callback?: (error?: Error | null) => void): void;
+  flushSync(): void;
+}
+
+/** stdout: pino's asynchronous destination, fed in batches; what is held is written when the process exits. */
+function stdoutDestination(): FlushableDestination {
+  const batched = batchedDestination(pino.destination({ dest: 1, sync: false }));
+  process.once('exit', () => {
+    try {
+      batched.flushSync();
+    } catch {
+      // nothing left to write to (a closed stdout): the process is exiting anyway
+    }
+  });
+  return batched;
+}
+
+/**
+ * Lines held for up to `intervalMs` (or until `maxChars` are held) and written to `out` together, in
+ * the order they came. An idle server holds nothing and sets no timer.
+ */
+export function batchedDestination(
+  out: LogDestination & { flush?(callback?: (error?: Error | null) => void): void; flushSync?(): void },
+  { intervalMs = LOG_BATCH_MS, maxChars = LOG_BATCH_CHARS }: { intervalMs?: number; maxChars?: number } = {},
+): FlushableDestination {
+  let held = '';
+  let timer: NodeJS.Timeout | undefined;
+  const writeHeld = (): void => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (held === '') return;
+    const batch = held;
+    held = '';
+    out.write(batch);
+  };
+  return {
+    write(line: string): void {
+      held += line;
+      if (held.length >= maxChars) writeHeld();
+      else timer ??= setTimeout(writeHeld, intervalMs);
+    },
+    flush(callback) {
+      writeHeld();
+      if (out.flush) out.flush(callback);
+      else callback?.();
+    },
+    flushSync(): void {
+      writeHeld();
+      out.flushSync?.();
+    },
   };
 }
 
