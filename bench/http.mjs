@@ -35,7 +35,8 @@
 // --only api-me: the api-me row alone (no PgBouncer, no profile).
 // --compare <dir>: another build of the app (an installed app folder, e.g. before a change) runs as
 // one more side of the health and api-me rows, on the same database and sessions, interleaved.
-// Reported on the console only (the rows stay app against bare).
+// Reported on the console only (the rows stay app against bare). The folder is built first (its
+// `npm run build`): a change to compare goes in its src/, an edit of its dist/ alone is overwritten.
 // PgBouncer: if Debian's `pgbouncer` is installed (and not --pglite), GET /api/me is also measured
 // with one and two app instances connected through PgBouncer in transaction pooling mode (started
 // on 127.0.0.1 from a generated ini, as the postgres system user when run as root), against the
