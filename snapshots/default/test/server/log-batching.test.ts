@@ -76,10 +76,14 @@ test('flushSync writes what is held, then flushes the destination; flush does th
 // The server's own destination (stdout) in a process of its own: lines still held when the process
 // exits, by process.exit() or by an uncaught error, are written, in order.
 function childWrites(ending: string) {
+  // two servers' loggers in one process share the one stdout destination (and its one exit handler)
   const script = `
     import pino from 'pino';
     import { loggerOptions } from './src/server/logging.ts';
-    const { stream, ...options } = loggerOptions({ logger: true, logLevel: 'info' });
+    const first = loggerOptions({ logger: true, logLevel: 'info' });
+    const second = loggerOptions({ logger: true, logLevel: 'info' });
+    if (first.stream !== second.stream) throw new Error('two stdout destinations');
+    const { stream, ...options } = first;
     const log = pino(options, stream);
     for (let n = 0; n < 3; n++) log.info({ n }, 'held at exit');
     ${ending}

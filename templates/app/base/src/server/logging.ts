@@ -75,8 +75,14 @@ export interface FlushableDestination extends LogDestination {
   flushSync(): void;
 }
 
-/** stdout: pino's asynchronous destination, fed in batches; what is held is written when the process exits. */
+let processDestination: FlushableDestination | undefined;
+
+/**
+ * stdout: pino's asynchronous destination, fed in batches; what is held is written when the process
+ * exits. One for the process, however many servers it builds: their lines interleave whole, in order.
+ */
 function stdoutDestination(): FlushableDestination {
+  if (processDestination) return processDestination;
   const batched = batchedDestination(pino.destination({ dest: 1, sync: false }));
   process.once('exit', () => {
     try {
@@ -85,7 +91,7 @@ function stdoutDestination(): FlushableDestination {
       // nothing left to write to (a closed stdout): the process is exiting anyway
     }
   });
-  return batched;
+  return (processDestination = batched);
 }
 
 /**
