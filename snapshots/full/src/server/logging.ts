@@ -99,7 +99,7 @@ function stdoutDestination(): FlushableDestination {
  * the order they came. An idle server holds nothing and sets no timer.
  */
 export function batchedDestination(
-  out: LogDestination & { flush?(callback?: (error?: Error | null) => void): void; flushSync?(): void },
+  out: LogDestination & Partial<FlushableDestination>,
   { intervalMs = LOG_BATCH_MS, maxChars = LOG_BATCH_CHARS }: { intervalMs?: number; maxChars?: number } = {},
 ): FlushableDestination {
   let held = '';
