@@ -1,7 +1,7 @@
 import { checkDatabaseRole, ConfigError, loadConfig } from '../config.js';
 import { openDatabase } from '../db/client.js';
 import { buildApp } from './app.js';
-import { readDatabaseRoleFacts } from './db.js';
+import { asyncContextWarning, readDatabaseRoleFacts } from './db.js';
 
 /** Start-up: validate the config (production refuses an insecure one, saying why), then listen. */
 async function main(): Promise<void> {
@@ -9,6 +9,8 @@ async function main(): Promise<void> {
   const db = await openDatabase({ url: config.databaseUrl });
   const facts = await readDatabaseRoleFacts(db);
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
+  const slowPromises = asyncContextWarning();
+  if (slowPromises) console.warn(`warning: ${slowPromises}`);
   const app = await buildApp(config, { db });
   await app.listen({ host: config.host, port: config.port });
   stopOnSignal(async () => {
