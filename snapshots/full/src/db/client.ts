@@ -10,6 +10,7 @@
  */
 import type { PGlite } from '@electric-sql/pglite';
 import { authKeyFromUrl, readFolderKey } from './auth-key.js';
+import { databasePoolMax } from '../config.js';
 import type { Pool, PoolClient } from 'pg';
 
 export interface QueryResult<T> {
@@ -55,6 +56,8 @@ export interface TransactionOptions {
 export interface OpenOptions {
   /** default: process.env.DATABASE_URL (owner: MIGRATION_DATABASE_URL, then DATABASE_URL) */
   url?: string;
+  /** PostgreSQL: the pool's size; default: DATABASE_POOL_MAX (src/config.ts), else 10 */
+  poolMax?: number;
   /** PGlite data folder; default: process.env.PGLITE_DATA_DIR or .data/pglite; 'memory://' for none */
   dataDir?: string;
   /** PGlite: start from a dumpDataDir() snapshot instead of a folder (tests) */
@@ -74,7 +77,7 @@ export async function openDatabase(options: OpenOptions = {}): Promise<Database>
     options.url ??
     (as === 'owner' ? process.env.MIGRATION_DATABASE_URL || process.env.DATABASE_URL : process.env.DATABASE_URL) ??
     undefined;
-  if (url) return openPostgres(url, options.authKey ?? authKeyFromUrl(url));
+  if (url) return openPostgres(url, options.authKey ?? authKeyFromUrl(url), options.poolMax ?? databasePoolMax());
   return openPglite(options, as);
 }
 
@@ -133,10 +136,10 @@ export function pgliteDatabase(pg: PGlite, authKey: string | null = null): Datab
   };
 }
 
-async function openPostgres(url: string, authKey: string | null): Promise<Database> {
+async function openPostgres(url: string, authKey: string | null, poolMax: number): Promise<Database> {
   const pgModule = await import('pg');
   const PoolCtor = (pgModule.default?.Pool ?? (pgModule as unknown as { Pool: typeof Pool }).Pool) as typeof Pool;
-  const pool: Pool = new PoolCtor({ connectionString: url, max: Number(process.env.DATABASE_POOL_MAX ?? 10) });
+  const pool: Pool = new PoolCtor({ connectionString: url, max: poolMax });
   // an idle client's error (server restart) must not crash the process
   pool.on('error', () => {});
   const wrap = (c: Pool | PoolClient): Queryable => ({

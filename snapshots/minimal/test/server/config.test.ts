@@ -57,6 +57,17 @@ test('mail: production refuses to start without SMTP_URL; a malformed SMTP_URL o
   assert.is(loadConfig({ ...production, MAIL_FROM: 'Example <hello@example.com>', APP_NAME: 'Example' }).mail.from, 'Example <hello@example.com>');
 });
 
+test('DATABASE_POOL_MAX: 10 by default, an integer from 1 to 1000, anything else refused by name', () => {
+  assert.is(loadConfig({ NODE_ENV: 'development' }).databasePoolMax, 10);
+  assert.is(loadConfig({ NODE_ENV: 'development', DATABASE_POOL_MAX: '' }).databasePoolMax, 10);
+  assert.is(loadConfig({ ...production, DATABASE_POOL_MAX: '4' }).databasePoolMax, 4);
+  assert.is(loadConfig({ ...production, DATABASE_POOL_MAX: '1000' }).databasePoolMax, 1000);
+  // node-postgres takes a negative size as a pool that is always full, and 0 or text as its default
+  for (const bad of ['-5', '0', 'abc', '2.5', '1001']) {
+    refuses({ ...production, DATABASE_POOL_MAX: bad }, /^DATABASE_POOL_MAX must be an integer between 1 and 1000 \(got ".*"\)$/);
+  }
+});
+
 test('a secure production config starts', () => {
   assert.is(loadConfig(production).env, 'production');
   assert.equal(loadConfig({ ...production, TRUST_PROXY: '1' }).trustProxy, 1);

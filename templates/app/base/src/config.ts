@@ -22,12 +22,15 @@
  *                           travel by e-mail). smtp:// (STARTTLS when offered) or smtps://
  *   MAIL_FROM               no-reply@<APP_ORIGIN host> (the From of every message)
  *   APP_NAME                the APP_ORIGIN host (how e-mails name the app)
+ *   DATABASE_POOL_MAX       10 (node-postgres's default): connections per server process, 1-1000
  */
 export interface AppConfig {
   env: 'development' | 'test' | 'production';
   host: string;
   port: number;
   databaseUrl: string | undefined;
+  /** DATABASE_POOL_MAX: the connections each server process keeps to PostgreSQL. */
+  databasePoolMax: number;
   /** Public origin of the app (`https://app.example.com`); CSRF compares Origin with it, passkeys are bound to its host (the RP ID). Unset: the request's Host. */
   origin: string | undefined;
   /** Fastify's trustProxy: false, a hop count, or a list of proxy addresses/CIDRs. Never `true` in production. */
@@ -71,6 +74,14 @@ function int(env: NodeJS.ProcessEnv, key: string, fallback: number, min: number,
     throw new ConfigError(`${key} must be an integer between ${min} and ${max} (got "${raw}")`);
   }
   return value;
+}
+
+/**
+ * DATABASE_POOL_MAX, validated: node-postgres would take a negative count as a pool that is always full
+ * (every query waits forever) and anything else that is not a number as its default, silently.
+ */
+export function databasePoolMax(env: NodeJS.ProcessEnv = process.env): number {
+  return int(env, 'DATABASE_POOL_MAX', 10, 1, 1000);
 }
 
 function bool(env: NodeJS.ProcessEnv, key: string, fallback: boolean): boolean {
@@ -163,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     host: env.HOST ?? '127.0.0.1',
     port,
     databaseUrl: env.DATABASE_URL || undefined,
+    databasePoolMax: databasePoolMax(env),
     origin,
     trustProxy: parseTrustProxy(env.TRUST_PROXY),
     cookieSecure: bool(env, 'COOKIE_SECURE', true),

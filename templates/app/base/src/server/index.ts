@@ -6,7 +6,7 @@ import { asyncContextWarning, readDatabaseRoleFacts } from './db.js';
 /** Start-up: validate the config (production refuses an insecure one, saying why), then listen. */
 async function main(): Promise<void> {
   const config = loadConfig();
-  const db = await openDatabase({ url: config.databaseUrl });
+  const db = await openDatabase({ url: config.databaseUrl, poolMax: config.databasePoolMax });
   const facts = await readDatabaseRoleFacts(db);
   for (const problem of checkDatabaseRole(config, facts)) console.warn(`warning: ${problem} (refused in production)`);
   const slowPromises = asyncContextWarning();
