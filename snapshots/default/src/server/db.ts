@@ -68,7 +68,7 @@ export function asyncContextWarning(
   if (major < 22) return `${cost}: run Node 24 (README.md, Deploy)`;
   return flags.includes('--experimental-async-context-frame')
     ? undefined
-    : `${cost}: start it with NODE_OPTIONS=--experimental-async-context-frame, or run Node 24 (README.md, Deploy)`;
+    : `${cost}: run Node 24, or start it with NODE_OPTIONS=--experimental-async-context-frame (README.md, Deploy)`;
 }
 
 export function requestDb(db: Database): AuthDb {

@@ -12,12 +12,12 @@ test('Node 24 and later: nothing to say, unless started with --no-async-context-
   assert.match(opted!, 'remove --no-async-context-frame');
 });
 
-test('Node 22 and 23: told to start with --experimental-async-context-frame, silent once they do', () => {
+test('Node 22 and 23: told to run Node 24 or start with --experimental-async-context-frame, silent once they do', () => {
   for (const version of ['22.13.0', '22.23.5', '23.11.0']) {
     const said = asyncContextWarning(version, []);
     assert.ok(said, `Node ${version} without the flag is warned`);
     assert.match(said!, `Node ${version} keeps`);
-    assert.match(said!, 'NODE_OPTIONS=--experimental-async-context-frame');
+    assert.match(said!, 'run Node 24, or start it with NODE_OPTIONS=--experimental-async-context-frame');
     assert.is(asyncContextWarning(version, ['--experimental-async-context-frame']), undefined);
     assert.is(asyncContextWarning(version, ['', '--enable-source-maps', '--experimental-async-context-frame']), undefined);
   }
