@@ -44,9 +44,8 @@ export interface AuthDb {
 export const commitsOnError = new WeakSet<object>();
 
 /**
- * The open transaction of the protected request being handled, if any. On Node 22 its first run()
- * turns on a hook for every promise of the process, unless Node runs with
- * --experimental-async-context-frame (README.md, Deploy); Node 24 needs no hook.
+ * The open transaction of the protected request being handled, if any. What keeping it costs on Node
+ * before 24: asyncContextWarning below.
  */
 export const currentRequest = new AsyncLocalStorage<RequestTransaction>();
 
