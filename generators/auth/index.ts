@@ -54,6 +54,7 @@ export const AUTH_FILES = [
   'supabase/migrations/20240101000399_xms_session_profile.sql',
   'supabase/migrations/20240101000401_xms_session_entry_json.sql',
   'supabase/migrations/20240101000402_xms_session_check_by_login.sql',
+  'supabase/migrations/20240101000403_xms_session_membership_revocation.sql',
   'test/http/rate-limit.test.ts',
   'test/http/accounts.test.ts',
   'test/http/email-verification.test.ts',

@@ -26,6 +26,15 @@ export function looksSecret(column: string): boolean {
 }
 /** The one SECURITY DEFINER function request roles may reach (only as a trigger). */
 export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()', 'app_private.check_session(text,integer,integer)'];
+/**
+ * SECURITY DEFINER trigger functions and the one table each may fire on (null: any table): the audit
+ * trigger, and the revocation of a membership's sessions (20240101000403), which the member's admin
+ * fires and which writes only app_private.sessions.
+ */
+export const ALLOWED_DEFINER_TRIGGERS: Record<string, string | null> = {
+  'audit.log_changes()': null,
+  'app_private.revoke_membership_sessions()': 'app.memberships',
+};
 
 /**
  * The restrictive policy every table xms_auth has a right on carries (20240101000397_xms_auth_key.sql):
@@ -211,7 +220,9 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
         select 'DB011T:' || string_agg(distinct t.tgrelid::regclass::text, ', ')
           from pg_catalog.pg_trigger t
          where t.tgfoid = p.oid and not t.tgisinternal
-           and p.oid::regprocedure::text not in (${list(ALLOWED_DEFINER_FUNCTIONS)})
+           and not (${Object.entries(ALLOWED_DEFINER_TRIGGERS)
+             .map(([fn, table]) => `(p.oid::regprocedure::text = ${list([fn])}${table ? ` and t.tgrelid = pg_catalog.to_regclass(${list([table])})` : ''})`)
+             .join(' or ')})
         having count(*) > 0
       ) problems
       where p.prosecdef and ${APP_SCHEMA} and ${notExtension('p.oid', 'pg_proc')}
@@ -230,7 +241,7 @@ export async function checkDatabase(db: Queryable, options: DatabaseCheckOptions
     } else if (code === 'DB011T') {
       add('DB011-definer-callable', r.object,
         `SECURITY DEFINER trigger function fired by writes on ${detail}: it runs with its owner's rights for every caller and skips RLS`,
-        'make the trigger function SECURITY INVOKER so RLS applies to what it does (only audit.log_changes() may be a definer trigger)');
+        'make the trigger function SECURITY INVOKER so RLS applies to what it does (only audit.log_changes(), and app_private.revoke_membership_sessions() on app.memberships, may be definer triggers)');
     } else {
       add('DB011-definer-callable', r.object,
         `SECURITY DEFINER function executable by ${detail}: it runs with its owner's rights and skips RLS for them`,

@@ -406,6 +406,40 @@ const MUTATIONS: Mutation[] = [
     'drop trigger sessions_refuse_unverified on app_private.sessions;',
     'DB018-trigger-drift',
   ),
+  // ---- sessions end with their membership (the session check no longer reads it)
+  sqlMutation(
+    'membership-revocation-trigger-dropped',
+    'drop the trigger that revokes the sessions of a deactivated, removed or re-roled membership',
+    'drop trigger memberships_revoke_sessions on app.memberships;',
+    'DB018-trigger-drift',
+  ),
+  sqlMutation(
+    'membership-revocation-not-deferred',
+    'make the revocation of a changed membership\'s sessions run at once instead of at commit (the changer loses its identity mid-transaction)',
+    [
+      'drop trigger memberships_revoke_sessions on app.memberships;',
+      'create trigger memberships_revoke_sessions after update or delete on app.memberships',
+      '  for each row execute function app_private.revoke_membership_sessions();',
+    ].join('\n'),
+    'DB018-trigger-drift',
+  ),
+  sqlMutation(
+    'membership-revocation-emptied',
+    'redefine the function that revokes a changed membership\'s sessions so that it revokes nothing',
+    [
+      'set role xms_owner;',
+      "create or replace function app_private.revoke_membership_sessions() returns trigger language plpgsql security definer set search_path = ''",
+      '  as $$ begin return null; end $$;',
+      'reset role;',
+    ].join('\n'),
+    'DB017-function-drift',
+  ),
+  sqlMutation(
+    'session-without-membership-allowed',
+    'disable the trigger that refuses a session row without a live membership of its role',
+    'alter table app_private.sessions disable trigger sessions_require_membership;',
+    'DB018-trigger-drift',
+  ),
   sqlMutation('drop-audit-trigger', 'drop the audit trigger from one table', 'drop trigger xms_audit_delete on app.records;', 'DB005-audit-trigger-missing'),
   // ---- audit exemptions and secrets (I7)
   sqlMutation(
@@ -876,7 +910,8 @@ reset role;`,
   {
     name: 'session-interval-literal',
     what: "slide the idle expiry by a literal interval '10 years'",
-    edits: [{ file: 'supabase/migrations/20240101000401_xms_session_entry_json.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
+    // the newest definition of the session check (the one the database runs)
+    edits: [{ file: 'supabase/migrations/20240101000403_xms_session_membership_revocation.sql', find: 'pg_catalog.now() + pg_catalog.make_interval(mins => idle_minutes)', replace: "pg_catalog.now() + interval '10 years'" }],
     expect: 'SRV015-session-lifetime',
     groups: ['server'],
   },

@@ -78,7 +78,8 @@ function sessionLifetimes(syntax: Syntax): Finding[] {
  * 20240101000397_xms_auth_key.sql the slide is in app_private.check_session, which enter_session
  * calls: enter_session must pass its idle_minutes on, and check_session must slide by it. Both are
  * last defined by 20240101000401_xms_session_entry_json.sql. A sessionOnly route's check calls
- * check_session itself (20240101000402_xms_session_check_by_login.sql), with the same parameters.
+ * check_session itself (20240101000402_xms_session_check_by_login.sql), with the same parameters;
+ * 20240101000403_xms_session_membership_revocation.sql defines check_session last.
  */
 const functionDefinition = (name: string) =>
   new RegExp(`create\\s+(?:or\\s+replace\\s+)?function\\s+app_private\\.${name}\\s*\\([\\s\\S]*?\\$(\\w*)\\$([\\s\\S]*?)\\$\\1\\$`, 'gi');

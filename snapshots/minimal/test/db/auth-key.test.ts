@@ -161,10 +161,10 @@ test('the session token and the auth key are in no statement text another sessio
       );
       return r.rows.map((row) => row.query);
     });
-  // catch the session check in the act: the owner holds the memberships table, the check waits on it
+  // catch the session check in the act: the owner holds the users table, the check waits on it
   let seen: string[] = [];
   const { opening } = await t.owner.transaction(async (o) => {
-    await o.query('lock table app.memberships in access exclusive mode');
+    await o.query('lock table app.users in access exclusive mode');
     const opening = openSessionRequest(t.db, member.token!, { sessionIdleMinutes: 30 });
     for (let i = 0; i < 200 && seen.length === 0; i++) {
       seen = await texts(true);

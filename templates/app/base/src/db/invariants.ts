@@ -22,9 +22,10 @@ export const CODE_SCHEMAS = ['app', 'app_private', 'audit', 'public'];
 /**
  * The allowed SECURITY DEFINER functions, each with its own authorization check: the audit trigger
  * (it runs only as a trigger) and the session check (it reads only the session of the token its
- * caller presents; 20240101000397_xms_auth_key.sql).
+ * caller presents; 20240101000397_xms_auth_key.sql), and the revocation of a changed membership's
+ * sessions (it runs only as app.memberships' trigger; 20240101000403).
  */
-export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()', 'app_private.check_session(text,integer,integer)'];
+export const ALLOWED_DEFINER_FUNCTIONS = ['audit.log_changes()', 'app_private.check_session(text,integer,integer)', 'app_private.revoke_membership_sessions()'];
 
 const list = (xs: string[]) => xs.map((x) => `'${x.replace(/'/g, "''")}'`).join(', ');
 /** a text[] literal, empty allowed (`x <> all (array[]::text[])` holds, `x not in ()` is a syntax error) */
