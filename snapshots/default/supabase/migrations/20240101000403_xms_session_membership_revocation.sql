@@ -35,8 +35,8 @@
 -- snapshot) finds it, or the change commits first and the insert's check (likewise) sees it and
 -- refuses. A membership is therefore changed only in a READ COMMITTED transaction (the default; a
 -- REPEATABLE READ one could not see a session committed after its snapshot, so it is refused). The
--- lock is released at commit: nothing is held across requests. Sessions that are live
--- now while their membership is not (none, as the old check read them) are revoked here, once.
+-- lock is released at commit: nothing is held across requests. Session rows left unrevoked while
+-- their membership is not live (the old check refused them when read) are revoked here, once.
 -- `xms check` keeps the functions and triggers as this migration leaves them (DB017, DB018); the
 -- revocation trigger is the one definer trigger besides audit.log_changes() (DB011), since the
 -- member's admin, who changes the membership, has no right on sessions.

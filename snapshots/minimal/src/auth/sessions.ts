@@ -92,7 +92,7 @@ export async function createSession(
 
 /**
  * Opens the protected request's one transaction for a session token (src/db/request.ts): the session
- * must be live (not revoked, not expired, idle expiry not passed) and its role still the membership's;
+ * must be live (not revoked, not expired, idle expiry not passed; a membership change revokes it);
  * the idle expiry slides at most once a minute. Returns undefined, with nothing left open, otherwise.
  */
 export async function openSession(

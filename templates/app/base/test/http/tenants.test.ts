@@ -157,7 +157,7 @@ test('switching to a tenant the user is not a member of is refused, and the sess
   assert.is(crossSite.status, 403, 'CSRF');
 });
 
-test('a session stops working when its membership is deactivated (the binding is checked on every request)', async () => {
+test('a session stops working when its membership is deactivated (the deactivation revokes it)', async () => {
   const { user, beta } = await twoTenantUser();
   const c = client(server);
   await c.request('POST', '/api/auth/login', { email: user.email, password: user.password, tenantId: beta.tenantId });
