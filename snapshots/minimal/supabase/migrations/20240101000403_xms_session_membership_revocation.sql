@@ -10,6 +10,8 @@
 --                                                    whose session it is, on app_private.sessions: a
 --                                                    live session row is written only for a live
 --                                                    membership with the session's role
+--   app_private.lock_membership_sessions()           the (user, tenant) pair's lock, which both rules
+--                                                    above take before they read
 --   app_private.check_session()                      the same check without its read of
 --                                                    app.memberships (the two rules above keep every
 --                                                    live session's membership live and its role the
@@ -43,6 +45,23 @@
 
 set role xms_owner;
 
+-- THE lock both rules below take for a (user, tenant) pair before they read: one definition, so the
+-- two cannot drift apart (a different key on one side would let a log-in and a deactivation pass each
+-- other unseen). Transaction-level: released at commit. The key is the pair's 64-bit hash, seeded with
+-- this migration's number so that it shares nothing with other advisory locks by design.
+create or replace function app_private.lock_membership_sessions(member uuid, tenant uuid)
+returns void
+language sql
+volatile
+security invoker
+set search_path = ''
+as $$
+  select pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(member::text || '/' || tenant::text, 403));
+$$;
+revoke all on function app_private.lock_membership_sessions(uuid, uuid) from public;
+-- the session rule runs as the role writing the session: the auth subsystem
+grant execute on function app_private.lock_membership_sessions(uuid, uuid) to xms_auth;
+
 -- SECURITY DEFINER: it runs for whoever changes a membership (an admin's request role), and only the
 -- owner may write app_private.sessions for them. It revokes, nothing else, and only the sessions of the
 -- (user, tenant) pair whose row changed.
@@ -70,7 +89,7 @@ begin
   end if;
   -- the pair's lock (see the top of this file), then a statement that sees every committed session
   -- (the changed row as it was: a membership moved to another user or tenant revokes the old pair's)
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(old.user_id::text || '/' || old.tenant_id::text, 403));
+  perform app_private.lock_membership_sessions(old.user_id, old.tenant_id);
   update app_private.sessions s
      set revoked_at = pg_catalog.now()
    where s.user_id = old.user_id and s.tenant_id = old.tenant_id and s.revoked_at is null;
@@ -97,7 +116,7 @@ begin
   if new.tenant_id is null then
     raise exception 'a session is made for a membership: no tenant given' using errcode = '23514';
   end if;
-  perform pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(new.user_id::text || '/' || new.tenant_id::text, 403));
+  perform app_private.lock_membership_sessions(new.user_id, new.tenant_id);
   if not exists (select from app.memberships m
                   where m.user_id = new.user_id and m.tenant_id = new.tenant_id
                     and 'xms_' || m.role = new.db_role and m.deactivated_at is null) then
