@@ -435,6 +435,17 @@ const MUTATIONS: Mutation[] = [
     'DB017-function-drift',
   ),
   sqlMutation(
+    'membership-lock-emptied',
+    'redefine the lock both session rules take so that it takes none (a log-in could race a deactivation)',
+    [
+      'set role xms_owner;',
+      "create or replace function app_private.lock_membership_sessions(member uuid, tenant uuid) returns void language sql security invoker set search_path = ''",
+      '  as $$ select null::void $$;',
+      'reset role;',
+    ].join('\n'),
+    'DB017-function-drift',
+  ),
+  sqlMutation(
     'session-without-membership-allowed',
     'disable the trigger that refuses a session row without a live membership of its role',
     'alter table app_private.sessions disable trigger sessions_require_membership;',
