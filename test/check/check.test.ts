@@ -247,10 +247,12 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
   const serializers = 'serializers: { req: serializeRequest, res: serializeReply },';
   const line = 'const line = { req: request, res: reply, responseTime: reply.elapsedTime };';
   // accessLine's hand-built line: the JSON of the verified fields, written after pino's level, time and bindings
-  const msg = '      msg,\n    });';
+  const msg = '      msg,\n    };';
   const reqField = 'req: serializeRequest(fields.req),';
-  const target = 'parent[pino.symbols.streamSym].write(';
-  const json = '${line.slice(1)}';
+  const stream = 'const stream = parent[pino.symbols.streamSym];';
+  const writes = '    if (stream.writeLater) stream.writeLater(text);\n    else stream.write(text());';
+  const head = 'const head = `{"level":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},`;';
+  const json = '${JSON.stringify(line).slice(1)}';
   try {
     await variant([], undefined);
     // equivalent: another spelling of a path, pino's default censor, removing instead of censoring, a frozen or longer list,
@@ -268,8 +270,12 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     // equivalent: the access line's object as msg: msg or in another order, the logger cast in place, the line concatenated
     await variant([[LOGGING, msg, '      msg: msg,\n    });']], undefined);
     await variant([[LOGGING, `      reqId: this.bindings.reqId,\n      ${reqField}`, `      ${reqField}\n      reqId: this.bindings.reqId,`]], undefined);
-    await variant([[LOGGING, target, '(this.parent as any)[pino.symbols.streamSym].write(']], undefined);
-    await variant([[LOGGING, '`{"level":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n`', `'{"level":' + parent.levels.values.info + parent[pino.symbols.timeSym]() + parent[pino.symbols.chindingsSym] + ',' + line.slice(1) + '\\n'`]], undefined);
+    await variant([[LOGGING, stream, 'const stream = (this.parent as any)[pino.symbols.streamSym];']], undefined);
+    await variant([[LOGGING, head, `const head = '{"level":' + parent.levels.values.info + parent[pino.symbols.timeSym]() + parent[pino.symbols.chindingsSym] + ',';`], [LOGGING, '`${head}${JSON.stringify(line).slice(1)}\\n`', "head + JSON.stringify(line).slice(1) + '\\n'"]], undefined);
+    // equivalent: the line written at once, or made later by an arrow function in place, or stringified where it is made
+    await variant([[LOGGING, writes, '    stream.write(text());']], undefined);
+    await variant([[LOGGING, 'stream.writeLater(text);', 'stream.writeLater(() => `${head}${JSON.stringify(line).slice(1)}\\n`);']], undefined);
+    await variant([[LOGGING, 'const text = () => `${head}${JSON.stringify(line).slice(1)}\\n`;', 'const json = JSON.stringify(line);\n    const text = () => `${head}${json.slice(1)}\\n`;']], undefined);
     // refused: the redaction
     await variant([[LOGGING, "  'err.detail',\n", '']], /redaction paths lack err\.detail/);
     await variant([[LOGGING, redact, 'redact: { paths: [] }']], /redaction is disabled/);
@@ -289,14 +295,22 @@ test('SRV021 on variants of the logging source: equivalent spellings are accepte
     await variant([[LOGGING, msg, '      msg,\n      headers: fields.req.headers,\n    });']], /fields are used here \(headers: fields\.req\.headers\)/);
     await variant([[LOGGING, reqField, 'req: fields.req,']], /fields are used here \(req: fields\.req\)/);
     await variant([[LOGGING, '      reqId: this.bindings.reqId,', '      ...this.bindings,']], /access line also holds \.\.\.this\.bindings/);
-    await variant([[LOGGING, msg, '      msg,\n    }, (key: string, value: unknown) => value);']], /a replacer can put anything in the unredacted line/);
+    await variant([[LOGGING, json, '${JSON.stringify(line, (key: string, value: unknown) => value).slice(1)}']], /a replacer can put anything in the unredacted line/);
     await variant([[LOGGING, reqField, 'req: requestInfo(fields.req),'], [LOGGING, 'export const newRequestId', 'const requestInfo = (request: FastifyRequest) => ({ ...serializeRequest(request), headers: request.headers });\nexport const newRequestId']], /hands fields\.req to requestInfo, not the req serializer loggerOptions names \(serializeRequest\)/);
     await variant([[LOGGING, serializers, "serializers: { req: (request: FastifyRequest) => ({ method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }), res: serializeReply },"]], /req serializer is not a function of src\/server\/logging\.ts given by name/);
     await variant([[LOGGING, json, '${JSON.stringify(fields).slice(1)}']], /fields are used here \(JSON\.stringify\(fields\)\)/);
-    await variant([[LOGGING, json, '"bindings":${JSON.stringify(this.bindings)},${line.slice(1)}']], /access line writes JSON\.stringify\(this\.bindings\)/);
-    await variant([[LOGGING, 'const line = JSON.stringify({', 'let line = JSON.stringify({']], /access line writes line\.slice\(1\)/);
-    await variant([[LOGGING, target, 'process.stdout.write(']], /accessLine writes to process\.stdout, not pino's stream/);
-    await variant([[LOGGING, target, 'console.log(']], /accessLine calls console\.log/);
+    await variant([[LOGGING, json, '"bindings":${JSON.stringify(this.bindings)},${JSON.stringify(line).slice(1)}']], /accessLine stringifies this\.bindings: not a literal object/);
+    await variant([[LOGGING, 'const line = {\n      reqId', 'let line = {\n      reqId']], /accessLine stringifies line: not a literal object/);
+    await variant([[LOGGING, writes, '    process.stdout.write(text());']], /accessLine writes to process\.stdout, not pino's stream/);
+    await variant([[LOGGING, stream, 'const stream = process.stdout as never as { writeLater?: (line: () => string) => void; write(line: string): void };']], /accessLine writes to stream, not pino's stream/);
+    await variant([[LOGGING, writes, '    console.log(text());']], /accessLine calls console\.log/);
+    // refused: the consts the line is made of, changed or used elsewhere, or a text that is not verified
+    await variant([[LOGGING, '    const text = ', '    (line as { msg: unknown }).msg = this.bindings;\n    const text = ']], /access line's fields object \(line\) is used here/);
+    await variant([[LOGGING, head, head.replace(',`;', ',"env":"${process.env.DATABASE_URL}",`;')]], /access line writes process\.env\.DATABASE_URL/);
+    await variant([[LOGGING, 'stream.writeLater(text);', 'stream.writeLater(() => JSON.stringify({ ...this.bindings, ...fields, msg }));']], /fields are used here|access line also holds \.\.\.this\.bindings/);
+    await variant([[LOGGING, 'stream.writeLater(text);', 'stream.writeLater(text.bind(null));']], /hands text\.bind\(null\) to writeLater/);
+    await variant([[LOGGING, 'stream.writeLater(text);', 'stream.writeLater(() => `${head}${JSON.stringify(line).slice(1)}${text}\\n`);']], /the access line writes text: it skips the redaction/);
+    await variant([[LOGGING, 'stream.writeLater(text);', 'stream.writeLater(text);\n    (globalThis as { lastLine?: unknown }).lastLine = text;']], /function making its text \(text\) is used here/);
     await variant([[LOGGING, 'export const newRequestId', "export const rawLogger = (log: FastifyBaseLogger) => log.child({}, { redact: [] });\nexport const newRequestId"]], /child logger made with a redaction of its own/);
     // a route's own serializers: reading the option is harmless, setting it is refused
     await variant([[LOGGING, 'export const newRequestId', 'export const ownSerializers = (o: { logSerializers?: unknown }) => o.logSerializers !== undefined;\nexport const newRequestId']], undefined);

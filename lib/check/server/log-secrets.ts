@@ -18,8 +18,11 @@
  *     exactly { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; it
  *     hands fields.req and fields.res only to the serializers loggerOptions names (module functions),
  *     stringifies only the request id, their output, the duration and the message, and writes only
- *     that JSON after pino's level, time and bindings, to pino's stream; it calls nothing else but
- *     the redacted logger (and pino's level test), and no logger is made with a `redact` of its own;
+ *     that JSON after pino's level, time and bindings, to pino's stream: at once (`write`) or made
+ *     when the stream's batch is written (`writeLater` of an arrow function returning it). The consts
+ *     its line is made of (the fields' object, text, the function) are used only there. It calls
+ *     nothing else but the redacted logger (and pino's level test), and no logger is made with a
+ *     `redact` of its own;
  *   - other loggers: no child logger sets its own redaction or serializers (a child otherwise
  *     inherits loggerOptions'), no route sets its own (Fastify's `logSerializers`), no pino() logger
  *     is made without the same redaction, and no other logger options with a `redact` of their own
@@ -60,7 +63,7 @@ const FIX_WIRING = 'Fastify({ logger: loggerOptions(config, options.logStream), 
 const FIX_REDACT = "return `redact: { paths: REDACTED_PATHS, censor: '[redacted]' }` from loggerOptions (src/server/logging.ts), REDACTED_PATHS a const holding the template's paths";
 const FIX_SERIALIZERS = "serializers: { req: serializeRequest, res: serializeReply }, functions of src/server/logging.ts: serializeRequest(request) returns { method: request.method, path: request.url.split('?')[0], remoteAddress: request.ip }, serializeReply(reply) returns { statusCode: reply.statusCode }";
 const FIX_ACCESS = "call accessLine only from AccessLog.requestCompleted with { req: request, res: reply, responseTime: reply.elapsedTime } and a literal message; log anything else through request.log (redacted)";
-const FIX_LINE = "in RequestLogger.accessLine write only `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\\n` to parent[pino.symbols.streamSym] (parent = this.parent), line = JSON.stringify({ reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }); log anything else through this.info (redacted)";
+const FIX_LINE = "in RequestLogger.accessLine make the line only of `{\"level\":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},` and JSON.stringify(line).slice(1) + '\\n', line = { reqId: this.bindings.reqId, req: serializeRequest(fields.req), res: serializeReply(fields.res), responseTime: fields.responseTime, msg }, and hand it to parent[pino.symbols.streamSym] (parent = this.parent): .writeLater(() => `...`) or .write(`...`); log anything else through this.info (redacted)";
 const FIX_CONSOLE = 'log through request.log (or app.log): its lines are redacted; console and process.stdout / stderr write whatever they are given (a script that prints belongs outside src/, e.g. in scripts/)';
 /**
  * The template's files under src/ whose output is the console: the entry points and scripts, each a
@@ -86,13 +89,24 @@ const REQUEST_URLS = new Set(['url', 'raw.url', 'originalUrl']);
 const READ_ONLY_MEMBERS = new Set(['length', 'includes', 'indexOf', 'lastIndexOf', 'join', 'map', 'filter', 'some', 'every', 'find', 'findIndex', 'forEach', 'slice', 'concat', 'at', 'flatMap', 'reduce', 'entries', 'values', 'keys', 'toString']);
 
 type Fn = TS.ArrowFunction | TS.FunctionExpression | TS.FunctionDeclaration | TS.MethodDeclaration;
-/** What one accessLine method's line is made of: its parameters' names, its consts holding this.parent and the JSON, the JSON's verified writes. */
+/** What one accessLine method's line is made of: its parameters' names, its consts by what they hold, their verified uses. */
 interface AccessLine {
   fields: string;
   msg: string;
-  parents: Set<string>;
+  /** consts holding this.parent or a member of it (the stream): name -> member path ('' for the parent) */
+  aliases: Map<string, string>;
+  /** consts holding a JSON.stringify(...) */
   json: Set<string>;
-  written: Set<TS.Identifier>;
+  /** consts holding an object literal: the line's fields, verified where they are stringified */
+  objects: Map<string, TS.ObjectLiteralExpression>;
+  /** consts holding text (pino's level, time and bindings), verified where they are written */
+  heads: Map<string, TS.Expression>;
+  /** consts holding an arrow function of no arguments returning the line (its body), verified where it is written */
+  texts: Map<string, TS.Expression>;
+  /** the references of those consts in a verified place */
+  verified: Set<TS.Identifier>;
+  /** the consts whose text is being verified (a text made of itself is not followed twice) */
+  following: Set<string>;
 }
 
 export function checkLogSecrets(syntax: Syntax): Finding[] {
@@ -614,8 +628,10 @@ class LogSecrets {
 
   /**
    * Each accessLine method of src/server/logging.ts: every call in it is the redacted logger's, a
-   * serializer's, JSON.stringify of the verified fields, pino's time, or the one write of that JSON
-   * after pino's level, time and bindings to pino's stream; its fields reach nothing else.
+   * serializer's, JSON.stringify of the verified fields, pino's time, or the write of that JSON after
+   * pino's level, time and bindings to pino's stream, at once (`write`) or made when the stream's
+   * batch is written (`writeLater` of a function returning it); its fields and the consts the line is
+   * made of reach nothing else.
    */
   private accessLines(): void {
     const { ts, syntax } = this;
@@ -630,18 +646,33 @@ class LogSecrets {
       this.fieldUses(method.body, line);
       const calls = syntax.all(method.body, (n): n is TS.CallExpression | TS.NewExpression | TS.TaggedTemplateExpression => ts.isCallExpression(n) || ts.isNewExpression(n) || ts.isTaggedTemplateExpression(n));
       for (const call of calls) this.accessLineStep(call, line);
-      // the JSON line: written to pino's stream, nothing else
+      // the line's parts: used only where the steps above verified them
       for (const id of syntax.all(method.body, ts.isIdentifier)) {
-        if (!line.json.has(id.text) || !this.isReference(id) || line.written.has(id) || (ts.isVariableDeclaration(id.parent) && id.parent.name === id)) continue;
-        this.flag(id, `the access line's JSON (${id.text}) is used here (${this.outer(id).parent.getText()}): only its write to pino's stream is verified`);
+        const part = this.linePart(id.text, line);
+        if (!part || !this.isReference(id) || line.verified.has(id) || (ts.isVariableDeclaration(id.parent) && id.parent.name === id)) continue;
+        this.flag(id, `the access line's ${part} (${id.text}) is used here (${this.outer(id).parent.getText()}): only its place in the line written to pino's stream is verified`);
       }
     }
   }
 
-  /** accessLine's consts holding this.parent or a JSON.stringify(...) (each declared once); a finding for a name hiding its parameters or a serializer. */
+  /** What a const of accessLine holds for its line, if it holds a part of it. */
+  private linePart(name: string, line: AccessLine): string | undefined {
+    if (line.json.has(name)) return 'JSON';
+    if (line.objects.has(name)) return 'fields object';
+    if (line.heads.has(name)) return 'text';
+    if (line.texts.has(name)) return 'function making its text';
+    return undefined;
+  }
+
+  /**
+   * accessLine's consts (each declared once) by what they hold: this.parent or a member of it (the
+   * stream), a JSON.stringify(...), an object literal (the line's fields), text (a template or a
+   * concatenation: pino's level, time and bindings) or an arrow function without parameters returning
+   * text (the line, made later). A finding for a name hiding its parameters or a serializer.
+   */
   private lineNames(body: TS.Block, fields: string, msg: string): AccessLine {
     const { ts, syntax } = this;
-    const line: AccessLine = { fields, msg, parents: new Set(), json: new Set(), written: new Set() };
+    const line: AccessLine = { fields, msg, aliases: new Map(), json: new Set(), objects: new Map(), heads: new Map(), texts: new Map(), verified: new Set(), following: new Set() };
     const decls = syntax.all(body, (n): n is TS.VariableDeclaration | TS.ParameterDeclaration | TS.BindingElement | TS.FunctionDeclaration => ts.isVariableDeclaration(n) || ts.isParameter(n) || ts.isBindingElement(n) || ts.isFunctionDeclaration(n));
     const names = decls.map((d) => (d.name && ts.isIdentifier(d.name) ? d.name.text : undefined));
     decls.forEach((d, i) => {
@@ -651,8 +682,13 @@ class LogSecrets {
         return this.flag(d, `accessLine declares ${name} again: which value its unredacted line holds cannot be verified`);
       }
       const init = ts.isVariableDeclaration(d) && d.initializer && d.parent.flags & ts.NodeFlags.Const && names.indexOf(name) === names.lastIndexOf(name) ? syntax.bare(d.initializer) : undefined;
-      if (init && this.isThisParent(init)) line.parents.add(name);
-      else if (init && ts.isCallExpression(init) && squeezed(init.expression.getText()) === 'JSON.stringify') line.json.add(name);
+      if (!init) return;
+      const member = this.parentMember(init, line);
+      if (member !== undefined) line.aliases.set(name, member);
+      else if (ts.isCallExpression(init) && squeezed(init.expression.getText()) === 'JSON.stringify') line.json.add(name);
+      else if (ts.isObjectLiteralExpression(init)) line.objects.set(name, init);
+      else if (ts.isArrowFunction(init) && init.parameters.length === 0 && !ts.isBlock(init.body)) line.texts.set(name, init.body);
+      else if (ts.isTemplateExpression(init) || syntax.str(init) !== undefined || (ts.isBinaryExpression(init) && init.operatorToken.kind === ts.SyntaxKind.PlusToken)) line.heads.set(name, init);
     });
     return line;
   }
@@ -686,26 +722,31 @@ class LogSecrets {
     }
   }
 
-  /** One call in accessLine: the redacted logger, a serializer, pino's level test and time, JSON.stringify, the JSON's slice, the write. */
+  /** One call in accessLine: the redacted logger, a serializer, pino's level test and time, JSON.stringify, the JSON's slice, the line's function, the write. */
   private accessLineStep(node: TS.CallExpression | TS.NewExpression | TS.TaggedTemplateExpression, line: AccessLine): void {
     const { ts, syntax } = this;
     const callee = syntax.bare(ts.isTaggedTemplateExpression(node) ? node.tag : node.expression);
     if (ts.isCallExpression(node)) {
       const member = this.parentMember(callee, line);
-      if (this.redactedLevelCall(node) || member === 'isLevelEnabled' || (member === '[pino.symbols.timeSym]' && node.arguments.length === 0) || this.jsonLine(node, line)) return;
+      if (this.redactedLevelCall(node) || member === 'isLevelEnabled' || (member === '[pino.symbols.timeSym]' && node.arguments.length === 0) || this.jsonSlice(node, line)) return;
       if (ts.isIdentifier(callee) && (this.serializerNames.req.has(callee.text) || this.serializerNames.res.has(callee.text)) && node.arguments.length === 1 && ['req', 'res'].includes(this.memberOf(node.arguments[0]!, line.fields) ?? '')) return;
       if (squeezed(callee.getText()) === 'JSON.stringify') return this.accessJson(node, line);
-      if (ts.isPropertyAccessExpression(callee) && callee.name.text === 'write') return this.accessWrite(node, callee, line);
+      // the line's function, called where its text is written (its uses are verified as the line's parts)
+      if (ts.isIdentifier(callee) && line.texts.has(callee.text) && node.arguments.length === 0) return;
+      if (ts.isPropertyAccessExpression(callee) && (callee.name.text === 'write' || callee.name.text === 'writeLater')) return this.accessWrite(node, callee, line);
     }
     this.flag(node, `accessLine calls ${callee.getText()}: its line skips the redaction, so it may only stringify the verified fields and write them to pino's stream, anything else goes through the redacted this.info`);
   }
 
-  /** JSON.stringify in accessLine: of one literal object holding only the request id, the serializers' output, the duration and the message. */
+  /** JSON.stringify in accessLine: of one literal object (or a const of accessLine holding one) with only the request id, the serializers' output, the duration and the message. */
   private accessJson(call: TS.CallExpression, line: AccessLine): void {
     const { ts, syntax } = this;
     const [value, ...rest] = call.arguments;
     if (rest.length > 0) return this.flag(rest[0]!, `JSON.stringify in accessLine is also given ${rest.map((a) => a.getText()).join(', ')}: a replacer can put anything in the unredacted line, which cannot be verified`);
-    const object = value && this.literal(value);
+    const held = value && syntax.bare(value);
+    const named = held && ts.isIdentifier(held) ? line.objects.get(held.text) : undefined;
+    if (named) line.verified.add(held as TS.Identifier);
+    const object = named ?? (value && this.literal(value));
     if (!object) return this.flag(call, `accessLine stringifies ${value?.getText() ?? 'nothing'}: not a literal object, what its unredacted line holds cannot be verified`);
     for (const p of object.properties) {
       const name = ts.isSpreadAssignment(p) ? undefined : p.name && this.nameOf(p.name);
@@ -719,14 +760,23 @@ class LogSecrets {
     }
   }
 
-  /** The write: to pino's stream, one line of literal text, pino's level, time and bindings, and the verified JSON. */
+  /** The write: to pino's stream, one line (write) or one function of no arguments returning it (writeLater). */
   private accessWrite(call: TS.CallExpression, callee: TS.PropertyAccessExpression, line: AccessLine): void {
+    const { ts, syntax } = this;
     const target = callee.expression;
     if (this.parentMember(target, line) !== '[pino.symbols.streamSym]') {
       this.flag(target, `accessLine writes to ${target.getText()}, not pino's stream (this.parent[pino.symbols.streamSym]): where its unredacted line goes cannot be verified`);
     }
     if (call.arguments.length !== 1) return this.flag(call, `accessLine writes ${call.arguments.length} arguments, not one line: what it writes cannot be verified`);
-    this.lineParts(call.arguments[0]!, line);
+    const arg = syntax.bare(call.arguments[0]!);
+    if (callee.name.text === 'write') return this.lineParts(arg, line);
+    // writeLater: the line is made when the stream's batch is written
+    if (ts.isIdentifier(arg) && line.texts.has(arg.text)) {
+      line.verified.add(arg);
+      return this.followPart(arg, line.texts.get(arg.text)!, line);
+    }
+    if (ts.isArrowFunction(arg) && arg.parameters.length === 0 && !ts.isBlock(arg.body)) return this.lineParts(arg.body, line);
+    this.flag(arg, `accessLine hands ${arg.getText()} to writeLater: not an arrow function of no arguments returning the line (or a const of accessLine holding one), what it writes cannot be verified`);
   }
 
   /** The parts of the written line: a template literal's substitutions, or a concatenation's terms. */
@@ -743,24 +793,56 @@ class LogSecrets {
     if (member === '[pino.symbols.chindingsSym]' || (member.startsWith('levels.values.') && LEVELS.has(member.slice('levels.values.'.length)))) return;
     if (ts.isCallExpression(n) && n.arguments.length === 0 && this.parentMember(n.expression, line) === '[pino.symbols.timeSym]') return;
     const json = this.jsonLine(n, line);
-    if (json) return void line.written.add(json);
+    if (json) {
+      if (ts.isIdentifier(json)) line.verified.add(json);
+      return;
+    }
+    // text held in a const, or made by the line's function: verified where it is written
+    const text = ts.isIdentifier(n) && line.heads.has(n.text) ? n : ts.isCallExpression(n) && n.arguments.length === 0 && ts.isIdentifier(syntax.bare(n.expression)) && line.texts.has((syntax.bare(n.expression) as TS.Identifier).text) ? (syntax.bare(n.expression) as TS.Identifier) : undefined;
+    if (text) {
+      line.verified.add(text);
+      return this.followPart(text, (line.heads.get(text.text) ?? line.texts.get(text.text))!, line);
+    }
     this.flag(n, `the access line writes ${n.getText()}: it skips the redaction, so it may write only pino's level, time and bindings and the JSON of the verified fields`);
   }
 
-  /** `line` or `line.slice(1)`, line a const of accessLine holding a JSON.stringify(...): its identifier. */
-  private jsonLine(node: TS.Expression, line: AccessLine): TS.Identifier | undefined {
+  /** The parts of a const's text (once per place it is written; a text that contains itself is a finding). */
+  private followPart(id: TS.Identifier, value: TS.Expression, line: AccessLine): void {
+    if (line.following.has(id.text)) return this.flag(id, `the access line's text ${id.text} is made of itself: what it writes cannot be verified`);
+    line.following.add(id.text);
+    try {
+      this.lineParts(value, line);
+    } finally {
+      line.following.delete(id.text);
+    }
+  }
+
+  /**
+   * The JSON in the line: `line` or `line.slice(1)`, line a const of accessLine holding a
+   * JSON.stringify(...) (its identifier), or `JSON.stringify(...)` / `JSON.stringify(...).slice(1)`
+   * in place (the call; what it stringifies is verified as every JSON.stringify of accessLine is).
+   */
+  private jsonLine(node: TS.Expression, line: AccessLine): TS.Identifier | TS.CallExpression | undefined {
     const { ts, syntax } = this;
     let n = syntax.bare(node);
     if (ts.isCallExpression(n) && n.arguments.length === 1 && syntax.num(n.arguments[0]) === 1 && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'slice') n = syntax.bare(n.expression.expression);
+    if (ts.isCallExpression(n) && squeezed(n.expression.getText()) === 'JSON.stringify') return n;
     return ts.isIdentifier(n) && line.json.has(n.text) ? n : undefined;
   }
 
-  /** `<parent>.a[b]` -> 'a[b]' (casts and parentheses skipped), parent being this.parent or a const of accessLine holding it. */
+  /** `X.slice(1)`, X the JSON (jsonLine): the JSON without its opening brace, written after pino's fields. */
+  private jsonSlice(call: TS.CallExpression, line: AccessLine): boolean {
+    const { ts } = this;
+    return ts.isPropertyAccessExpression(call.expression) && call.expression.name.text === 'slice' && this.jsonLine(call, line) !== undefined;
+  }
+
+  /** `<parent>.a[b]` -> 'a[b]' (casts and parentheses skipped), parent being this.parent or a const of accessLine holding it (or a member of it). */
   private parentMember(node: TS.Expression, line: AccessLine): string | undefined {
     const { ts, syntax } = this;
     let path = '';
     for (let n = syntax.bare(node); ; n = syntax.bare(n.expression)) {
-      if (this.isThisParent(n) || (ts.isIdentifier(n) && line.parents.has(n.text))) return path.replace(/^\./, '');
+      if (this.isThisParent(n)) return path.replace(/^\./, '');
+      if (ts.isIdentifier(n) && line.aliases.has(n.text)) return `${line.aliases.get(n.text)}${path}`.replace(/^\./, '');
       if (ts.isPropertyAccessExpression(n)) path = `.${n.name.text}${path}`;
       else if (ts.isElementAccessExpression(n)) path = `[${squeezed(n.argumentExpression.getText())}]${path}`;
       else return undefined;

@@ -37,6 +37,33 @@ test('lines that come within the interval are written together after it, in orde
   assert.equal(out.writes, ['one\ntwo\nthree\n', 'four\n'], 'a later line starts a batch of its own');
 });
 
+test('a line given to writeLater is made when its batch is written, in its place among the others', async () => {
+  const out = recorder();
+  const log = batchedDestination(out, { intervalMs: 30 });
+  let made = 0;
+  log.write('one\n');
+  log.writeLater(() => {
+    made += 1;
+    return 'two\n';
+  });
+  log.write('three\n');
+  assert.is(made, 0, 'not made while it is held');
+  await sleep(80);
+  assert.is(made, 1);
+  assert.equal(out.writes, ['one\ntwo\nthree\n']);
+});
+
+test('held lines given to writeLater count towards maxChars (a burst of them is written at once)', () => {
+  const out = recorder();
+  const log = batchedDestination(out, { intervalMs: 10_000, maxChars: 1000 });
+  for (let n = 0; n < 3; n++) log.writeLater(() => `${n}\n`);
+  assert.equal(out.writes, [], 'three are held');
+  log.writeLater(() => '3\n');
+  assert.equal(out.writes, ['0\n1\n2\n3\n'], 'the fourth reached maxChars (each counts as an access line, ~250 characters)');
+  log.flushSync();
+  assert.equal(out.writes, ['0\n1\n2\n3\n']);
+});
+
 test('the production interval is short: a line is written within LOG_BATCH_MS', async () => {
   const out = recorder();
   const log = batchedDestination(out);

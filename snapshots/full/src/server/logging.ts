@@ -23,9 +23,11 @@
  * - writing: to stdout without blocking the request (pino's asynchronous destination), in batches:
  *   the lines of up to LOG_BATCH_MS (10 ms) go out in one write (batchedDestination below). One
  *   write per line (a thread-pool hop, a system call and a wake-up of the log collector reading the
- *   pipe) cost a logged-in request about a tenth of its server CPU (docs/benchmarks.md). Held lines
- *   are written when the process exits, also on an uncaught error; only a SIGKILL can lose the last
- *   ones (at most 10 ms of them, as before it could lose the lines of a write under way).
+ *   pipe) cost a logged-in request about a tenth of its server CPU (docs/benchmarks.md). The access
+ *   line's values are read when the response is done and its JSON is made when its batch is written:
+ *   made in the request's path, it cost a logged-in request another tenth. Held lines are written
+ *   when the process exits, also on an uncaught error; only a SIGKILL can lose the last ones (at
+ *   most 10 ms of them, as before it could lose the lines of a write under way).
  */
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
@@ -69,8 +71,13 @@ export const LOG_BATCH_MS = 10;
 /** Held lines past this many characters are written at once (a burst does not wait for the timer). */
 export const LOG_BATCH_CHARS = 64 * 1024;
 
-/** A destination that can also write what it holds synchronously (at exit). */
+/** Held lines count an access line as this many characters before its text is made (they are ~250). */
+const HELD_ACCESS_LINE_CHARS = 256;
+
+/** A destination that holds lines, some of them made only when written, and can write them at once. */
 export interface FlushableDestination extends LogDestination {
+  /** A line whose text `line()` makes when its batch is written, in its place among the others. */
+  writeLater(line: () => string): void;
   flush(callback?: (error?: Error | null) => void): void;
   flushSync(): void;
 }
@@ -96,29 +103,41 @@ function stdoutDestination(): FlushableDestination {
 
 /**
  * Lines held for up to `intervalMs` (or until `maxChars` are held) and written to `out` together, in
- * the order they came. An idle server holds nothing and sets no timer.
+ * the order they came; a line given to writeLater is made then. An idle server holds nothing and sets
+ * no timer.
  */
 export function batchedDestination(
   out: LogDestination & Partial<FlushableDestination>,
   { intervalMs = LOG_BATCH_MS, maxChars = LOG_BATCH_CHARS }: { intervalMs?: number; maxChars?: number } = {},
 ): FlushableDestination {
-  let held = '';
+  let held: Array<string | (() => string)> = [];
+  let heldChars = 0;
   let timer: NodeJS.Timeout | undefined;
   const writeHeld = (): void => {
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
     }
-    if (held === '') return;
-    const batch = held;
-    held = '';
+    if (held.length === 0) return;
+    const lines = held;
+    held = [];
+    heldChars = 0;
+    let batch = '';
+    for (const line of lines) batch += typeof line === 'string' ? line : line();
     out.write(batch);
+  };
+  const hold = (line: string | (() => string), chars: number): void => {
+    held.push(line);
+    heldChars += chars;
+    if (heldChars >= maxChars) writeHeld();
+    else timer ??= setTimeout(writeHeld, intervalMs);
   };
   return {
     write(line: string): void {
-      held += line;
-      if (held.length >= maxChars) writeHeld();
-      else timer ??= setTimeout(writeHeld, intervalMs);
+      hold(line, line.length);
+    },
+    writeLater(line: () => string): void {
+      hold(line, HELD_ACCESS_LINE_CHARS);
     },
     flush(callback) {
       writeHeld();
@@ -235,6 +254,8 @@ class RequestLogger {
    * JSON.stringify and one write, in pino's format: the level, pino's time and base bindings (pid,
    * hostname) as the server's logger renders them, then the fields. test/server/logging.test.ts fails
    * if it stops matching the line pino writes or gains a field; `xms check` (SRV021) reads what it holds.
+   * The values are read now (the client's address can be gone once its connection closes; the time
+   * is the response's end); the JSON is made when the batch is written (batchedDestination).
    */
   accessLine(fields: { req: FastifyRequest; res: FastifyReply; responseTime: number }, msg: string): void {
     // pino writes the line itself where this one would not match it: a route with log options of its
@@ -243,21 +264,26 @@ class RequestLogger {
     const parent = this.parent as pino.Logger & PinoInternals;
     // with logging off, Fastify's logger is not pino (no stream): it writes nothing
     if (!(pino.symbols.streamSym in parent) || !parent.isLevelEnabled('info')) return;
-    const line = JSON.stringify({
+    const line = {
       reqId: this.bindings.reqId,
       req: serializeRequest(fields.req),
       res: serializeReply(fields.res),
       responseTime: fields.responseTime,
       msg,
-    });
+    };
     // `{"level":30,"time":...,"pid":...,"hostname":"..."` + `,"reqId":...}`
-    parent[pino.symbols.streamSym].write(`{"level":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},${line.slice(1)}\n`);
+    const head = `{"level":${parent.levels.values.info}${parent[pino.symbols.timeSym]()}${parent[pino.symbols.chindingsSym]},`;
+    const text = () => `${head}${JSON.stringify(line).slice(1)}\n`;
+    const stream = parent[pino.symbols.streamSym];
+    // a test's stream (or any other destination that does not batch) gets the line at once
+    if (stream.writeLater) stream.writeLater(text);
+    else stream.write(text());
   }
 }
 
 /** What the access line reads of the server's logger: pino's own rendering of its time and bindings. */
 interface PinoInternals {
-  [pino.symbols.streamSym]: LogDestination;
+  [pino.symbols.streamSym]: LogDestination & Partial<FlushableDestination>;
   [pino.symbols.timeSym]: () => string;
   [pino.symbols.chindingsSym]: string;
 }

@@ -61,14 +61,19 @@ function entries(): Record<string, any>[] {
 /**
  * The lines a pino logger writes while `write` runs, the logger made as the server makes it
  * (loggerOptions at LOG_LEVEL=level) with `extra` options on top: the access line is compared with it.
+ * With `batched`, its stream is the server's batching destination (batchedDestination), whose held
+ * lines are written when `write` returns: the lines of one batch come back as one write.
  */
-async function pinoLines(level: string, extra: Record<string, unknown>, write: (logger: any) => void): Promise<string[]> {
+async function pinoLines(level: string, extra: Record<string, unknown>, write: (logger: any) => void, batched = false): Promise<string[]> {
   const pino = (await import('pino')).default;
   const { loadConfig } = await import('../../src/config.js');
-  const { loggerOptions } = await import('../../src/server/logging.js');
+  const { loggerOptions, batchedDestination } = await import('../../src/server/logging.js');
   const out: string[] = [];
   const { stream: _given, ...options } = loggerOptions(loadConfig({ NODE_ENV: 'test', LOG_LEVEL: level }), { write: () => {} }) as any;
-  write(pino({ ...options, ...extra }, { write: (line: string) => void out.push(line) }));
+  const stream = { write: (line: string) => void out.push(line) };
+  const destination = batched ? batchedDestination(stream, { intervalMs: 60_000 }) : stream;
+  write(pino({ ...options, ...extra }, destination));
+  if ('flushSync' in destination) destination.flushSync();
   return out;
 }
 
@@ -167,6 +172,27 @@ test('the access line is the line pino writes for the same fields, and none belo
   assert.equal(b.req, { method: 'POST', path: '/api/records\n{"level":50,"msg":"forged"}', remoteAddress: '203.0.113.7' });
   assert.not.ok(byAccessLine[0]!.includes(SECRETS.urlToken), 'the query string is not logged');
   assert.equal(await pinoLines('warn', {}, (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed')), []);
+});
+
+test('through the batching destination, the access line is made when its batch is written, of the values read when it was given', async () => {
+  const { requestLogger } = await import('../../src/server/logging.js');
+  const request = { method: 'GET', url: `/api/me?token=${SECRETS.urlToken}`, ip: '203.0.113.7', headers: {} };
+  const reply = { statusCode: 200, headers: {} };
+  const fields = { req: request, res: reply, responseTime: 4.5 } as never;
+  const [atOnce] = await pinoLines('info', {}, (logger) => (requestLogger(logger, { reqId: 'r-1' }, {}) as any).accessLine(fields, 'request completed'));
+  const [batch] = await pinoLines('info', {}, (logger) => {
+    const log = requestLogger(logger, { reqId: 'r-1' }, {}) as any;
+    log.accessLine(fields, 'request completed');
+    // what changes after the line was given (a reused object, a closed connection) is not in it
+    request.url = '/changed';
+    request.ip = '198.51.100.1';
+    reply.statusCode = 500;
+    log.info('after');
+  }, true);
+  assert.ok(atOnce && batch, 'one write each');
+  const [accessLine, after, rest] = batch!.split('\n');
+  assert.equal([after && JSON.parse(after).msg, rest], ['after', ''], 'the later line follows it, in the same batch');
+  assert.equal(fieldsWithoutTime(`${accessLine}\n`), fieldsWithoutTime(atOnce!), 'the same line as written at once');
 });
 
 test('a logger configured to write other lines gets its access lines from pino, the same as its other lines', async () => {
