@@ -684,10 +684,11 @@ class LogSecrets {
       const init = ts.isVariableDeclaration(d) && d.initializer && d.parent.flags & ts.NodeFlags.Const && names.indexOf(name) === names.lastIndexOf(name) ? syntax.bare(d.initializer) : undefined;
       if (!init) return;
       const member = this.parentMember(init, line);
+      const body = this.lineFunctionBody(init);
       if (member !== undefined) line.aliases.set(name, member);
       else if (ts.isCallExpression(init) && squeezed(init.expression.getText()) === 'JSON.stringify') line.json.add(name);
       else if (ts.isObjectLiteralExpression(init)) line.objects.set(name, init);
-      else if (ts.isArrowFunction(init) && init.parameters.length === 0 && !ts.isBlock(init.body)) line.texts.set(name, init.body);
+      else if (body) line.texts.set(name, body);
       else if (ts.isTemplateExpression(init) || syntax.str(init) !== undefined || (ts.isBinaryExpression(init) && init.operatorToken.kind === ts.SyntaxKind.PlusToken)) line.heads.set(name, init);
     });
     return line;
@@ -732,7 +733,7 @@ class LogSecrets {
       if (ts.isIdentifier(callee) && (this.serializerNames.req.has(callee.text) || this.serializerNames.res.has(callee.text)) && node.arguments.length === 1 && ['req', 'res'].includes(this.memberOf(node.arguments[0]!, line.fields) ?? '')) return;
       if (squeezed(callee.getText()) === 'JSON.stringify') return this.accessJson(node, line);
       // the line's function, called where its text is written (its uses are verified as the line's parts)
-      if (ts.isIdentifier(callee) && line.texts.has(callee.text) && node.arguments.length === 0) return;
+      if (this.lineFunctionCall(node, line)) return;
       if (ts.isPropertyAccessExpression(callee) && (callee.name.text === 'write' || callee.name.text === 'writeLater')) return this.accessWrite(node, callee, line);
     }
     this.flag(node, `accessLine calls ${callee.getText()}: its line skips the redaction, so it may only stringify the verified fields and write them to pino's stream, anything else goes through the redacted this.info`);
@@ -775,7 +776,8 @@ class LogSecrets {
       line.verified.add(arg);
       return this.followPart(arg, line.texts.get(arg.text)!, line);
     }
-    if (ts.isArrowFunction(arg) && arg.parameters.length === 0 && !ts.isBlock(arg.body)) return this.lineParts(arg.body, line);
+    const body = this.lineFunctionBody(arg);
+    if (body) return this.lineParts(body, line);
     this.flag(arg, `accessLine hands ${arg.getText()} to writeLater: not an arrow function of no arguments returning the line (or a const of accessLine holding one), what it writes cannot be verified`);
   }
 
@@ -798,12 +800,25 @@ class LogSecrets {
       return;
     }
     // text held in a const, or made by the line's function: verified where it is written
-    const text = ts.isIdentifier(n) && line.heads.has(n.text) ? n : ts.isCallExpression(n) && n.arguments.length === 0 && ts.isIdentifier(syntax.bare(n.expression)) && line.texts.has((syntax.bare(n.expression) as TS.Identifier).text) ? (syntax.bare(n.expression) as TS.Identifier) : undefined;
+    const text = ts.isIdentifier(n) && line.heads.has(n.text) ? n : ts.isCallExpression(n) ? this.lineFunctionCall(n, line) : undefined;
     if (text) {
       line.verified.add(text);
       return this.followPart(text, (line.heads.get(text.text) ?? line.texts.get(text.text))!, line);
     }
     this.flag(n, `the access line writes ${n.getText()}: it skips the redaction, so it may write only pino's level, time and bindings and the JSON of the verified fields`);
+  }
+
+  /** `() => <expression>`, the shape of a function making the line: its expression. */
+  private lineFunctionBody(node: TS.Expression): TS.Expression | undefined {
+    const { ts } = this;
+    return ts.isArrowFunction(node) && node.parameters.length === 0 && !ts.isBlock(node.body) ? node.body : undefined;
+  }
+
+  /** `text()`, text a const of accessLine holding a function making the line: its identifier. */
+  private lineFunctionCall(call: TS.CallExpression, line: AccessLine): TS.Identifier | undefined {
+    const { ts, syntax } = this;
+    const callee = syntax.bare(call.expression);
+    return call.arguments.length === 0 && ts.isIdentifier(callee) && line.texts.has(callee.text) ? callee : undefined;
   }
 
   /** The parts of a const's text (once per place it is written; a text that contains itself is a finding). */
